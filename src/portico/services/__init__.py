@@ -1,0 +1,1 @@
+"""The rules: what may be created, how credentials are checked, what is seeded."""

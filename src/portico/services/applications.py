@@ -1,0 +1,212 @@
+"""Applications (OIDC clients): the types Logto has, their secrets, and redirect-URI rules."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portico.ids import digest, standard_id, standard_secret
+from portico.storage import applications as repo
+from portico.storage.database import now_ms
+
+LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "::1", "localhost"}
+DEFAULT_SECRET_NAME = "Default secret"
+
+
+class AppType(StrEnum):
+    NATIVE = "Native"
+    SPA = "SPA"
+    TRADITIONAL = "Traditional"
+    M2M = "MachineToMachine"
+
+
+PUBLIC_TYPES = {AppType.NATIVE, AppType.SPA}
+SECRET_TYPES = {AppType.TRADITIONAL, AppType.M2M}
+
+
+class InvalidApplication(ValueError):
+    """A value of the application is not acceptable; the message says which."""
+
+
+def grant_types_of(app_type: AppType) -> frozenset[str]:
+    if app_type is AppType.M2M:
+        return frozenset({"client_credentials"})
+    return frozenset({"authorization_code", "refresh_token"})
+
+
+def validate_redirect_uri(uri: str, app_type: AppType) -> str:
+    """Absolute, no fragment; plain http only for loopback hosts (RFC 9700 §2.6)."""
+    parts = urlsplit(uri)
+    if not parts.scheme or parts.fragment or "#" in uri:
+        raise InvalidApplication(f"redirect URI {uri!r} must be absolute and without a fragment")
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise InvalidApplication(f"redirect URI {uri!r} has no host")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise InvalidApplication(f"redirect URI {uri!r}: http is allowed for loopback hosts only")
+    elif app_type is not AppType.NATIVE:
+        raise InvalidApplication(f"redirect URI {uri!r}: custom schemes are for Native apps only")
+    return uri
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    name: str
+    value_digest: str
+    expires_at: int | None
+
+
+@dataclass(frozen=True)
+class Client:
+    """An application as the OpenID provider sees it (cached; no I/O)."""
+
+    id: str
+    name: str
+    type: AppType
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    cors_allowed_origins: tuple[str, ...]
+    is_third_party: bool
+    id_token_ttl: int
+    refresh_token_ttl: int
+    rotate_refresh_token: bool
+    always_issue_refresh_token: bool
+    secrets: tuple[ClientSecret, ...] = field(default=())
+
+    @property
+    def is_public(self) -> bool:
+        return self.type in PUBLIC_TYPES
+
+    @property
+    def grant_types(self) -> frozenset[str]:
+        return grant_types_of(self.type)
+
+    def accepts_redirect_uri(self, uri: str) -> bool:
+        """Exact string match; native apps' loopback URIs match on any port (RFC 8252 §7.3)."""
+        if uri in self.redirect_uris:
+            return True
+        if self.type is not AppType.NATIVE:
+            return False
+        requested = _without_loopback_port(uri)
+        return requested is not None and any(
+            _without_loopback_port(r) == requested for r in self.redirect_uris
+        )
+
+    def secret_matches(self, presented: str, now: int) -> str | None:
+        """``None`` on success, else the reason (``invalid`` or ``expired``). Constant time."""
+        presented_digest = digest(presented)
+        for secret in self.secrets:
+            if hmac.compare_digest(secret.value_digest, presented_digest):
+                if secret.expires_at is not None and secret.expires_at <= now:
+                    return "expired"
+                return None
+        return "invalid"
+
+
+def _without_loopback_port(uri: str) -> str | None:
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+        return None
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+
+
+def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Client:
+    oidc = app["oidc_client_metadata"] or {}
+    custom = app["custom_client_metadata"] or {}
+    ttl_days = int(custom.get("refreshTokenTtlInDays") or 14)
+    return Client(
+        id=app["id"],
+        name=app["name"],
+        type=AppType(app["type"]),
+        redirect_uris=tuple(oidc.get("redirectUris") or ()),
+        post_logout_redirect_uris=tuple(oidc.get("postLogoutRedirectUris") or ()),
+        cors_allowed_origins=tuple(custom.get("corsAllowedOrigins") or ()),
+        is_third_party=bool(app["is_third_party"]),
+        id_token_ttl=int(custom.get("idTokenTtl") or 3600),
+        refresh_token_ttl=int(custom.get("refreshTokenTtl") or ttl_days * 86400),
+        rotate_refresh_token=custom.get("rotateRefreshToken", True) is not False,
+        always_issue_refresh_token=bool(custom.get("alwaysIssueRefreshToken")),
+        secrets=tuple(
+            ClientSecret(s["name"], s["value_digest"], s["expires_at"]) for s in secrets
+        ),
+    )
+
+
+async def load_client(conn: AsyncConnection, tenant_id: str, client_id: str) -> Client | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    app = await repo.get_application(conn, tenant_id, client_id)
+    if app is None:
+        return None
+    return client_from_rows(app, await repo.list_secrets(conn, client_id))
+
+
+@dataclass(frozen=True)
+class CreatedApplication:
+    row: dict[str, Any]
+    secret: str | None
+
+
+async def create_application(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    name: str,
+    app_type: AppType,
+    redirect_uris: list[str] | None = None,
+    post_logout_redirect_uris: list[str] | None = None,
+    description: str | None = None,
+    is_third_party: bool = False,
+    custom_client_metadata: dict[str, Any] | None = None,
+) -> CreatedApplication:
+    """Create an application; confidential types get a "Default secret" shown only now."""
+    name = name.strip()
+    if not name or len(name) > 256:
+        raise InvalidApplication("name must be 1 to 256 characters")
+    if is_third_party and app_type is AppType.M2M:
+        raise InvalidApplication("machine-to-machine applications cannot be third-party")
+    uris = [validate_redirect_uri(u, app_type) for u in redirect_uris or []]
+    logout_uris = [validate_redirect_uri(u, app_type) for u in post_logout_redirect_uris or []]
+    row = {
+        "tenant_id": tenant_id,
+        "id": standard_id(),
+        "name": name,
+        "description": description,
+        "type": app_type.value,
+        "oidc_client_metadata": {"redirectUris": uris, "postLogoutRedirectUris": logout_uris},
+        "custom_client_metadata": custom_client_metadata or {},
+        "custom_data": {},
+        "is_third_party": is_third_party,
+        "created_at": now_ms(),
+    }
+    await repo.insert_application(conn, row)
+    secret = None
+    if app_type in SECRET_TYPES:
+        secret = await add_secret(conn, tenant_id, row["id"], DEFAULT_SECRET_NAME)
+    return CreatedApplication(row, secret)
+
+
+async def add_secret(
+    conn: AsyncConnection, tenant_id: str, app_id: str, name: str, expires_at: int | None = None
+) -> str:
+    """Create a named secret and return its value; only its digest is kept."""
+    value = standard_secret()
+    await repo.insert_secret(
+        conn,
+        {
+            "tenant_id": tenant_id,
+            "application_id": app_id,
+            "name": name,
+            "value_digest": digest(value),
+            "value_hint": value[-4:],
+            "created_at": now_ms(),
+            "expires_at": expires_at,
+        },
+    )
+    return value

@@ -1,0 +1,142 @@
+"""The one settings object: environment variables, then an optional TOML file, then defaults.
+
+A wrong or missing value fails at start with a message naming the setting (``SettingsError``),
+because an identity provider that starts half-configured is worse than one that refuses to start.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+
+DEFAULT_PORT = 3001
+
+# Field name -> environment variable names accepted (first wins). Logto's names are accepted
+# too so that an existing deployment's environment carries over.
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "endpoint": ("PORTICO_ENDPOINT", "ENDPOINT"),
+    "database_url": ("DATABASE_URL", "DB_URL"),
+    "redis_url": ("REDIS_URL",),
+    "port": ("PORT",),
+    "host": ("PORTICO_HOST",),
+    "data_dir": ("PORTICO_DATA_DIR",),
+    "workers": ("PORTICO_WORKERS",),
+    "log_level": ("PORTICO_LOG_LEVEL",),
+    "trust_proxy_header": ("PORTICO_TRUST_PROXY_HEADER", "TRUST_PROXY_HEADER"),
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+class Settings(BaseModel):
+    """Runtime configuration. Build it with :func:`load_settings`."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    endpoint: str = Field(default="", validation_alias=AliasChoices("endpoint"))
+    database_url: str = ""
+    redis_url: str | None = None
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    data_dir: Path = Path(".data")
+    workers: int = Field(default=1, ge=1, le=256)
+    log_level: str = "info"
+    trust_proxy_header: bool = False
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_http_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as https://auth.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not contain a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_supported(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level_known(cls, value: str) -> str:
+        if value.lower() not in ("critical", "error", "warning", "info", "debug"):
+            raise ValueError("must be one of critical, error, warning, info, debug")
+        return value.lower()
+
+    @property
+    def issuer(self) -> str:
+        """OpenID issuer: ``<endpoint>/oidc``, exactly as Logto builds it."""
+        return f"{self.endpoint}/oidc"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Browsers treat https and loopback http origins as secure contexts."""
+        parts = urlsplit(self.endpoint)
+        return parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field, names in ENV_NAMES.items():
+        for name in names:
+            if environ.get(name):
+                values[field] = environ[name]
+                break
+    return values
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"PORTICO_CONFIG: file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"PORTICO_CONFIG: {path} is not valid TOML: {exc}") from exc
+    unknown = set(data) - set(Settings.model_fields)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    return data
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    environ: os._Environ[str] | dict[str, str] | None = None,
+) -> Settings:
+    """Merge defaults < TOML file (``PORTICO_CONFIG``) < environment < explicit overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if environ.get("PORTICO_CONFIG"):
+        values.update(_from_toml(Path(environ["PORTICO_CONFIG"])))
+    values.update(_from_environment(environ))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = ENV_NAMES.get(field, (field,))[0]
+        raise SettingsError(f"{name}: {error['msg']}") from None
+    return _with_derived_defaults(settings)
+
+
+def _with_derived_defaults(settings: Settings) -> Settings:
+    changes: dict[str, Any] = {}
+    if not settings.endpoint:
+        changes["endpoint"] = f"http://localhost:{settings.port}"
+    if not settings.database_url:
+        changes["database_url"] = f"sqlite:///{settings.data_dir.resolve() / 'portico.db'}"
+    return settings.model_copy(update=changes) if changes else settings

@@ -1,0 +1,114 @@
+"""Short-lived protocol artifacts: codes, tokens, grants, sessions, interactions.
+
+One generic table keyed by (kind, id) with an expiry, as Logto's ``oidc_model_instances``.
+Single use is enforced by the database (``UPDATE ... WHERE consumed_at IS NULL``), never by a
+read-then-write in Python, so two processes racing on one code cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portico.storage.database import now_ms
+from portico.storage.tables import oidc_model_instances as t
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    id: str
+    payload: dict[str, Any]
+    expires_at: int
+    consumed_at: int | None
+    grant_id: str | None
+
+
+class ArtifactStore:
+    """Repository over ``oidc_model_instances`` for one tenant."""
+
+    def __init__(self, engine: AsyncEngine, tenant_id: str) -> None:
+        self._engine = engine
+        self._tenant_id = tenant_id
+
+    async def save(
+        self,
+        kind: str,
+        artifact_id: str,
+        payload: dict[str, Any],
+        ttl_seconds: int,
+        grant_id: str | None = None,
+        *,
+        expires_at: int | None = None,
+    ) -> None:
+        values = {
+            "tenant_id": self._tenant_id,
+            "model_name": kind,
+            "id": artifact_id,
+            "payload": payload,
+            "expires_at": expires_at or now_ms() + ttl_seconds * 1000,
+            "grant_id": grant_id,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(t).values(values))
+
+    async def replace(self, kind: str, artifact_id: str, payload: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(t).where(t.c.model_name == kind, t.c.id == artifact_id).values(payload=payload)
+            )
+
+    async def find(self, kind: str, artifact_id: str) -> Artifact | None:
+        """The artifact if it exists and has not expired (consumed ones are returned too)."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where(
+                        t.c.model_name == kind,
+                        t.c.id == artifact_id,
+                        t.c.tenant_id == self._tenant_id,
+                        t.c.expires_at > now_ms(),
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return Artifact(artifact_id, row.payload, row.expires_at, row.consumed_at, row.grant_id)
+
+    async def consume(self, kind: str, artifact_id: str) -> bool:
+        """Mark as used; True only for the one caller that consumed an unexpired artifact."""
+        now = now_ms()
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(t)
+                .where(
+                    and_(
+                        t.c.model_name == kind,
+                        t.c.id == artifact_id,
+                        t.c.tenant_id == self._tenant_id,
+                        t.c.consumed_at.is_(None),
+                        t.c.expires_at > now,
+                    )
+                )
+                .values(consumed_at=now)
+            )
+        return result.rowcount == 1
+
+    async def destroy(self, kind: str, artifact_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(t).where(t.c.model_name == kind, t.c.id == artifact_id))
+
+    async def revoke_grant(self, grant_id: str) -> int:
+        """Delete everything issued under a grant (code replay, refresh reuse, revocation)."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(t).where(t.c.grant_id == grant_id, t.c.tenant_id == self._tenant_id)
+            )
+        return result.rowcount
+
+    async def purge_expired(self) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(t).where(t.c.expires_at <= now_ms()))
+        return result.rowcount

@@ -1,0 +1,102 @@
+"""The one way to get a database: an async engine for SQLite (embedded) or PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout so that several worker processes can share the
+file; PostgreSQL goes through asyncpg. Migrations (Alembic) run under a lock so that several
+processes or machines starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any constant will do; it only has to be the same in every Portico process.
+_PG_MIGRATION_LOCK = 0x706F7274
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def async_url(url: str) -> str:
+    """Map the user-facing URL to the async driver SQLAlchemy should use."""
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url[len("sqlite:") :]
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
+    """Create the engine; ``pool=False`` for short-lived tools and tests that switch loops."""
+    driver_url = async_url(url)
+    kwargs: dict[str, Any] = {}
+    if not pool:
+        kwargs["poolclass"] = NullPool
+    elif driver_url.startswith("postgresql"):
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=False)
+    if driver_url.startswith("sqlite"):
+        _ensure_sqlite_directory(driver_url)
+    engine = create_async_engine(driver_url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _ensure_sqlite_directory(driver_url: str) -> None:
+    path = driver_url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision (``portico db upgrade`` and every start)."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            await conn.commit()
+        try:
+            await conn.run_sync(_run_alembic_upgrade)
+            await conn.commit()
+        finally:
+            if engine.dialect.name == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                )
+                await conn.commit()
+
+
+def _run_alembic_upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def insert_ignore(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, skipping any whose key already exists (idempotent seeding under races)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(table).values(rows).on_conflict_do_nothing())

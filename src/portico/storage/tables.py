@@ -1,0 +1,215 @@
+"""Table definitions, shaped like Logto's so that data and scripts carry over.
+
+Every table carries ``tenant_id`` from the first migration, so that several tenants per server
+are configuration, not a rewrite. Timestamps are epoch milliseconds (``BigInteger``): that is
+the wire format of Logto's API, it compares the same way on SQLite and PostgreSQL, and it
+needs no time-zone handling.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _tenant() -> Column[str]:
+    return Column("tenant_id", String(21), nullable=False)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(21), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+logto_configs = Table(
+    "logto_configs",
+    metadata,
+    _tenant(),
+    Column("key", String(256), nullable=False),
+    Column("value", Json, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "key"),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text),
+    Column("type", String(32), nullable=False),
+    Column("oidc_client_metadata", Json, nullable=False),
+    Column("custom_client_metadata", Json, nullable=False),
+    Column("custom_data", Json, nullable=False),
+    Column("is_third_party", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "tenant_id", "created_at"),
+)
+
+# Logto keeps secret values in clear; Portico keeps a SHA-256 digest (secrets are 190-bit
+# random strings, so a fast hash is enough) and the last four characters to tell them apart.
+application_secrets = Table(
+    "application_secrets",
+    metadata,
+    _tenant(),
+    Column("application_id", String(21), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("value_digest", String(64), nullable=False),
+    Column("value_hint", String(8), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    PrimaryKeyConstraint("application_id", "name"),
+    ForeignKeyConstraint(["application_id"], ["applications.id"], ondelete="CASCADE"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _tenant(),
+    Column("id", String(12), primary_key=True),
+    Column("username", String(128)),
+    Column("primary_email", String(128)),
+    Column("primary_phone", String(128)),
+    Column("password_encrypted", String(256)),
+    Column("password_encryption_method", String(32)),
+    Column("name", String(128)),
+    Column("avatar", String(2048)),
+    Column("profile", Json, nullable=False),
+    Column("identities", Json, nullable=False),
+    Column("custom_data", Json, nullable=False),
+    Column("is_suspended", Boolean, nullable=False, default=False),
+    Column("last_sign_in_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "username"),
+    UniqueConstraint("tenant_id", "primary_email"),
+    UniqueConstraint("tenant_id", "primary_phone"),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("indicator", Text, nullable=False),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("access_token_ttl", BigInteger, nullable=False, default=3600),
+    UniqueConstraint("tenant_id", "indicator"),
+)
+
+scopes = Table(
+    "scopes",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("resource_id", String(21), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("description", Text),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("resource_id", "name"),
+    ForeignKeyConstraint(["resource_id"], ["resources.id"], ondelete="CASCADE"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("is_default", Boolean, nullable=False, default=False),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+
+def _relation(name: str, left: str, left_table: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        _tenant(),
+        Column(left, String(21), nullable=False),
+        Column("role_id", String(21), nullable=False),
+        PrimaryKeyConstraint(left, "role_id"),
+        ForeignKeyConstraint([left], [f"{left_table}.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["role_id"], ["roles.id"], ondelete="CASCADE"),
+        Index(None, "role_id"),
+    )
+
+
+users_roles = _relation("users_roles", "user_id", "users")
+applications_roles = _relation("applications_roles", "application_id", "applications")
+
+roles_scopes = Table(
+    "roles_scopes",
+    metadata,
+    _tenant(),
+    Column("role_id", String(21), nullable=False),
+    Column("scope_id", String(21), nullable=False),
+    PrimaryKeyConstraint("role_id", "scope_id"),
+    ForeignKeyConstraint(["role_id"], ["roles.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["scope_id"], ["scopes.id"], ondelete="CASCADE"),
+    Index(None, "scope_id"),
+)
+
+# Short-lived protocol artifacts (authorization codes, tokens, grants, sessions, interactions),
+# as Logto's ``oidc_model_instances``. ``id`` is the SHA-256 of the secret value for anything a
+# client or browser presents, so a database leak does not leak usable tokens.
+oidc_model_instances = Table(
+    "oidc_model_instances",
+    metadata,
+    _tenant(),
+    Column("model_name", String(64), nullable=False),
+    Column("id", String(128), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("consumed_at", BigInteger),
+    Column("grant_id", String(64)),
+    PrimaryKeyConstraint("model_name", "id"),
+    Index(None, "grant_id"),
+    Index(None, "expires_at"),
+)
+
+__all__ = [
+    "application_secrets",
+    "applications",
+    "applications_roles",
+    "logto_configs",
+    "metadata",
+    "oidc_model_instances",
+    "resources",
+    "roles",
+    "roles_scopes",
+    "scopes",
+    "tenants",
+    "users",
+    "users_roles",
+]
