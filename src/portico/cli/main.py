@@ -1,0 +1,232 @@
+"""``portico``: serve, migrate, and automation commands that print JSON with ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portico.services import applications, rbac, users
+from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
+from portico.settings import Settings, SettingsError, load_settings
+from portico.storage.database import create_engine
+
+TENANT = DEFAULT_TENANT
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed without a traceback, exit status 1."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        {
+            "port": getattr(args, "port", None),
+            "data_dir": getattr(args, "data_dir", None),
+            "workers": getattr(args, "workers", None),
+            "host": getattr(args, "host", None),
+        }
+    )
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings(args)
+    engine = create_engine(settings.database_url, pool=False)
+    asyncio.run(ensure_ready(engine))  # once, before any worker starts
+    print(f"Portico: issuer {settings.issuer}, listening on http://{settings.host}:{settings.port}")
+    env = {
+        "PORTICO_ENDPOINT": settings.endpoint,
+        "DATABASE_URL": settings.database_url,
+        "PORT": str(settings.port),
+        "PORTICO_DATA_DIR": str(settings.data_dir),
+    }
+    import os
+
+    os.environ.update(env)
+    uvicorn.run(
+        "portico.web.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=settings.trust_proxy_header,
+        server_header=False,
+    )
+
+
+def _with_db(args: argparse.Namespace, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        engine = create_engine(_settings(args).database_url, pool=False)
+        try:
+            await ensure_ready(engine)
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], human: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else human)
+
+
+def db_upgrade(args: argparse.Namespace) -> None:
+    _with_db(args, lambda conn: asyncio.sleep(0))
+    print("Database is up to date.")
+
+
+def app_create(args: argparse.Namespace) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        created = await applications.create_application(
+            conn,
+            TENANT,
+            name=args.name,
+            app_type=applications.AppType(args.type),
+            redirect_uris=args.redirect_uri,
+            post_logout_redirect_uris=args.post_logout_redirect_uri,
+            is_third_party=args.third_party,
+        )
+        for role in args.role:
+            await rbac.assign_role(conn, TENANT, role_name=role, app_id=created.row["id"])
+        return {
+            "id": created.row["id"],
+            "name": created.row["name"],
+            "type": created.row["type"],
+            "secret": created.secret,
+            "redirectUris": args.redirect_uri,
+            "postLogoutRedirectUris": args.post_logout_redirect_uri,
+            "roles": args.role,
+        }
+
+    data = _with_db(args, work)
+    _emit(args, data, f"Created {data['type']} application {data['id']}"
+          + (f"\nSecret (shown once): {data['secret']}" if data["secret"] else ""))
+
+
+def user_create(args: argparse.Namespace) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        row = await users.create_user(
+            conn, TENANT, username=args.username, email=args.email, phone=args.phone,
+            password=args.password, name=args.name,
+        )
+        for role in args.role:
+            await rbac.assign_role(conn, TENANT, role_name=role, user_id=row["id"])
+        return {"id": row["id"], "username": row["username"], "primaryEmail": row["primary_email"],
+                "primaryPhone": row["primary_phone"], "name": row["name"], "roles": args.role}
+
+    data = _with_db(args, work)
+    _emit(args, data, f"Created user {data['id']}")
+
+
+def resource_create(args: argparse.Namespace) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        row = await rbac.create_resource(
+            conn, TENANT, indicator=args.indicator, name=args.name, scopes=args.scope,
+            access_token_ttl=args.access_token_ttl,
+        )
+        return {"id": row["id"], "indicator": row["indicator"], "name": row["name"],
+                "scopes": args.scope, "accessTokenTtl": row["access_token_ttl"]}
+
+    data = _with_db(args, work)
+    _emit(args, data, f"Created API resource {data['indicator']} ({data['id']})")
+
+
+def role_create(args: argparse.Namespace) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        row = await rbac.create_role(
+            conn, TENANT, name=args.name, role_type=rbac.RoleType(args.type),
+            description=args.description or "", indicator=args.resource, scope_names=args.scope,
+        )
+        return {"id": row["id"], "name": row["name"], "type": row["type"],
+                "resource": args.resource, "scopes": args.scope}
+
+    data = _with_db(args, work)
+    _emit(args, data, f"Created {data['type']} role {data['name']} ({data['id']})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portico", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
+        p.add_argument("--data-dir", type=Path, help="data directory (default .data)")
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("serve", help="run the server")
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
+    p.add_argument("--workers", type=int)
+    common(p, json_flag=False)
+    p.set_defaults(func=serve)
+
+    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="migrate and seed the database")
+    common(p, json_flag=False)
+    p.set_defaults(func=db_upgrade)
+
+    app = sub.add_parser("app", help="applications").add_subparsers(dest="app_command", required=True)
+    p = app.add_parser("create", help="create an application")
+    p.add_argument("--name", required=True)
+    p.add_argument("--type", required=True, choices=[t.value for t in applications.AppType])
+    p.add_argument("--redirect-uri", action="append", default=[])
+    p.add_argument("--post-logout-redirect-uri", action="append", default=[])
+    p.add_argument("--role", action="append", default=[], help="machine-to-machine role name")
+    p.add_argument("--third-party", action="store_true")
+    common(p)
+    p.set_defaults(func=app_create)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("create", help="create a user")
+    p.add_argument("--username")
+    p.add_argument("--email")
+    p.add_argument("--phone")
+    p.add_argument("--password")
+    p.add_argument("--name")
+    p.add_argument("--role", action="append", default=[], help="user role name")
+    common(p)
+    p.set_defaults(func=user_create)
+
+    res = sub.add_parser("resource", help="API resources").add_subparsers(dest="resource_command", required=True)
+    p = res.add_parser("create", help="create an API resource")
+    p.add_argument("--indicator", required=True, help="resource indicator (an absolute URI)")
+    p.add_argument("--name")
+    p.add_argument("--scope", action="append", default=[])
+    p.add_argument("--access-token-ttl", type=int, default=3600)
+    common(p)
+    p.set_defaults(func=resource_create)
+
+    role = sub.add_parser("role", help="roles").add_subparsers(dest="role_command", required=True)
+    p = role.add_parser("create", help="create a role")
+    p.add_argument("--name", required=True)
+    p.add_argument("--type", default="User", choices=[t.value for t in rbac.RoleType])
+    p.add_argument("--description")
+    p.add_argument("--resource", help="indicator of the resource the --scope values belong to")
+    p.add_argument("--scope", action="append", default=[])
+    common(p)
+    p.set_defaults(func=role_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SettingsError as exc:
+        sys.exit(f"portico: configuration error: {exc}")
+    except (applications.InvalidApplication, users.InvalidUser, rbac.InvalidRbac, CommandError) as exc:
+        sys.exit(f"portico: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""What the authorization endpoint does with a valid request: ask the user to sign in (or
+consent), or issue a code (RFC 6749 §4.1.2) bound to client, redirect URI and PKCE challenge."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from portico.ids import digest, opaque_token, standard_id
+from portico.protocol import tokens
+from portico.protocol.authorization.request import AuthorizationRequest
+from portico.protocol.authorization.response import AuthorizationResponse, build
+from portico.protocol.errors import OAuthError
+from portico.protocol.provider import Provider
+from portico.protocol.sessions import Session
+from portico.services.applications import Client
+
+CODE_TTL = 60
+
+
+@dataclass(frozen=True)
+class NeedsLogin:
+    pass
+
+
+@dataclass(frozen=True)
+class NeedsConsent:
+    pass
+
+
+Decision = AuthorizationResponse | NeedsLogin | NeedsConsent
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The request comes back from the sign-in/consent pages of one interaction."""
+
+    sid_at_start: str | None
+    consented: bool
+
+
+def login_required(request: AuthorizationRequest, session: Session | None, resumed: Resumed | None) -> bool:
+    """No session, ``prompt=login`` not yet satisfied by a new sign-in, or ``max_age``
+    exceeded (OpenID Connect Core §3.1.2.1)."""
+    if session is None:
+        return True
+    if "login" in request.prompt and (resumed is None or session.sid == resumed.sid_at_start):
+        return True
+    return request.max_age is not None and time.time() - session.auth_time > request.max_age
+
+
+async def decide(
+    provider: Provider,
+    client: Client,
+    request: AuthorizationRequest,
+    session: Session | None,
+    resumed: Resumed | None = None,
+) -> Decision:
+    if login_required(request, session, resumed):
+        if "none" in request.prompt:
+            error = OAuthError("login_required", "end-user authentication is required")
+            return error_response(provider, request, error)
+        return NeedsLogin()
+    assert session is not None
+    if client.is_third_party and not (resumed and resumed.consented):
+        if "none" in request.prompt:
+            error = OAuthError("consent_required", "end-user consent is required")
+            return error_response(provider, request, error)
+        return NeedsConsent()
+    return await issue_code(provider, request, session)
+
+
+async def issue_code(
+    provider: Provider, request: AuthorizationRequest, session: Session
+) -> AuthorizationResponse:
+    code = opaque_token()
+    await provider.artifacts.save(
+        tokens.AUTHORIZATION_CODE,
+        digest(code),
+        {
+            "clientId": request.client_id,
+            "redirectUri": request.redirect_uri,
+            "codeChallenge": request.code_challenge,
+            "scope": " ".join(request.scopes),
+            "resources": request.resources,
+            "nonce": request.nonce,
+            "accountId": session.account_id,
+            "authTime": session.auth_time,
+            "sid": session.sid,
+        },
+        CODE_TTL,
+        grant_id=standard_id(),
+    )
+    values = {"code": code}
+    return build(request.redirect_uri, request.response_mode, provider.issuer, request.state, values)
+
+
+def error_response(
+    provider: Provider, request: AuthorizationRequest, error: OAuthError
+) -> AuthorizationResponse:
+    return build(
+        request.redirect_uri,
+        request.response_mode,
+        provider.issuer,
+        request.state,
+        {"error": error.error, "error_description": error.description},
+    )

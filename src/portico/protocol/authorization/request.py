@@ -1,0 +1,180 @@
+"""Parsing and validating an authorization request as a list of one-purpose checks.
+
+The first two checks (client, redirect URI) fail without redirecting: an unknown client or an
+unregistered redirect URI gets an error page (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2). Every
+later check fails by redirecting the error to the client, with ``state`` and ``iss``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from portico.protocol import pkce
+from portico.protocol.errors import OAuthError, invalid_request, invalid_target
+from portico.protocol.params import Params, resources, scope_set, single
+from portico.protocol.provider import Provider
+from portico.services.applications import Client
+
+RESPONSE_MODES = ("query", "form_post")
+PROMPTS = {"none", "login", "consent", "select_account"}
+# Logto's extra parameters, kept for the sign-in experience; unknown ones are ignored.
+EXTRA_PARAMS = (
+    "first_screen",
+    "direct_sign_in",
+    "interaction_mode",
+    "organization_id",
+    "identifier",
+    "one_time_token",
+)
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3
+
+
+class RedirectError(Exception):
+    """An error to deliver to the client's redirect URI."""
+
+    def __init__(self, request: AuthorizationRequest, error: OAuthError) -> None:
+        super().__init__(error.description)
+        self.request = request
+        self.error = error
+
+
+@dataclass
+class AuthorizationRequest:
+    client_id: str
+    redirect_uri: str
+    response_mode: str = "query"
+    state: str | None = None
+    response_type: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    prompt: list[str] = field(default_factory=list)
+    max_age: int | None = None
+    login_hint: str | None = None
+    ui_locales: str | None = None
+    resources: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> AuthorizationRequest:
+        return cls(**payload)
+
+
+async def check_client(provider: Provider, params: Params) -> Client:
+    client_id = single(params, "client_id")
+    if not client_id:
+        raise invalid_request("missing required parameter 'client_id'")
+    client = await provider.client(client_id)
+    if client is None:
+        raise OAuthError("invalid_client", "client is invalid: no such client")
+    if "authorization_code" not in client.grant_types:
+        raise OAuthError("unauthorized_client", "this client may not use the authorization endpoint")
+    return client
+
+
+def check_redirect_uri(client: Client, params: Params) -> str:
+    redirect_uri = single(params, "redirect_uri")
+    if not redirect_uri:
+        raise invalid_request("missing required parameter 'redirect_uri'")
+    if not client.accepts_redirect_uri(redirect_uri):
+        raise invalid_request("redirect_uri did not match any of the client's registered redirect_uris")
+    return redirect_uri
+
+
+def check_response_mode(request: AuthorizationRequest, params: Params) -> None:
+    mode = single(params, "response_mode") or "query"
+    if mode not in RESPONSE_MODES:
+        raise invalid_request(f"unsupported response_mode '{mode}'")
+    request.response_mode = mode
+
+
+def check_response_type(request: AuthorizationRequest, params: Params) -> None:
+    response_type = single(params, "response_type")
+    if not response_type:
+        raise invalid_request("missing required parameter 'response_type'")
+    if response_type != "code":
+        raise OAuthError("unsupported_response_type", f"unsupported response_type '{response_type}'")
+    request.response_type = response_type
+
+
+def check_prompt(request: AuthorizationRequest, params: Params) -> None:
+    prompt = scope_set(single(params, "prompt"))
+    unknown = set(prompt) - PROMPTS
+    if unknown:
+        raise invalid_request(f"unsupported prompt value(s) {', '.join(sorted(unknown))}")
+    if "none" in prompt and len(prompt) > 1:
+        raise invalid_request("prompt none must only be used alone")
+    request.prompt = prompt
+
+
+def check_scope(request: AuthorizationRequest, params: Params) -> None:
+    """``openid`` required; ``offline_access`` kept only with ``prompt=consent`` (Logto)."""
+    scopes = scope_set(single(params, "scope"))
+    if any(not _SCOPE_TOKEN.match(s) for s in scopes):
+        raise OAuthError("invalid_scope", "scope contains invalid characters")
+    if "openid" not in scopes:
+        raise invalid_request("openid scope must be requested for this request")
+    if "offline_access" in scopes and "consent" not in request.prompt:
+        scopes.remove("offline_access")
+    request.scopes = scopes
+
+
+def check_pkce(client: Client, request: AuthorizationRequest, params: Params) -> None:
+    challenge = single(params, "code_challenge")
+    method = single(params, "code_challenge_method")
+    pkce.check_challenge(challenge, method, required=client.is_public)
+    request.code_challenge = challenge
+    request.code_challenge_method = method and "S256"
+
+
+async def check_resources(provider: Provider, request: AuthorizationRequest, params: Params) -> None:
+    """RFC 8707 §2: every indicator absolute and registered."""
+    indicators = resources(params)
+    for indicator in indicators:
+        if "#" in indicator or await provider.resource(indicator) is None:
+            raise invalid_target(f"resource indicator {indicator!r} is missing, or unknown")
+    request.resources = indicators
+
+
+def check_max_age(request: AuthorizationRequest, params: Params) -> None:
+    value = single(params, "max_age")
+    if value is None:
+        return
+    if not value.isdigit() or len(value) > 10:
+        raise invalid_request("max_age must be a non-negative integer")
+    request.max_age = int(value)
+
+
+def check_optional_strings(request: AuthorizationRequest, params: Params) -> None:
+    for name in ("nonce", "login_hint", "ui_locales"):
+        value = single(params, name)
+        if value is not None and len(value) > 2048:
+            raise invalid_request(f"'{name}' is too long")
+        setattr(request, name, value)
+    request.extra = {k: v for k in EXTRA_PARAMS if (v := single(params, k)) is not None}
+
+
+async def parse(provider: Provider, params: Params) -> tuple[Client, AuthorizationRequest]:
+    """Run the checks top to bottom; see the module docstring for how each fails."""
+    client = await check_client(provider, params)
+    redirect_uri = check_redirect_uri(client, params)
+    request = AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri)
+    try:
+        request.state = single(params, "state")
+        check_response_mode(request, params)
+        check_response_type(request, params)
+        check_prompt(request, params)
+        check_scope(request, params)
+        check_pkce(client, request, params)
+        await check_resources(provider, request, params)
+        check_max_age(request, params)
+        check_optional_strings(request, params)
+    except OAuthError as error:
+        raise RedirectError(request, error) from None
+    return client, request

@@ -1,0 +1,44 @@
+"""Discovery (OpenID Connect Discovery 1.0 §3, RFC 8414), shaped like Logto's document but
+advertising only what Portico implements (no device flow, PAR or JWT client auth yet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portico.protocol import grants
+from portico.protocol.claims import CLAIMS_SUPPORTED, OIDC_SCOPES
+
+
+def document(issuer: str, signing_alg: str) -> dict[str, Any]:
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/auth",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/me",
+        "jwks_uri": f"{issuer}/jwks",
+        "end_session_endpoint": f"{issuer}/session/end",
+        "revocation_endpoint": f"{issuer}/token/revocation",
+        "introspection_endpoint": f"{issuer}/token/introspection",
+        "authorization_response_iss_parameter_supported": True,
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": False,
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": grants.supported(),
+        "id_token_signing_alg_values_supported": [signing_alg],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "response_modes_supported": ["form_post", "query"],
+        "response_types_supported": ["code"],
+        "scopes_supported": list(OIDC_SCOPES),
+        "subject_types_supported": ["public"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+    }

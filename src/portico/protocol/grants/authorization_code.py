@@ -1,0 +1,74 @@
+"""``authorization_code`` (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.6).
+
+Codes are single use: a second redemption fails and revokes everything the first issued
+(RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from portico.ids import digest
+from portico.protocol import pkce, tokens
+from portico.protocol.errors import invalid_grant
+from portico.protocol.grants import register, user_tokens
+from portico.protocol.params import Params, required, resources, single
+from portico.protocol.provider import Provider
+from portico.services.applications import Client
+
+GRANT_TYPE = "authorization_code"
+
+
+@register(GRANT_TYPE)
+async def handle(provider: Provider, client: Client, params: Params) -> dict[str, Any]:
+    code = required(params, "code")
+    redirect_uri = single(params, "redirect_uri")
+    verifier = single(params, "code_verifier")
+    stored = await provider.artifacts.find(tokens.AUTHORIZATION_CODE, digest(code))
+    if stored is None or stored.payload["clientId"] != client.id:
+        raise invalid_grant("authorization code is invalid, expired or issued to another client")
+    grant_id = stored.grant_id or ""
+    if stored.consumed_at is not None:
+        await provider.artifacts.revoke_grant(grant_id)
+        raise invalid_grant("authorization code already used; tokens issued with it are revoked")
+    payload = stored.payload
+    if redirect_uri != payload["redirectUri"]:
+        raise invalid_grant("redirect_uri does not match the one of the authorization request")
+    pkce.verify(payload.get("codeChallenge"), verifier)
+    if not await provider.artifacts.consume(tokens.AUTHORIZATION_CODE, stored.id):
+        await provider.artifacts.revoke_grant(grant_id)
+        raise invalid_grant("authorization code already used; tokens issued with it are revoked")
+    user = await user_tokens.load_account(provider, payload["accountId"])
+    scopes: list[str] = payload["scope"].split()
+    response = await user_tokens.issue(
+        provider,
+        client,
+        user,
+        scopes=scopes,
+        authorized_resources=payload["resources"],
+        requested_resources=resources(params),
+        grant_id=grant_id,
+        auth_time=payload.get("authTime"),
+        sid=payload.get("sid"),
+        nonce=payload.get("nonce"),
+    )
+    if "offline_access" in scopes or client.always_issue_refresh_token:
+        now_ms = int(time.time() * 1000)
+        response["refresh_token"] = await tokens.refresh_token(
+            provider,
+            {
+                "accountId": user["id"],
+                "clientId": client.id,
+                "scope": payload["scope"],
+                "resources": payload["resources"],
+                "authTime": payload.get("authTime"),
+                "sid": payload.get("sid"),
+                "iat": now_ms,
+                "familyStart": now_ms,
+                "ttl": client.refresh_token_ttl,
+            },
+            grant_id,
+            client.refresh_token_ttl,
+        )
+    return response

@@ -1,0 +1,102 @@
+"""What the authorization-code and refresh-token grants both issue for a signed-in user:
+an access token (JWT for an API resource, else opaque) and an ID token when ``openid``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portico.protocol import tokens
+from portico.protocol.claims import OIDC_SCOPES, user_claims
+from portico.protocol.errors import invalid_grant, invalid_target
+from portico.protocol.provider import Provider
+from portico.services.applications import Client
+from portico.storage import rbac as rbac_repo
+from portico.storage import users as users_repo
+
+
+async def load_account(provider: Provider, account_id: str) -> dict[str, Any]:
+    async with provider.engine.connect() as conn:
+        user = await users_repo.get_user(conn, provider.tenant_id, account_id)
+    if user is None or user["is_suspended"]:
+        raise invalid_grant("the user of this grant no longer exists or is suspended")
+    return user
+
+
+async def issue(
+    provider: Provider,
+    client: Client,
+    user: dict[str, Any],
+    *,
+    scopes: list[str],
+    authorized_resources: list[str],
+    requested_resources: list[str],
+    grant_id: str,
+    auth_time: int | None,
+    sid: str | None,
+    nonce: str | None,
+) -> dict[str, Any]:
+    """Token response members except ``refresh_token`` (each grant decides on that)."""
+    access = await _access_token(
+        provider, client, user, scopes, authorized_resources, requested_resources, grant_id
+    )
+    response: dict[str, Any] = {
+        "access_token": access.value,
+        "expires_in": access.expires_in,
+        "token_type": "Bearer",
+        "scope": access.scope,
+    }
+    if "openid" in scopes:
+        async with provider.engine.connect() as conn:
+            roles = await rbac_repo.user_role_names(conn, user["id"])
+        response["id_token"] = await tokens.id_token(
+            provider,
+            client_id=client.id,
+            claims=user_claims(user, scopes, roles, for_id_token=True),
+            ttl=client.id_token_ttl,
+            auth_time=auth_time,
+            sid=sid,
+            nonce=nonce,
+            access_token=access.value,
+        )
+    return response
+
+
+async def _access_token(
+    provider: Provider,
+    client: Client,
+    user: dict[str, Any],
+    scopes: list[str],
+    authorized_resources: list[str],
+    requested_resources: list[str],
+    grant_id: str,
+) -> tokens.IssuedToken:
+    if len(requested_resources) > 1:
+        raise invalid_target("only a single resource indicator value is allowed here")
+    resource = None
+    if requested_resources:
+        indicator = requested_resources[0]
+        if indicator not in authorized_resources:
+            raise invalid_target("resource indicator was not authorized for this grant")
+        resource = await provider.resource(indicator)
+        if resource is None:
+            raise invalid_target("resource indicator is missing, or unknown")
+    else:
+        resource = await provider.default_resource()
+    if resource is None:
+        return await tokens.opaque_access_token(
+            provider,
+            account_id=user["id"],
+            client_id=client.id,
+            scopes=[s for s in scopes if s in OIDC_SCOPES],
+            grant_id=grant_id,
+        )
+    async with provider.engine.connect() as conn:
+        allowed = await rbac_repo.user_scope_names(conn, user["id"], resource["id"])
+    return await tokens.jwt_access_token(
+        provider,
+        subject=user["id"],
+        client_id=client.id,
+        audience=resource["indicator"],
+        scopes=[s for s in scopes if s in allowed],
+        ttl=int(resource["access_token_ttl"] or tokens.DEFAULT_ACCESS_TOKEN_TTL),
+    )

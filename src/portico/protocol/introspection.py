@@ -1,0 +1,63 @@
+"""Token introspection (RFC 7662): opaque access tokens, refresh tokens and JWT access tokens.
+
+Public clients may only introspect their own tokens; confidential clients (resource servers)
+any token of this issuer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from portico.ids import digest
+from portico.protocol import tokens
+from portico.protocol.params import Params, required, single
+from portico.protocol.provider import Provider
+from portico.protocol.revocation import lookup_order
+from portico.services.applications import Client
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+async def introspect(provider: Provider, client: Client, params: Params) -> dict[str, Any]:
+    token = required(params, "token")
+    if token.count(".") == 2:
+        return await _introspect_jwt(provider, client, token)
+    for kind in lookup_order(single(params, "token_type_hint")):
+        stored = await provider.artifacts.find(kind, digest(token))
+        if stored is None or stored.consumed_at is not None:
+            continue
+        payload = stored.payload
+        if client.is_public and payload["clientId"] != client.id:
+            return INACTIVE
+        return {
+            "active": True,
+            "client_id": payload["clientId"],
+            "sub": payload["accountId"],
+            "scope": payload["scope"],
+            "iat": int(payload["iat"]) // (1000 if kind == tokens.REFRESH_TOKEN else 1),
+            "exp": stored.expires_at // 1000,
+            "iss": provider.issuer,
+            "token_type": "refresh_token" if kind == tokens.REFRESH_TOKEN else "Bearer",
+        }
+    return INACTIVE
+
+
+async def _introspect_jwt(provider: Provider, client: Client, token: str) -> dict[str, Any]:
+    ring = await provider.current_keys()
+    try:
+        decoded = jwt.decode(token, ring.verification_keys, algorithms=list(ring.algorithms))
+    except (JoseError, ValueError):
+        return INACTIVE
+    claims = decoded.claims
+    if (
+        decoded.header.get("typ") != "at+jwt"
+        or claims.get("iss") != provider.issuer
+        or int(claims.get("exp", 0)) <= time.time()
+        or (client.is_public and claims.get("client_id") != client.id)
+    ):
+        return INACTIVE
+    return {"active": True, **claims, "token_type": "Bearer"}

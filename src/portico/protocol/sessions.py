@@ -1,0 +1,75 @@
+"""Browser sessions at the provider (the "SSO session") and sign-in interactions.
+
+The cookie holds a 256-bit random handle; the database holds only its digest. ``sid`` (the
+ID token claim) is a separate random value, so an ID token never reveals the cookie.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from portico.ids import digest, opaque_token, standard_id
+from portico.protocol.provider import Provider
+
+SESSION = "Session"
+INTERACTION = "Interaction"
+SESSION_TTL = 14 * 86400
+INTERACTION_TTL = 3600
+
+
+@dataclass(frozen=True)
+class Session:
+    account_id: str
+    auth_time: int
+    sid: str
+
+
+async def start_session(provider: Provider, account_id: str) -> tuple[str, Session]:
+    handle = opaque_token()
+    session = Session(account_id, int(time.time()), standard_id())
+    await provider.artifacts.save(
+        SESSION,
+        digest(handle),
+        {"accountId": account_id, "authTime": session.auth_time, "sid": session.sid},
+        SESSION_TTL,
+    )
+    return handle, session
+
+
+async def find_session(provider: Provider, handle: str | None) -> Session | None:
+    if not handle:
+        return None
+    stored = await provider.artifacts.find(SESSION, digest(handle))
+    if stored is None:
+        return None
+    p = stored.payload
+    return Session(p["accountId"], int(p["authTime"]), p["sid"])
+
+
+async def end_session(provider: Provider, handle: str | None) -> None:
+    if handle:
+        await provider.artifacts.destroy(SESSION, digest(handle))
+
+
+async def start_interaction(provider: Provider, payload: dict[str, Any]) -> str:
+    uid = opaque_token()
+    stored = {**payload, "csrf": opaque_token(), "createdAt": int(time.time() * 1000)}
+    await provider.artifacts.save(INTERACTION, digest(uid), stored, INTERACTION_TTL)
+    return uid
+
+
+async def find_interaction(provider: Provider, uid: str | None) -> dict[str, Any] | None:
+    if not uid or len(uid) > 128:
+        return None
+    stored = await provider.artifacts.find(INTERACTION, digest(uid))
+    return stored.payload if stored and stored.consumed_at is None else None
+
+
+async def update_interaction(provider: Provider, uid: str, payload: dict[str, Any]) -> None:
+    await provider.artifacts.replace(INTERACTION, digest(uid), payload)
+
+
+async def finish_interaction(provider: Provider, uid: str) -> bool:
+    return await provider.artifacts.consume(INTERACTION, digest(uid))

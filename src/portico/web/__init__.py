@@ -1,0 +1,1 @@
+"""Thin HTTP layer: routes parse requests and render responses; the rules live below."""

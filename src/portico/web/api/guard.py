@@ -1,0 +1,60 @@
+"""The Management API guard, as Logto's ``koaAuth``: a JWT bearer issued by this tenant, for
+audience ``https://default.logto.app/api``, whose ``scope`` holds ``all``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from portico.protocol.provider import Provider
+from portico.services.bootstrap import MANAGEMENT_API_INDICATOR
+from portico.web.api.errors import ApiError
+
+CLOCK_SKEW = 60
+
+
+@dataclass(frozen=True)
+class Auth:
+    type: str  # "app" or "user"
+    id: str
+
+
+async def verify_management_token(provider: Provider, authorization: str | None) -> Auth:
+    if not authorization:
+        raise ApiError(401, "auth.authorization_header_missing", "Authorization header is missing.")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "auth.authorization_token_type_not_supported",
+                       "Authorization type is not supported. Only Bearer is supported.")
+    ring = await provider.current_keys()
+    try:
+        decoded = jwt.decode(token.strip(), ring.verification_keys, algorithms=list(ring.algorithms))
+    except (JoseError, ValueError):
+        raise ApiError(401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope.") from None
+    claims = decoded.claims
+    now = time.time()
+    if (
+        claims.get("iss") != provider.issuer
+        or claims.get("aud") != MANAGEMENT_API_INDICATOR
+        or not isinstance(claims.get("exp"), int)
+        or claims["exp"] + CLOCK_SKEW < now
+    ):
+        raise ApiError(401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope.")
+    if not claims.get("sub"):
+        raise ApiError(401, "auth.jwt_sub_missing", "Missing `sub` in JWT.")
+    if "all" not in str(claims.get("scope", "")).split():
+        raise ApiError(403, "auth.forbidden", "Forbidden. Please check your permissions.")
+    return Auth("app" if claims["sub"] == claims.get("client_id") else "user", claims["sub"])
+
+
+def guard(runtime_provider) -> object:  # type: ignore[no-untyped-def]
+    """A FastAPI dependency bound to the running provider."""
+
+    async def dependency(request: Request) -> Auth:
+        return await verify_management_token(runtime_provider(), request.headers.get("authorization"))
+
+    return dependency

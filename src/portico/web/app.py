@@ -1,0 +1,64 @@
+"""The ASGI application: ``/oidc`` (provider), hosted pages, ``/api``, static files."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from portico.protocol import grants
+from portico.settings import Settings, load_settings
+from portico.web import oidc_routes, pages
+from portico.web.api.app import create_api
+from portico.web.runtime import Runtime
+from portico.web.security_headers import SecurityHeaders
+
+log = logging.getLogger("portico")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; the database is migrated and seeded when it starts (idempotent)."""
+    runtime = Runtime(settings or load_settings())
+    grants.load_builtin()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        log.info("Portico serving issuer %s", runtime.settings.issuer)
+        yield
+        await runtime.stop()
+
+    async def home(_: Request) -> Response:
+        return RedirectResponse("/oidc/.well-known/openid-configuration", status_code=303)
+
+    async def server_error(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"message": "Internal server error."}, status_code=500)
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            *oidc_routes.routes(runtime),
+            *pages.routes(runtime),
+            Mount("/api", app=create_api(runtime)),
+            Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={500: server_error},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """Factory for ``uvicorn --factory portico.web.app:app_from_environment``."""
+    return create_app(load_settings())

@@ -1,0 +1,102 @@
+"""Request parsing and response helpers shared by the routes (one way to do each)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from portico.protocol.authorization.response import AuthorizationResponse
+from portico.protocol.errors import OAuthError, invalid_request
+from portico.protocol.params import Params
+from portico.web.runtime import TEMPLATES
+
+MAX_BODY = 56 * 1024  # Logto's limit on /oidc/token bodies
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def query_params(request: Request) -> Params:
+    """Raw query parsing: keeps repeats, tolerates raw spaces (the Go SDK sends them)."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    try:
+        raw = raw.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_request("query string is not valid UTF-8") from None
+    return parse_qs(raw, keep_blank_values=True)
+
+
+async def body_params(request: Request) -> Params:
+    """Form or JSON bodies (Logto accepts both at /oidc/token); size-limited, UTF-8 only."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise OAuthError("invalid_request", "request body too large", 413)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_request("request body is not valid UTF-8") from None
+    if content_type == "application/json":
+        return _json_params(text)
+    if content_type in ("application/x-www-form-urlencoded", ""):
+        return parse_qs(text, keep_blank_values=True)
+    raise invalid_request(f"unsupported content-type {content_type!r}")
+
+
+def _json_params(text: str) -> Params:
+    try:
+        data = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        raise invalid_request("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise invalid_request("request body must be a JSON object")
+    params: Params = {}
+    for key, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str | int | float | bool) for v in values):
+            raise invalid_request(f"parameter {key!r} must be a string")
+        params[key] = [str(v) for v in values]
+    return params
+
+
+def oauth_error(error: OAuthError, *, no_store: bool = True) -> JSONResponse:
+    headers = {**(NO_STORE if no_store else {}), **error.headers}
+    return JSONResponse(error.to_json(), status_code=error.status, headers=headers)
+
+
+def page(name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    html = TEMPLATES.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def error_page(error: OAuthError, status: int | None = None) -> HTMLResponse:
+    return page(
+        "error.html", status=status or error.status, error=error.error, description=error.description
+    )
+
+
+def authorization_response(response: AuthorizationResponse) -> Response:
+    if response.mode == "form_post":
+        nonce = secrets.token_urlsafe(16)
+        target = urlsplit(response.redirect_uri)
+        csp = (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; "
+            f"form-action {target.scheme}://{target.netloc}; frame-ancestors 'none'"
+        )
+        return page(
+            "form_post.html",
+            headers={"Content-Security-Policy": csp},
+            action=response.redirect_uri,
+            params=response.params,
+            nonce=nonce,
+        )
+    return Response(status_code=303, headers={"Location": response.location(), **NO_STORE})
+
+
+def redirect(location: str) -> Response:
+    return Response(status_code=303, headers={"Location": location, **NO_STORE})

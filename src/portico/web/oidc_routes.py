@@ -1,0 +1,206 @@
+"""Routes under ``/oidc``: the OpenID provider's HTTP surface (paths as Logto's)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from portico.protocol import client_auth, discovery, end_session, introspection, revocation
+from portico.protocol import sessions as sessions_mod
+from portico.protocol.authorization import endpoint as authz
+from portico.protocol.authorization.request import AuthorizationRequest, RedirectError, parse
+from portico.protocol.errors import OAuthError, invalid_request
+from portico.protocol.token_endpoint import token as token_grant
+from portico.protocol.userinfo import bearer_token, userinfo
+from portico.web import cors
+from portico.web.http import (
+    NO_STORE,
+    authorization_response,
+    body_params,
+    error_page,
+    oauth_error,
+    page,
+    query_params,
+    redirect,
+)
+from portico.web.runtime import Runtime
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    def provider():  # type: ignore[no-untyped-def]
+        assert runtime.provider is not None
+        return runtime.provider
+
+    def json_endpoint(handler: Handler) -> Handler:
+        """OAuth errors as JSON, CORS for allowed origins."""
+
+        async def wrapped(request: Request) -> Response:
+            if request.method == "OPTIONS":
+                return await cors.preflight(runtime, request)
+            try:
+                response = await handler(request)
+            except OAuthError as error:
+                response = oauth_error(error)
+            response.headers.update(await cors.cors_headers(runtime, request))
+            return response
+
+        return wrapped
+
+    async def configuration(_: Request) -> Response:
+        p = provider()
+        ring = await p.current_keys()
+        return JSONResponse(discovery.document(p.issuer, ring.alg), headers={"Cache-Control": "max-age=300"})
+
+    async def jwks(_: Request) -> Response:
+        ring = await provider().current_keys()
+        return JSONResponse(ring.jwks, media_type="application/jwk-set+json",
+                            headers={"Cache-Control": "max-age=300"})
+
+    async def token(request: Request) -> Response:
+        params = await body_params(request)
+        result = await token_grant(provider(), request.headers.get("authorization"), params)
+        return JSONResponse(result, headers=NO_STORE)
+
+    async def me(request: Request) -> Response:
+        token_value = bearer_token(request.headers.get("authorization"))
+        if token_value is None and request.method == "POST":
+            token_value = (await body_params(request)).get("access_token", [None])[0]
+        return JSONResponse(await userinfo(provider(), token_value), headers=NO_STORE)
+
+    async def revoke(request: Request) -> Response:
+        params = await body_params(request)
+        client = await client_auth.authenticate(provider(), request.headers.get("authorization"), params)
+        await revocation.revoke(provider(), client, params)
+        return Response(status_code=200, headers=NO_STORE)
+
+    async def introspect(request: Request) -> Response:
+        params = await body_params(request)
+        client = await client_auth.authenticate(provider(), request.headers.get("authorization"), params)
+        return JSONResponse(await introspection.introspect(provider(), client, params), headers=NO_STORE)
+
+    async def authorize(request: Request) -> Response:
+        """RFC 6749 §4.1.1; POST bodies are read as the query (OIDC Core §3.1.2.1)."""
+        try:
+            params = await body_params(request) if request.method == "POST" else query_params(request)
+            client, auth_request = await parse(provider(), params)
+        except RedirectError as exc:
+            return authorization_response(authz.error_response(provider(), exc.request, exc.error))
+        except OAuthError as error:
+            return error_page(error)
+        session = await sessions_mod.find_session(provider(), request.cookies.get(runtime.session_cookie))
+        decision = await authz.decide(provider(), client, auth_request, session)
+        if isinstance(decision, authz.AuthorizationResponse):
+            return authorization_response(decision)
+        uid = await sessions_mod.start_interaction(
+            provider(),
+            {"request": auth_request.to_payload(), "sidAtStart": session.sid if session else None},
+        )
+        response = redirect("/sign-in" if isinstance(decision, authz.NeedsLogin) else "/consent")
+        response.set_cookie(runtime.interaction_cookie, uid, max_age=sessions_mod.INTERACTION_TTL,
+                            path="/", secure=runtime.settings.secure_cookies, httponly=True, samesite="lax")
+        return response
+
+    async def resume(request: Request) -> Response:
+        """Back from the sign-in or consent page: finish the authorization request."""
+        uid = request.path_params["uid"]
+        cookie = request.cookies.get(runtime.interaction_cookie, "")
+        interaction = await sessions_mod.find_interaction(provider(), uid)
+        if interaction is None or not hmac.compare_digest(cookie.encode(), uid.encode()):
+            return error_page(OAuthError("session_not_found", "the sign-in session has expired or belongs to another browser"))
+        auth_request = AuthorizationRequest.from_payload(interaction["request"])
+        client = await provider().client(auth_request.client_id)
+        if client is None:
+            return error_page(OAuthError("invalid_client", "client is invalid: no such client"))
+        session = await sessions_mod.find_session(provider(), request.cookies.get(runtime.session_cookie))
+        resumed = authz.Resumed(interaction.get("sidAtStart"), bool(interaction.get("consented")))
+        decision = await authz.decide(provider(), client, auth_request, session, resumed)
+        if isinstance(decision, authz.NeedsLogin):
+            return redirect("/sign-in")
+        if isinstance(decision, authz.NeedsConsent):
+            return redirect("/consent")
+        if not await sessions_mod.finish_interaction(provider(), uid):
+            return error_page(OAuthError("session_not_found", "this sign-in was already completed"))
+        response = authorization_response(decision)
+        response.delete_cookie(runtime.interaction_cookie, path="/", secure=runtime.settings.secure_cookies)
+        return response
+
+    async def logout(request: Request) -> Response:
+        """RP-initiated logout: a valid hint for the current user logs out at once; otherwise
+        the user confirms (protection against forced logout, ASVS 10.6.2)."""
+        try:
+            params = await body_params(request) if request.method == "POST" else query_params(request)
+            logout_request = await end_session.parse(provider(), params)
+        except OAuthError as error:
+            return error_page(error)
+        handle = request.cookies.get(runtime.session_cookie)
+        session = await sessions_mod.find_session(provider(), handle)
+        hint = logout_request.hint_claims
+        if session is None or (hint is not None and hint.get("sub") == session.account_id):
+            return await _finish_logout(handle, logout_request, ended=True)
+        hidden = {
+            k: v
+            for k, v in {
+                "client_id": logout_request.client.id if logout_request.client else None,
+                "post_logout_redirect_uri": logout_request.post_logout_redirect_uri,
+                "state": logout_request.state,
+            }.items()
+            if v
+        }
+        return page(
+            "logout_confirm.html",
+            csrf_token=runtime.mac("logout", handle or ""),
+            params=hidden,
+            client_name=logout_request.client.name if logout_request.client else None,
+        )
+
+    async def logout_confirm(request: Request) -> Response:
+        try:
+            params = await body_params(request)
+            handle = request.cookies.get(runtime.session_cookie) or ""
+            token_value = (params.get("csrf_token") or [""])[0]
+            if not hmac.compare_digest(token_value.encode(), runtime.mac("logout", handle).encode()):
+                raise invalid_request("the sign-out form has expired; please try again")
+            logout_request = await end_session.parse(provider(), params)
+        except OAuthError as error:
+            return error_page(error)
+        return await _finish_logout(handle, logout_request, ended=(params.get("logout") == ["yes"]))
+
+    async def _finish_logout(handle: str | None, logout_request: end_session.LogoutRequest, *, ended: bool) -> Response:
+        if ended:
+            await sessions_mod.end_session(provider(), handle)
+        location = logout_request.redirect_location() or "/oidc/session/end/success"
+        response = redirect(location)
+        if ended:
+            response.delete_cookie(runtime.session_cookie, path="/", secure=runtime.settings.secure_cookies)
+        return response
+
+    async def logout_success(_: Request) -> Response:
+        return page("logout_success.html")
+
+    async def not_found(_: Request) -> Response:
+        return oauth_error(OAuthError("invalid_request", "unrecognized route or not allowed method", 404))
+
+    json_methods = ["GET", "POST", "OPTIONS"]
+    return [
+        Route("/oidc/.well-known/openid-configuration", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
+        Route("/oidc/.well-known/oauth-authorization-server", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
+        Route("/.well-known/oauth-authorization-server", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
+        Route("/.well-known/oauth-authorization-server/oidc", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
+        Route("/oidc/jwks", json_endpoint(jwks), methods=["GET", "OPTIONS"]),
+        Route("/oidc/token", json_endpoint(token), methods=["POST", "OPTIONS"]),
+        Route("/oidc/me", json_endpoint(me), methods=json_methods),
+        Route("/oidc/token/revocation", json_endpoint(revoke), methods=["POST", "OPTIONS"]),
+        Route("/oidc/token/introspection", json_endpoint(introspect), methods=["POST", "OPTIONS"]),
+        Route("/oidc/auth", authorize, methods=["GET", "POST"]),
+        Route("/oidc/auth/{uid}", resume, methods=["GET"]),
+        Route("/oidc/session/end", logout, methods=["GET", "POST"]),
+        Route("/oidc/session/end/confirm", logout_confirm, methods=["POST"]),
+        Route("/oidc/session/end/success", logout_success, methods=["GET"]),
+        Route("/oidc/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+    ]

@@ -1,0 +1,59 @@
+"""What every request handler needs, built once per process at start-up."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portico.protocol.provider import Provider
+from portico.services import keys as key_service
+from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
+from portico.settings import Settings
+from portico.storage import configs
+from portico.storage.database import create_engine
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    enable_async=False,
+)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine | None = None
+    provider: Provider | None = None
+    cookie_key: bytes = b""
+    ready: bool = field(default=False)
+
+    async def start(self) -> None:
+        self.engine = create_engine(self.settings.database_url)
+        await ensure_ready(self.engine)
+        self.provider = await Provider.open(self.engine, DEFAULT_TENANT, self.settings.endpoint)
+        async with self.engine.connect() as conn:
+            cookie_keys = await configs.get(conn, DEFAULT_TENANT, key_service.COOKIE_KEYS)
+        self.cookie_key = cookie_keys[0]["value"].encode()
+        self.ready = True
+
+    async def stop(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    def mac(self, purpose: str, value: str) -> str:
+        """A keyed tag binding ``value`` to ``purpose`` (CSRF tokens derived from sessions)."""
+        message = f"{purpose}:{value}".encode()
+        return hmac.new(self.cookie_key, message, hashlib.sha256).hexdigest()
+
+    @property
+    def session_cookie(self) -> str:
+        return "__Host-portico_session" if self.settings.secure_cookies else "portico_session"
+
+    @property
+    def interaction_cookie(self) -> str:
+        return "__Host-portico_interaction" if self.settings.secure_cookies else "portico_interaction"
