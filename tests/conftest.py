@@ -1,0 +1,132 @@
+"""Session-wide fixtures: one real server per test run (SQLite, or PostgreSQL when
+``PORTICO_TEST_DB=postgresql``), and per-test applications and users."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from portico.services import applications, rbac, users
+from tests.support import Browser, Server, browser_client, create_database, unique
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = str(tmp_path_factory.mktemp("portico"))
+    url, drop = create_database(data_dir)
+    srv = Server(url, data_dir).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        drop()
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.endpoint, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def browser(server: Server) -> Iterator[Browser]:
+    with browser_client() as client:
+        yield Browser(server, client)
+
+
+@dataclass
+class App:
+    id: str
+    secret: str | None
+    redirect_uri: str
+    post_logout_redirect_uri: str
+
+    def basic(self) -> dict[str, str]:
+        raw = f"{self.id}:{self.secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def make_app(server: Server, app_type: str, **kwargs: Any) -> App:
+    redirect_uri = kwargs.pop("redirect_uri", "http://localhost:3000/callback")
+    logout_uri = kwargs.pop("post_logout_redirect_uri", "http://localhost:3000/")
+    roles = kwargs.pop("roles", [])
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        created = await applications.create_application(
+            conn, "default", name=unique("app"), app_type=applications.AppType(app_type),
+            redirect_uris=[redirect_uri], post_logout_redirect_uris=[logout_uri], **kwargs,
+        )
+        for role in roles:
+            await rbac.assign_role(conn, "default", role_name=role, app_id=created.row["id"])
+        return created
+
+    created = server.db(work)
+    return App(created.row["id"], created.secret, redirect_uri, logout_uri)
+
+
+@pytest.fixture
+def web_app(server: Server) -> App:
+    return make_app(server, "Traditional")
+
+
+@pytest.fixture
+def spa_app(server: Server) -> App:
+    return make_app(server, "SPA")
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    email: str
+    password: str = PASSWORD
+
+
+def make_user(server: Server, roles: tuple[str, ...] = (), **kwargs: Any) -> User:
+    username = unique("user")
+    email = f"{username}@example.com"
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        row = await users.create_user(conn, "default", username=username, email=email,
+                                      password=PASSWORD, **kwargs)
+        for role in roles:
+            await rbac.assign_role(conn, "default", role_name=role, user_id=row["id"])
+        return row
+
+    row = server.db(work)
+    return User(row["id"], username, email)
+
+
+@pytest.fixture
+def user(server: Server) -> User:
+    return make_user(server, name="Alice Example")
+
+
+@dataclass
+class Api:
+    indicator: str
+    role: str
+    m2m_role: str
+
+
+@pytest.fixture
+def api_resource(server: Server) -> Api:
+    """An API resource with scopes read/write/admin; a User role and an M2M role grant read+write."""
+    indicator = f"https://{unique('api')}.example.com"
+    role, m2m_role = unique("reader"), unique("service")
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        await rbac.create_resource(conn, "default", indicator=indicator, scopes=["read", "write", "admin"])
+        await rbac.create_role(conn, "default", name=role, indicator=indicator, scope_names=["read", "write"])
+        await rbac.create_role(conn, "default", name=m2m_role, role_type=rbac.RoleType.M2M,
+                               indicator=indicator, scope_names=["read", "write"])
+
+    server.db(work)
+    return Api(indicator, role, m2m_role)

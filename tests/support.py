@@ -1,0 +1,199 @@
+"""Test support: a real Portico server in a thread, a browser-like HTTP client, and helpers
+that write test data through the same services the CLI uses."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portico.settings import load_settings
+from portico.storage.database import create_engine
+from portico.web.app import create_app
+
+PG_ADMIN_URL = os.environ.get("PORTICO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def test_database_kind() -> str:
+    return os.environ.get("PORTICO_TEST_DB", "sqlite")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _pg_admin(statement: str) -> None:
+    engine = create_engine(PG_ADMIN_URL, pool=False)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+def create_database(tmp_dir: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database for one test session, and how to drop it."""
+    if test_database_kind() == "postgresql":
+        name = f"portico_test_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        return url, lambda: asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return f"sqlite:///{tmp_dir}/portico.db", lambda: None
+
+
+class Server:
+    """``uvicorn`` serving ``create_app`` in a background thread on a free port."""
+
+    def __init__(self, database_url: str, data_dir: str) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://localhost:{self.port}"
+        self.database_url = database_url
+        self.settings = load_settings(
+            {"endpoint": self.endpoint, "database_url": database_url, "data_dir": data_dir,
+             "port": self.port},
+            environ={},
+        )
+        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port,
+                                log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.endpoint}/oidc"
+
+    def start(self) -> Server:
+        self._thread.start()
+        deadline = time.time() + 30
+        while not self._server.started:
+            if time.time() > deadline or not self._thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+    def db(self, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+        """Run ``work`` in one committed transaction on the server's database."""
+
+        async def run() -> Any:
+            engine = create_engine(self.database_url, pool=False)
+            try:
+                async with engine.begin() as conn:
+                    return await work(conn)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(run())
+
+
+class LoopbackCookies:
+    """The cookie handling of a browser on a loopback origin: ``Secure`` cookies are kept and
+    sent over http://localhost (httpx's jar would drop them). One host, name -> value."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def on_request(self, request: httpx.Request) -> None:
+        if self.values:
+            request.headers["cookie"] = "; ".join(f"{k}={v}" for k, v in self.values.items())
+
+    def on_response(self, response: httpx.Response) -> None:
+        for header in response.headers.get_list("set-cookie"):
+            pair, _, attributes = header.partition(";")
+            name, _, value = pair.strip().partition("=")
+            expired = "max-age=0" in attributes.lower().replace(" ", "")
+            if expired or not value.strip('"'):
+                self.values.pop(name, None)
+            else:
+                self.values[name] = value
+
+
+def browser_client(**kwargs: Any) -> httpx.Client:
+    cookies = LoopbackCookies()
+    client = httpx.Client(follow_redirects=False, timeout=30,
+                          event_hooks={"request": [cookies.on_request],
+                                       "response": [cookies.on_response]}, **kwargs)
+    client.portico_cookies = cookies  # type: ignore[attr-defined]
+    return client
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@dataclass
+class Browser:
+    """Plays the user agent: follows the provider's redirects and fills in its forms."""
+
+    server: Server
+    client: httpx.Client
+
+    def get(self, url: str) -> httpx.Response:
+        return self.client.get(urljoin(self.server.endpoint, url))
+
+    def follow_until_external(self, response: httpx.Response) -> httpx.Response:
+        while response.status_code in (302, 303) and response.headers["location"].startswith(
+            ("/", self.server.endpoint)
+        ):
+            response = self.get(response.headers["location"])
+        return response
+
+    def sign_in(self, authorize_url: str, identifier: str, password: str) -> str:
+        """Start at ``authorize_url``, sign in, return the redirect to the client."""
+        response = self.follow_until_external(self.client.get(authorize_url))
+        if response.status_code == 200 and "csrf_token" in response.text:
+            response = self.client.post(
+                f"{self.server.endpoint}/sign-in",
+                data={"csrf_token": csrf_of(response.text), "identifier": identifier,
+                      "password": password},
+            )
+            assert response.status_code == 303, response.text
+            response = self.follow_until_external(response)
+        assert response.status_code == 303, (response.status_code, response.text[:500])
+        return response.headers["location"]
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    return verifier, challenge.decode()
+
+
+def authorize_url(server: Server, client_id: str, redirect_uri: str, **params: str) -> str:
+    base = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
+            "scope": "openid profile", "state": secrets.token_urlsafe(8)}
+    base.update(params)
+    return f"{server.issuer}/auth?{urlencode(base)}"
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
