@@ -60,8 +60,13 @@ def make_app(server: Server, app_type: str, **kwargs: Any) -> App:
 
     async def work(conn):  # type: ignore[no-untyped-def]
         created = await applications.create_application(
-            conn, "default", name=unique("app"), app_type=applications.AppType(app_type),
-            redirect_uris=[redirect_uri], post_logout_redirect_uris=[logout_uri], **kwargs,
+            conn,
+            "default",
+            name=unique("app"),
+            app_type=applications.AppType(app_type),
+            redirect_uris=[redirect_uri],
+            post_logout_redirect_uris=[logout_uri],
+            **kwargs,
         )
         for role in roles:
             await rbac.assign_role(conn, "default", role_name=role, app_id=created.row["id"])
@@ -94,8 +99,9 @@ def make_user(server: Server, roles: tuple[str, ...] = (), **kwargs: Any) -> Use
     email = f"{username}@example.com"
 
     async def work(conn):  # type: ignore[no-untyped-def]
-        row = await users.create_user(conn, "default", username=username, email=email,
-                                      password=PASSWORD, **kwargs)
+        row = await users.create_user(
+            conn, "default", username=username, email=email, password=PASSWORD, **kwargs
+        )
         for role in roles:
             await rbac.assign_role(conn, "default", role_name=role, user_id=row["id"])
         return row
@@ -118,15 +124,25 @@ class Api:
 
 @pytest.fixture
 def api_resource(server: Server) -> Api:
-    """An API resource with scopes read/write/admin; a User role and an M2M role grant read+write."""
+    """An API resource with scopes read/write/admin; a User and an M2M role grant read+write."""
     indicator = f"https://{unique('api')}.example.com"
     role, m2m_role = unique("reader"), unique("service")
 
     async def work(conn):  # type: ignore[no-untyped-def]
-        await rbac.create_resource(conn, "default", indicator=indicator, scopes=["read", "write", "admin"])
-        await rbac.create_role(conn, "default", name=role, indicator=indicator, scope_names=["read", "write"])
-        await rbac.create_role(conn, "default", name=m2m_role, role_type=rbac.RoleType.M2M,
-                               indicator=indicator, scope_names=["read", "write"])
+        await rbac.create_resource(
+            conn, "default", indicator=indicator, scopes=["read", "write", "admin"]
+        )
+        await rbac.create_role(
+            conn, "default", name=role, indicator=indicator, scope_names=["read", "write"]
+        )
+        await rbac.create_role(
+            conn,
+            "default",
+            name=m2m_role,
+            role_type=rbac.RoleType.M2M,
+            indicator=indicator,
+            scope_names=["read", "write"],
+        )
 
     server.db(work)
     return Api(indicator, role, m2m_role)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -66,12 +67,21 @@ class Server:
         self.endpoint = f"http://localhost:{self.port}"
         self.database_url = database_url
         self.settings = load_settings(
-            {"endpoint": self.endpoint, "database_url": database_url, "data_dir": data_dir,
-             "port": self.port},
+            {
+                "endpoint": self.endpoint,
+                "database_url": database_url,
+                "data_dir": data_dir,
+                "port": self.port,
+            },
             environ={},
         )
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(self.settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -103,7 +113,9 @@ class Server:
             finally:
                 await engine.dispose()
 
-        return asyncio.run(run())
+        # A thread of its own, so that async tests (with a running loop) can call it too.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run()).result()
 
 
 class LoopbackCookies:
@@ -130,9 +142,12 @@ class LoopbackCookies:
 
 def browser_client(**kwargs: Any) -> httpx.Client:
     cookies = LoopbackCookies()
-    client = httpx.Client(follow_redirects=False, timeout=30,
-                          event_hooks={"request": [cookies.on_request],
-                                       "response": [cookies.on_response]}, **kwargs)
+    client = httpx.Client(
+        follow_redirects=False,
+        timeout=30,
+        event_hooks={"request": [cookies.on_request], "response": [cookies.on_response]},
+        **kwargs,
+    )
     client.portico_cookies = cookies  # type: ignore[attr-defined]
     return client
 
@@ -169,8 +184,11 @@ class Browser:
         if response.status_code == 200 and "csrf_token" in response.text:
             response = self.client.post(
                 f"{self.server.endpoint}/sign-in",
-                data={"csrf_token": csrf_of(response.text), "identifier": identifier,
-                      "password": password},
+                data={
+                    "csrf_token": csrf_of(response.text),
+                    "identifier": identifier,
+                    "password": password,
+                },
             )
             assert response.status_code == 303, response.text
             response = self.follow_until_external(response)
@@ -185,8 +203,13 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def authorize_url(server: Server, client_id: str, redirect_uri: str, **params: str) -> str:
-    base = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
-            "scope": "openid profile", "state": secrets.token_urlsafe(8)}
+    base = {
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": "openid profile",
+        "state": secrets.token_urlsafe(8),
+    }
     base.update(params)
     return f"{server.issuer}/auth?{urlencode(base)}"
 

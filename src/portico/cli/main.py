@@ -109,20 +109,35 @@ def app_create(args: argparse.Namespace) -> None:
         }
 
     data = _with_db(args, work)
-    _emit(args, data, f"Created {data['type']} application {data['id']}"
-          + (f"\nSecret (shown once): {data['secret']}" if data["secret"] else ""))
+    _emit(
+        args,
+        data,
+        f"Created {data['type']} application {data['id']}"
+        + (f"\nSecret (shown once): {data['secret']}" if data["secret"] else ""),
+    )
 
 
 def user_create(args: argparse.Namespace) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         row = await users.create_user(
-            conn, TENANT, username=args.username, email=args.email, phone=args.phone,
-            password=args.password, name=args.name,
+            conn,
+            TENANT,
+            username=args.username,
+            email=args.email,
+            phone=args.phone,
+            password=args.password,
+            name=args.name,
         )
         for role in args.role:
             await rbac.assign_role(conn, TENANT, role_name=role, user_id=row["id"])
-        return {"id": row["id"], "username": row["username"], "primaryEmail": row["primary_email"],
-                "primaryPhone": row["primary_phone"], "name": row["name"], "roles": args.role}
+        return {
+            "id": row["id"],
+            "username": row["username"],
+            "primaryEmail": row["primary_email"],
+            "primaryPhone": row["primary_phone"],
+            "name": row["name"],
+            "roles": args.role,
+        }
 
     data = _with_db(args, work)
     _emit(args, data, f"Created user {data['id']}")
@@ -131,11 +146,20 @@ def user_create(args: argparse.Namespace) -> None:
 def resource_create(args: argparse.Namespace) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         row = await rbac.create_resource(
-            conn, TENANT, indicator=args.indicator, name=args.name, scopes=args.scope,
+            conn,
+            TENANT,
+            indicator=args.indicator,
+            name=args.name,
+            scopes=args.scope,
             access_token_ttl=args.access_token_ttl,
         )
-        return {"id": row["id"], "indicator": row["indicator"], "name": row["name"],
-                "scopes": args.scope, "accessTokenTtl": row["access_token_ttl"]}
+        return {
+            "id": row["id"],
+            "indicator": row["indicator"],
+            "name": row["name"],
+            "scopes": args.scope,
+            "accessTokenTtl": row["access_token_ttl"],
+        }
 
     data = _with_db(args, work)
     _emit(args, data, f"Created API resource {data['indicator']} ({data['id']})")
@@ -144,11 +168,21 @@ def resource_create(args: argparse.Namespace) -> None:
 def role_create(args: argparse.Namespace) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         row = await rbac.create_role(
-            conn, TENANT, name=args.name, role_type=rbac.RoleType(args.type),
-            description=args.description or "", indicator=args.resource, scope_names=args.scope,
+            conn,
+            TENANT,
+            name=args.name,
+            role_type=rbac.RoleType(args.type),
+            description=args.description or "",
+            indicator=args.resource,
+            scope_names=args.scope,
         )
-        return {"id": row["id"], "name": row["name"], "type": row["type"],
-                "resource": args.resource, "scopes": args.scope}
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "type": row["type"],
+            "resource": args.resource,
+            "scopes": args.scope,
+        }
 
     data = _with_db(args, work)
     _emit(args, data, f"Created {data['type']} role {data['name']} ({data['id']})")
@@ -170,12 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, json_flag=False)
     p.set_defaults(func=serve)
 
-    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="database commands").add_subparsers(
+        dest="db_command", required=True
+    )
     p = db.add_parser("upgrade", help="migrate and seed the database")
     common(p, json_flag=False)
     p.set_defaults(func=db_upgrade)
 
-    app = sub.add_parser("app", help="applications").add_subparsers(dest="app_command", required=True)
+    app = sub.add_parser("app", help="applications").add_subparsers(
+        dest="app_command", required=True
+    )
     p = app.add_parser("create", help="create an application")
     p.add_argument("--name", required=True)
     p.add_argument("--type", required=True, choices=[t.value for t in applications.AppType])
@@ -197,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=user_create)
 
-    res = sub.add_parser("resource", help="API resources").add_subparsers(dest="resource_command", required=True)
+    res = sub.add_parser("resource", help="API resources").add_subparsers(
+        dest="resource_command", required=True
+    )
     p = res.add_parser("create", help="create an API resource")
     p.add_argument("--indicator", required=True, help="resource indicator (an absolute URI)")
     p.add_argument("--name")
@@ -224,7 +264,12 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except SettingsError as exc:
         sys.exit(f"portico: configuration error: {exc}")
-    except (applications.InvalidApplication, users.InvalidUser, rbac.InvalidRbac, CommandError) as exc:
+    except (
+        applications.InvalidApplication,
+        users.InvalidUser,
+        rbac.InvalidRbac,
+        CommandError,
+    ) as exc:
         sys.exit(f"portico: {exc}")
 
 

@@ -79,8 +79,18 @@ def _profile_claims(user: dict[str, Any]) -> dict[str, Any]:
         "created_at": user["created_at"],
         "updated_at": user["updated_at"],
     }
-    for key in ("family_name", "given_name", "middle_name", "nickname", "profile", "website",
-                "gender", "birthdate", "zoneinfo", "locale"):
+    for key in (
+        "family_name",
+        "given_name",
+        "middle_name",
+        "nickname",
+        "profile",
+        "website",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+    ):
         if profile.get(key) is not None:
             claims[key] = profile[key]
     return claims

@@ -19,7 +19,7 @@ from portico.storage.database import now_ms
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
     """RFC 6749 §2.3.1: id and secret are form-urlencoded before base64."""
-    if not header or not header[:6].lower() == "basic ":
+    if not header or header[:6].lower() != "basic ":
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
@@ -47,7 +47,9 @@ async def authenticate(provider: Provider, authorization: str | None, params: Pa
         raise _unauthenticated("client not found", basic is not None)
     if client.is_public:
         if secret:
-            raise _unauthenticated("client is public and must not present a secret", basic is not None)
+            raise _unauthenticated(
+                "client is public and must not present a secret", basic is not None
+            )
         return client
     if not secret:
         raise _unauthenticated("client authentication is required", basic is not None)

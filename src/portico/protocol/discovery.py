@@ -37,8 +37,16 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
             "client_secret_post",
             "none",
         ],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
     }

@@ -64,7 +64,8 @@ async def parse(provider: Provider, params: Params) -> LogoutRequest:
     if uri:
         if client is None:
             raise invalid_request(
-                "post_logout_redirect_uri can only be used in combination with id_token_hint or client_id"
+                "post_logout_redirect_uri can only be used in combination with "
+                "id_token_hint or client_id"
             )
         if uri not in client.post_logout_redirect_uris:
             raise invalid_request("post_logout_redirect_uri not registered")

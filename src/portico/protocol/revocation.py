@@ -23,7 +23,9 @@ async def revoke(provider: Provider, client: Client, params: Params) -> None:
         if stored is None:
             continue
         if stored.payload["clientId"] != client.id:
-            raise OAuthError("invalid_request", "client is not authorized to revoke the presented token")
+            raise OAuthError(
+                "invalid_request", "client is not authorized to revoke the presented token"
+            )
         if kind == tokens.REFRESH_TOKEN and stored.grant_id:
             await provider.artifacts.revoke_grant(stored.grant_id)
         else:

@@ -14,8 +14,12 @@ async def token(provider: Provider, authorization: str | None, params: Params) -
     grant_type = required(params, "grant_type")
     handler = grants.handler_for(grant_type)
     if handler is None:
-        raise OAuthError("unsupported_grant_type", f"unsupported grant_type requested ({grant_type})")
+        raise OAuthError(
+            "unsupported_grant_type", f"unsupported grant_type requested ({grant_type})"
+        )
     client = await client_auth.authenticate(provider, authorization, params)
     if grant_type not in client.grant_types:
-        raise OAuthError("unauthorized_client", "requested grant type is not allowed for this client")
+        raise OAuthError(
+            "unauthorized_client", "requested grant type is not allowed for this client"
+        )
     return await handler(provider, client, params)

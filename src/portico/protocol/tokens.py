@@ -112,7 +112,11 @@ async def opaque_access_token(
 
 
 async def refresh_token(
-    provider: Provider, payload: dict[str, Any], grant_id: str, ttl: int, expires_at: int | None = None
+    provider: Provider,
+    payload: dict[str, Any],
+    grant_id: str,
+    ttl: int,
+    expires_at: int | None = None,
 ) -> str:
     value = opaque_token()
     await provider.artifacts.save(

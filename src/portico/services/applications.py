@@ -48,7 +48,9 @@ def validate_redirect_uri(uri: str, app_type: AppType) -> str:
         if not parts.hostname:
             raise InvalidApplication(f"redirect URI {uri!r} has no host")
         if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            raise InvalidApplication(f"redirect URI {uri!r}: http is allowed for loopback hosts only")
+            raise InvalidApplication(
+                f"redirect URI {uri!r}: http is allowed for loopback hosts only"
+            )
     elif app_type is not AppType.NATIVE:
         raise InvalidApplication(f"redirect URI {uri!r}: custom schemes are for Native apps only")
     return uri
@@ -132,9 +134,7 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         refresh_token_ttl=int(custom.get("refreshTokenTtl") or ttl_days * 86400),
         rotate_refresh_token=custom.get("rotateRefreshToken", True) is not False,
         always_issue_refresh_token=bool(custom.get("alwaysIssueRefreshToken")),
-        secrets=tuple(
-            ClientSecret(s["name"], s["value_digest"], s["expires_at"]) for s in secrets
-        ),
+        secrets=tuple(ClientSecret(s["name"], s["value_digest"], s["expires_at"]) for s in secrets),
     )
 
 

@@ -127,7 +127,11 @@ async def create_role(
 
 
 async def assign_role(
-    conn: AsyncConnection, tenant_id: str, *, role_name: str, user_id: str | None = None,
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    role_name: str,
+    user_id: str | None = None,
     app_id: str | None = None,
 ) -> None:
     """Give a role to a user (User roles) or an application (MachineToMachine roles)."""
@@ -138,7 +142,9 @@ async def assign_role(
     if role["type"] != expected.value:
         raise InvalidRbac(f"role {role_name!r} is a {role['type']} role")
     table, key, value = (
-        ("users_roles", "user_id", user_id) if user_id else ("applications_roles", "application_id", app_id)
+        ("users_roles", "user_id", user_id)
+        if user_id
+        else ("applications_roles", "application_id", app_id)
     )
     try:
         async with conn.begin_nested():

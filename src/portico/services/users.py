@@ -82,7 +82,9 @@ async def authenticate(
     conn: AsyncConnection, tenant_id: str, identifier: str, password: str
 ) -> dict[str, Any] | None:
     """The user if the password is right and the account usable; same work either way."""
-    user = await repo.find_by_identifier(conn, tenant_id, identifier.strip()) if identifier else None
+    user = (
+        await repo.find_by_identifier(conn, tenant_id, identifier.strip()) if identifier else None
+    )
     encrypted = user["password_encrypted"] if user else None
     method = user["password_encryption_method"] if user else None
     ok = await verify_password(encrypted, method, password)

@@ -57,7 +57,9 @@ class ArtifactStore:
     async def replace(self, kind: str, artifact_id: str, payload: dict[str, Any]) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
-                update(t).where(t.c.model_name == kind, t.c.id == artifact_id).values(payload=payload)
+                update(t)
+                .where(t.c.model_name == kind, t.c.id == artifact_id)
+                .values(payload=payload)
             )
 
     async def find(self, kind: str, artifact_id: str) -> Artifact | None:

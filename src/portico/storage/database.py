@@ -78,9 +78,7 @@ async def upgrade(engine: AsyncEngine) -> None:
             await conn.commit()
         finally:
             if engine.dialect.name == "postgresql":
-                await conn.execute(
-                    text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK}
-                )
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 await conn.commit()
 
 

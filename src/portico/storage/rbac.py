@@ -52,9 +52,13 @@ async def insert_rows(conn: AsyncConnection, table_name: str, rows: list[dict[st
         await conn.execute(insert(table).values(rows))
 
 
-async def get_role_by_name(conn: AsyncConnection, tenant_id: str, name: str) -> dict[str, Any] | None:
+async def get_role_by_name(
+    conn: AsyncConnection, tenant_id: str, name: str
+) -> dict[str, Any] | None:
     row = (
-        await conn.execute(select(roles).where(roles.c.tenant_id == tenant_id, roles.c.name == name))
+        await conn.execute(
+            select(roles).where(roles.c.tenant_id == tenant_id, roles.c.name == name)
+        )
     ).first()
     return dict(row._mapping) if row else None
 
@@ -78,9 +82,7 @@ async def user_scope_names(conn: AsyncConnection, user_id: str, resource_id: str
     return {r.name for r in rows}
 
 
-async def application_scope_names(
-    conn: AsyncConnection, app_id: str, resource_id: str
-) -> set[str]:
+async def application_scope_names(conn: AsyncConnection, app_id: str, resource_id: str) -> set[str]:
     """Scopes of ``resource_id`` that the application's machine-to-machine roles grant."""
     rows = await conn.execute(
         select(scopes.c.name)

@@ -16,7 +16,9 @@ async def insert_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
 
 async def get_user(conn: AsyncConnection, tenant_id: str, user_id: str) -> dict[str, Any] | None:
     row = (
-        await conn.execute(select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id))
+        await conn.execute(
+            select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+        )
     ).first()
     return dict(row._mapping) if row else None
 

@@ -69,14 +69,19 @@ def oauth_error(error: OAuthError, *, no_store: bool = True) -> JSONResponse:
     return JSONResponse(error.to_json(), status_code=error.status, headers=headers)
 
 
-def page(name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+def page(
+    name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     html = TEMPLATES.get_template(name).render(**context)
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
 def error_page(error: OAuthError, status: int | None = None) -> HTMLResponse:
     return page(
-        "error.html", status=status or error.status, error=error.error, description=error.description
+        "error.html",
+        status=status or error.status,
+        error=error.error,
+        description=error.description,
     )
 
 

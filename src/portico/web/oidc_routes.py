@@ -55,12 +55,17 @@ def routes(runtime: Runtime) -> list[Route]:
     async def configuration(_: Request) -> Response:
         p = provider()
         ring = await p.current_keys()
-        return JSONResponse(discovery.document(p.issuer, ring.alg), headers={"Cache-Control": "max-age=300"})
+        return JSONResponse(
+            discovery.document(p.issuer, ring.alg), headers={"Cache-Control": "max-age=300"}
+        )
 
     async def jwks(_: Request) -> Response:
         ring = await provider().current_keys()
-        return JSONResponse(ring.jwks, media_type="application/jwk-set+json",
-                            headers={"Cache-Control": "max-age=300"})
+        return JSONResponse(
+            ring.jwks,
+            media_type="application/jwk-set+json",
+            headers={"Cache-Control": "max-age=300"},
+        )
 
     async def token(request: Request) -> Response:
         params = await body_params(request)
@@ -75,25 +80,35 @@ def routes(runtime: Runtime) -> list[Route]:
 
     async def revoke(request: Request) -> Response:
         params = await body_params(request)
-        client = await client_auth.authenticate(provider(), request.headers.get("authorization"), params)
+        client = await client_auth.authenticate(
+            provider(), request.headers.get("authorization"), params
+        )
         await revocation.revoke(provider(), client, params)
         return Response(status_code=200, headers=NO_STORE)
 
     async def introspect(request: Request) -> Response:
         params = await body_params(request)
-        client = await client_auth.authenticate(provider(), request.headers.get("authorization"), params)
-        return JSONResponse(await introspection.introspect(provider(), client, params), headers=NO_STORE)
+        client = await client_auth.authenticate(
+            provider(), request.headers.get("authorization"), params
+        )
+        return JSONResponse(
+            await introspection.introspect(provider(), client, params), headers=NO_STORE
+        )
 
     async def authorize(request: Request) -> Response:
         """RFC 6749 §4.1.1; POST bodies are read as the query (OIDC Core §3.1.2.1)."""
         try:
-            params = await body_params(request) if request.method == "POST" else query_params(request)
+            params = (
+                await body_params(request) if request.method == "POST" else query_params(request)
+            )
             client, auth_request = await parse(provider(), params)
         except RedirectError as exc:
             return authorization_response(authz.error_response(provider(), exc.request, exc.error))
         except OAuthError as error:
             return error_page(error)
-        session = await sessions_mod.find_session(provider(), request.cookies.get(runtime.session_cookie))
+        session = await sessions_mod.find_session(
+            provider(), request.cookies.get(runtime.session_cookie)
+        )
         decision = await authz.decide(provider(), client, auth_request, session)
         if isinstance(decision, authz.AuthorizationResponse):
             return authorization_response(decision)
@@ -102,8 +117,15 @@ def routes(runtime: Runtime) -> list[Route]:
             {"request": auth_request.to_payload(), "sidAtStart": session.sid if session else None},
         )
         response = redirect("/sign-in" if isinstance(decision, authz.NeedsLogin) else "/consent")
-        response.set_cookie(runtime.interaction_cookie, uid, max_age=sessions_mod.INTERACTION_TTL,
-                            path="/", secure=runtime.settings.secure_cookies, httponly=True, samesite="lax")
+        response.set_cookie(
+            runtime.interaction_cookie,
+            uid,
+            max_age=sessions_mod.INTERACTION_TTL,
+            path="/",
+            secure=runtime.settings.secure_cookies,
+            httponly=True,
+            samesite="lax",
+        )
         return response
 
     async def resume(request: Request) -> Response:
@@ -112,12 +134,19 @@ def routes(runtime: Runtime) -> list[Route]:
         cookie = request.cookies.get(runtime.interaction_cookie, "")
         interaction = await sessions_mod.find_interaction(provider(), uid)
         if interaction is None or not hmac.compare_digest(cookie.encode(), uid.encode()):
-            return error_page(OAuthError("session_not_found", "the sign-in session has expired or belongs to another browser"))
+            return error_page(
+                OAuthError(
+                    "session_not_found",
+                    "the sign-in session has expired or belongs to another browser",
+                )
+            )
         auth_request = AuthorizationRequest.from_payload(interaction["request"])
         client = await provider().client(auth_request.client_id)
         if client is None:
             return error_page(OAuthError("invalid_client", "client is invalid: no such client"))
-        session = await sessions_mod.find_session(provider(), request.cookies.get(runtime.session_cookie))
+        session = await sessions_mod.find_session(
+            provider(), request.cookies.get(runtime.session_cookie)
+        )
         resumed = authz.Resumed(interaction.get("sidAtStart"), bool(interaction.get("consented")))
         decision = await authz.decide(provider(), client, auth_request, session, resumed)
         if isinstance(decision, authz.NeedsLogin):
@@ -127,14 +156,18 @@ def routes(runtime: Runtime) -> list[Route]:
         if not await sessions_mod.finish_interaction(provider(), uid):
             return error_page(OAuthError("session_not_found", "this sign-in was already completed"))
         response = authorization_response(decision)
-        response.delete_cookie(runtime.interaction_cookie, path="/", secure=runtime.settings.secure_cookies)
+        response.delete_cookie(
+            runtime.interaction_cookie, path="/", secure=runtime.settings.secure_cookies
+        )
         return response
 
     async def logout(request: Request) -> Response:
         """RP-initiated logout: a valid hint for the current user logs out at once; otherwise
         the user confirms (protection against forced logout, ASVS 10.6.2)."""
         try:
-            params = await body_params(request) if request.method == "POST" else query_params(request)
+            params = (
+                await body_params(request) if request.method == "POST" else query_params(request)
+            )
             logout_request = await end_session.parse(provider(), params)
         except OAuthError as error:
             return error_page(error)
@@ -164,34 +197,58 @@ def routes(runtime: Runtime) -> list[Route]:
             params = await body_params(request)
             handle = request.cookies.get(runtime.session_cookie) or ""
             token_value = (params.get("csrf_token") or [""])[0]
-            if not hmac.compare_digest(token_value.encode(), runtime.mac("logout", handle).encode()):
+            if not hmac.compare_digest(
+                token_value.encode(), runtime.mac("logout", handle).encode()
+            ):
                 raise invalid_request("the sign-out form has expired; please try again")
             logout_request = await end_session.parse(provider(), params)
         except OAuthError as error:
             return error_page(error)
         return await _finish_logout(handle, logout_request, ended=(params.get("logout") == ["yes"]))
 
-    async def _finish_logout(handle: str | None, logout_request: end_session.LogoutRequest, *, ended: bool) -> Response:
+    async def _finish_logout(
+        handle: str | None, logout_request: end_session.LogoutRequest, *, ended: bool
+    ) -> Response:
         if ended:
             await sessions_mod.end_session(provider(), handle)
         location = logout_request.redirect_location() or "/oidc/session/end/success"
         response = redirect(location)
         if ended:
-            response.delete_cookie(runtime.session_cookie, path="/", secure=runtime.settings.secure_cookies)
+            response.delete_cookie(
+                runtime.session_cookie, path="/", secure=runtime.settings.secure_cookies
+            )
         return response
 
     async def logout_success(_: Request) -> Response:
         return page("logout_success.html")
 
     async def not_found(_: Request) -> Response:
-        return oauth_error(OAuthError("invalid_request", "unrecognized route or not allowed method", 404))
+        return oauth_error(
+            OAuthError("invalid_request", "unrecognized route or not allowed method", 404)
+        )
 
     json_methods = ["GET", "POST", "OPTIONS"]
     return [
-        Route("/oidc/.well-known/openid-configuration", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
-        Route("/oidc/.well-known/oauth-authorization-server", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
-        Route("/.well-known/oauth-authorization-server", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
-        Route("/.well-known/oauth-authorization-server/oidc", json_endpoint(configuration), methods=["GET", "OPTIONS"]),
+        Route(
+            "/oidc/.well-known/openid-configuration",
+            json_endpoint(configuration),
+            methods=["GET", "OPTIONS"],
+        ),
+        Route(
+            "/oidc/.well-known/oauth-authorization-server",
+            json_endpoint(configuration),
+            methods=["GET", "OPTIONS"],
+        ),
+        Route(
+            "/.well-known/oauth-authorization-server",
+            json_endpoint(configuration),
+            methods=["GET", "OPTIONS"],
+        ),
+        Route(
+            "/.well-known/oauth-authorization-server/oidc",
+            json_endpoint(configuration),
+            methods=["GET", "OPTIONS"],
+        ),
         Route("/oidc/jwks", json_endpoint(jwks), methods=["GET", "OPTIONS"]),
         Route("/oidc/token", json_endpoint(token), methods=["POST", "OPTIONS"]),
         Route("/oidc/me", json_endpoint(me), methods=json_methods),
@@ -202,5 +259,9 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/oidc/session/end", logout, methods=["GET", "POST"]),
         Route("/oidc/session/end/confirm", logout_confirm, methods=["POST"]),
         Route("/oidc/session/end/success", logout_success, methods=["GET"]),
-        Route("/oidc/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        Route(
+            "/oidc/{rest:path}",
+            not_found,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        ),
     ]

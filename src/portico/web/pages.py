@@ -45,7 +45,9 @@ def routes(runtime: Runtime) -> list[Route]:
         fields = await body_params(request)
         posted = (fields.get("csrf_token") or [""])[0]
         if not hmac.compare_digest(posted.encode(), found[1]["csrf"].encode()):
-            return error_page(OAuthError("invalid_request", "the form has expired; please try again"), 403)
+            return error_page(
+                OAuthError("invalid_request", "the form has expired; please try again"), 403
+            )
         return found[0], found[1], fields
 
     async def client_name(interaction: dict[str, Any]) -> str:

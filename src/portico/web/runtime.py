@@ -56,4 +56,6 @@ class Runtime:
 
     @property
     def interaction_cookie(self) -> str:
-        return "__Host-portico_interaction" if self.settings.secure_cookies else "portico_interaction"
+        return (
+            "__Host-portico_interaction" if self.settings.secure_cookies else "portico_interaction"
+        )

@@ -39,7 +39,9 @@ class Resumed:
     consented: bool
 
 
-def login_required(request: AuthorizationRequest, session: Session | None, resumed: Resumed | None) -> bool:
+def login_required(
+    request: AuthorizationRequest, session: Session | None, resumed: Resumed | None
+) -> bool:
     """No session, ``prompt=login`` not yet satisfied by a new sign-in, or ``max_age``
     exceeded (OpenID Connect Core §3.1.2.1)."""
     if session is None:
@@ -92,7 +94,9 @@ async def issue_code(
         grant_id=standard_id(),
     )
     values = {"code": code}
-    return build(request.redirect_uri, request.response_mode, provider.issuer, request.state, values)
+    return build(
+        request.redirect_uri, request.response_mode, provider.issuer, request.state, values
+    )
 
 
 def error_response(

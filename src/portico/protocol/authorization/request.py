@@ -74,7 +74,9 @@ async def check_client(provider: Provider, params: Params) -> Client:
     if client is None:
         raise OAuthError("invalid_client", "client is invalid: no such client")
     if "authorization_code" not in client.grant_types:
-        raise OAuthError("unauthorized_client", "this client may not use the authorization endpoint")
+        raise OAuthError(
+            "unauthorized_client", "this client may not use the authorization endpoint"
+        )
     return client
 
 
@@ -83,7 +85,9 @@ def check_redirect_uri(client: Client, params: Params) -> str:
     if not redirect_uri:
         raise invalid_request("missing required parameter 'redirect_uri'")
     if not client.accepts_redirect_uri(redirect_uri):
-        raise invalid_request("redirect_uri did not match any of the client's registered redirect_uris")
+        raise invalid_request(
+            "redirect_uri did not match any of the client's registered redirect_uris"
+        )
     return redirect_uri
 
 
@@ -99,7 +103,9 @@ def check_response_type(request: AuthorizationRequest, params: Params) -> None:
     if not response_type:
         raise invalid_request("missing required parameter 'response_type'")
     if response_type != "code":
-        raise OAuthError("unsupported_response_type", f"unsupported response_type '{response_type}'")
+        raise OAuthError(
+            "unsupported_response_type", f"unsupported response_type '{response_type}'"
+        )
     request.response_type = response_type
 
 
@@ -133,7 +139,9 @@ def check_pkce(client: Client, request: AuthorizationRequest, params: Params) ->
     request.code_challenge_method = method and "S256"
 
 
-async def check_resources(provider: Provider, request: AuthorizationRequest, params: Params) -> None:
+async def check_resources(
+    provider: Provider, request: AuthorizationRequest, params: Params
+) -> None:
     """RFC 8707 §2: every indicator absolute and registered."""
     indicators = resources(params)
     for indicator in indicators:

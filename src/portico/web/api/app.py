@@ -55,8 +55,13 @@ def application_out(row: dict[str, Any]) -> ApplicationOut:
 
 
 def create_api(runtime: Runtime) -> FastAPI:
-    api = FastAPI(title="Portico Management API", version="0.1.0", docs_url=None, redoc_url=None,
-                  openapi_url="/swagger.json")
+    api = FastAPI(
+        title="Portico Management API",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/swagger.json",
+    )
     api.add_exception_handler(ApiError, api_error_handler)
     api.add_exception_handler(RequestValidationError, validation_error_handler)
     api.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -81,7 +86,9 @@ def create_api(runtime: Runtime) -> FastAPI:
         async with engine().connect() as conn:
             tenant = runtime.provider.tenant_id  # type: ignore[union-attr]
             total = await apps_repo.count_applications(conn, tenant)
-            rows = await apps_repo.list_applications(conn, tenant, (page - 1) * page_size, page_size)
+            rows = await apps_repo.list_applications(
+                conn, tenant, (page - 1) * page_size, page_size
+            )
         response.headers["Total-Number"] = str(total)
         return [application_out(r) for r in rows]
 
@@ -90,8 +97,11 @@ def create_api(runtime: Runtime) -> FastAPI:
         async with engine().connect() as conn:
             row = await apps_repo.get_application(conn, runtime.provider.tenant_id, application_id)  # type: ignore[union-attr]
         if row is None:
-            raise ApiError(404, "entity.not_exists_with_id",
-                           f"The application with ID `{application_id}` does not exist.")
+            raise ApiError(
+                404,
+                "entity.not_exists_with_id",
+                f"The application with ID `{application_id}` does not exist.",
+            )
         return application_out(row)
 
     return api

@@ -28,13 +28,20 @@ async def verify_management_token(provider: Provider, authorization: str | None)
         raise ApiError(401, "auth.authorization_header_missing", "Authorization header is missing.")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "auth.authorization_token_type_not_supported",
-                       "Authorization type is not supported. Only Bearer is supported.")
+        raise ApiError(
+            401,
+            "auth.authorization_token_type_not_supported",
+            "Authorization type is not supported. Only Bearer is supported.",
+        )
     ring = await provider.current_keys()
     try:
-        decoded = jwt.decode(token.strip(), ring.verification_keys, algorithms=list(ring.algorithms))
+        decoded = jwt.decode(
+            token.strip(), ring.verification_keys, algorithms=list(ring.algorithms)
+        )
     except (JoseError, ValueError):
-        raise ApiError(401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope.") from None
+        raise ApiError(
+            401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope."
+        ) from None
     claims = decoded.claims
     now = time.time()
     if (
@@ -43,7 +50,9 @@ async def verify_management_token(provider: Provider, authorization: str | None)
         or not isinstance(claims.get("exp"), int)
         or claims["exp"] + CLOCK_SKEW < now
     ):
-        raise ApiError(401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope.")
+        raise ApiError(
+            401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope."
+        )
     if not claims.get("sub"):
         raise ApiError(401, "auth.jwt_sub_missing", "Missing `sub` in JWT.")
     if "all" not in str(claims.get("scope", "")).split():
@@ -55,6 +64,8 @@ def guard(runtime_provider) -> object:  # type: ignore[no-untyped-def]
     """A FastAPI dependency bound to the running provider."""
 
     async def dependency(request: Request) -> Auth:
-        return await verify_management_token(runtime_provider(), request.headers.get("authorization"))
+        return await verify_management_token(
+            runtime_provider(), request.headers.get("authorization")
+        )
 
     return dependency
