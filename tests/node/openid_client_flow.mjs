@@ -1,0 +1,178 @@
+// Drives Portico with openid-client v6 (panva), one step per run, for
+// tests/test_client_openid_client.py. The browser part of the authorization code flow is
+// played by Python between the "authorize-url" and "callback" steps.
+//
+// Usage: node openid_client_flow.mjs '<json config>'   (or the JSON on stdin)
+// Config: { step, issuer, clientId, clientSecret, ... } — see each step below.
+// Output: one JSON object on stdout. On failure: {"failed": {...}} and exit code 1.
+
+import * as client from 'openid-client';
+
+async function readConfig() {
+  if (process.argv[2]) return JSON.parse(process.argv[2]);
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+// The issuer is http://localhost:<port>/oidc in tests, hence allowInsecureRequests.
+async function configure(cfg, auth = 'basic') {
+  const clientAuth = auth === 'post'
+    ? client.ClientSecretPost(cfg.clientSecret)
+    : client.ClientSecretBasic(cfg.clientSecret);
+  return client.discovery(new URL(cfg.issuer), cfg.clientId, undefined, clientAuth, {
+    execute: [client.allowInsecureRequests],
+    timeout: 30,
+  });
+}
+
+// A thrown error as JSON: openid-client's ResponseBodyError carries the OAuth error.
+function describe(error) {
+  return {
+    name: error?.name,
+    code: error?.code,
+    message: error?.message,
+    error: error?.error,
+    error_description: error?.error_description,
+    status: error?.status,
+    // openid-client wraps oauth4webapi's error, whose cause names the claim or attribute.
+    cause_message: error?.cause?.message,
+    claim: error?.cause?.cause?.claim,
+    attribute: error?.cause?.cause?.attribute,
+  };
+}
+
+async function expectFailure(promise) {
+  try {
+    const value = await promise;
+    return { failed: false, value };
+  } catch (error) {
+    return { failed: true, ...describe(error) };
+  }
+}
+
+const steps = {
+  // { resource, scope } -> the client_credentials token response.
+  async 'client-credentials'(cfg) {
+    const config = await configure(cfg, 'post');
+    const parameters = { resource: cfg.resource };
+    if (cfg.scope) parameters.scope = cfg.scope;
+    const tokens = await client.clientCredentialsGrant(config, parameters);
+    return {
+      access_token: tokens.access_token,
+      token_type: tokens.token_type,
+      scope: tokens.scope,
+      expires_in: tokens.expiresIn(),
+      has_refresh_token: tokens.refresh_token !== undefined,
+      has_id_token: tokens.id_token !== undefined,
+    };
+  },
+
+  // { redirectUri, scope, prompt? } -> the URL to open, and the checks to keep for later.
+  async 'authorize-url'(cfg) {
+    const config = await configure(cfg);
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const nonce = client.randomNonce();
+    const state = client.randomState();
+    const parameters = {
+      redirect_uri: cfg.redirectUri,
+      scope: cfg.scope,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      nonce,
+      state,
+    };
+    if (cfg.prompt) parameters.prompt = cfg.prompt;
+    const url = client.buildAuthorizationUrl(config, parameters);
+    return {
+      url: url.href,
+      code_challenge: parameters.code_challenge,
+      codeVerifier,
+      nonce,
+      state,
+      server_metadata: config.serverMetadata(),
+    };
+  },
+
+  // { callbackUrl, codeVerifier, nonce, state, postLogoutRedirectUri } -> everything after
+  // the authorization response: grant, userinfo, refresh, introspection, revocation, logout.
+  async callback(cfg) {
+    const config = await configure(cfg);
+    const result = {};
+    const tokens = await client.authorizationCodeGrant(config, new URL(cfg.callbackUrl), {
+      pkceCodeVerifier: cfg.codeVerifier,
+      expectedNonce: cfg.nonce,
+      expectedState: cfg.state,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims(); // validated by openid-client (sig, iss, aud, nonce, exp…)
+    result.grant = {
+      token_type: tokens.token_type,
+      scope: tokens.scope,
+      expires_in: tokens.expiresIn(),
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token,
+      id_token: tokens.id_token,
+      claims,
+    };
+    result.userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+
+    if (cfg.stopAfterGrant) return result;
+
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+    result.refresh = {
+      token_type: refreshed.token_type,
+      scope: refreshed.scope,
+      access_token: refreshed.access_token,
+      refresh_token: refreshed.refresh_token,
+      id_token: refreshed.id_token,
+      claims: refreshed.claims(),
+    };
+    result.userinfo_after_refresh = await client.fetchUserInfo(
+      config, refreshed.access_token, claims.sub,
+    );
+    // A userinfo response for another subject must be rejected by the client.
+    result.userinfo_wrong_subject = await expectFailure(
+      client.fetchUserInfo(config, refreshed.access_token, 'someone-else'),
+    );
+
+    result.introspect_access = await client.tokenIntrospection(
+      config, refreshed.access_token, { token_type_hint: 'access_token' },
+    );
+    result.introspect_refresh = await client.tokenIntrospection(
+      config, tokens.refresh_token, { token_type_hint: 'refresh_token' },
+    );
+
+    await client.tokenRevocation(config, tokens.refresh_token, { token_type_hint: 'refresh_token' });
+    result.revoked = true;
+    result.refresh_after_revocation = await expectFailure(
+      client.refreshTokenGrant(config, tokens.refresh_token),
+    );
+    result.introspect_refresh_after_revocation = await client.tokenIntrospection(
+      config, tokens.refresh_token, { token_type_hint: 'refresh_token' },
+    );
+    result.introspect_access_after_revocation = await client.tokenIntrospection(
+      config, refreshed.access_token, { token_type_hint: 'access_token' },
+    );
+    result.userinfo_after_revocation = await expectFailure(
+      client.fetchUserInfo(config, refreshed.access_token, claims.sub),
+    );
+
+    result.end_session_url = client.buildEndSessionUrl(config, {
+      post_logout_redirect_uri: cfg.postLogoutRedirectUri,
+      id_token_hint: tokens.id_token,
+      state: cfg.logoutState ?? 'logout-state',
+    }).href;
+    return result;
+  },
+};
+
+try {
+  const cfg = await readConfig();
+  const step = steps[cfg.step];
+  if (!step) throw new Error(`unknown step ${JSON.stringify(cfg.step)}`);
+  process.stdout.write(`${JSON.stringify(await step(cfg))}\n`);
+} catch (error) {
+  process.stdout.write(`${JSON.stringify({ failed: describe(error) })}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,326 @@
+"""Interoperability with openid-client v6 (Node.js, panva): tests/node/openid_client_flow.mjs
+runs each step with openid-client's own validation (discovery, PKCE, nonce, state, RFC 9207
+``iss``, ID token signature and claims, userinfo subject) and prints JSON; the browser part of
+the authorization code flow is played here with ``browser.sign_in``.
+
+Without ``node`` the tests skip locally and fail when ``CI`` is set."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+
+from tests.conftest import Api, App, User, make_app
+from tests.support import Browser, Server, query_of
+
+NODE_DIR = Path(__file__).parent / "node"
+SCRIPT = NODE_DIR / "openid_client_flow.mjs"
+OIDC_SCOPE = "openid profile email offline_access"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required when CI is set)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The ``node`` binary, with tests/node/node_modules installed from the lock file."""
+    node_bin = shutil.which("node")
+    if node_bin is None:
+        _unavailable("node is not installed")
+    assert node_bin is not None
+    if not (NODE_DIR / "node_modules" / "openid-client" / "package.json").exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            _unavailable("npm is not installed")
+        assert npm is not None
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    version = subprocess.run(
+        [node_bin, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    major = int(version.lstrip("v").split(".")[0])
+    assert major >= 20, f"openid-client v6 needs Node 20 or later, not {version}"
+    return node_bin
+
+
+def run_step(node: str, step: str, **config: Any) -> dict[str, Any]:
+    """One step of the script; its JSON output (a ``failed`` member when it threw)."""
+    done = subprocess.run(
+        [node, str(SCRIPT)],
+        input=json.dumps({"step": step, **config}),
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip(), f"no output from {step}: {done.stderr}"
+    result: dict[str, Any] = json.loads(done.stdout)
+    assert (done.returncode == 0) == ("failed" not in result), (done.returncode, result)
+    return result
+
+
+def ok_step(node: str, step: str, **config: Any) -> dict[str, Any]:
+    result = run_step(node, step, **config)
+    assert "failed" not in result, (result, step)
+    return result
+
+
+def client_config(server: Server, app: App) -> dict[str, Any]:
+    return {
+        "issuer": server.issuer,
+        "clientId": app.id,
+        "clientSecret": app.secret,
+        "redirectUri": app.redirect_uri,
+        "postLogoutRedirectUri": app.post_logout_redirect_uri,
+    }
+
+
+def verified(server: Server, token: str) -> jwt.Token:
+    """Signature checked here too, against the provider's JWKS, ES384 only."""
+    response = httpx.get(f"{server.issuer}/jwks", timeout=30)
+    assert response.status_code == 200
+    keys = KeySet.import_key_set(response.json())
+    return jwt.decode(token, keys, registry=JWSRegistry(algorithms=["ES384"]))
+
+
+def sign_in(
+    node: str, server: Server, app: App, user: User, browser: Browser, **extra: Any
+) -> tuple[dict[str, Any], str]:
+    """The authorize-url step, then the user agent; the step's output and the callback URL."""
+    start = ok_step(
+        node,
+        "authorize-url",
+        **client_config(server, app),
+        scope=OIDC_SCOPE,
+        prompt="consent",
+        **extra,
+    )
+    callback = browser.sign_in(start["url"], user.username, user.password)
+    return start, callback
+
+
+def test_client_credentials(node: str, server: Server, api_resource: Api) -> None:
+    app = make_app(server, "MachineToMachine", roles=[api_resource.m2m_role])
+    result = ok_step(
+        node,
+        "client-credentials",
+        issuer=server.issuer,
+        clientId=app.id,
+        clientSecret=app.secret,
+        resource=api_resource.indicator,
+        scope="read admin",
+    )
+    assert result["token_type"] == "bearer"  # openid-client lower-cases "Bearer"
+    assert result["scope"] == "read"
+    assert result["has_refresh_token"] is False
+    assert result["has_id_token"] is False
+    assert 0 < result["expires_in"] <= 3600
+
+    decoded = verified(server, result["access_token"])
+    assert decoded.header["typ"] == "at+jwt"
+    assert decoded.claims["sub"] == app.id
+    assert decoded.claims["client_id"] == app.id
+    assert decoded.claims["aud"] == api_resource.indicator
+    assert decoded.claims["iss"] == server.issuer
+    assert decoded.claims["scope"] == "read"
+
+
+def test_client_credentials_without_resource_is_invalid_target(
+    node: str, server: Server, api_resource: Api
+) -> None:
+    app = make_app(server, "MachineToMachine", roles=[api_resource.m2m_role])
+    result = run_step(
+        node,
+        "client-credentials",
+        issuer=server.issuer,
+        clientId=app.id,
+        clientSecret=app.secret,
+        resource="https://unknown.example.com",
+    )
+    assert result["failed"]["error"] == "invalid_target"
+    assert result["failed"]["status"] == 400
+
+
+def test_authorization_code_flow_end_to_end(
+    node: str, server: Server, web_app: App, user: User, browser: Browser
+) -> None:
+    start, callback = sign_in(node, server, web_app, user, browser)
+
+    meta = start["server_metadata"]
+    assert meta["issuer"] == server.issuer
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    url = urlsplit(start["url"])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{server.issuer}/auth"
+    sent = query_of(start["url"])
+    assert sent["client_id"] == web_app.id
+    assert sent["redirect_uri"] == web_app.redirect_uri
+    assert sent["response_type"] == "code"
+    assert sent["code_challenge"] == start["code_challenge"]
+    assert sent["code_challenge_method"] == "S256"
+    assert sent["nonce"] == start["nonce"] and sent["state"] == start["state"]
+
+    returned = query_of(callback)
+    assert callback.startswith(web_app.redirect_uri + "?")
+    assert returned["iss"] == server.issuer and returned["state"] == start["state"]
+
+    result = ok_step(
+        node,
+        "callback",
+        **client_config(server, web_app),
+        callbackUrl=callback,
+        codeVerifier=start["codeVerifier"],
+        nonce=start["nonce"],
+        state=start["state"],
+        logoutState="bye",
+    )
+
+    grant = result["grant"]
+    assert grant["token_type"] == "bearer"
+    assert set(grant["scope"].split()) == set(OIDC_SCOPE.split())
+    assert grant["refresh_token"]
+    assert grant["expires_in"] > 0
+    claims = grant["claims"]  # validated by openid-client
+    assert claims["iss"] == server.issuer
+    assert claims["aud"] == web_app.id
+    assert claims["sub"] == user.id
+    assert claims["nonce"] == start["nonce"]
+    assert claims["email"] == user.email
+    assert claims["email_verified"] is True
+    assert claims["username"] == user.username
+    assert claims["name"] == "Alice Example"
+    assert claims["at_hash"]
+    assert claims["sid"]
+    assert abs(claims["auth_time"] - time.time()) < 60
+    assert verified(server, grant["id_token"]).header["alg"] == "ES384"
+
+    userinfo = result["userinfo"]
+    assert userinfo["sub"] == user.id
+    assert userinfo["email"] == user.email
+    assert userinfo["email_verified"] is True
+    assert userinfo["username"] == user.username
+    assert userinfo["name"] == "Alice Example"
+
+    refresh = result["refresh"]
+    assert refresh["access_token"] != grant["access_token"]
+    assert refresh["refresh_token"] == grant["refresh_token"]  # confidential: no rotation yet
+    assert set(refresh["scope"].split()) == set(OIDC_SCOPE.split())
+    assert refresh["claims"]["sub"] == user.id
+    assert refresh["claims"]["aud"] == web_app.id
+    assert refresh["claims"]["sid"] == claims["sid"]
+    assert "nonce" not in refresh["claims"]
+    assert result["userinfo_after_refresh"]["sub"] == user.id
+    assert result["userinfo_after_refresh"]["email"] == user.email
+    assert result["userinfo_wrong_subject"]["failed"] is True
+    assert result["userinfo_wrong_subject"]["code"] == "OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED"
+
+    access = result["introspect_access"]
+    assert access["active"] is True
+    assert access["client_id"] == web_app.id
+    assert access["sub"] == user.id
+    assert access["token_type"] == "Bearer"
+    assert access["iss"] == server.issuer
+    assert access["exp"] > time.time()
+    assert set(access["scope"].split()) == set(OIDC_SCOPE.split())
+    refresh_info = result["introspect_refresh"]
+    assert refresh_info["active"] is True
+    assert refresh_info["token_type"] == "refresh_token"
+    assert refresh_info["client_id"] == web_app.id
+    assert refresh_info["sub"] == user.id
+
+    assert result["revoked"] is True
+    after = result["refresh_after_revocation"]
+    assert after["failed"] is True
+    assert after["error"] == "invalid_grant"
+    assert after["status"] == 400
+    assert result["introspect_refresh_after_revocation"] == {"active": False}
+    assert result["introspect_access_after_revocation"] == {"active": False}
+    assert result["userinfo_after_revocation"]["failed"] is True
+    assert result["userinfo_after_revocation"]["status"] == 401
+
+    end = urlsplit(result["end_session_url"])
+    assert f"{end.scheme}://{end.netloc}{end.path}" == f"{server.issuer}/session/end"
+    logout = query_of(result["end_session_url"])
+    assert logout["client_id"] == web_app.id
+    assert logout["post_logout_redirect_uri"] == web_app.post_logout_redirect_uri
+    assert logout["id_token_hint"] == grant["id_token"]
+    assert logout["state"] == "bye"
+
+    # The browser that signed in follows the end-session URL: the hint names the session's
+    # user, so Portico ends the session and redirects at once.
+    response = browser.get(result["end_session_url"])
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{web_app.post_logout_redirect_uri}?state=bye"
+
+
+def test_wrong_nonce_is_rejected_by_openid_client(
+    node: str, server: Server, web_app: App, user: User, browser: Browser
+) -> None:
+    start, callback = sign_in(node, server, web_app, user, browser)
+    result = run_step(
+        node,
+        "callback",
+        **client_config(server, web_app),
+        callbackUrl=callback,
+        codeVerifier=start["codeVerifier"],
+        nonce="not-the-nonce",
+        state=start["state"],
+        stopAfterGrant=True,
+    )
+    assert result["failed"]["code"] == "OAUTH_JWT_CLAIM_COMPARISON_FAILED"
+    assert result["failed"]["claim"] == "nonce"
+    assert result["failed"]["cause_message"] == 'unexpected ID Token "nonce" claim value'
+
+
+def test_forged_iss_in_the_authorization_response_is_rejected(
+    node: str, server: Server, web_app: App, user: User, browser: Browser
+) -> None:
+    """RFC 9207: openid-client compares ``iss`` before redeeming the code."""
+    start, callback = sign_in(node, server, web_app, user, browser)
+    forged = callback.replace("iss=", "iss=https%3A%2F%2Fevil.example.com%2F", 1)
+    result = run_step(
+        node,
+        "callback",
+        **client_config(server, web_app),
+        callbackUrl=forged,
+        codeVerifier=start["codeVerifier"],
+        nonce=start["nonce"],
+        state=start["state"],
+        stopAfterGrant=True,
+    )
+    assert result["failed"]["code"] == "OAUTH_INVALID_RESPONSE"
+    assert result["failed"]["cause_message"] == 'unexpected "iss" (issuer) response parameter value'
+    # The code was not spent: the genuine response still redeems.
+    result = ok_step(
+        node,
+        "callback",
+        **client_config(server, web_app),
+        callbackUrl=callback,
+        codeVerifier=start["codeVerifier"],
+        nonce=start["nonce"],
+        state=start["state"],
+        stopAfterGrant=True,
+    )
+    assert result["grant"]["claims"]["sub"] == user.id
