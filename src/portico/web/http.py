@@ -76,6 +76,20 @@ def page(
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
+def form_target_csp(*targets: str | None) -> dict[str, str]:
+    """The default CSP, but letting a form's redirect chain end at ``targets``: browsers
+    apply ``form-action`` to redirects after a POST (sign-in -> /oidc/auth -> client)."""
+    from portico.web.security_headers import DEFAULT_CSP
+
+    origins = {f"{p.scheme}://{p.netloc}" for t in targets if t and (p := urlsplit(t)).netloc}
+    allowed = " ".join(["'self'", *sorted(origins)])
+    return {
+        "Content-Security-Policy": DEFAULT_CSP.replace(
+            "form-action 'self'", f"form-action {allowed}"
+        )
+    }
+
+
 def error_page(error: OAuthError, status: int | None = None) -> HTMLResponse:
     return page(
         "error.html",

@@ -22,6 +22,7 @@ from portico.web.http import (
     authorization_response,
     body_params,
     error_page,
+    form_target_csp,
     oauth_error,
     page,
     query_params,
@@ -187,6 +188,7 @@ def routes(runtime: Runtime) -> list[Route]:
         }
         return page(
             "logout_confirm.html",
+            headers=form_target_csp(logout_request.post_logout_redirect_uri),
             csrf_token=runtime.mac("logout", handle or ""),
             params=hidden,
             client_name=logout_request.client.name if logout_request.client else None,

@@ -17,7 +17,14 @@ from portico.protocol.errors import OAuthError
 from portico.services.users import authenticate
 from portico.storage import users as users_repo
 from portico.storage.database import now_ms
-from portico.web.http import authorization_response, body_params, error_page, page, redirect
+from portico.web.http import (
+    authorization_response,
+    body_params,
+    error_page,
+    form_target_csp,
+    page,
+    redirect,
+)
 from portico.web.runtime import Runtime
 
 SIGN_IN_FAILED = "The account or password is incorrect."
@@ -61,6 +68,7 @@ def routes(runtime: Runtime) -> list[Route]:
         _, interaction = found
         return page(
             "sign_in.html",
+            headers=form_target_csp(interaction["request"]["redirect_uri"]),
             client_name=await client_name(interaction),
             csrf_token=interaction["csrf"],
             identifier=interaction["request"].get("login_hint") or "",
@@ -84,6 +92,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return page(
                 "sign_in.html",
                 status=400,
+                headers=form_target_csp(interaction["request"]["redirect_uri"]),
                 client_name=await client_name(interaction),
                 csrf_token=interaction["csrf"],
                 identifier=identifier,
@@ -113,6 +122,7 @@ def routes(runtime: Runtime) -> list[Route]:
         _, interaction = found
         return page(
             "consent.html",
+            headers=form_target_csp(interaction["request"]["redirect_uri"]),
             client_name=await client_name(interaction),
             scopes=interaction["request"]["scopes"],
             csrf_token=interaction["csrf"],
