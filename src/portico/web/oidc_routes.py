@@ -118,15 +118,7 @@ def routes(runtime: Runtime) -> list[Route]:
             {"request": auth_request.to_payload(), "sidAtStart": session.sid if session else None},
         )
         response = redirect("/sign-in" if isinstance(decision, authz.NeedsLogin) else "/consent")
-        response.set_cookie(
-            runtime.interaction_cookie,
-            uid,
-            max_age=sessions_mod.INTERACTION_TTL,
-            path="/",
-            secure=runtime.settings.secure_cookies,
-            httponly=True,
-            samesite="lax",
-        )
+        runtime.set_cookie(response, runtime.interaction_cookie, uid, sessions_mod.INTERACTION_TTL)
         return response
 
     async def resume(request: Request) -> Response:

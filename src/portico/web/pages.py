@@ -104,15 +104,7 @@ def routes(runtime: Runtime) -> list[Route]:
         async with runtime.engine.begin() as conn:
             await users_repo.touch_sign_in(conn, user["id"], now_ms())
         response = redirect(f"/oidc/auth/{uid}")
-        response.set_cookie(
-            runtime.session_cookie,
-            handle,
-            max_age=sessions_mod.SESSION_TTL,
-            path="/",
-            secure=runtime.settings.secure_cookies,
-            httponly=True,
-            samesite="lax",
-        )
+        runtime.set_cookie(response, runtime.session_cookie, handle, sessions_mod.SESSION_TTL)
         return response
 
     async def consent_page(request: Request) -> Response:

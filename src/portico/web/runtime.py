@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.responses import Response
 
 from portico.protocol.provider import Provider
 from portico.services import keys as key_service
@@ -49,6 +50,19 @@ class Runtime:
         """A keyed tag binding ``value`` to ``purpose`` (CSRF tokens derived from sessions)."""
         message = f"{purpose}:{value}".encode()
         return hmac.new(self.cookie_key, message, hashlib.sha256).hexdigest()
+
+    def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
+        """The one way Portico sets a cookie: host-only, HttpOnly, SameSite=Lax, Secure when
+        the endpoint is a secure context."""
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            httponly=True,
+            secure=self.settings.secure_cookies,
+            samesite="lax",
+        )
 
     @property
     def session_cookie(self) -> str:
