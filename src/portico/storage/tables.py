@@ -198,17 +198,134 @@ oidc_model_instances = Table(
     Index(None, "expires_at"),
 )
 
+# The sign-in experience of a tenant (Logto's ``sign_in_experiences``, one row ``default``).
+# JSON columns hold Logto's JSON shapes verbatim so that the API returns them unchanged.
+sign_in_experiences = Table(
+    "sign_in_experiences",
+    metadata,
+    _tenant(),
+    Column("id", String(21), nullable=False),
+    Column("color", Json, nullable=False),
+    Column("branding", Json, nullable=False),
+    Column("hide_logto_branding", Boolean, nullable=False, default=False),
+    Column("language_info", Json, nullable=False),
+    Column("terms_of_use_url", String(2048)),
+    Column("privacy_policy_url", String(2048)),
+    Column("agree_to_terms_policy", String(32), nullable=False),
+    Column("sign_up", Json, nullable=False),
+    Column("sign_in", Json, nullable=False),
+    Column("social_sign_in", Json, nullable=False),
+    Column("social_sign_in_connector_targets", Json, nullable=False),
+    Column("sign_in_mode", String(32), nullable=False),
+    Column("custom_css", Text),
+    Column("custom_content", Json, nullable=False),
+    Column("password_policy", Json, nullable=False),
+    Column("username_policy", Json, nullable=False),
+    Column("mfa", Json, nullable=False),
+    Column("single_sign_on_enabled", Boolean, nullable=False, default=False),
+    Column("support_email", Text),
+    Column("support_website_url", Text),
+    Column("unknown_session_redirect_url", Text),
+    Column("sentinel_policy", Json, nullable=False),
+    Column("verification_code_policy", Json, nullable=False),
+    Column("forgot_password_methods", Json, nullable=False),
+    Column("email_blocklist_policy", Json, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+# Per-tenant overrides of the pages' phrases (Logto's ``custom_phrases``).
+custom_phrases = Table(
+    "custom_phrases",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("language_tag", String(16), nullable=False),
+    Column("translation", Json, nullable=False),
+    UniqueConstraint("tenant_id", "language_tag"),
+)
+
+# One-time verification codes (Logto's ``passcodes``). ``code`` holds a keyed digest, never
+# the code; ``try_count`` is raised with a guarded UPDATE so parallel guesses cannot pass the
+# limit; ``interaction_jti`` binds a code to the sign-in interaction that asked for it.
+passcodes = Table(
+    "passcodes",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("interaction_jti", String(128)),
+    Column("phone", String(128)),
+    Column("email", String(128)),
+    Column("type", String(32), nullable=False),
+    Column("code", String(128), nullable=False),
+    Column("consumed", Boolean, nullable=False, default=False),
+    Column("try_count", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "tenant_id", "interaction_jti", "type"),
+    Index(None, "tenant_id", "email", "type"),
+    Index(None, "tenant_id", "phone", "type"),
+    Index(None, "expires_at"),
+)
+
+# Security events counted against a target (Logto's ``sentinel_activities``): failed
+# verifications per account (lockout) and messages sent per recipient (rate limit).
+# ``target_hash`` is a digest of the identifier, so the table holds no addresses.
+sentinel_activities = Table(
+    "sentinel_activities",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("target_type", String(32), nullable=False),
+    Column("target_hash", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("action_result", String(16), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("decision_expires_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(
+        "ix_sentinel_activities_target",
+        "tenant_id",
+        "target_type",
+        "target_hash",
+        "action",
+        "created_at",
+    ),
+    Index(None, "created_at"),
+)
+
+# Connectors configured by the admin (Logto's ``connectors``): ``connector_id`` is the factory
+# id; confidential config values are encrypted (``connectors/secrets.py``) before they land here.
+connectors = Table(
+    "connectors",
+    metadata,
+    _tenant(),
+    Column("id", String(128), primary_key=True),
+    Column("sync_profile", Boolean, nullable=False, default=False),
+    Column("connector_id", String(128), nullable=False),
+    Column("config", Json, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "tenant_id", "connector_id"),
+)
+
 __all__ = [
     "application_secrets",
     "applications",
     "applications_roles",
+    "connectors",
+    "custom_phrases",
     "logto_configs",
     "metadata",
     "oidc_model_instances",
+    "passcodes",
     "resources",
     "roles",
     "roles_scopes",
     "scopes",
+    "sentinel_activities",
+    "sign_in_experiences",
     "tenants",
     "users",
     "users_roles",
