@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.services import keys
+from portico.services import sign_in_experience as sie
 from portico.storage import configs
 from portico.storage.database import insert_ignore, now_ms, upgrade
 from portico.storage.tables import resources, roles, roles_scopes, scopes, tenants
@@ -43,6 +44,7 @@ async def ensure_ready(engine: AsyncEngine) -> None:
                 await configs.add_if_absent(
                     conn, tenant_id, keys.COOKIE_KEYS, [keys.new_cookie_key_entry()]
                 )
+            await sie.seed(conn, tenant_id)
         await _seed_management_api(conn, now)
 
 

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from portico.protocol import grants
 from portico.settings import Settings, load_settings
-from portico.web import oidc_routes, pages
+from portico.web import experience, oidc_routes
 from portico.web.api.app import create_api
 from portico.web.runtime import Runtime
 from portico.web.security_headers import SecurityHeaders
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/", home),
             *oidc_routes.routes(runtime),
-            *pages.routes(runtime),
+            *experience.routes(runtime),
             Mount("/api", app=create_api(runtime)),
             Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
         ],

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from portico.protocol.authorization.response import AuthorizationResponse
 from portico.protocol.errors import OAuthError, invalid_request
 from portico.protocol.params import Params
+from portico.web.i18n import DEFAULT, Translate, translator
 from portico.web.runtime import TEMPLATES
 
 MAX_BODY = 56 * 1024  # Logto's limit on /oidc/token bodies
@@ -70,9 +71,15 @@ def oauth_error(error: OAuthError, *, no_store: bool = True) -> JSONResponse:
 
 
 def page(
-    name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+    name: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    t: Translate | None = None,
+    **context: Any,
 ) -> HTMLResponse:
-    html = TEMPLATES.get_template(name).render(**context)
+    """A page outside a sign-in interaction, in the language of ``t`` (English if None)."""
+    t = t or translator(DEFAULT)
+    html = TEMPLATES.get_template(name).render(t=t, lang=t("meta.lang_tag"), **context)
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
@@ -90,12 +97,21 @@ def form_target_csp(*targets: str | None) -> dict[str, str]:
     }
 
 
-def error_page(error: OAuthError, status: int | None = None) -> HTMLResponse:
+def error_page(
+    error: OAuthError, status: int | None = None, t: Translate | None = None
+) -> HTMLResponse:
+    """A readable error: the translated explanation of the OAuth error code when there is
+    one, else the (English) description; the code itself for support."""
+    t = t or translator(DEFAULT)
+    key = f"oidc.{error.error}"
+    message = t(key)
     return page(
         "error.html",
         status=status or error.status,
-        error=error.error,
-        description=error.description,
+        t=t,
+        title=t("error.title"),
+        message=error.description if message == key else message,
+        code=error.error,
     )
 
 

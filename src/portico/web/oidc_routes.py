@@ -17,6 +17,7 @@ from portico.protocol.errors import OAuthError, invalid_request
 from portico.protocol.token_endpoint import token as token_grant
 from portico.protocol.userinfo import bearer_token, userinfo
 from portico.web import cors
+from portico.web.experience.sign_in import first_screen
 from portico.web.http import (
     NO_STORE,
     authorization_response,
@@ -106,7 +107,7 @@ def routes(runtime: Runtime) -> list[Route]:
         except RedirectError as exc:
             return authorization_response(authz.error_response(provider(), exc.request, exc.error))
         except OAuthError as error:
-            return error_page(error)
+            return error_page(error, t=await runtime.translator(request))
         session = await sessions_mod.find_session(
             provider(), request.cookies.get(runtime.session_cookie)
         )
@@ -117,7 +118,9 @@ def routes(runtime: Runtime) -> list[Route]:
             provider(),
             {"request": auth_request.to_payload(), "sidAtStart": session.sid if session else None},
         )
-        response = redirect("/sign-in" if isinstance(decision, authz.NeedsLogin) else "/consent")
+        response = redirect(
+            first_screen(auth_request) if isinstance(decision, authz.NeedsLogin) else "/consent"
+        )
         runtime.set_cookie(response, runtime.interaction_cookie, uid, sessions_mod.INTERACTION_TTL)
         return response
 
@@ -131,7 +134,8 @@ def routes(runtime: Runtime) -> list[Route]:
                 OAuthError(
                     "session_not_found",
                     "the sign-in session has expired or belongs to another browser",
-                )
+                ),
+                t=await runtime.translator(request),
             )
         auth_request = AuthorizationRequest.from_payload(interaction["request"])
         client = await provider().client(auth_request.client_id)
@@ -147,7 +151,10 @@ def routes(runtime: Runtime) -> list[Route]:
         if isinstance(decision, authz.NeedsConsent):
             return redirect("/consent")
         if not await sessions_mod.finish_interaction(provider(), uid):
-            return error_page(OAuthError("session_not_found", "this sign-in was already completed"))
+            return error_page(
+                OAuthError("session_not_found", "this sign-in was already completed"),
+                t=await runtime.translator(request),
+            )
         response = authorization_response(decision)
         response.delete_cookie(
             runtime.interaction_cookie, path="/", secure=runtime.settings.secure_cookies
@@ -163,7 +170,7 @@ def routes(runtime: Runtime) -> list[Route]:
             )
             logout_request = await end_session.parse(provider(), params)
         except OAuthError as error:
-            return error_page(error)
+            return error_page(error, t=await runtime.translator(request))
         handle = request.cookies.get(runtime.session_cookie)
         session = await sessions_mod.find_session(provider(), handle)
         hint = logout_request.hint_claims
@@ -180,6 +187,7 @@ def routes(runtime: Runtime) -> list[Route]:
         }
         return page(
             "logout_confirm.html",
+            t=await runtime.translator(request),
             headers=form_target_csp(logout_request.post_logout_redirect_uri),
             csrf_token=runtime.mac("logout", handle or ""),
             params=hidden,
@@ -197,7 +205,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 raise invalid_request("the sign-out form has expired; please try again")
             logout_request = await end_session.parse(provider(), params)
         except OAuthError as error:
-            return error_page(error)
+            return error_page(error, t=await runtime.translator(request))
         return await _finish_logout(handle, logout_request, ended=(params.get("logout") == ["yes"]))
 
     async def _finish_logout(
@@ -213,8 +221,8 @@ def routes(runtime: Runtime) -> list[Route]:
             )
         return response
 
-    async def logout_success(_: Request) -> Response:
-        return page("logout_success.html")
+    async def logout_success(request: Request) -> Response:
+        return page("logout_success.html", t=await runtime.translator(request))
 
     async def not_found(_: Request) -> Response:
         return oauth_error(

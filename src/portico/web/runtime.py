@@ -9,14 +9,22 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
 from starlette.responses import Response
 
+from portico.connectors import Connectors
+from portico.experience.codes import VerificationCodes
+from portico.experience.sentinel import Sentinel
 from portico.protocol.provider import Provider
 from portico.services import keys as key_service
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
+from portico.services.custom_phrases import CustomPhrases
+from portico.services.sign_in_experience import SignInExperiences
 from portico.settings import Settings
 from portico.storage import configs
 from portico.storage.database import create_engine
+from portico.web import i18n
+from portico.web.i18n import Translate
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -32,6 +40,11 @@ class Runtime:
     provider: Provider | None = None
     cookie_key: bytes = b""
     ready: bool = field(default=False)
+    experiences: SignInExperiences | None = None
+    phrases: CustomPhrases | None = None
+    codes: VerificationCodes | None = None
+    sentinel: Sentinel | None = None
+    connectors: Connectors | None = None
 
     async def start(self) -> None:
         self.engine = create_engine(self.settings.database_url)
@@ -40,6 +53,11 @@ class Runtime:
         async with self.engine.connect() as conn:
             cookie_keys = await configs.get(conn, DEFAULT_TENANT, key_service.COOKIE_KEYS)
         self.cookie_key = cookie_keys[0]["value"].encode()
+        self.experiences = SignInExperiences(self.engine)
+        self.phrases = CustomPhrases(self.engine)
+        self.codes = VerificationCodes(self.engine, self.cookie_key)
+        self.sentinel = Sentinel(self.engine, self.cookie_key)
+        self.connectors = Connectors(self.engine, self.settings.encryption_key_bytes())
         self.ready = True
 
     async def stop(self) -> None:
@@ -63,6 +81,19 @@ class Runtime:
             secure=self.settings.secure_cookies,
             samesite="lax",
         )
+
+    async def translator(self, request: Request, ui_locales: str | None = None) -> Translate:
+        """The phrases for this request's language (see ``web/i18n.py``), with the tenant's
+        custom phrases on top."""
+        assert self.experiences is not None and self.phrases is not None
+        sie = await self.experiences.get(DEFAULT_TENANT)
+        lang = i18n.negotiate(
+            ui_locales,
+            request.headers.get("accept-language"),
+            sie.languageInfo.autoDetect,
+            sie.languageInfo.fallbackLanguage,
+        )
+        return i18n.translator(lang, await self.phrases.get(DEFAULT_TENANT, lang))
 
     @property
     def session_cookie(self) -> str:

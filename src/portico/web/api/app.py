@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from portico.storage import applications as apps_repo
+from portico.web.api import sign_in_exp
 from portico.web.api.errors import (
     ApiError,
     api_error_handler,
@@ -104,4 +105,5 @@ def create_api(runtime: Runtime) -> FastAPI:
             )
         return application_out(row)
 
+    api.include_router(sign_in_exp.router(runtime, authorized))
     return api

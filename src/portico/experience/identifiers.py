@@ -1,0 +1,84 @@
+"""What the user typed, read as an identifier, and what the sign-up configuration still
+requires of a user (profile fulfilment)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from portico.services.sign_in_experience import SignInExperience
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{4,24}$")
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """``kind`` is ``username``, ``email`` or ``phone``; ``value`` is normalised the way the
+    users table stores it (email lower-cased, phone as digits with the country code)."""
+
+    kind: str
+    value: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Identifier:
+        return cls(str(data["kind"]), str(data["value"]))
+
+
+def normalise_email(raw: str) -> str | None:
+    try:
+        checked = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    normalised = checked.normalized.lower()
+    return normalised if len(normalised) <= 128 else None
+
+
+def normalise_phone(raw: str) -> str | None:
+    if not _PHONE.match(raw.strip()):
+        return None
+    digits = re.sub(r"\D", "", raw)
+    return digits if 5 <= len(digits) <= 20 else None
+
+
+def read(raw: str, allowed: set[str]) -> Identifier | None:
+    """The identifier ``raw`` is, among ``allowed`` kinds; None when it is none of them.
+    An ``@`` means email; digits (with +, spaces, dashes) mean phone; anything else is a
+    username."""
+    raw = raw.strip()[:256]
+    if not raw:
+        return None
+    if "@" in raw:
+        email = normalise_email(raw) if "email" in allowed else None
+        return Identifier("email", email) if email else None
+    if "phone" in allowed and (phone := normalise_phone(raw)):
+        return Identifier("phone", phone)
+    if "username" in allowed:
+        return Identifier("username", raw)
+    return None
+
+
+def missing(sie: SignInExperience, have: dict[str, Any]) -> str | None:
+    """The next thing sign-up requires that ``have`` lacks: ``username``, ``email``,
+    ``phone``, ``emailOrPhone`` or ``password``; None when the profile is complete.
+
+    ``have`` holds ``username``/``email``/``phone`` (present when truthy) and ``password``
+    (True when the user has or has just set one)."""
+    primary = sie.signUp.identifiers
+    if primary and not any(have.get(kind) for kind in primary):
+        return "emailOrPhone" if set(primary) == {"email", "phone"} else primary[0]
+    for secondary in sie.signUp.secondaryIdentifiers:
+        kind = secondary.identifier
+        if kind == "emailOrPhone":
+            if not (have.get("email") or have.get("phone")):
+                return kind
+        elif not have.get(kind):
+            return kind
+    if sie.signUp.password and not have.get("password"):
+        return "password"
+    return None

@@ -1,0 +1,44 @@
+"""The hosted sign-in pages (server-rendered, translated, usable without JavaScript).
+
+Each module is one group of pages; ``steps`` holds what they share and ``advance`` decides
+where an interaction goes next. All state lives in the interaction artifact (``exp``), so a
+flow may continue on any process.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.web.experience import codes, consent, profile, recovery, register, sign_in
+from portico.web.experience.context import TENANT
+from portico.web.runtime import Runtime
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    async def theme(_: Request) -> Response:
+        """The tenant's colours (and custom CSS) as a stylesheet from our own origin, so the
+        pages' CSP needs no inline styles."""
+        assert runtime.experiences is not None
+        sie = await runtime.experiences.get(TENANT)
+        color = sie.color
+        dark = color.darkPrimaryColor if color.isDarkModeEnabled else color.primaryColor
+        css = (
+            f":root {{ --accent: {color.primaryColor}; }}\n"
+            f"@media (prefers-color-scheme: dark) {{ :root {{ --accent: {dark}; }} }}\n"
+            + (sie.customCss or "")
+        )
+        return Response(
+            css, media_type="text/css", headers={"Cache-Control": "no-cache, max-age=0"}
+        )
+
+    return [
+        Route("/sign-in-exp/theme.css", theme, methods=["GET"]),
+        *sign_in.routes(runtime),
+        *register.routes(runtime),
+        *codes.routes(runtime),
+        *recovery.routes(runtime),
+        *profile.routes(runtime),
+        *consent.routes(runtime),
+    ]

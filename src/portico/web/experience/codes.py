@@ -1,0 +1,133 @@
+"""The verification-code page: enter the code sent by email or SMS, or ask for a new one.
+What a verified identifier leads to depends on why the code was sent (its purpose)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.experience.identifiers import Identifier
+from portico.storage import users as users_repo
+from portico.web.experience import recovery, register, sign_in, steps
+from portico.web.experience.context import Ctx, load
+from portico.web.experience.steps import StepError
+from portico.web.runtime import Runtime
+
+
+def _form(ctx: Ctx, error: StepError | None = None, status: int = 200) -> Response:
+    pending = ctx.pending()
+    assert pending is not None
+    values = {
+        "recipient": pending,
+        "resend_after": 60,
+        "code_minutes": ctx.sie.verificationCodePolicy.ttl // 60,
+    }
+    if error:
+        return ctx.error(
+            "verification_code.html", error.key, error.status, params=error.params, **values
+        )
+    return ctx.render("verification_code.html", status=status, **values)
+
+
+async def _owner(ctx: Ctx, identifier: Identifier) -> dict | None:
+    assert ctx.runtime.engine is not None
+    async with ctx.runtime.engine.connect() as conn:
+        return await users_repo.find_by_identifier(conn, ctx.tenant, identifier.value)
+
+
+async def verified(ctx: Ctx, identifier: Identifier, purpose: str, bind: bool) -> Response:
+    """Route a freshly verified identifier (Logto's transitions included)."""
+    exp = ctx.exp
+    exp.pop("pending", None)
+    owner = await _owner(ctx, identifier)
+    if bind:  # profile fulfilment: the identifier must not belong to someone else
+        if owner is not None and owner["id"] != exp.get("userId"):
+            await ctx.save()
+            raise StepError("error.identifier_taken", 409)
+        exp["profile"][identifier.kind] = identifier.value
+        return await steps.advance(ctx)
+    if purpose == "ForgotPassword":
+        if owner is None:
+            ctx.reset("ForgotPassword")
+            await ctx.save()
+            raise StepError("error.account_not_found", 404)
+        exp.update(resetUserId=owner["id"], identified=[identifier.value])
+        await ctx.save()
+        return ctx.go("/forgot-password/reset")
+    if purpose == "SignIn":
+        if owner is None:
+            exp["verifiedIdentifier"] = identifier.as_dict()
+            await ctx.save()
+            if not ctx.sie.can_register:
+                raise StepError("error.account_not_found", 404)
+            return ctx.go("/transition/register")
+        exp.update(userId=owner["id"], identified=[identifier.value])
+        return await steps.advance(ctx)
+    # Register
+    if owner is not None:
+        exp.update(verifiedIdentifier=identifier.as_dict(), existingUserId=owner["id"])
+        await ctx.save()
+        return ctx.go("/transition/sign-in")
+    exp["profile"][identifier.kind] = identifier.value
+    return await steps.advance(ctx)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    async def page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        if ctx.pending() is None:
+            return ctx.go("/sign-in")
+        return _form(ctx)
+
+    async def submit(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        pending = ctx.pending()
+        if pending is None:
+            return ctx.go("/sign-in")
+        purpose = ctx.exp["pending"]["purpose"]
+        bind = bool(ctx.exp["pending"].get("bind"))
+        try:
+            await steps.check_code(ctx, pending, purpose, ctx.field("code", 32))
+            return await verified(ctx, pending, purpose, bind)
+        except StepError as error:
+            if ctx.pending() is None:  # verified, but what it leads to failed
+                return await _after_error(ctx, error)
+            return _form(ctx, error)
+
+    async def resend(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        pending = ctx.pending()
+        if pending is None:
+            return ctx.go("/sign-in")
+        try:
+            await steps.send_code(
+                ctx, pending, ctx.exp["pending"]["purpose"], bind=ctx.exp["pending"].get("bind")
+            )
+        except StepError as error:
+            return _form(ctx, error)
+        ctx.exp["notice"] = "notice.code_resent"
+        await ctx.save()
+        return ctx.go("/verification-code")
+
+    return [
+        Route("/verification-code", page, methods=["GET"]),
+        Route("/verification-code", submit, methods=["POST"]),
+        Route("/verification-code/resend", resend, methods=["POST"]),
+    ]
+
+
+async def _after_error(ctx: Ctx, error: StepError) -> Response:
+    """An error once the code is spent: show it on the page the user starts again from."""
+    await ctx.save()
+    if ctx.exp.get("event") == "ForgotPassword":
+        return recovery.form(ctx, error)
+    if ctx.exp.get("event") == "Register":
+        return register.form(ctx, error)
+    return sign_in.form(ctx, error=error)

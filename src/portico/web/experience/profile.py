@@ -1,0 +1,155 @@
+"""Profile fulfilment (an identifier or a password the sign-up configuration requires and
+the user lacks) and Logto's two transitions: "no account for this email, create one?" and
+"an account exists, sign in instead?"."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.experience.identifiers import Identifier, missing, read
+from portico.storage import users as users_repo
+from portico.web.experience import steps
+from portico.web.experience.context import Ctx, load
+from portico.web.experience.register import username_available
+from portico.web.experience.steps import StepError
+from portico.web.runtime import Runtime
+
+
+async def _have(ctx: Ctx) -> dict:
+    profile = ctx.exp.get("profile", {})
+    have = {**profile, "password": bool(profile.get("passwordEncrypted"))}
+    if ctx.exp.get("event") == "SignIn" and ctx.exp.get("userId"):
+        assert ctx.runtime.engine is not None
+        async with ctx.runtime.engine.connect() as conn:
+            user = await users_repo.get_user(conn, ctx.tenant, ctx.exp["userId"])
+        if user:
+            have["username"] = have.get("username") or user["username"]
+            have["email"] = have.get("email") or user["primary_email"]
+            have["phone"] = have.get("phone") or user["primary_phone"]
+            have["password"] = have["password"] or bool(user["password_encrypted"])
+    return have
+
+
+def _in_progress(ctx: Ctx) -> bool:
+    event = ctx.exp.get("event")
+    return (event == "SignIn" and bool(ctx.exp.get("userId"))) or event == "Register"
+
+
+def _continue_form(ctx: Ctx, need: str, error: StepError | None = None) -> Response:
+    values = {"need": need}
+    if error:
+        return ctx.error("continue.html", error.key, error.status, params=error.params, **values)
+    return ctx.render("continue.html", **values)
+
+
+def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
+    if error:
+        return ctx.error("set_password.html", error.key, error.status, params=error.params)
+    return ctx.render("set_password.html")
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    async def continue_page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        need = missing(ctx.sie, await _have(ctx)) if _in_progress(ctx) else None
+        if need is None or need == "password":
+            return ctx.go("/password" if need else "/sign-in")
+        return _continue_form(ctx, need)
+
+    async def continue_submit(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        need = missing(ctx.sie, await _have(ctx)) if _in_progress(ctx) else None
+        if need is None or need == "password":
+            return ctx.go("/password" if need else "/sign-in")
+        allowed = {"email", "phone"} if need == "emailOrPhone" else {need}
+        raw = ctx.field("identifier")
+        try:
+            identifier = read(raw, allowed)
+            if identifier is None:
+                raise StepError("error.invalid_identifier")
+            if identifier.kind == "username":
+                ctx.exp["profile"]["username"] = await username_available(ctx, raw.strip())
+                return await steps.advance(ctx)
+            await steps.send_code(ctx, identifier, ctx.exp["event"], bind=True)
+            return ctx.go("/verification-code")
+        except StepError as error:
+            return _continue_form(ctx, need, error)
+
+    async def password_page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        if not _in_progress(ctx):
+            return ctx.go("/sign-in")
+        return _password_form(ctx)
+
+    async def password_submit(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        if not _in_progress(ctx):
+            return ctx.go("/sign-in")
+        try:
+            have = await _have(ctx)
+            hashed = await steps.new_password(
+                ctx,
+                (ctx.fields.get("password") or [""])[0],
+                (ctx.fields.get("confirm") or [""])[0],
+                {k: have.get(k) for k in ("username", "email", "phone")},
+            )
+            ctx.exp["profile"].update(hashed)
+            return await steps.advance(ctx)
+        except StepError as error:
+            return _password_form(ctx, error)
+
+    async def transition_page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        to = request.path_params["to"]
+        found = ctx.exp.get("verifiedIdentifier")
+        if not found or to not in ("register", "sign-in"):
+            return ctx.go("/sign-in")
+        return ctx.render("transition.html", to=to, identifier=Identifier.from_dict(found))
+
+    async def transition(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        to = request.path_params["to"]
+        found = ctx.exp.get("verifiedIdentifier")
+        if not found or to not in ("register", "sign-in") or ctx.field("decision") != "yes":
+            ctx.reset()
+            await ctx.save()
+            return ctx.go("/sign-in")
+        identifier = Identifier.from_dict(found)
+        try:
+            if to == "register":
+                if not ctx.sie.can_register:
+                    raise StepError("error.account_not_found", 404)
+                ctx.reset("Register")
+                ctx.exp["profile"][identifier.kind] = identifier.value
+            else:
+                existing = ctx.exp.get("existingUserId")
+                ctx.reset("SignIn")
+                ctx.exp.update(userId=existing, identified=[identifier.value])
+            return await steps.advance(ctx)
+        except StepError as error:
+            return ctx.error(
+                "transition.html", error.key, error.status, to=to, identifier=identifier
+            )
+
+    return [
+        Route("/continue", continue_page, methods=["GET"]),
+        Route("/continue", continue_submit, methods=["POST"]),
+        Route("/password", password_page, methods=["GET"]),
+        Route("/password", password_submit, methods=["POST"]),
+        Route("/transition/{to}", transition_page, methods=["GET"]),
+        Route("/transition/{to}", transition, methods=["POST"]),
+    ]

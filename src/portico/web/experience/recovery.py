@@ -1,0 +1,124 @@
+"""Forgot password: prove the email or phone with a code, then choose a new password.
+
+The code is sent whether or not an account uses the address, and the page says the same
+either way (OWASP Forgot Password): only the mailbox owner learns, after entering the code,
+that there is no account. A reset clears the account's lockout and does not sign in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.experience.identifiers import read
+from portico.storage import users as users_repo
+from portico.storage.database import now_ms
+from portico.storage.tables import users
+from portico.web.experience import steps
+from portico.web.experience.context import Ctx, load
+from portico.web.experience.steps import StepError
+from portico.web.runtime import Runtime
+
+
+def kinds(ctx: Ctx) -> list[str]:
+    return [kind for kind in ("email", "phone") if ctx.sie.forgot_password_by(kind)]
+
+
+def form(ctx: Ctx, error: StepError | None = None, identifier: str = "") -> Response:
+    values = {"kinds": kinds(ctx), "identifier": identifier}
+    if error:
+        return ctx.error(
+            "forgot_password.html", error.key, error.status, params=error.params, **values
+        )
+    return ctx.render("forgot_password.html", **values)
+
+
+def _reset_form(ctx: Ctx, error: StepError | None = None) -> Response:
+    if error:
+        return ctx.error("reset_password.html", error.key, error.status, params=error.params)
+    return ctx.render("reset_password.html")
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    async def page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        if not kinds(ctx):
+            return ctx.go("/sign-in")
+        return form(ctx)
+
+    async def submit(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        raw = ctx.field("identifier")
+        try:
+            identifier = read(raw, set(kinds(ctx)))
+            if identifier is None:
+                raise StepError("error.invalid_identifier")
+            ctx.reset("ForgotPassword")
+            await steps.send_code(ctx, identifier, "ForgotPassword")
+            return ctx.go("/verification-code")
+        except StepError as error:
+            return form(ctx, error, raw)
+
+    async def reset_page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        if not ctx.exp.get("resetUserId"):
+            return ctx.go("/forgot-password")
+        return _reset_form(ctx)
+
+    async def reset(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        user_id = ctx.exp.get("resetUserId")
+        if not user_id:
+            return ctx.go("/forgot-password")
+        assert runtime.engine is not None and runtime.sentinel is not None
+        async with runtime.engine.connect() as conn:
+            user = await users_repo.get_user(conn, ctx.tenant, user_id)
+        if user is None:
+            return ctx.go("/forgot-password")
+        try:
+            hashed = await steps.new_password(
+                ctx,
+                (ctx.fields.get("password") or [""])[0],
+                (ctx.fields.get("confirm") or [""])[0],
+                {
+                    "username": user["username"],
+                    "email": user["primary_email"],
+                    "phone": user["primary_phone"],
+                    "name": user["name"],
+                },
+            )
+        except StepError as error:
+            return _reset_form(ctx, error)
+        async with runtime.engine.begin() as conn:
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(
+                    password_encrypted=hashed["passwordEncrypted"],
+                    password_encryption_method=hashed["passwordEncryptionMethod"],
+                    updated_at=now_ms(),
+                )
+            )
+        for identifier in ctx.exp.get("identified", []):
+            await runtime.sentinel.succeeded(ctx.tenant, identifier)
+        ctx.reset("SignIn")
+        ctx.exp["notice"] = "notice.password_reset"
+        await ctx.save()
+        return ctx.go("/sign-in")
+
+    return [
+        Route("/forgot-password", page, methods=["GET"]),
+        Route("/forgot-password", submit, methods=["POST"]),
+        Route("/forgot-password/reset", reset_page, methods=["GET"]),
+        Route("/forgot-password/reset", reset, methods=["POST"]),
+    ]

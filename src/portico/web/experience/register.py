@@ -1,0 +1,89 @@
+"""Create an account: by username and password, or by an email/phone proven with a code."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.experience.identifiers import read
+from portico.services.username_policy import UsernamePolicy, check_username, normalise_username
+from portico.storage import users as users_repo
+from portico.web.experience import steps
+from portico.web.experience.context import Ctx, load
+from portico.web.experience.sign_in import needs_terms, restrict
+from portico.web.experience.steps import StepError
+from portico.web.runtime import Runtime
+
+
+def form(ctx: Ctx, error: StepError | None = None, identifier: str = "") -> Response:
+    values = {
+        "kinds": restrict(ctx, ctx.sie.signUp.identifiers),
+        "needs_terms": needs_terms(ctx, registering=True),
+        "identifier": identifier,
+    }
+    if error:
+        return ctx.error("register.html", error.key, error.status, params=error.params, **values)
+    return ctx.render("register.html", **values)
+
+
+async def username_available(ctx: Ctx, raw: str) -> str:
+    """The username, normalised, when the policy accepts it and nobody has it."""
+    assert ctx.runtime.engine is not None
+    policy = UsernamePolicy.from_config(ctx.sie.usernamePolicy)
+    problems = check_username(raw, policy)
+    if problems:
+        raise StepError(problems[0].code, **problems[0].data)
+    username = normalise_username(raw, policy)
+    async with ctx.runtime.engine.connect() as conn:
+        if await users_repo.find_by_identifier(conn, ctx.tenant, username):
+            raise StepError("error.username_taken", 409)
+    return username
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    async def page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        if not ctx.sie.can_register:
+            return ctx.go("/sign-in")
+        if ctx.exp.get("event") != "Register":
+            ctx.reset("Register")
+            await ctx.save()
+        return form(ctx)
+
+    async def submit(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        if not ctx.sie.can_register:
+            return ctx.go("/sign-in")
+        raw = ctx.field("identifier")
+        try:
+            if needs_terms(ctx, registering=True) and ctx.field("agree") != "on":
+                raise StepError("error.agree_terms")
+            identifier = read(raw, set(ctx.sie.signUp.identifiers))
+            if identifier is None:
+                raise StepError("error.invalid_identifier")
+            ctx.reset("Register")
+            if identifier.kind == "username":
+                username = await username_available(ctx, raw.strip())
+                ctx.exp["profile"]["username"] = username
+                password = (ctx.fields.get("password") or [""])[0]
+                if password:
+                    confirm = (ctx.fields.get("confirm") or [""])[0]
+                    hashed = await steps.new_password(
+                        ctx, password, confirm, {"username": username}
+                    )
+                    ctx.exp["profile"].update(hashed)
+                return await steps.advance(ctx)
+            await steps.send_code(ctx, identifier, "Register")
+            return ctx.go("/verification-code")
+        except StepError as error:
+            return form(ctx, error, raw)
+
+    return [
+        Route("/register", page, methods=["GET"]),
+        Route("/register", submit, methods=["POST"]),
+    ]

@@ -1,0 +1,170 @@
+"""Sign-in: identifier (with the password on the same page when password is primary), then
+password or a verification code, as the sign-in methods allow."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.experience.identifiers import Identifier, read
+from portico.protocol.authorization.request import AuthorizationRequest
+from portico.web.experience import steps
+from portico.web.experience.context import Ctx, load
+from portico.web.experience.steps import StepError
+from portico.web.runtime import Runtime
+
+SCREENS = {
+    "register": "/register",
+    "identifier:register": "/register",
+    "reset_password": "/forgot-password",
+    "sign_in": "/sign-in",
+    "identifier:sign_in": "/sign-in",
+    "signIn": "/sign-in",
+    "single_sign_on": "/sign-in",
+}
+
+
+def first_screen(request: AuthorizationRequest) -> str:
+    """Where ``/oidc/auth`` sends a user who must sign in: Logto's ``first_screen`` (or the
+    deprecated ``interaction_mode=signUp``), else the sign-in page."""
+    screen = request.extra.get("first_screen")
+    if screen in SCREENS:
+        return SCREENS[screen]
+    return "/register" if request.extra.get("interaction_mode") == "signUp" else "/sign-in"
+
+
+def restrict(ctx: Ctx, kinds: list[str]) -> list[str]:
+    """Logto's ``identifier`` parameter narrows the identifiers a page offers."""
+    wanted = set((ctx.interaction["request"].get("extra") or {}).get("identifier", "").split())
+    narrowed = [kind for kind in kinds if kind in wanted]
+    return narrowed or kinds
+
+
+def kinds(ctx: Ctx) -> list[str]:
+    return restrict(ctx, [m.identifier for m in ctx.sie.signIn.methods])
+
+
+def shows_password(ctx: Ctx) -> bool:
+    return any(m.password and m.isPasswordPrimary for m in ctx.sie.signIn.methods)
+
+
+def needs_terms(ctx: Ctx, registering: bool) -> bool:
+    policy = ctx.sie.agreeToTermsPolicy
+    has_terms = bool(ctx.sie.termsOfUseUrl or ctx.sie.privacyPolicyUrl)
+    return has_terms and (
+        policy == "Manual" or (registering and policy == "ManualRegistrationOnly")
+    )
+
+
+def can_recover(ctx: Ctx) -> bool:
+    return any(ctx.sie.forgot_password_by(kind) for kind in ("email", "phone"))
+
+
+def form(
+    ctx: Ctx, status: int = 200, error: StepError | None = None, identifier: str = ""
+) -> Response:
+    hint = ctx.interaction["request"].get("login_hint") or ""
+    values = {
+        "kinds": kinds(ctx),
+        "show_password": shows_password(ctx),
+        "needs_terms": needs_terms(ctx, registering=False),
+        "can_recover": can_recover(ctx),
+        "identifier": identifier or hint,
+    }
+    if error:
+        return ctx.error("sign_in.html", error.key, error.status, params=error.params, **values)
+    return ctx.render("sign_in.html", status=status, **values)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    async def page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        if not ctx.sie.can_sign_in:
+            return ctx.go("/register")
+        if ctx.exp.get("event") != "SignIn" or ctx.exp.get("userId"):
+            ctx.reset()
+            await ctx.save()
+        return form(ctx)
+
+    async def submit(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        raw = ctx.field("identifier")
+        try:
+            if needs_terms(ctx, registering=False) and ctx.field("agree") != "on":
+                raise StepError("error.agree_terms")
+            identifier = read(raw, set(kinds(ctx)))
+            if identifier is None:
+                raise StepError("error.invalid_identifier")
+            method = ctx.sie.method(identifier.kind)
+            assert method is not None
+            ctx.reset("SignIn")
+            ctx.exp["identifier"] = identifier.as_dict()
+            password = (ctx.fields.get("password") or [""])[0]
+            if password and method.password:
+                return await _signed_in_with_password(ctx, identifier, password)
+            if method.verificationCode and not (method.password and method.isPasswordPrimary):
+                await steps.send_code(ctx, identifier, "SignIn")
+                return ctx.go("/verification-code")
+            await ctx.save()
+            return ctx.go("/sign-in/password")
+        except StepError as error:
+            return form(ctx, error=error, identifier=raw)
+
+    async def password_page(request: Request) -> Response:
+        ctx = await load(runtime, request)
+        if isinstance(ctx, Response):
+            return ctx
+        if not ctx.exp.get("identifier"):
+            return ctx.go("/sign-in")
+        return _password_form(ctx)
+
+    async def password_submit(request: Request) -> Response:
+        ctx = await load(runtime, request, form=True)
+        if isinstance(ctx, Response):
+            return ctx
+        found = ctx.exp.get("identifier")
+        if not found:
+            return ctx.go("/sign-in")
+        identifier = Identifier.from_dict(found)
+        try:
+            if ctx.field("method") == "code":
+                await steps.send_code(ctx, identifier, "SignIn")
+                return ctx.go("/verification-code")
+            return await _signed_in_with_password(
+                ctx, identifier, (ctx.fields.get("password") or [""])[0]
+            )
+        except StepError as error:
+            return _password_form(ctx, error)
+
+    return [
+        Route("/sign-in", page, methods=["GET"]),
+        Route("/sign-in", submit, methods=["POST"]),
+        Route("/sign-in/password", password_page, methods=["GET"]),
+        Route("/sign-in/password", password_submit, methods=["POST"]),
+    ]
+
+
+def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
+    identifier = Identifier.from_dict(ctx.exp["identifier"])
+    method = ctx.sie.method(identifier.kind)
+    values = {
+        "identifier": identifier,
+        "can_use_code": bool(method and method.verificationCode),
+        "can_recover": can_recover(ctx),
+    }
+    if error:
+        return ctx.error(
+            "sign_in_password.html", error.key, error.status, params=error.params, **values
+        )
+    return ctx.render("sign_in_password.html", **values)
+
+
+async def _signed_in_with_password(ctx: Ctx, identifier: Identifier, password: str) -> Response:
+    user = await steps.check_password_of(ctx, identifier, password)
+    ctx.exp.update(userId=user["id"], identified=[identifier.value])
+    return await steps.advance(ctx)

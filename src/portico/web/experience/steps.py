@@ -1,0 +1,235 @@
+"""The steps every page shares: check a password, send and check a code, decide what comes
+next (profile fulfilment, account creation) and finish the sign-in.
+
+``advance`` is the one place that decides where an interaction goes after any verification:
+pages record what the user proved and call it, so every path (password, code, sign-up,
+transition) applies the same rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import Response
+
+from portico.connectors import ConnectorError, ConnectorType
+from portico.experience.codes import CodeError, Recipient
+from portico.experience.identifiers import Identifier, missing
+from portico.protocol import sessions as sessions_mod
+from portico.services import users as user_service
+from portico.services.password_policy import PasswordPolicy, check_password
+from portico.services.passwords import hash_password
+from portico.storage import users as users_repo
+from portico.storage.database import now_ms
+from portico.storage.tables import users
+from portico.web.experience.context import Ctx, log
+
+CODE_ERRORS = {
+    "verification_code.code_mismatch": "error.code_mismatch",
+    "verification_code.expired": "error.code_expired",
+    "verification_code.exceed_max_try": "error.code_exceed_max_try",
+    "verification_code.not_found": "error.code_not_found",
+    "verification_code.email_mismatch": "error.code_not_found",
+    "verification_code.phone_mismatch": "error.code_not_found",
+}
+
+
+class StepError(Exception):
+    """A user-facing failure of a step: a phrase key, its parameters and the HTTP status."""
+
+    def __init__(self, key: str, status: int = 400, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.status, self.params = key, status, params
+
+
+# Lockout ------------------------------------------------------------------------------------
+async def ensure_not_locked(ctx: Ctx, identifier: Identifier) -> None:
+    assert ctx.runtime.sentinel is not None
+    policy = ctx.sie.sentinelPolicy
+    locked = await ctx.runtime.sentinel.locked(
+        ctx.tenant, identifier.value, policy.max_attempts, policy.lockout_seconds
+    )
+    if locked:
+        raise StepError("error.locked", 429, minutes=locked.minutes_left())
+
+
+async def check_password_of(ctx: Ctx, identifier: Identifier, password: str) -> dict[str, Any]:
+    """The user when the password is right; the same generic error (and the same work)
+    whether the account does not exist, is suspended or the password is wrong."""
+    assert ctx.runtime.engine is not None and ctx.runtime.sentinel is not None
+    await ensure_not_locked(ctx, identifier)
+    async with ctx.runtime.engine.connect() as conn:
+        user = await user_service.authenticate(conn, ctx.tenant, identifier.value, password[:512])
+    if user is None:
+        await ctx.runtime.sentinel.failed(ctx.tenant, identifier.value)
+        raise StepError("error.invalid_credentials", 422)
+    return user
+
+
+# Codes --------------------------------------------------------------------------------------
+async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: bool = False) -> None:
+    """Send a fresh code for ``purpose`` and remember what it verifies. The send limit per
+    recipient applies before anything leaves the server."""
+    runtime = ctx.runtime
+    assert runtime.codes and runtime.sentinel and runtime.connectors
+    if not await runtime.sentinel.allow_send(ctx.tenant, identifier.value):
+        raise StepError("error.too_many_codes", 429)
+    code = await runtime.codes.issue(
+        ctx.tenant,
+        ctx.jti,
+        Recipient(identifier.kind, identifier.value),
+        purpose,
+        ctx.sie.verificationCodePolicy.ttl,
+    )
+    kind = ConnectorType.Email if identifier.kind == "email" else ConnectorType.Sms
+    payload = {
+        "code": code,
+        "locale": ctx.t("meta.lang_tag"),
+        "uiLocales": ctx.ui_locales or "",
+        "application": {"id": ctx.client.client_id, "name": ctx.client.name} if ctx.client else {},
+    }
+    try:
+        await runtime.connectors.send_message(ctx.tenant, kind, identifier.value, purpose, payload)
+    except ConnectorError as error:
+        log.warning("sending a %s code failed: %s", purpose, error.admin_message)
+        key = "error.no_connector" if error.code == "connector.not_found" else "error.send_failed"
+        raise StepError(key, 503) from None
+    ctx.exp["pending"] = {**identifier.as_dict(), "purpose": purpose, "bind": bind}
+    await ctx.save()
+
+
+async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) -> None:
+    runtime = ctx.runtime
+    assert runtime.codes and runtime.sentinel
+    if purpose == "SignIn":
+        await ensure_not_locked(ctx, identifier)
+    try:
+        await runtime.codes.verify(
+            ctx.tenant,
+            ctx.jti,
+            Recipient(identifier.kind, identifier.value),
+            purpose,
+            code[:32],
+            ctx.sie.verificationCodePolicy.max_attempts,
+        )
+    except CodeError as error:
+        if error.code == "verification_code.code_mismatch":
+            await runtime.sentinel.failed(ctx.tenant, identifier.value)
+        raise StepError(CODE_ERRORS.get(error.code, "error.code_not_found")) from None
+
+
+# Passwords ----------------------------------------------------------------------------------
+async def new_password(ctx: Ctx, password: str, confirm: str, user_info: dict[str, Any]) -> dict:
+    """Check a new password against the tenant's policy; its hash when acceptable."""
+    if password != confirm:
+        raise StepError("error.passwords_differ")
+    policy = PasswordPolicy.from_config(ctx.sie.passwordPolicy)
+    rejections = check_password(password, policy, user_info)
+    if rejections:
+        first = rejections[0]
+        raise StepError(first.code, **first.data)
+    encrypted, method = await hash_password(password)
+    return {"passwordEncrypted": encrypted, "passwordEncryptionMethod": method}
+
+
+# What comes next ----------------------------------------------------------------------------
+def _fulfil_path(need: str) -> str:
+    return "/password" if need == "password" else "/continue"
+
+
+async def advance(ctx: Ctx) -> Response:
+    """After any step: ask for what is still missing, or create/update the user and finish."""
+    runtime = ctx.runtime
+    assert runtime.engine is not None
+    exp = ctx.exp
+    profile: dict[str, Any] = exp.setdefault("profile", {})
+    if exp.get("event") == "Register":
+        have = {**profile, "password": bool(profile.get("passwordEncrypted"))}
+        if need := missing(ctx.sie, have):
+            await ctx.save()
+            return ctx.go(_fulfil_path(need))
+        try:
+            async with runtime.engine.begin() as conn:
+                user = await user_service.create_user(
+                    conn,
+                    ctx.tenant,
+                    username=profile.get("username"),
+                    email=profile.get("email"),
+                    phone=profile.get("phone"),
+                )
+                if profile.get("passwordEncrypted"):
+                    await _set_password(conn, user["id"], profile)
+        except user_service.InvalidUser:
+            raise StepError("error.identifier_taken", 409) from None
+        return await finish(ctx, user["id"])
+    user_id = exp.get("userId")
+    if not user_id:
+        return ctx.go("/sign-in")
+    async with runtime.engine.connect() as conn:
+        user = await users_repo.get_user(conn, ctx.tenant, user_id)
+    if user is None or user["is_suspended"]:
+        ctx.reset()
+        raise StepError("error.invalid_credentials", 422)
+    have = {
+        "username": user["username"] or profile.get("username"),
+        "email": user["primary_email"] or profile.get("email"),
+        "phone": user["primary_phone"] or profile.get("phone"),
+        "password": bool(user["password_encrypted"] or profile.get("passwordEncrypted")),
+    }
+    if need := missing(ctx.sie, have):
+        await ctx.save()
+        return ctx.go(_fulfil_path(need))
+    if profile:
+        try:
+            async with runtime.engine.begin() as conn:
+                await _apply_profile(conn, user_id, profile)
+        except IntegrityError:  # taken by someone else since it was verified
+            raise StepError("error.identifier_taken", 409) from None
+    return await finish(ctx, user_id)
+
+
+async def _set_password(conn, user_id: str, profile: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    await conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(
+            password_encrypted=profile["passwordEncrypted"],
+            password_encryption_method=profile["passwordEncryptionMethod"],
+            updated_at=now_ms(),
+        )
+    )
+
+
+async def _apply_profile(conn, user_id: str, profile: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    values: dict[str, Any] = {}
+    for key, column in (
+        ("username", "username"),
+        ("email", "primary_email"),
+        ("phone", "primary_phone"),
+    ):
+        if profile.get(key):
+            values[column] = profile[key]
+    if values:
+        values["updated_at"] = now_ms()
+        await conn.execute(update(users).where(users.c.id == user_id).values(values))
+    if profile.get("passwordEncrypted"):
+        await _set_password(conn, user_id, profile)
+
+
+async def finish(ctx: Ctx, user_id: str) -> Response:
+    """Signed in: a new session id (ASVS 7.2.4), failures cleared, back to /oidc/auth."""
+    runtime = ctx.runtime
+    assert runtime.engine is not None and runtime.sentinel is not None
+    for identifier in ctx.exp.get("identified", []):
+        await runtime.sentinel.succeeded(ctx.tenant, identifier)
+    await sessions_mod.end_session(ctx.provider, ctx.request.cookies.get(runtime.session_cookie))
+    handle, _ = await sessions_mod.start_session(ctx.provider, user_id)
+    async with runtime.engine.begin() as conn:
+        await users_repo.touch_sign_in(conn, user_id, now_ms())
+    ctx.reset()
+    await ctx.save()
+    response = ctx.go(f"/oidc/auth/{ctx.uid}")
+    runtime.set_cookie(response, runtime.session_cookie, handle, sessions_mod.SESSION_TTL)
+    return response

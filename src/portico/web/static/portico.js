@@ -1,0 +1,29 @@
+// Small enhancements for the sign-in pages; every page works without them.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // Show / hide a password.
+  for (const button of document.querySelectorAll("button[data-reveal]")) {
+    const input = document.getElementById(button.dataset.reveal);
+    if (!input) continue;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const shown = input.type === "text";
+      input.type = shown ? "password" : "text";
+      button.setAttribute("aria-pressed", String(!shown));
+    });
+  }
+  // "Resend the code" waits out a countdown first (the server limits sends anyway).
+  for (const button of document.querySelectorAll("button[data-countdown]")) {
+    let left = Number(button.dataset.countdown) || 0;
+    const label = button.textContent;
+    const template = button.dataset.countdownText || "{seconds}";
+    const tick = () => {
+      if (left <= 0) { button.disabled = false; button.textContent = label; return; }
+      button.disabled = true;
+      button.textContent = template.replace("{seconds}", String(left));
+      left -= 1;
+      setTimeout(tick, 1000);
+    };
+    tick();
+  }
+});
