@@ -6,7 +6,10 @@ because an identity provider that starts half-configured is worse than one that 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,9 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "workers": ("PORTICO_WORKERS",),
     "log_level": ("PORTICO_LOG_LEVEL",),
     "trust_proxy_header": ("PORTICO_TRUST_PROXY_HEADER", "TRUST_PROXY_HEADER"),
+    "encryption_key": ("PORTICO_ENCRYPTION_KEY",),
 }
+ENCRYPTION_KEY_FILE = "encryption.key"
 
 
 class SettingsError(Exception):
@@ -49,6 +54,9 @@ class Settings(BaseModel):
     workers: int = Field(default=1, ge=1, le=256)
     log_level: str = "info"
     trust_proxy_header: bool = False
+    # Seals confidential connector config at rest. Unset: generated once into
+    # <data_dir>/encryption.key, fine for one machine; several machines must share one value.
+    encryption_key: str | None = Field(default=None, repr=False)
 
     @field_validator("endpoint")
     @classmethod
@@ -76,6 +84,24 @@ class Settings(BaseModel):
             raise ValueError("must be one of critical, error, warning, info, debug")
         return value.lower()
 
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_key_is_32_bytes(cls, value: str | None) -> str | None:
+        if value is not None:
+            _decode_key(value)
+        return value
+
+    def encryption_key_bytes(self) -> bytes:
+        """The 32-byte key for data encrypted at rest: the setting, else the key file in the
+        data directory (created with mode 0600 on first use)."""
+        if self.encryption_key:
+            return _decode_key(self.encryption_key)
+        path = self.data_dir / ENCRYPTION_KEY_FILE
+        try:
+            return _decode_key(_read_or_create_key_file(path))
+        except ValueError as exc:
+            raise SettingsError(f"PORTICO_ENCRYPTION_KEY (read from {path}): {exc}") from None
+
     @property
     def issuer(self) -> str:
         """OpenID issuer: ``<endpoint>/oidc``, exactly as Logto builds it."""
@@ -86,6 +112,38 @@ class Settings(BaseModel):
         """Browsers treat https and loopback http origins as secure contexts."""
         parts = urlsplit(self.endpoint)
         return parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _decode_key(value: str) -> bytes:
+    """base64url (padding optional) of exactly 32 bytes; the message never echoes the value."""
+    try:
+        key = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(
+            "must be 32 random bytes, base64url-encoded, e.g. the output of "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    return key
+
+
+def _read_or_create_key_file(path: Path) -> str:
+    """Write a temporary file, then hard-link it into place: the link is atomic, so workers
+    starting together all end up reading the one complete key that won."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
 
 
 def _from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
