@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from portico.services import applications, rbac, users
+from tests.lab import Lab, start_lab
+from tests.smtp_server import smtp_server
 from tests.support import Browser, Server, browser_client, create_database, unique
 
 PASSWORD = "correct horse battery staple"
@@ -146,3 +148,40 @@ def api_resource(server: Server) -> Api:
 
     server.db(work)
     return Api(indicator, role, m2m_role)
+
+
+@pytest.fixture(scope="session")
+def lab_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A server of its own with an SMTP connector delivering to a real aiosmtpd server."""
+    data_dir = str(tmp_path_factory.mktemp("portico-lab"))
+    url, drop = create_database(data_dir)
+    srv = Server(url, data_dir).start()
+    try:
+        with smtp_server() as mail:
+            m2m = make_app(srv, "MachineToMachine", roles=["Logto Management API access"])
+            token = httpx.post(
+                f"{srv.endpoint}/oidc/token",
+                headers=m2m.basic(),
+                data={
+                    "grant_type": "client_credentials",
+                    "resource": "https://default.logto.app/api",
+                    "scope": "all",
+                },
+            ).json()["access_token"]
+            lab = start_lab(srv, mail.port, mail.handler, token, make_app(srv, "Traditional"))
+            yield lab
+            lab.api.close()
+    finally:
+        srv.stop()
+        drop()
+
+
+@pytest.fixture
+def lab(lab_session: Lab) -> Iterator[Lab]:
+    """The lab with Logto's default sign-in experience, restored after the test."""
+    yield lab_session
+    lab_session.restore()
+
+
+def lab_user(lab: Lab, **kwargs: Any) -> User:
+    return make_user(lab.server, **kwargs)
