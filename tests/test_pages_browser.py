@@ -175,8 +175,8 @@ def establish_session(page: Page, server: Server, app: App, user: User) -> None:
     page.on("console", on_console)
     page.on("framenavigated", on_navigated)
     try:
-        page.get_by_label("Username or email").fill(user.username)
-        page.get_by_label("Password").fill(user.password)
+        page.get_by_label("Username", exact=True).fill(user.username)
+        page.get_by_label("Password", exact=True).fill(user.password)
         page.get_by_role("button", name="Sign in").click()
         for _ in range(200):
             if done:
@@ -213,15 +213,15 @@ def test_full_sign_in_then_code_exchange(
                   .map(el => el.name || el.id)"""
     )
     assert unlabelled == []
-    identifier = page.get_by_label("Username or email")
-    password = page.get_by_label("Password")
+    identifier = page.get_by_label("Username", exact=True)
+    password = page.get_by_label("Password", exact=True)
     expect(identifier).to_have_attribute("autocomplete", "username")
     expect(password).to_have_attribute("type", "password")
     expect(password).to_have_attribute("autocomplete", "current-password")
     shot = screenshot(page, "sign-in.png")
     assert shot.stat().st_size > 0
 
-    identifier.fill(user.email)
+    identifier.fill(user.username)
     password.fill(user.password)
     callback = submit_and_wait_for_client(page, lambda: password.press("Enter"))
 
@@ -262,23 +262,23 @@ def test_wrong_password_and_unknown_user_show_the_same_generic_error(
         (user.username, "not the password"),
         ("nobody_" + os.urandom(5).hex(), user.password),
     ):
-        page.get_by_label("Username or email").fill(identifier)
-        page.get_by_label("Password").fill(password)
+        page.get_by_label("Username", exact=True).fill(identifier)
+        page.get_by_label("Password", exact=True).fill(password)
         with page.expect_response(
             lambda r: r.url == f"{server.endpoint}/sign-in" and r.request.method == "POST"
         ) as posted:
             page.get_by_role("button", name="Sign in").click()
-        assert posted.value.status == 400
+        assert posted.value.status == 422  # Logto: session.invalid_credentials
         page.wait_for_load_state()
         assert page.url == f"{server.endpoint}/sign-in"
         alert = page.get_by_role("alert")
         expect(alert).to_have_text(SIGN_IN_FAILED)
-        expect(page.get_by_label("Username or email")).to_have_value(identifier)
-        expect(page.get_by_label("Username or email")).to_have_attribute(
+        expect(page.get_by_label("Username", exact=True)).to_have_value(identifier)
+        expect(page.get_by_label("Username", exact=True)).to_have_attribute(
             "aria-describedby", "form-error"
         )
         # The password is never echoed back into the page.
-        expect(page.get_by_label("Password")).to_have_value("")
+        expect(page.get_by_label("Password", exact=True)).to_have_value("")
         assert password not in page.content()
     assert cookie(page.context, SESSION_COOKIE) is None
 
@@ -298,8 +298,8 @@ def test_security_headers_and_cookies(
     # HttpOnly: invisible to page scripts.
     assert "portico" not in page.evaluate("document.cookie")
 
-    page.get_by_label("Username or email").fill(user.username)
-    page.get_by_label("Password").fill(user.password)
+    page.get_by_label("Username", exact=True).fill(user.username)
+    page.get_by_label("Password", exact=True).fill(user.password)
     # The session cookie comes with the answer to the form; where the browser goes next is
     # the business of the other tests.
     with page.expect_response(
@@ -312,8 +312,8 @@ def test_security_headers_and_cookies(
 
 def test_keyboard_only_sign_in(server: Server, web_app: App, user: User, page: Page) -> None:
     open_sign_in(page, server, web_app)
-    identifier = page.get_by_label("Username or email")
-    password = page.get_by_label("Password")
+    identifier = page.get_by_label("Username", exact=True)
+    password = page.get_by_label("Password", exact=True)
     button = page.get_by_role("button", name="Sign in")
 
     expect(identifier).to_be_focused()  # autofocus
@@ -322,7 +322,14 @@ def test_keyboard_only_sign_in(server: Server, web_app: App, user: User, page: P
     expect(password).to_be_focused()
     page.keyboard.type(user.password)
     page.keyboard.press("Tab")
+    reveal = page.get_by_role("button", name="Show")
+    expect(reveal).to_be_focused()  # the show-password toggle (JavaScript enhancement)
+    page.keyboard.press("Enter")
+    expect(password).to_have_attribute("type", "text")
+    expect(reveal).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Tab")
     expect(button).to_be_focused()
+    page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     expect(password).to_be_focused()
     expect(identifier).to_have_value(user.username)
@@ -351,8 +358,8 @@ def test_tampered_csrf_token_is_rejected(
                    el.value = el.value.slice(0, -1) + (el.value.endsWith('A') ? 'B' : 'A'); }"""
     )
     assert page.locator("input[name=csrf_token]").input_value() != original
-    page.get_by_label("Username or email").fill(user.username)
-    page.get_by_label("Password").fill(user.password)
+    page.get_by_label("Username", exact=True).fill(user.username)
+    page.get_by_label("Password", exact=True).fill(user.password)
     with page.expect_response(
         lambda r: r.url == f"{server.endpoint}/sign-in" and r.request.method == "POST"
     ) as posted:
@@ -362,7 +369,7 @@ def test_tampered_csrf_token_is_rejected(
 
     assert page.url == f"{server.endpoint}/sign-in"
     expect(page.get_by_role("heading", level=1)).to_have_text("Something went wrong")
-    expect(page.get_by_role("alert")).to_contain_text("invalid_request")
+    expect(page.get_by_role("alert")).to_contain_text("This form has expired")
     assert cookie(page.context, SESSION_COOKIE) is None
     page.wait_for_timeout(300)
     assert to_client == []

@@ -270,10 +270,15 @@ def merge(current: SignInExperience, patch: dict[str, Any]) -> SignInExperience:
     for key, value in patch.items():
         if key in ("tenantId", "id"):
             continue
-        if isinstance(value, dict) and isinstance(data.get(key), dict) and key not in (
-            "customContent",
-            "passwordPolicy",
-            "usernamePolicy",
+        if (
+            isinstance(value, dict)
+            and isinstance(data.get(key), dict)
+            and key
+            not in (
+                "customContent",
+                "passwordPolicy",
+                "usernamePolicy",
+            )
         ):
             data[key] = {**data[key], **value}
         else:

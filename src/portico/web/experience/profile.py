@@ -101,7 +101,11 @@ def routes(runtime: Runtime) -> list[Route]:
                 ctx,
                 (ctx.fields.get("password") or [""])[0],
                 (ctx.fields.get("confirm") or [""])[0],
-                {k: have.get(k) for k in ("username", "email", "phone")},
+                {
+                    "username": have.get("username"),
+                    "primary_email": have.get("email"),
+                    "primary_phone": have.get("phone"),
+                },
             )
             ctx.exp["profile"].update(hashed)
             return await steps.advance(ctx)

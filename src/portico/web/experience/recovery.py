@@ -90,12 +90,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 ctx,
                 (ctx.fields.get("password") or [""])[0],
                 (ctx.fields.get("confirm") or [""])[0],
-                {
-                    "username": user["username"],
-                    "email": user["primary_email"],
-                    "phone": user["primary_phone"],
-                    "name": user["name"],
-                },
+                user,
             )
         except StepError as error:
             return _reset_form(ctx, error)

@@ -121,8 +121,11 @@ async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) 
 
 
 # Passwords ----------------------------------------------------------------------------------
-async def new_password(ctx: Ctx, password: str, confirm: str, user_info: dict[str, Any]) -> dict:
-    """Check a new password against the tenant's policy; its hash when acceptable."""
+async def new_password(
+    ctx: Ctx, password: str, confirm: str, user_info: dict[str, Any]
+) -> dict[str, Any]:
+    """Check a new password against the policy; ``user_info`` uses the users row keys
+    (``username``, ``name``, ``primary_email``, ``primary_phone``)."""
     if password != confirm:
         raise StepError("error.passwords_differ")
     policy = PasswordPolicy.from_config(ctx.sie.passwordPolicy)
