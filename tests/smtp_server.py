@@ -115,9 +115,10 @@ class Authenticator:
 
     def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
         self.mechanisms.append(mechanism)
-        ok = isinstance(auth_data, LoginPassword) and self.users.get(
-            auth_data.login.decode()
-        ) == auth_data.password.decode()
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
+        )
         return AuthResult(success=ok, handled=False)
 
 
