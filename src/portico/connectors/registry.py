@@ -29,7 +29,8 @@ log = logging.getLogger("portico.connectors")
 
 
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, miss_rescan: float = MISS_RESCAN) -> None:
+        self._miss_rescan = miss_rescan
         self._factories: dict[str, type[Connector]] = {}  # type: ignore[type-arg]
         self._scanned_at = float("-inf")
         self._lock = threading.Lock()
@@ -55,7 +56,7 @@ class Registry:
 
     def get(self, factory_id: str) -> type[Connector]:  # type: ignore[type-arg]
         factory = self._factories.get(factory_id)
-        if factory is None and self._age() > MISS_RESCAN:
+        if factory is None and self._age() > self._miss_rescan:
             self.refresh()
             factory = self._factories.get(factory_id)
         if factory is None:
