@@ -154,3 +154,20 @@ def test_encryption_key_setting(tmp_path: Path) -> None:
     key_file.write_text("garbage")
     with pytest.raises(SettingsError, match="PORTICO_ENCRYPTION_KEY"):
         load_settings({"data_dir": tmp_path}, environ={}).encryption_key_bytes()
+
+
+def test_cli_connector_list_shows_installed_factories() -> None:
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "portico.cli.main", "connector", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = {row["id"]: row for row in json.loads(run.stdout)}
+    smtp = rows["simple-mail-transfer-protocol"]
+    assert (smtp["type"], smtp["target"], smtp["package"]) == ("Email", "smtp", "portico")
