@@ -16,11 +16,13 @@ from portico.connectors.smtp import SmtpConnector
 from tests.smtp_server import (
     Certificate,
     Recorder,
+    XOAuth2Recorder,
     refused_port,
     self_signed,
     silent_server,
     smtp_config,
     smtp_server,
+    token_endpoint,
 )
 
 PASSWORD = "s3cret-app-password"
@@ -266,3 +268,28 @@ def test_logto_timeout_keys_are_accepted_and_capped(tmp_path: Path) -> None:
     assert timeouts.connection <= 10 and timeouts.socket <= 15 and timeouts.greeting <= 10
     short = SmtpConnector.parse_config(smtp_config(25, greetingTimeout=500))
     assert Timeouts.of(short).greeting == 0.5
+
+
+async def test_xoauth2_with_an_access_token_and_with_refresh_credentials() -> None:
+    recorder = XOAuth2Recorder(user="me@example.com", token="fresh-access-token")
+    with (
+        smtp_server(recorder) as server,
+        token_endpoint("the-refresh-token", "fresh-access-token") as token_url,
+    ):
+        direct = {"type": "oauth2", "user": "me@example.com", "accessToken": "fresh-access-token"}
+        await send(smtp_config(server.port, auth=direct))
+        refreshing = {
+            "type": "OAuth2",
+            "user": "me@example.com",
+            "clientId": "client",
+            "clientSecret": "client-secret",
+            "refreshToken": "the-refresh-token",
+            "accessUrl": token_url,
+        }
+        await send(smtp_config(server.port, auth=refreshing))
+        revoked = {**refreshing, "refreshToken": "revoked-token"}
+        error = await failure(smtp_config(server.port, auth=revoked))
+    assert len(recorder.messages) == 2
+    assert recorder.presented == ["Bearer fresh-access-token"] * 2
+    assert error.reason == "oauth_token" and "400" in error.admin_message
+    assert "revoked-token" not in error.admin_message
