@@ -115,9 +115,10 @@ class Authenticator:
 
     def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
         self.mechanisms.append(mechanism)
-        ok = isinstance(auth_data, LoginPassword) and self.users.get(
-            auth_data.login.decode()
-        ) == auth_data.password.decode()
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
+        )
         return AuthResult(success=ok, handled=False)
 
 
@@ -196,3 +197,61 @@ def smtp_config(port: int, **overrides: Any) -> dict[str, Any]:
         "templates": templates,
         **overrides,
     }
+
+
+@dataclass
+class XOAuth2Recorder(Recorder):
+    """Also offers AUTH XOAUTH2 and accepts ``user`` with ``token`` only."""
+
+    user: str = ""
+    token: str = ""
+    presented: list[str] = field(default_factory=list)
+
+    async def auth_XOAUTH2(self, server, args):  # type: ignore[no-untyped-def]
+        import base64
+
+        fields = base64.b64decode(args[1]).decode().split("\x01")
+        values = dict(f.split("=", 1) for f in fields if "=" in f)
+        self.presented.append(values.get("auth", ""))
+        ok = values.get("user") == self.user and values.get("auth") == f"Bearer {self.token}"
+        return AuthResult(success=ok, handled=False)
+
+
+@contextmanager
+def token_endpoint(refresh_token: str, access_token: str) -> Iterator[str]:
+    """An OAuth 2.0 token endpoint (RFC 6749 §6) that trades ``refresh_token``."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            good = form.get("grant_type") == "refresh_token" and (
+                form.get("refresh_token") == refresh_token
+            )
+            body = (
+                {"access_token": access_token, "expires_in": 3600}
+                if good
+                else {"error": "invalid_grant"}
+            )
+            data = json.dumps(body).encode()
+            self.send_response(200 if good else 400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/token"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

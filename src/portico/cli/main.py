@@ -188,6 +188,33 @@ def role_create(args: argparse.Namespace) -> None:
     _emit(args, data, f"Created {data['type']} role {data['name']} ({data['id']})")
 
 
+def connector_list(args: argparse.Namespace) -> None:
+    """Installed connector factories (entry-point group ``portico.connectors``)."""
+    from portico.connectors import registry
+
+    registry.refresh()
+    rows = []
+    for factory in registry.all():
+        package, version = registry.origin(factory.metadata.id)
+        rows.append(
+            {
+                "id": factory.metadata.id,
+                "type": factory.type.value,
+                "target": factory.metadata.target,
+                "platform": factory.metadata.platform,
+                "name": factory.metadata.name.get("en", factory.metadata.id),
+                "package": package,
+                "version": version,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        package = f"{row['package']} {row['version']}"
+        print(f"{row['id']:<36} {row['type']:<7} {row['target']:<12} {package}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portico", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -255,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", action="append", default=[])
     common(p)
     p.set_defaults(func=role_create)
+
+    connector = sub.add_parser("connector", help="connectors").add_subparsers(
+        dest="connector_command", required=True
+    )
+    p = connector.add_parser("list", help="list installed connector factories")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=connector_list)
     return parser
 
 

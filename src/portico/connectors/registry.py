@@ -29,8 +29,10 @@ log = logging.getLogger("portico.connectors")
 
 
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, miss_rescan: float = MISS_RESCAN) -> None:
+        self._miss_rescan = miss_rescan
         self._factories: dict[str, type[Connector]] = {}  # type: ignore[type-arg]
+        self._origins: dict[str, tuple[str, str]] = {}  # factory id -> (package, version)
         self._scanned_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -38,24 +40,32 @@ class Registry:
         """Re-read the entry points (new ``*.dist-info`` on ``sys.path`` included)."""
         importlib.invalidate_caches()
         found: dict[str, type[Connector]] = {}  # type: ignore[type-arg]
+        origins: dict[str, tuple[str, str]] = {}
         for point in entry_points(group=GROUP):
             factory = _load(point)
-            if factory is not None:
-                found.setdefault(factory.metadata.id, factory)
+            if factory is not None and factory.metadata.id not in found:
+                found[factory.metadata.id] = factory
+                dist = point.dist
+                origins[factory.metadata.id] = (dist.name, dist.version) if dist else ("?", "?")
         for factory_id, target in BUILTIN_FALLBACK.items():
             if factory_id not in found:
                 log.warning("connector %s has no entry point; reinstall portico", factory_id)
                 found[factory_id] = _load(EntryPoint(factory_id, target, GROUP))  # type: ignore[assignment]
         with self._lock:
             self._factories = found
+            self._origins = origins
             self._scanned_at = time.monotonic()
+
+    def origin(self, factory_id: str) -> tuple[str, str]:
+        """(distribution, version) that provides ``factory_id``."""
+        return self._origins.get(factory_id, ("portico", "built-in"))
 
     def _age(self) -> float:
         return time.monotonic() - self._scanned_at
 
     def get(self, factory_id: str) -> type[Connector]:  # type: ignore[type-arg]
         factory = self._factories.get(factory_id)
-        if factory is None and self._age() > MISS_RESCAN:
+        if factory is None and self._age() > self._miss_rescan:
             self.refresh()
             factory = self._factories.get(factory_id)
         if factory is None:

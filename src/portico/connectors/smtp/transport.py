@@ -10,6 +10,7 @@ admin message names the cause and never contains a password, token or the messag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -81,8 +82,9 @@ async def deliver(config: SmtpConfig, message: EmailMessage, sender: str, to: st
 
 async def _attempt(config: SmtpConfig, message: EmailMessage, sender: str, to: str) -> None:
     timeouts = Timeouts.of(config)
-    sock = await _open_socket(config, timeouts)
     server_name = tls.server_name(config.tls, config.servername, config.host)
+    tls_context = tls.context(config.tls) if config.secure else None
+    sock = await _open_socket(config, timeouts)
     smtp = aiosmtplib.SMTP(
         hostname=server_name,
         sock=sock,
@@ -90,16 +92,23 @@ async def _attempt(config: SmtpConfig, message: EmailMessage, sender: str, to: s
         local_hostname=config.name,
         use_tls=config.secure,
         start_tls=False,
-        tls_context=tls.context(config.tls) if config.secure else None,
+        tls_context=tls_context,
     )
     try:
         await _step(config, "greeting", smtp.connect(timeout=timeouts.greeting))
+    except BaseException:
+        smtp.close()  # asyncio owns the socket from connect() on and closes it on failure
+        raise
+    try:
         await _step(config, "starttls", _maybe_starttls(config, smtp, server_name))
         await _step(config, "auth", _authenticate(config, smtp))
         await _step(config, "send", smtp.send_message(message, sender=sender, recipients=[to]))
+        with contextlib.suppress(aiosmtplib.SMTPException, TimeoutError):
+            await smtp.quit(timeout=1.0)
     finally:
+        # Only the transport may close the socket: closing it under a TLS transport that is
+        # still shutting down frees the descriptor while the event loop watches it.
         smtp.close()
-        sock.close()
 
 
 async def _step(config: SmtpConfig, name: str, work: object) -> object:
