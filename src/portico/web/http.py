@@ -111,6 +111,7 @@ def error_page(
         t=t,
         title=t("error.title"),
         message=error.description if message == key else message,
+        detail=None if message == key else error.description,
         code=error.error,
     )
 
