@@ -264,25 +264,10 @@ class InvalidSignInExperience(ValueError):
 
 
 def merge(current: SignInExperience, patch: dict[str, Any]) -> SignInExperience:
-    """Apply a partial update (top-level keys replace; nested objects merge one level, as
-    Logto's PATCH does for ``color``/``branding``/``languageInfo``...)."""
+    """Apply a partial update: each top-level key given replaces that key's whole value
+    (as Logto's PATCH does); the result must validate as a whole or nothing changes."""
     data = current.model_dump(mode="json")
-    for key, value in patch.items():
-        if key in ("tenantId", "id"):
-            continue
-        if (
-            isinstance(value, dict)
-            and isinstance(data.get(key), dict)
-            and key
-            not in (
-                "customContent",
-                "passwordPolicy",
-                "usernamePolicy",
-            )
-        ):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
+    data.update({k: v for k, v in patch.items() if k not in ("tenantId", "id")})
     try:
         return SignInExperience.model_validate(data)
     except ValueError as error:

@@ -88,7 +88,7 @@ async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: boo
         "code": code,
         "locale": ctx.t("meta.lang_tag"),
         "uiLocales": ctx.ui_locales or "",
-        "application": {"id": ctx.client.client_id, "name": ctx.client.name} if ctx.client else {},
+        "application": {"id": ctx.client.id, "name": ctx.client.name} if ctx.client else {},
     }
     try:
         await runtime.connectors.send_message(ctx.tenant, kind, identifier.value, purpose, payload)
