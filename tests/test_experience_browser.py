@@ -141,3 +141,31 @@ def test_consent_page_for_a_third_party_app(lab: Lab, page: Page) -> None:
         page, lambda: page.get_by_role("button", name="Allow").click()
     )
     assert query_of(callback).get("code")
+
+
+def test_no_account_transition_then_profile_fulfilment(lab: Lab, page: Page) -> None:
+    """Code sign-in for an unknown email → "create one?" → the configuration also wants a
+    username → the account is created with both."""
+    lab.configure(
+        signUp={"identifiers": ["email"], "password": False, "verify": True,
+                "secondaryIdentifiers": [{"identifier": "username"}]},
+        signIn={"methods": [
+            {"identifier": "email", "password": False, "verificationCode": True,
+             "isPasswordPrimary": False},
+            {"identifier": "username", "password": True, "verificationCode": False,
+             "isPasswordPrimary": True}]},
+    )  # fmt: skip
+    address = f"{unique('new')}@example.com"
+    open_app(page, lab)
+    page.get_by_label("Username or email").fill(address)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Verification code").fill(lab.code_for(address))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("No account found")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Complete your profile")
+    page.get_by_label("Username").fill(unique("picked"))
+    callback = submit_and_wait_for_client(
+        page, lambda: page.get_by_role("button", name="Continue").click()
+    )
+    assert query_of(callback).get("code")

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,10 +29,6 @@ class CodeError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
-
-
-class Outcome(StrEnum):
-    OK = "ok"
 
 
 @dataclass(frozen=True)
