@@ -4,45 +4,23 @@ a code. Codes are read from the mail the real SMTP server received."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD, lab_user, make_app
 from tests.lab import EMAIL_SIGN_IN, EMAIL_WITH_PASSWORD, Lab
 from tests.support import authorize_url, pkce_pair, query_of, unique
-from tests.test_pages_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _chromium_missing,
-    submit_and_wait_for_client,
-)
-
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None  # type: ignore[assignment]
+from tests.test_pages_browser import chromium_context, submit_and_wait_for_client
 
 STRONG = "violet-harbour-cactus-49"
 
 
 @pytest.fixture
 def page(lab: Lab) -> Iterator[Page]:
-    missing = _chromium_missing()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_context() as context:
+        yield context.new_page()
 
 
 def open_app(page: Page, lab: Lab, app_id: str | None = None, **params: str) -> None:

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -70,9 +71,9 @@ def _chromium_missing() -> str | None:
     return None
 
 
-@pytest.fixture
-def context(server: Server, web_app: App, user: User) -> Iterator[BrowserContext]:
-    """A fresh Chromium context per test."""
+@contextmanager
+def chromium_context() -> Iterator[BrowserContext]:
+    """A fresh Chromium context; skipped without Chromium, except under CI where it fails."""
     missing = _chromium_missing()
     if missing:
         if os.environ.get("CI"):
@@ -89,6 +90,13 @@ def context(server: Server, web_app: App, user: User) -> Iterator[BrowserContext
                 ctx.close()
         finally:
             browser.close()
+
+
+@pytest.fixture
+def context(server: Server, web_app: App, user: User) -> Iterator[BrowserContext]:
+    """A fresh Chromium context per test."""
+    with chromium_context() as ctx:
+        yield ctx
 
 
 @pytest.fixture

@@ -101,12 +101,3 @@ def translator(tag: str, custom: Mapping[str, str] | None = None) -> Translate:
         return text
 
     return t
-
-
-def language_names() -> list[tuple[str, str]]:
-    """Each supported language in its own script, for the language picker."""
-    names = []
-    for tag in SUPPORTED:
-        locale = Locale.parse(tag, sep="-")
-        names.append((tag, (locale.get_display_name(locale) or tag).capitalize()))
-    return names

@@ -3,14 +3,13 @@ What a verified identifier leads to depends on why the code was sent (its purpos
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.identifiers import Identifier
 from portico.storage import users as users_repo
 from portico.web.experience import recovery, register, sign_in, steps
-from portico.web.experience.context import Ctx, load
+from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
@@ -74,18 +73,12 @@ async def verified(ctx: Ctx, identifier: Identifier, purpose: str, bind: bool) -
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def page(ctx: Ctx) -> Response:
         if ctx.pending() is None:
             return ctx.go("/sign-in")
         return _form(ctx)
 
-    async def submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def submit(ctx: Ctx) -> Response:
         pending = ctx.pending()
         if pending is None:
             return ctx.go("/sign-in")
@@ -99,10 +92,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 return await _after_error(ctx, error)
             return _form(ctx, error)
 
-    async def resend(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def resend(ctx: Ctx) -> Response:
         pending = ctx.pending()
         if pending is None:
             return ctx.go("/sign-in")
@@ -117,9 +107,9 @@ def routes(runtime: Runtime) -> list[Route]:
         return ctx.go("/verification-code")
 
     return [
-        Route("/verification-code", page, methods=["GET"]),
-        Route("/verification-code", submit, methods=["POST"]),
-        Route("/verification-code/resend", resend, methods=["POST"]),
+        Route("/verification-code", view(runtime, page), methods=["GET"]),
+        Route("/verification-code", form_view(runtime, submit), methods=["POST"]),
+        Route("/verification-code/resend", form_view(runtime, resend), methods=["POST"]),
     ]
 
 

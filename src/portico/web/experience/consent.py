@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -10,7 +9,7 @@ from portico.protocol import sessions as sessions_mod
 from portico.protocol.authorization import endpoint as authz
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.protocol.errors import OAuthError
-from portico.web.experience.context import load
+from portico.web.experience.context import Ctx, form_view, view
 from portico.web.http import authorization_response
 from portico.web.runtime import Runtime
 
@@ -22,10 +21,7 @@ KNOWN_SCOPES = {
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def page(ctx: Ctx) -> Response:
         scopes = [
             (scope, ctx.t(f"scope.{scope}") if scope in KNOWN_SCOPES else scope)
             for scope in ctx.interaction["request"]["scopes"]
@@ -35,10 +31,7 @@ def routes(runtime: Runtime) -> list[Route]:
             "consent.html", scopes=scopes, resources=ctx.interaction["request"]["resources"]
         )
 
-    async def submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def submit(ctx: Ctx) -> Response:
         if ctx.field("decision") != "allow":
             await sessions_mod.finish_interaction(ctx.provider, ctx.uid)
             auth_request = AuthorizationRequest.from_payload(ctx.interaction["request"])
@@ -49,6 +42,6 @@ def routes(runtime: Runtime) -> list[Route]:
         return ctx.go(f"/oidc/auth/{ctx.uid}")
 
     return [
-        Route("/consent", page, methods=["GET"]),
-        Route("/consent", submit, methods=["POST"]),
+        Route("/consent", view(runtime, page), methods=["GET"]),
+        Route("/consent", form_view(runtime, submit), methods=["POST"]),
     ]

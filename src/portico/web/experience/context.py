@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,11 +20,12 @@ from portico.protocol.provider import Provider
 from portico.services.applications import Client
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import SignInExperience
-from portico.web.http import NO_STORE, body_params, form_target_csp, redirect
-from portico.web.i18n import Translate, language_names
-from portico.web.runtime import TEMPLATES, Runtime
+from portico.web.http import NO_STORE, body_params, form_target_csp, page, redirect
+from portico.web.i18n import Translate
+from portico.web.runtime import Runtime
 
 log = logging.getLogger("portico.experience")
+Endpoint = Callable[[Request], Awaitable[Response]]
 TENANT = DEFAULT_TENANT
 
 
@@ -101,17 +103,17 @@ class Ctx:
         return {**NO_STORE, "Content-Security-Policy": policy}
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        html = TEMPLATES.get_template(template).render(
+        return page(
+            template,
+            status=status,
+            headers=self.headers(),
             t=self.t,
-            lang=self.t("meta.lang_tag"),
             sie=self.sie,
             csrf_token=self.interaction["csrf"],
             client_name=self.client_name,
-            languages=language_names(),
             notice=self.t(self.notice) if self.notice else None,
             **values,
         )
-        return HTMLResponse(html, status_code=status, headers=self.headers())
 
     def error(self, template: str, key: str, status: int = 400, **values: Any) -> HTMLResponse:
         """The same page again with one translated error, announced to screen readers."""
@@ -127,10 +129,7 @@ async def translated_error(
 ) -> HTMLResponse:
     """A readable, translated error page for requests without a usable interaction."""
     t = await runtime.translator(request)
-    html = TEMPLATES.get_template("error.html").render(
-        t=t, lang=t("meta.lang_tag"), title=t("error.title"), message=t(key, **params)
-    )
-    return HTMLResponse(html, status_code=status, headers=NO_STORE)
+    return page("error.html", status=status, t=t, title=t("error.title"), message=t(key, **params))
 
 
 async def load(runtime: Runtime, request: Request, *, form: bool = False) -> Ctx | Response:
@@ -154,3 +153,22 @@ async def load(runtime: Runtime, request: Request, *, form: bool = False) -> Ctx
     if notice:  # shown once
         await sessions_mod.update_interaction(runtime.provider, uid, interaction)
     return Ctx(runtime, request, uid, interaction, sie, t, client, fields, notice)
+
+
+PageHandler = Callable[[Ctx], Awaitable[Response]]
+
+
+def view(runtime: Runtime, handler: PageHandler, *, form: bool = False) -> Endpoint:
+    """A Starlette endpoint running ``handler`` with the request's context, or answering
+    with the error page when there is none (see :func:`load`)."""
+
+    async def endpoint(request: Request) -> Response:
+        ctx = await load(runtime, request, form=form)
+        return ctx if isinstance(ctx, Response) else await handler(ctx)
+
+    return endpoint
+
+
+def form_view(runtime: Runtime, handler: PageHandler) -> Endpoint:
+    """:func:`view` for a form POST: the CSRF token is checked before ``handler`` runs."""
+    return view(runtime, handler, form=True)

@@ -4,32 +4,25 @@ the user lacks) and Logto's two transitions: "no account for this email, create 
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.identifiers import Identifier, missing, read
 from portico.storage import users as users_repo
 from portico.web.experience import steps
-from portico.web.experience.context import Ctx, load
+from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.register import username_available
 from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
 
 async def _have(ctx: Ctx) -> dict:
-    profile = ctx.exp.get("profile", {})
-    have = {**profile, "password": bool(profile.get("passwordEncrypted"))}
+    user = None
     if ctx.exp.get("event") == "SignIn" and ctx.exp.get("userId"):
         assert ctx.runtime.engine is not None
         async with ctx.runtime.engine.connect() as conn:
             user = await users_repo.get_user(conn, ctx.tenant, ctx.exp["userId"])
-        if user:
-            have["username"] = have.get("username") or user["username"]
-            have["email"] = have.get("email") or user["primary_email"]
-            have["phone"] = have.get("phone") or user["primary_phone"]
-            have["password"] = have["password"] or bool(user["password_encrypted"])
-    return have
+    return steps.have(ctx.exp.get("profile", {}), user)
 
 
 def _in_progress(ctx: Ctx) -> bool:
@@ -51,19 +44,13 @@ def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def continue_page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def continue_page(ctx: Ctx) -> Response:
         need = missing(ctx.sie, await _have(ctx)) if _in_progress(ctx) else None
         if need is None or need == "password":
             return ctx.go("/password" if need else "/sign-in")
         return _continue_form(ctx, need)
 
-    async def continue_submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def continue_submit(ctx: Ctx) -> Response:
         need = missing(ctx.sie, await _have(ctx)) if _in_progress(ctx) else None
         if need is None or need == "password":
             return ctx.go("/password" if need else "/sign-in")
@@ -81,18 +68,12 @@ def routes(runtime: Runtime) -> list[Route]:
         except StepError as error:
             return _continue_form(ctx, need, error)
 
-    async def password_page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def password_page(ctx: Ctx) -> Response:
         if not _in_progress(ctx):
             return ctx.go("/sign-in")
         return _password_form(ctx)
 
-    async def password_submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def password_submit(ctx: Ctx) -> Response:
         if not _in_progress(ctx):
             return ctx.go("/sign-in")
         try:
@@ -112,21 +93,15 @@ def routes(runtime: Runtime) -> list[Route]:
         except StepError as error:
             return _password_form(ctx, error)
 
-    async def transition_page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
-        to = request.path_params["to"]
+    async def transition_page(ctx: Ctx) -> Response:
+        to = ctx.request.path_params["to"]
         found = ctx.exp.get("verifiedIdentifier")
         if not found or to not in ("register", "sign-in"):
             return ctx.go("/sign-in")
         return ctx.render("transition.html", to=to, identifier=Identifier.from_dict(found))
 
-    async def transition(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
-        to = request.path_params["to"]
+    async def transition(ctx: Ctx) -> Response:
+        to = ctx.request.path_params["to"]
         found = ctx.exp.get("verifiedIdentifier")
         if not found or to not in ("register", "sign-in") or ctx.field("decision") != "yes":
             ctx.reset()
@@ -150,10 +125,10 @@ def routes(runtime: Runtime) -> list[Route]:
             )
 
     return [
-        Route("/continue", continue_page, methods=["GET"]),
-        Route("/continue", continue_submit, methods=["POST"]),
-        Route("/password", password_page, methods=["GET"]),
-        Route("/password", password_submit, methods=["POST"]),
-        Route("/transition/{to}", transition_page, methods=["GET"]),
-        Route("/transition/{to}", transition, methods=["POST"]),
+        Route("/continue", view(runtime, continue_page), methods=["GET"]),
+        Route("/continue", form_view(runtime, continue_submit), methods=["POST"]),
+        Route("/password", view(runtime, password_page), methods=["GET"]),
+        Route("/password", form_view(runtime, password_submit), methods=["POST"]),
+        Route("/transition/{to}", view(runtime, transition_page), methods=["GET"]),
+        Route("/transition/{to}", form_view(runtime, transition), methods=["POST"]),
     ]

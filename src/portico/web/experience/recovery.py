@@ -7,17 +7,13 @@ that there is no account. A reset clears the account's lockout and does not sign
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.identifiers import read
 from portico.storage import users as users_repo
-from portico.storage.database import now_ms
-from portico.storage.tables import users
 from portico.web.experience import steps
-from portico.web.experience.context import Ctx, load
+from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
@@ -42,18 +38,12 @@ def _reset_form(ctx: Ctx, error: StepError | None = None) -> Response:
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def page(ctx: Ctx) -> Response:
         if not kinds(ctx):
             return ctx.go("/sign-in")
         return form(ctx)
 
-    async def submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def submit(ctx: Ctx) -> Response:
         raw = ctx.field("identifier")
         try:
             identifier = read(raw, set(kinds(ctx)))
@@ -65,18 +55,12 @@ def routes(runtime: Runtime) -> list[Route]:
         except StepError as error:
             return form(ctx, error, raw)
 
-    async def reset_page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def reset_page(ctx: Ctx) -> Response:
         if not ctx.exp.get("resetUserId"):
             return ctx.go("/forgot-password")
         return _reset_form(ctx)
 
-    async def reset(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def reset(ctx: Ctx) -> Response:
         user_id = ctx.exp.get("resetUserId")
         if not user_id:
             return ctx.go("/forgot-password")
@@ -95,15 +79,7 @@ def routes(runtime: Runtime) -> list[Route]:
         except StepError as error:
             return _reset_form(ctx, error)
         async with runtime.engine.begin() as conn:
-            await conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(
-                    password_encrypted=hashed["passwordEncrypted"],
-                    password_encryption_method=hashed["passwordEncryptionMethod"],
-                    updated_at=now_ms(),
-                )
-            )
+            await steps.set_password(conn, user_id, hashed)
         for identifier in ctx.exp.get("identified", []):
             await runtime.sentinel.succeeded(ctx.tenant, identifier)
         ctx.reset("SignIn")
@@ -112,8 +88,8 @@ def routes(runtime: Runtime) -> list[Route]:
         return ctx.go("/sign-in")
 
     return [
-        Route("/forgot-password", page, methods=["GET"]),
-        Route("/forgot-password", submit, methods=["POST"]),
-        Route("/forgot-password/reset", reset_page, methods=["GET"]),
-        Route("/forgot-password/reset", reset, methods=["POST"]),
+        Route("/forgot-password", view(runtime, page), methods=["GET"]),
+        Route("/forgot-password", form_view(runtime, submit), methods=["POST"]),
+        Route("/forgot-password/reset", view(runtime, reset_page), methods=["GET"]),
+        Route("/forgot-password/reset", form_view(runtime, reset), methods=["POST"]),
     ]

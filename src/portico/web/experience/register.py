@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -10,7 +9,7 @@ from portico.experience.identifiers import read
 from portico.services.username_policy import UsernamePolicy, check_username, normalise_username
 from portico.storage import users as users_repo
 from portico.web.experience import steps
-from portico.web.experience.context import Ctx, load
+from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.sign_in import needs_terms, restrict
 from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
@@ -42,10 +41,7 @@ async def username_available(ctx: Ctx, raw: str) -> str:
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def page(ctx: Ctx) -> Response:
         if not ctx.sie.can_register:
             return ctx.go("/sign-in")
         if ctx.exp.get("event") != "Register":
@@ -53,10 +49,7 @@ def routes(runtime: Runtime) -> list[Route]:
             await ctx.save()
         return form(ctx)
 
-    async def submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def submit(ctx: Ctx) -> Response:
         if not ctx.sie.can_register:
             return ctx.go("/sign-in")
         raw = ctx.field("identifier")
@@ -84,6 +77,6 @@ def routes(runtime: Runtime) -> list[Route]:
             return form(ctx, error, raw)
 
     return [
-        Route("/register", page, methods=["GET"]),
-        Route("/register", submit, methods=["POST"]),
+        Route("/register", view(runtime, page), methods=["GET"]),
+        Route("/register", form_view(runtime, submit), methods=["POST"]),
     ]

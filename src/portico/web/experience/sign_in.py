@@ -3,14 +3,13 @@ password or a verification code, as the sign-in methods allow."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.identifiers import Identifier, read
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.web.experience import steps
-from portico.web.experience.context import Ctx, load
+from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
@@ -78,10 +77,7 @@ def form(
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def page(ctx: Ctx) -> Response:
         if not ctx.sie.can_sign_in:
             return ctx.go("/register")
         if ctx.exp.get("event") != "SignIn" or ctx.exp.get("userId"):
@@ -89,10 +85,7 @@ def routes(runtime: Runtime) -> list[Route]:
             await ctx.save()
         return form(ctx)
 
-    async def submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def submit(ctx: Ctx) -> Response:
         raw = ctx.field("identifier")
         try:
             if needs_terms(ctx, registering=False) and ctx.field("agree") != "on":
@@ -115,18 +108,12 @@ def routes(runtime: Runtime) -> list[Route]:
         except StepError as error:
             return form(ctx, error=error, identifier=raw)
 
-    async def password_page(request: Request) -> Response:
-        ctx = await load(runtime, request)
-        if isinstance(ctx, Response):
-            return ctx
+    async def password_page(ctx: Ctx) -> Response:
         if not ctx.exp.get("identifier"):
             return ctx.go("/sign-in")
         return _password_form(ctx)
 
-    async def password_submit(request: Request) -> Response:
-        ctx = await load(runtime, request, form=True)
-        if isinstance(ctx, Response):
-            return ctx
+    async def password_submit(ctx: Ctx) -> Response:
         found = ctx.exp.get("identifier")
         if not found:
             return ctx.go("/sign-in")
@@ -142,10 +129,10 @@ def routes(runtime: Runtime) -> list[Route]:
             return _password_form(ctx, error)
 
     return [
-        Route("/sign-in", page, methods=["GET"]),
-        Route("/sign-in", submit, methods=["POST"]),
-        Route("/sign-in/password", password_page, methods=["GET"]),
-        Route("/sign-in/password", password_submit, methods=["POST"]),
+        Route("/sign-in", view(runtime, page), methods=["GET"]),
+        Route("/sign-in", form_view(runtime, submit), methods=["POST"]),
+        Route("/sign-in/password", view(runtime, password_page), methods=["GET"]),
+        Route("/sign-in/password", form_view(runtime, password_submit), methods=["POST"]),
     ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from portico.connectors import ConnectorError, ConnectorType
@@ -138,6 +139,18 @@ async def new_password(
 
 
 # What comes next ----------------------------------------------------------------------------
+def have(profile: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+    """What the user has (stored) or has given in this interaction, in the terms of
+    :func:`portico.experience.identifiers.missing`."""
+    stored = user or {}
+    return {
+        "username": stored.get("username") or profile.get("username"),
+        "email": stored.get("primary_email") or profile.get("email"),
+        "phone": stored.get("primary_phone") or profile.get("phone"),
+        "password": bool(stored.get("password_encrypted") or profile.get("passwordEncrypted")),
+    }
+
+
 def _fulfil_path(need: str) -> str:
     return "/password" if need == "password" else "/continue"
 
@@ -149,8 +162,7 @@ async def advance(ctx: Ctx) -> Response:
     exp = ctx.exp
     profile: dict[str, Any] = exp.setdefault("profile", {})
     if exp.get("event") == "Register":
-        have = {**profile, "password": bool(profile.get("passwordEncrypted"))}
-        if need := missing(ctx.sie, have):
+        if need := missing(ctx.sie, have(profile, None)):
             await ctx.save()
             return ctx.go(_fulfil_path(need))
         try:
@@ -163,7 +175,7 @@ async def advance(ctx: Ctx) -> Response:
                     phone=profile.get("phone"),
                 )
                 if profile.get("passwordEncrypted"):
-                    await _set_password(conn, user["id"], profile)
+                    await set_password(conn, user["id"], profile)
         except user_service.InvalidUser:
             raise StepError("error.identifier_taken", 409) from None
         return await finish(ctx, user["id"])
@@ -175,13 +187,7 @@ async def advance(ctx: Ctx) -> Response:
     if user is None or user["is_suspended"]:
         ctx.reset()
         raise StepError("error.invalid_credentials", 422)
-    have = {
-        "username": user["username"] or profile.get("username"),
-        "email": user["primary_email"] or profile.get("email"),
-        "phone": user["primary_phone"] or profile.get("phone"),
-        "password": bool(user["password_encrypted"] or profile.get("passwordEncrypted")),
-    }
-    if need := missing(ctx.sie, have):
+    if need := missing(ctx.sie, have(profile, user)):
         await ctx.save()
         return ctx.go(_fulfil_path(need))
     if profile:
@@ -193,7 +199,8 @@ async def advance(ctx: Ctx) -> Response:
     return await finish(ctx, user_id)
 
 
-async def _set_password(conn, user_id: str, profile: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+async def set_password(conn: AsyncConnection, user_id: str, profile: dict[str, Any]) -> None:
+    """Store the hash in ``profile`` (from :func:`new_password`) as the user's password."""
     await conn.execute(
         update(users)
         .where(users.c.id == user_id)
@@ -205,7 +212,7 @@ async def _set_password(conn, user_id: str, profile: dict[str, Any]) -> None:  #
     )
 
 
-async def _apply_profile(conn, user_id: str, profile: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+async def _apply_profile(conn: AsyncConnection, user_id: str, profile: dict[str, Any]) -> None:
     values: dict[str, Any] = {}
     for key, column in (
         ("username", "username"),
@@ -218,7 +225,7 @@ async def _apply_profile(conn, user_id: str, profile: dict[str, Any]) -> None:  
         values["updated_at"] = now_ms()
         await conn.execute(update(users).where(users.c.id == user_id).values(values))
     if profile.get("passwordEncrypted"):
-        await _set_password(conn, user_id, profile)
+        await set_password(conn, user_id, profile)
 
 
 async def finish(ctx: Ctx, user_id: str) -> Response:
