@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from portico.cache import TTLCache
 from portico.connectors import secrets
 from portico.connectors.errors import ConnectorError, not_found
-from portico.connectors.kit import Connector, MessageConnector
+from portico.connectors.kit import Connector, MessageConnector, SocialConnector
 from portico.connectors.registry import Registry, registry
 from portico.connectors.types import ConnectorType, TemplateType
 from portico.connectors.views import connector_view, factory_view
@@ -44,6 +44,7 @@ class Connectors:
         self._active: TTLCache[tuple[str, str], tuple[Factory, dict[str, Any]]] = TTLCache(
             CACHE_TTL
         )
+        self._socials: TTLCache[str, list[dict[str, Any]]] = TTLCache(CACHE_TTL)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -110,6 +111,29 @@ class Connectors:
                 return factory, row
         return None
 
+    # -- social sign-in ------------------------------------------------------------------
+
+    async def socials(self, tenant_id: str) -> list[dict[str, Any]]:
+        """The tenant's social connectors as the API shows them (target, name, logo...),
+        oldest first; what the sign-in page's buttons are made from."""
+        return await self._socials.get(tenant_id, self._load_socials) or []
+
+    async def _load_socials(self, tenant_id: str) -> list[dict[str, Any]]:
+        views = await self.list_connectors(tenant_id)
+        return [v for v in views if v["type"] == ConnectorType.Social.value]
+
+    async def social(
+        self, tenant_id: str, connector_id: str
+    ) -> tuple[SocialConnector, dict[str, Any]]:  # type: ignore[type-arg]
+        """The configured social connector with row id ``connector_id`` and its view (whose
+        ``target`` keys the user's identity)."""
+        factory, row = await self._row(tenant_id, connector_id)
+        if factory.type is not ConnectorType.Social:
+            raise not_found(f"The connector with id {connector_id!r} is not a social connector.")
+        connector = factory.from_config(row["config"])
+        assert isinstance(connector, SocialConnector)
+        return connector, connector_view(factory, row, row["config"])
+
     # -- management ----------------------------------------------------------------------
 
     def factories(self, kind: ConnectorType | None = None) -> list[dict[str, Any]]:
@@ -167,7 +191,7 @@ class Connectors:
         async with self._engine.begin() as conn:
             await repo.delete_connectors(conn, tenant_id, replaced)
             await repo.insert_connector(conn, row)
-        self._active.invalidate()
+        self._invalidate()
         return connector_view(factory, row, config)
 
     def _replaced_by(self, factory: Factory, row: dict[str, Any]) -> bool:
@@ -199,14 +223,18 @@ class Connectors:
         if values:
             async with self._engine.begin() as conn:
                 await repo.update_connector(conn, tenant_id, connector_id, values)
-            self._active.invalidate()
+            self._invalidate()
         return connector_view(factory, {**row, **values}, plain)
 
     async def delete(self, tenant_id: str, connector_id: str) -> None:
         async with self._engine.begin() as conn:
             if not await repo.delete_connectors(conn, tenant_id, [connector_id]):
                 raise not_found(f"The connector with id {connector_id!r} does not exist.")
+        self._invalidate()
+
+    def _invalidate(self) -> None:
         self._active.invalidate()
+        self._socials.invalidate()
 
     # -- rows, sealed and opened ------------------------------------------------------------
 

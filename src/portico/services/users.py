@@ -35,7 +35,11 @@ async def create_user(
     phone: str | None = None,
     password: str | None = None,
     name: str | None = None,
+    avatar: str | None = None,
+    require_identifier: bool = True,
 ) -> dict[str, Any]:
+    """Insert a user. ``require_identifier=False`` is for a social sign-up, where the
+    provider's identity (linked by the caller in the same transaction) is how they sign in."""
     if username is not None and not USERNAME_RE.match(username):
         raise InvalidUser("username must start with a letter or _ and hold letters, digits, _")
     if email is not None:
@@ -44,7 +48,7 @@ async def create_user(
             raise InvalidUser("email is not a valid address")
     if phone is not None and not PHONE_RE.match(phone):
         raise InvalidUser("phone must be digits only, with the country code")
-    if not (username or email or phone):
+    if require_identifier and not (username or email or phone):
         raise InvalidUser("a user needs a username, an email or a phone number")
     encrypted, method = (None, None)
     if password is not None:
@@ -60,8 +64,8 @@ async def create_user(
         "primary_phone": phone,
         "password_encrypted": encrypted,
         "password_encryption_method": method,
-        "name": name,
-        "avatar": None,
+        "name": name[:128] if name else None,
+        "avatar": avatar if avatar and len(avatar) <= 2048 else None,
         "profile": {},
         "identities": {},
         "custom_data": {},

@@ -113,6 +113,22 @@ users = Table(
     UniqueConstraint("tenant_id", "primary_phone"),
 )
 
+# The index of ``users.identities`` (Logto keeps only the JSON column): one row per social
+# identity, so that "who is kakao:1234?" is one indexed lookup and two parallel first sign-ins
+# with the same provider account cannot create two users (the primary key refuses the second).
+user_identities = Table(
+    "user_identities",
+    metadata,
+    _tenant(),
+    Column("target", String(128), nullable=False),
+    Column("identity_id", String(256), nullable=False),
+    Column("user_id", String(12), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "target", "identity_id"),
+    UniqueConstraint("tenant_id", "user_id", "target"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+)
+
 resources = Table(
     "resources",
     metadata,
@@ -327,6 +343,7 @@ __all__ = [
     "sentinel_activities",
     "sign_in_experiences",
     "tenants",
+    "user_identities",
     "users",
     "users_roles",
 ]

@@ -11,7 +11,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.web.experience import codes, consent, profile, recovery, register, sign_in
+from portico.web.experience import (
+    codes,
+    consent,
+    profile,
+    recovery,
+    register,
+    sign_in,
+    social,
+)
 from portico.web.experience.context import TENANT
 from portico.web.runtime import Runtime
 
@@ -41,4 +49,5 @@ def routes(runtime: Runtime) -> list[Route]:
         *recovery.routes(runtime),
         *profile.routes(runtime),
         *consent.routes(runtime),
+        *social.routes(runtime),
     ]

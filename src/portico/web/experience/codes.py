@@ -119,5 +119,5 @@ async def _after_error(ctx: Ctx, error: StepError) -> Response:
     if ctx.exp.get("event") == "ForgotPassword":
         return recovery.form(ctx, error)
     if ctx.exp.get("event") == "Register":
-        return register.form(ctx, error)
-    return sign_in.form(ctx, error=error)
+        return await register.form(ctx, error)
+    return await sign_in.form(ctx, error=error)

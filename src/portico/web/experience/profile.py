@@ -4,10 +4,12 @@ the user lacks) and Logto's two transitions: "no account for this email, create 
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.experience.identifiers import Identifier, missing, read
+from portico.experience.identifiers import Identifier, read
 from portico.storage import users as users_repo
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
@@ -16,13 +18,17 @@ from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
 
-async def _have(ctx: Ctx) -> dict:
-    user = None
+async def _user(ctx: Ctx) -> dict[str, Any] | None:
+    """The existing account being signed in to, if any."""
     if ctx.exp.get("event") == "SignIn" and ctx.exp.get("userId"):
         assert ctx.runtime.engine is not None
         async with ctx.runtime.engine.connect() as conn:
-            user = await users_repo.get_user(conn, ctx.tenant, ctx.exp["userId"])
-    return steps.have(ctx.exp.get("profile", {}), user)
+            return await users_repo.get_user(conn, ctx.tenant, ctx.exp["userId"])
+    return None
+
+
+async def _need(ctx: Ctx) -> str | None:
+    return steps.still_missing(ctx, await _user(ctx)) if _in_progress(ctx) else None
 
 
 def _in_progress(ctx: Ctx) -> bool:
@@ -45,13 +51,13 @@ def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
 
 def routes(runtime: Runtime) -> list[Route]:
     async def continue_page(ctx: Ctx) -> Response:
-        need = missing(ctx.sie, await _have(ctx)) if _in_progress(ctx) else None
+        need = await _need(ctx)
         if need is None or need == "password":
             return ctx.go("/password" if need else "/sign-in")
         return _continue_form(ctx, need)
 
     async def continue_submit(ctx: Ctx) -> Response:
-        need = missing(ctx.sie, await _have(ctx)) if _in_progress(ctx) else None
+        need = await _need(ctx)
         if need is None or need == "password":
             return ctx.go("/password" if need else "/sign-in")
         allowed = {"email", "phone"} if need == "emailOrPhone" else {need}
@@ -77,7 +83,7 @@ def routes(runtime: Runtime) -> list[Route]:
         if not _in_progress(ctx):
             return ctx.go("/sign-in")
         try:
-            have = await _have(ctx)
+            have = steps.have(ctx.exp.get("profile", {}), await _user(ctx))
             hashed = await steps.new_password(
                 ctx,
                 (ctx.fields.get("password") or [""])[0],

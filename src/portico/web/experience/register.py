@@ -8,15 +8,16 @@ from starlette.routing import Route
 from portico.experience.identifiers import read
 from portico.services.username_policy import UsernamePolicy, check_username, normalise_username
 from portico.storage import users as users_repo
-from portico.web.experience import steps
+from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.sign_in import needs_terms, restrict
 from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
 
-def form(ctx: Ctx, error: StepError | None = None, identifier: str = "") -> Response:
+async def form(ctx: Ctx, error: StepError | None = None, identifier: str = "") -> Response:
     values = {
+        "socials": await social.buttons(ctx),
         "kinds": restrict(ctx, ctx.sie.signUp.identifiers),
         "needs_terms": needs_terms(ctx, registering=True),
         "identifier": identifier,
@@ -47,7 +48,7 @@ def routes(runtime: Runtime) -> list[Route]:
         if ctx.exp.get("event") != "Register":
             ctx.reset("Register")
             await ctx.save()
-        return form(ctx)
+        return await form(ctx)
 
     async def submit(ctx: Ctx) -> Response:
         if not ctx.sie.can_register:
@@ -74,7 +75,7 @@ def routes(runtime: Runtime) -> list[Route]:
             await steps.send_code(ctx, identifier, "Register")
             return ctx.go("/verification-code")
         except StepError as error:
-            return form(ctx, error, raw)
+            return await form(ctx, error, raw)
 
     return [
         Route("/register", view(runtime, page), methods=["GET"]),

@@ -3,12 +3,14 @@ password or a verification code, as the sign-in methods allow."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.identifiers import Identifier, read
 from portico.protocol.authorization.request import AuthorizationRequest
-from portico.web.experience import steps
+from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
@@ -25,8 +27,12 @@ SCREENS = {
 
 
 def first_screen(request: AuthorizationRequest) -> str:
-    """Where ``/oidc/auth`` sends a user who must sign in: Logto's ``first_screen`` (or the
-    deprecated ``interaction_mode=signUp``), else the sign-in page."""
+    """Where ``/oidc/auth`` sends a user who must sign in: straight to a provider for
+    ``direct_sign_in=social:<target>``, else Logto's ``first_screen`` (or the deprecated
+    ``interaction_mode=signUp``), else the sign-in page."""
+    method, _, target = (request.extra.get("direct_sign_in") or "").partition(":")
+    if method == "social" and target:
+        return f"/direct/social/{quote(target, safe='')}"
     screen = request.extra.get("first_screen")
     if screen in SCREENS:
         return SCREENS[screen]
@@ -60,16 +66,18 @@ def can_recover(ctx: Ctx) -> bool:
     return any(ctx.sie.forgot_password_by(kind) for kind in ("email", "phone"))
 
 
-def form(
+async def form(
     ctx: Ctx, status: int = 200, error: StepError | None = None, identifier: str = ""
 ) -> Response:
-    hint = ctx.interaction["request"].get("login_hint") or ""
+    link = ctx.interaction.get("socialLink") or {}
+    hint = link.get("email") or link.get("phone") or ctx.interaction["request"].get("login_hint")
     values = {
+        "socials": await social.buttons(ctx),
         "kinds": kinds(ctx),
         "show_password": shows_password(ctx),
         "needs_terms": needs_terms(ctx, registering=False),
         "can_recover": can_recover(ctx),
-        "identifier": identifier or hint,
+        "identifier": identifier or hint or "",
     }
     if error:
         return ctx.error("sign_in.html", error.key, error.status, params=error.params, **values)
@@ -83,7 +91,7 @@ def routes(runtime: Runtime) -> list[Route]:
         if ctx.exp.get("event") != "SignIn" or ctx.exp.get("userId"):
             ctx.reset()
             await ctx.save()
-        return form(ctx)
+        return await form(ctx)
 
     async def submit(ctx: Ctx) -> Response:
         raw = ctx.field("identifier")
@@ -106,7 +114,7 @@ def routes(runtime: Runtime) -> list[Route]:
             await ctx.save()
             return ctx.go("/sign-in/password")
         except StepError as error:
-            return form(ctx, error=error, identifier=raw)
+            return await form(ctx, error=error, identifier=raw)
 
     async def password_page(ctx: Ctx) -> Response:
         if not ctx.exp.get("identifier"):

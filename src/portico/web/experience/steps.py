@@ -19,6 +19,7 @@ from portico.connectors import ConnectorError, ConnectorType
 from portico.experience.codes import CodeError, Recipient
 from portico.experience.identifiers import Identifier, missing
 from portico.protocol import sessions as sessions_mod
+from portico.services import identities
 from portico.services import users as user_service
 from portico.services.password_policy import PasswordPolicy, check_password
 from portico.services.passwords import hash_password
@@ -139,16 +140,45 @@ async def new_password(
 
 
 # What comes next ----------------------------------------------------------------------------
-def have(profile: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+def have(
+    profile: dict[str, Any], user: dict[str, Any] | None, social: bool = False
+) -> dict[str, Any]:
     """What the user has (stored) or has given in this interaction, in the terms of
-    :func:`portico.experience.identifiers.missing`."""
+    :func:`portico.experience.identifiers.missing`. A social identity stands in for a
+    password (as in Logto): such users sign in through their provider."""
     stored = user or {}
     return {
         "username": stored.get("username") or profile.get("username"),
         "email": stored.get("primary_email") or profile.get("email"),
         "phone": stored.get("primary_phone") or profile.get("phone"),
-        "password": bool(stored.get("password_encrypted") or profile.get("passwordEncrypted")),
+        "password": bool(
+            stored.get("password_encrypted")
+            or profile.get("passwordEncrypted")
+            or stored.get("identities")
+            or social
+        ),
     }
+
+
+def still_missing(ctx: Ctx, user: dict[str, Any] | None) -> str | None:
+    """What sign-up still requires of this interaction's user (``user`` when signing in to
+    an existing account); social sign-ups may skip identifiers (``skipRequiredIdentifiers``)."""
+    exp = ctx.exp
+    social = social_identity(ctx)
+    if social and exp.get("event") == "Register" and ctx.sie.socialSignIn.skipRequiredIdentifiers:
+        return None
+    return missing(ctx.sie, have(exp.get("profile", {}), user, social=social is not None))
+
+
+def social_identity(ctx: Ctx) -> dict[str, Any] | None:
+    """The provider identity this interaction will link: proven by a social callback
+    (``exp.social``), or waiting for the user to sign in to the account it belongs with."""
+    if found := ctx.exp.get("social"):
+        return found  # type: ignore[no-any-return]
+    link = ctx.interaction.get("socialLink")
+    if link and ctx.exp.get("event") == "SignIn":
+        return link["identity"]  # type: ignore[no-any-return]
+    return None
 
 
 def _fulfil_path(need: str) -> str:
@@ -161,8 +191,9 @@ async def advance(ctx: Ctx) -> Response:
     assert runtime.engine is not None
     exp = ctx.exp
     profile: dict[str, Any] = exp.setdefault("profile", {})
+    social = social_identity(ctx)
     if exp.get("event") == "Register":
-        if need := missing(ctx.sie, have(profile, None)):
+        if need := still_missing(ctx, None):
             await ctx.save()
             return ctx.go(_fulfil_path(need))
         try:
@@ -173,9 +204,14 @@ async def advance(ctx: Ctx) -> Response:
                     username=profile.get("username"),
                     email=profile.get("email"),
                     phone=profile.get("phone"),
+                    name=profile.get("name"),
+                    avatar=profile.get("avatar"),
+                    require_identifier=social is None,
                 )
                 if profile.get("passwordEncrypted"):
                     await set_password(conn, user["id"], profile)
+                if social:
+                    await _link(conn, ctx.tenant, user["id"], social)
         except user_service.InvalidUser:
             raise StepError("error.identifier_taken", 409) from None
         return await finish(ctx, user["id"])
@@ -187,13 +223,15 @@ async def advance(ctx: Ctx) -> Response:
     if user is None or user["is_suspended"]:
         ctx.reset()
         raise StepError("error.invalid_credentials", 422)
-    if need := missing(ctx.sie, have(profile, user)):
+    if need := still_missing(ctx, user):
         await ctx.save()
         return ctx.go(_fulfil_path(need))
-    if profile:
+    if profile or social:
         try:
             async with runtime.engine.begin() as conn:
                 await _apply_profile(conn, user_id, profile)
+                if social:
+                    await _link(conn, ctx.tenant, user_id, social)
         except IntegrityError:  # taken by someone else since it was verified
             raise StepError("error.identifier_taken", 409) from None
     return await finish(ctx, user_id)
@@ -210,6 +248,21 @@ async def set_password(conn: AsyncConnection, user_id: str, profile: dict[str, A
             updated_at=now_ms(),
         )
     )
+
+
+async def _link(conn: AsyncConnection, tenant: str, user_id: str, social: dict[str, Any]) -> None:
+    """Attach the provider identity to the user (or refresh its details); with the
+    connector's ``syncProfile`` on, the provider's name and avatar replace the user's."""
+    try:
+        await identities.link(
+            conn, tenant, user_id, social["target"], social["id"], social["details"]
+        )
+    except identities.IdentityTaken:
+        raise StepError("error.identity_taken", 409, provider=social["provider"]) from None
+    details = social["details"]
+    if social.get("syncProfile") and (details.get("name") or details.get("avatar")):
+        values = {k: details[k] for k in ("name", "avatar") if details.get(k)}
+        await conn.execute(update(users).where(users.c.id == user_id).values(values))
 
 
 async def _apply_profile(conn: AsyncConnection, user_id: str, profile: dict[str, Any]) -> None:
@@ -239,6 +292,7 @@ async def finish(ctx: Ctx, user_id: str) -> Response:
     async with runtime.engine.begin() as conn:
         await users_repo.touch_sign_in(conn, user_id, now_ms())
     ctx.reset()
+    ctx.interaction.pop("socialLink", None)
     await ctx.save()
     response = ctx.go(f"/oidc/auth/{ctx.uid}")
     runtime.set_cookie(response, runtime.session_cookie, handle, sessions_mod.SESSION_TTL)
