@@ -33,6 +33,8 @@ DEFAULTS = {
     "agreeToTermsPolicy": "Automatic",
     "termsOfUseUrl": None,
     "privacyPolicyUrl": None,
+    "socialSignInConnectorTargets": [],
+    "socialSignIn": {},
 }  # fmt: skip
 EMAIL_SIGN_IN = {
     "signUp": {"identifiers": ["email"], "password": False, "verify": True},

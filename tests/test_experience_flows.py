@@ -248,7 +248,7 @@ def test_code_attempts_are_limited_even_in_parallel(lab: Lab) -> None:
     mismatches = sum("The code is incorrect." in r for r in replies)
     exhausted = sum("Too many incorrect attempts" in r for r in replies)
     assert mismatches <= 3 and mismatches + exhausted == 24, [
-        r[r.find("<p class=\"error"):][:200] for r in replies
+        r[r.find('<p class="error') :][:200] for r in replies
     ]
     late = submit(browser, code_page, "/verification-code", code=right)
     assert "Too many incorrect attempts" in late.text  # the right code no longer helps

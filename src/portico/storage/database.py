@@ -49,7 +49,23 @@ def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     engine = create_async_engine(driver_url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_begin_before_savepoint)
     return engine
+
+
+def _sqlite_begin_before_savepoint(conn: Any, _name: str) -> None:
+    """Make a SAVEPOINT nest inside the caller's transaction on SQLite.
+
+    The sqlite3 driver opens its transaction lazily, before the first INSERT/UPDATE/DELETE,
+    and never before a SAVEPOINT. A SAVEPOINT issued first would start the transaction
+    itself, and releasing it would COMMIT: a later failure in the same ``begin()`` block
+    could no longer roll back what the savepoint covered (a user created, then its
+    identity refused). Opening the transaction here keeps one block all-or-nothing.
+    """
+    raw = conn.connection.dbapi_connection
+    driver = getattr(raw, "_connection", raw)  # aiosqlite's adapter wraps the connection
+    if not getattr(driver, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _ensure_sqlite_directory(driver_url: str) -> None:

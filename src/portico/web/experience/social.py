@@ -118,13 +118,13 @@ def routes(runtime: Runtime) -> list[Route]:
         await ctx.save()
         return ctx.go("/sign-in")
 
-    return [
+    return [  # /social/link before /social/{connector_id}, which would match it
+        Route("/social/link", view(runtime, link_page), methods=["GET"]),
+        Route("/social/link", form_view(runtime, link_submit), methods=["POST"]),
         Route("/social/{connector_id}", view(runtime, start_by_id), methods=["GET"]),
         Route("/direct/social/{target}", view(runtime, start_by_target), methods=["GET"]),
         Route("/callback/{connector_id}", view(runtime, callback), methods=["GET"]),
         Route("/callback/{connector_id}", callback_post, methods=["POST"]),
-        Route("/social/link", view(runtime, link_page), methods=["GET"]),
-        Route("/social/link", form_view(runtime, link_submit), methods=["POST"]),
     ]
 
 
