@@ -454,3 +454,55 @@ def test_browser_cancelled_consent(lab: Lab, kakao: FakeKakao, page: Page) -> No
     expect(page.get_by_role("alert")).to_have_text("Sign-in with Kakao was cancelled.")
     page.get_by_role("link", name=re.compile("sign in", re.I)).click()
     expect(page.get_by_role("link", name="Continue with Kakao")).to_be_visible()
+
+
+def open_app_in(page: Page, lab: Lab) -> None:
+    _, challenge = pkce_pair()
+    page.goto(
+        authorize_url(
+            lab.server, lab.app_id, lab.redirect_uri,
+            code_challenge=challenge, code_challenge_method="S256",
+        )
+    )  # fmt: skip
+
+
+def test_browser_social_only_sign_up(lab: Lab, kakao: FakeKakao, page: Page) -> None:
+    lab.configure(**SOCIAL_ONLY)
+    kakao.next_user = kakao_user(new_id(), "소셜전용", None)
+    open_app_in(page, lab)
+    expect(page.locator("input[name=identifier]")).to_have_count(0)
+    page.get_by_role("link", name="Continue with Kakao").click()
+    url = submit_and_wait_for_client(page, lambda: page.locator("#agree").click())
+    assert "code" in query_of(url)
+
+
+def test_browser_automatic_linking(lab: Lab, kakao: FakeKakao, page: Page) -> None:
+    existing = lab_user(lab)
+    lab.configure(socialSignIn={"automaticAccountLinking": True})
+    kakao.next_user = kakao_user(new_id(), "자동연결", existing.email)
+    open_app_in(page, lab)
+    page.get_by_role("link", name="Continue with Kakao").click()
+    url = submit_and_wait_for_client(page, lambda: page.locator("#agree").click())
+    assert "code" in query_of(url)
+
+    async def identity_owner(conn: Any) -> str | None:
+        row = await conn.execute(
+            select(user_identities.c.user_id).where(
+                user_identities.c.identity_id == str(kakao.next_user["id"])
+            )
+        )
+        return row.scalar_one_or_none()  # type: ignore[no-any-return]
+
+    assert lab.server.db(identity_owner) == existing.id
+
+
+def test_browser_provider_fault_page(lab: Lab, kakao: FakeKakao, page: Page) -> None:
+    kakao.next_user = kakao_user(new_id(), "장애", None)
+    kakao.fault = "user_500"
+    open_app_in(page, lab)
+    page.get_by_role("link", name="Continue with Kakao").click()
+    page.locator("#agree").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Signing in with Kakao did not work. Please try again."
+    )
+    expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
