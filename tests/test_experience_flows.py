@@ -319,6 +319,43 @@ def test_forgot_password_by_email(lab: Lab) -> None:
     assert lab.messages_to(user.email)[-1]["Subject"] == "ForgotPassword code"
 
 
+def test_password_reset_ends_other_sessions_and_tokens(lab: Lab) -> None:
+    lab.configure(**EMAIL_WITH_PASSWORD)
+    user = lab_user(lab)
+    elsewhere = lab.browser()  # signed in on another device, with a refresh token
+    page, verifier = start(lab, elsewhere, scope="openid offline_access", prompt="consent")
+    signed_in = submit(elsewhere, page, "/sign-in", identifier=user.email, password=PASSWORD)
+    response = elsewhere.follow_until_external(signed_in)
+    code = query_of(response.headers["location"])["code"]
+    tokens = httpx.post(
+        f"{lab.server.endpoint}/oidc/token",
+        data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+              "redirect_uri": lab.redirect_uri, "client_id": lab.app_id,
+              "client_secret": lab.app_secret},
+    ).json()  # fmt: skip
+    assert "refresh_token" in tokens
+
+    browser = lab.browser()
+    start(lab, browser)
+    sent = submit(browser, browser.get("/forgot-password"), "/forgot-password",
+                  identifier=user.email)  # fmt: skip
+    assert sent.status_code == 303
+    code_page = browser.get("/verification-code")
+    submit(browser, code_page, "/verification-code", code=lab.code_for(user.email))
+    reset_form = browser.get("/forgot-password/reset")
+    done = submit(browser, reset_form, "/forgot-password/reset", password=STRONG, confirm=STRONG)
+    assert done.headers["location"] == "/sign-in"
+
+    refreshed = httpx.post(
+        f"{lab.server.endpoint}/oidc/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+              "client_id": lab.app_id, "client_secret": lab.app_secret},
+    )  # fmt: skip
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    silent, _ = start(lab, elsewhere, prompt="none")
+    assert query_of(silent.headers["location"])["error"] == "login_required"
+
+
 def test_forgot_password_does_not_reveal_whether_the_account_exists(lab: Lab) -> None:
     lab.configure(**EMAIL_WITH_PASSWORD)
     user = lab_user(lab)

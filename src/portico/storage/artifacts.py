@@ -102,6 +102,18 @@ class ArtifactStore:
         async with self._engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.model_name == kind, t.c.id == artifact_id))
 
+    async def revoke_account(self, account_id: str) -> int:
+        """Delete every session, code and token of an account (after its password was
+        reset: whoever held them may have known the old password)."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(t).where(
+                    t.c.tenant_id == self._tenant_id,
+                    t.c.payload["accountId"].as_string() == account_id,
+                )
+            )
+        return int(result.rowcount or 0)
+
     async def revoke_grant(self, grant_id: str) -> int:
         """Delete everything issued under a grant (code replay, refresh reuse, revocation)."""
         async with self._engine.begin() as conn:

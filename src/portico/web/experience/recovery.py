@@ -80,6 +80,8 @@ def routes(runtime: Runtime) -> list[Route]:
             return _reset_form(ctx, error)
         async with runtime.engine.begin() as conn:
             await steps.set_password(conn, user_id, hashed)
+        # Sessions and tokens of the old password end with it (ASVS 3.3.3).
+        await ctx.provider.artifacts.revoke_account(user_id)
         for identifier in ctx.exp.get("identified", []):
             await runtime.sentinel.succeeded(ctx.tenant, identifier)
         ctx.reset("SignIn")
