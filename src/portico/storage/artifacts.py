@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage.database import now_ms
 from portico.storage.tables import oidc_model_instances as t
@@ -114,3 +114,14 @@ class ArtifactStore:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(t).where(t.c.expires_at <= now_ms()))
         return result.rowcount
+
+
+async def revoke_account(conn: AsyncConnection, tenant_id: str, account_id: str) -> int:
+    """Delete every session, code and token of one user (suspension, deletion), in the
+    caller's transaction. JWT access tokens are not stored and live out their short TTL."""
+    result = await conn.execute(
+        delete(t).where(
+            t.c.tenant_id == tenant_id, t.c.payload["accountId"].as_string() == account_id
+        )
+    )
+    return result.rowcount
