@@ -214,10 +214,10 @@ def test_role_grants_reach_access_tokens(admin: httpx.Client, server: Server) ->
 
 def test_role_crud_users_and_list_counts(admin: httpx.Client) -> None:
     name = unique("editor")
-    role = admin.post("/roles", json={"name": name, "description": "Edits", "isDefault": True})
+    role = admin.post("/roles", json={"name": name, "description": "Edits"})
     assert role.status_code == 200
     role = role.json()
-    assert role["type"] == "User" and role["isDefault"] is True
+    assert role["type"] == "User" and role["isDefault"] is False
     error(
         admin.post("/roles", json={"name": name, "description": "again"}), 422, "role.name_in_use"
     )
@@ -319,3 +319,18 @@ def test_role_applications_list(admin: httpx.Client, server: Server) -> None:
         "/applications", params={"excludeRoleId": role["id"], "types": "MachineToMachine"}
     ).json()
     assert not set(apps) & {a["id"] for a in excluded}
+
+
+def test_default_roles_go_to_new_users(admin: httpx.Client) -> None:
+    role = admin.post(
+        "/roles", json={"name": unique("member"), "description": "d", "isDefault": True}
+    ).json()
+    try:
+        assert role["isDefault"] is True
+        user = admin.post("/users", json={"username": unique("new")}).json()
+        assert [r["id"] for r in admin.get(f"/users/{user['id']}/roles").json()] == [role["id"]]
+    finally:
+        off = admin.patch(f"/roles/{role['id']}", json={"isDefault": False})
+        assert off.json()["isDefault"] is False
+    later = admin.post("/users", json={"username": unique("new")}).json()
+    assert admin.get(f"/users/{later['id']}/roles").json() == []

@@ -16,6 +16,7 @@ from portico.ids import short_id
 from portico.services.errors import NotFound, ServiceError
 from portico.services.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password
 from portico.storage import artifacts
+from portico.storage import rbac as rbac_repo
 from portico.storage import users as repo
 from portico.storage.database import now_ms
 
@@ -107,8 +108,9 @@ async def create_user(
     password_digest: str | None = None,
     password_algorithm: str | None = None,
 ) -> dict[str, Any]:
-    """Create a user. ``password`` is hashed with Argon2id; ``password_digest`` +
-    ``password_algorithm`` import an existing Argon2 hash (Logto's user import)."""
+    """Create a user, holding the tenant's default roles. ``password`` is hashed with
+    Argon2id; ``password_digest`` + ``password_algorithm`` import an existing Argon2 hash
+    (Logto's user import)."""
     username, email, phone = _identifiers(username, email, phone)
     if password is not None and password_digest is not None:
         raise InvalidUser(
@@ -150,6 +152,14 @@ async def create_user(
         raise InvalidUser(
             "username, email or phone is already in use", code="user.identifier_in_use", status=422
         ) from None
+    await rbac_repo.insert_rows(
+        conn,
+        "users_roles",
+        [
+            {"tenant_id": tenant_id, "user_id": row["id"], "role_id": role_id}
+            for role_id in await rbac_repo.default_role_ids(conn, tenant_id)
+        ],
+    )
     return row
 
 

@@ -362,3 +362,13 @@ async def role_members(
         member = {c.name: row._mapping[c.name] for c in columns}
         picked.setdefault(row.role_id, []).append(member)
     return {rid: (int(counts.get(rid, 0)), picked.get(rid, [])) for rid in role_ids}
+
+
+async def default_role_ids(conn: AsyncConnection, tenant_id: str) -> list[str]:
+    """User roles every new user receives (``is_default``)."""
+    rows = await conn.execute(
+        select(roles.c.id).where(
+            roles.c.tenant_id == tenant_id, roles.c.type == "User", roles.c.is_default
+        )
+    )
+    return [r.id for r in rows]

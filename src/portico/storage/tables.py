@@ -111,6 +111,7 @@ users = Table(
     UniqueConstraint("tenant_id", "username"),
     UniqueConstraint("tenant_id", "primary_email"),
     UniqueConstraint("tenant_id", "primary_phone"),
+    Index(None, "tenant_id", "created_at"),  # the Management API lists newest first
 )
 
 resources = Table(

@@ -91,6 +91,16 @@ class AuditedRoute(APIRoute):
                     error={"code": error.code, "message": error.message},
                 )
                 raise
+            except Exception:
+                # An unexpected failure (500): recorded without its text, which may hold data.
+                await _record(
+                    request,
+                    key,
+                    route_path,
+                    status=500,
+                    error={"code": "unexpected_error", "message": "Internal server error."},
+                )
+                raise
             await _record(
                 request, key, route_path, status=response.status_code, body=_json_body(response)
             )

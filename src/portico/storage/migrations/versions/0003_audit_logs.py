@@ -1,4 +1,4 @@
-"""audit logs (Logto's ``logs``)
+"""audit logs (Logto's ``logs``); users listed newest first
 
 Revision ID: 0003
 Revises: 0002
@@ -50,9 +50,15 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_logs_tenant_id_user_id"), ["tenant_id", "user_id"], unique=False
         )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_users_tenant_id_created_at"), ["tenant_id", "created_at"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_users_tenant_id_created_at"))
     with op.batch_alter_table("logs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_logs_tenant_id_user_id"))
         batch_op.drop_index(batch_op.f("ix_logs_tenant_id_key"))
