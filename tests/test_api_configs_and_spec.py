@@ -15,7 +15,7 @@ from openapi_spec_validator import validate
 
 from portico.protocol.provider import KEY_REFRESH_SECONDS
 from portico.storage import configs
-from tests.management import client_with, error, invalid_fields, token_for
+from tests.management import client_with, error, invalid_fields, links, token_for
 from tests.support import Server
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -197,3 +197,57 @@ def test_wrong_token_kinds(anonymous: httpx.Client, path: str) -> None:
     basic = anonymous.get(path, headers={"Authorization": "Basic abc"})
     error(basic, 401, "auth.authorization_token_type_not_supported")
     error(anonymous.get(path, headers={"Authorization": "Bearer a.b.c"}), 401, "auth.unauthorized")
+
+
+def test_every_paginated_list_pages(admin: httpx.Client, server: Server) -> None:
+    """Two entries in every list, read one per page: ``Total-Number``, ``Link`` and the
+    second page hold what Logto's middleware would give."""
+    from tests.conftest import make_app
+    from tests.support import unique
+
+    resource = admin.post("/resources", json={"name": "p", "indicator": f"https://{unique('p')}.x"})
+    rid = resource.json()["id"]
+    scope_ids = [
+        admin.post(f"/resources/{rid}/scopes", json={"name": n}).json()["id"] for n in ("a", "b")
+    ]
+    role = admin.post(
+        "/roles", json={"name": unique("p"), "description": "d", "scopeIds": scope_ids}
+    ).json()
+    m2m_role = admin.post(
+        "/roles", json={"name": unique("p"), "description": "d", "type": "MachineToMachine"}
+    ).json()
+    other_m2m = admin.post(
+        "/roles", json={"name": unique("p"), "description": "d", "type": "MachineToMachine"}
+    ).json()
+    other_role = admin.post("/roles", json={"name": unique("p"), "description": "d"}).json()
+    users = [admin.post("/users", json={"username": unique("p")}).json()["id"] for _ in range(2)]
+    apps = [make_app(server, "MachineToMachine").id for _ in range(2)]
+    admin.post(f"/roles/{role['id']}/users", json={"userIds": users})
+    admin.post(f"/roles/{m2m_role['id']}/applications", json={"applicationIds": apps})
+    admin.post(f"/users/{users[0]}/roles", json={"roleIds": [other_role["id"]]})
+    admin.post(f"/applications/{apps[0]}/roles", json={"roleIds": [other_m2m["id"]]})
+    lists = {
+        "/applications": {"types": "MachineToMachine"},
+        "/users": {},
+        "/roles": {},
+        "/resources": {},
+        "/logs": {},
+        f"/users/{users[0]}/roles": {},
+        f"/applications/{apps[0]}/roles": {},
+        f"/roles/{role['id']}/users": {},
+        f"/roles/{m2m_role['id']}/applications": {},
+        f"/roles/{role['id']}/scopes": {},
+        f"/resources/{rid}/scopes": {},
+    }
+    for path, params in lists.items():
+        first = admin.get(path, params={**params, "page_size": 1})
+        assert first.status_code == 200, (path, first.text)
+        total = int(first.headers["total-number"])
+        assert total >= 2 and len(first.json()) == 1, path
+        rel = links(first)
+        assert "page=1" in rel["first"]
+        assert f"page={total}" in rel["last"] and "page=2" in rel["next"] and "prev" not in rel
+        second = admin.get(path, params={**params, "page_size": 1, "page": 2})
+        assert len(second.json()) == 1 and second.json() != first.json(), path
+        assert "page=1" in links(second)["prev"]
+        error(admin.get(path, params={"page_size": 1000}), 400, "guard.invalid_pagination")

@@ -334,3 +334,31 @@ def test_default_roles_go_to_new_users(admin: httpx.Client) -> None:
         assert off.json()["isDefault"] is False
     later = admin.post("/users", json={"username": unique("new")}).json()
     assert admin.get(f"/users/{later['id']}/roles").json() == []
+
+
+def test_get_one_role_and_resource_and_patch_validation(admin: httpx.Client) -> None:
+    role = admin.post("/roles", json={"name": unique("one"), "description": "d"}).json()
+    assert admin.get(f"/roles/{role['id']}").json() == role
+    assert invalid_fields(admin.patch(f"/roles/{role['id']}", json={"name": "x" * 129})) == {
+        "body.name"
+    }
+    assert invalid_fields(admin.patch(f"/roles/{role['id']}", json={"type": "User"})) == {
+        "body.type"
+    }
+    resource = _resource(admin)
+    fetched = admin.get(f"/resources/{resource['id']}").json()
+    assert fetched == {k: v for k, v in resource.items() if k != "scopes"}
+    scopes = f"/resources/{resource['id']}/scopes"
+    assert invalid_fields(admin.post(scopes, json={})) == {"body.name"}
+    scope = _scope(admin, resource["id"], "s1")
+    _scope(admin, resource["id"], "s2")
+    assert invalid_fields(admin.patch(f"{scopes}/{scope['id']}", json={"resourceId": "x"})) == {
+        "body.resourceId"
+    }
+    error(admin.patch(f"{scopes}/{scope['id']}", json={"name": "s2"}), 422, "scope.name_exists")
+    assert invalid_fields(admin.post(f"/roles/{role['id']}/scopes", json={"scopeIds": []})) == {
+        "body.scopeIds"
+    }
+    assert invalid_fields(
+        admin.patch(f"/resources/{resource['id']}", json={"accessTokenTtl": 0})
+    ) == {"body.accessTokenTtl"}

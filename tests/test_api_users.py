@@ -349,3 +349,5 @@ def test_identities(admin: httpx.Client) -> None:
     assert removed.status_code == 200 and removed.json()["identities"] == {}
     error(admin.delete(path), 404, "user.identity_not_exist")
     error(admin.get(path), 404, "user.identity_not_exist")
+    odd = admin.put(f"/users/{user['id']}/identities/a%22b", json={"userId": "x"})
+    assert invalid_fields(odd) == {"path.target"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from portico.services import rbac
@@ -39,6 +39,8 @@ EMAIL = service.EMAIL_RE.pattern
 PHONE = service.PHONE_RE.pattern
 URL = r"^(|https?://\S+)$"
 PASSWORD = Field(min_length=service.MIN_PASSWORD_LENGTH, max_length=256)
+# A connector's target (``google``, ``kakao``...): also a JSON key in ``users.identities``.
+Target = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,128}$")]
 
 
 class CreateUser(Body):
@@ -281,14 +283,14 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
 
     # Social identities ------------------------------------------------------------------------
     @router.get("/users/{userId}/identities/{target}", response_model=IdentityOut)
-    async def get_user_identity(userId: str, target: str) -> dict[str, Any]:
+    async def get_user_identity(userId: str, target: Target) -> dict[str, Any]:
         async with api.read() as conn:
             user = await service.get_user(conn, api.tenant, userId)
         return {"identity": service.identity_of(user, target)}
 
     @router.put("/users/{userId}/identities/{target}")
     async def replace_user_identity(
-        userId: str, target: str, body: Identity, response: Response
+        userId: str, target: Target, body: Identity, response: Response
     ) -> dict[str, Any]:
         """Link the identity the user has at ``target`` (a connector's target, e.g.
         ``google``); 201 when it is new, 200 when it replaces one. Returns all identities."""
@@ -300,7 +302,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
         return identities
 
     @router.delete("/users/{userId}/identities/{target}", response_model=UserOut)
-    async def delete_user_identity(userId: str, target: str) -> dict[str, Any]:
+    async def delete_user_identity(userId: str, target: Target) -> dict[str, Any]:
         async with api.write() as conn:
             return user_out(await service.delete_identity(conn, api.tenant, userId, target))
 
