@@ -17,6 +17,8 @@ from tests.smtp_server import smtp_server
 from tests.support import Browser, Server, browser_client, create_database, unique
 
 PASSWORD = "correct horse battery staple"
+# Management API clients (admin / weak / anonymous) for the test_api_* modules.
+pytest_plugins = ["tests.management"]
 
 
 @pytest.fixture(scope="session")

@@ -506,3 +506,25 @@ def test_browser_provider_fault_page(lab: Lab, kakao: FakeKakao, page: Page) -> 
         "Signing in with Kakao did not work. Please try again."
     )
     expect(page.get_by_role("link", name="Back to sign in")).to_be_visible()
+
+
+def test_sign_ins_and_failures_are_in_the_audit_log(lab: Lab, kakao: FakeKakao) -> None:
+    kakao_id = new_id()
+    lab.configure(signUp={"identifiers": [], "password": False, "verify": False})
+    kakao.next_user = kakao_user(kakao_id, "감사", None)
+    browser = lab.browser()
+    response, verifier = kakao_flow(lab, kakao, browser)
+    sub = finish(lab, browser, response, verifier)["sub"]
+    kakao.fault = "user_500"
+    kakao_flow(lab, kakao, lab.browser())
+
+    entries = lab.api.get("/api/logs", params={"userId": sub}).json()
+    registered = [e for e in entries if e["key"] == "Interaction.Register.Submit"]
+    assert registered and registered[0]["payload"]["result"] == "Success"
+    assert registered[0]["payload"]["applicationId"] == lab.app_id
+    failures = lab.api.get(
+        "/api/logs", params={"logKey": "Interaction.SignIn.Verification.Social.Submit"}
+    ).json()
+    assert failures[0]["payload"]["result"] == "Error"
+    assert failures[0]["payload"]["error"]["code"] == "connector.general"
+    assert "access_token" not in str(failures[0])

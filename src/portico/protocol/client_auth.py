@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from portico.protocol.errors import OAuthError, invalid_client, invalid_request
 from portico.protocol.params import Params, single
 from portico.protocol.provider import Provider
+from portico.services import audit
 from portico.services.applications import Client
 from portico.storage.database import now_ms
 
@@ -45,6 +46,7 @@ async def authenticate(provider: Provider, authorization: str | None, params: Pa
     client = await provider.client(client_id)
     if client is None:
         raise _unauthenticated("client not found", basic is not None)
+    audit.note(application_id=client.id)  # a known client, even if its secret is wrong
     if client.is_public:
         if secret:
             raise _unauthenticated(

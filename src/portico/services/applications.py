@@ -1,4 +1,7 @@
-"""Applications (OIDC clients): the types Logto has, their secrets, and redirect-URI rules."""
+"""Applications (OIDC clients): the types Logto has, their secrets, and redirect-URI rules.
+
+Writes take the caller's connection so that one request is one transaction.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import digest, standard_id, standard_secret
+from portico.services.errors import NotFound, ServiceError
 from portico.storage import applications as repo
 from portico.storage.database import now_ms
 
@@ -29,7 +33,7 @@ PUBLIC_TYPES = {AppType.NATIVE, AppType.SPA}
 SECRET_TYPES = {AppType.TRADITIONAL, AppType.M2M}
 
 
-class InvalidApplication(ValueError):
+class InvalidApplication(ServiceError):
     """A value of the application is not acceptable; the message says which."""
 
 
@@ -153,6 +157,43 @@ class CreatedApplication:
     secret: str | None
 
 
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 256:
+        raise InvalidApplication("name must be 1 to 256 characters")
+    return name
+
+
+def build_oidc_metadata(app_type: AppType, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Logto's ``oidcClientMetadata`` with every URI checked for ``app_type``."""
+    built = dict(metadata)
+    for key in ("redirectUris", "postLogoutRedirectUris"):
+        built[key] = [validate_redirect_uri(u, app_type) for u in metadata.get(key) or []]
+    backchannel = metadata.get("backchannelLogoutUri")
+    if backchannel is not None:
+        validate_redirect_uri(backchannel, AppType.TRADITIONAL)  # an http(s) URL, no fragment
+    return built
+
+
+def check_custom_client_metadata(
+    app_type: AppType, is_third_party: bool, custom: dict[str, Any]
+) -> dict[str, Any]:
+    """Logto's cross-field rules for ``customClientMetadata``."""
+    if is_third_party and custom.get("allowTokenExchange") is True:
+        raise InvalidApplication(
+            "third-party applications cannot enable token exchange",
+            code="application.third_party_application_cannot_enable_token_exchange",
+            status=422,
+        )
+    if custom.get("isDeviceFlow") and app_type is not AppType.NATIVE:
+        raise InvalidApplication(
+            "the device flow is for Native applications only",
+            code="application.device_flow_native_only",
+            status=422,
+        )
+    return custom
+
+
 async def create_application(
     conn: AsyncConnection,
     tenant_id: str,
@@ -164,24 +205,38 @@ async def create_application(
     description: str | None = None,
     is_third_party: bool = False,
     custom_client_metadata: dict[str, Any] | None = None,
+    custom_data: dict[str, Any] | None = None,
+    oidc_extras: dict[str, Any] | None = None,
 ) -> CreatedApplication:
-    """Create an application; confidential types get a "Default secret" shown only now."""
-    name = name.strip()
-    if not name or len(name) > 256:
-        raise InvalidApplication("name must be 1 to 256 characters")
-    if is_third_party and app_type is AppType.M2M:
-        raise InvalidApplication("machine-to-machine applications cannot be third-party")
-    uris = [validate_redirect_uri(u, app_type) for u in redirect_uris or []]
-    logout_uris = [validate_redirect_uri(u, app_type) for u in post_logout_redirect_uris or []]
+    """Create an application; confidential types get a "Default secret" shown only now.
+
+    ``oidc_extras``: further ``oidcClientMetadata`` members (``backchannelLogoutUri``,
+    ``backchannelLogoutSessionRequired``, ``logoUri``)."""
+    name = _checked_name(name)
+    if is_third_party and app_type not in (AppType.TRADITIONAL, AppType.SPA, AppType.NATIVE):
+        raise InvalidApplication(
+            "machine-to-machine applications cannot be third-party",
+            code="application.invalid_third_party_application_type",
+        )
+    oidc = build_oidc_metadata(
+        app_type,
+        {
+            **(oidc_extras or {}),
+            "redirectUris": redirect_uris or [],
+            "postLogoutRedirectUris": post_logout_redirect_uris or [],
+        },
+    )
     row = {
         "tenant_id": tenant_id,
         "id": standard_id(),
         "name": name,
         "description": description,
         "type": app_type.value,
-        "oidc_client_metadata": {"redirectUris": uris, "postLogoutRedirectUris": logout_uris},
-        "custom_client_metadata": custom_client_metadata or {},
-        "custom_data": {},
+        "oidc_client_metadata": oidc,
+        "custom_client_metadata": check_custom_client_metadata(
+            app_type, is_third_party, custom_client_metadata or {}
+        ),
+        "custom_data": custom_data or {},
         "is_third_party": is_third_party,
         "created_at": now_ms(),
     }
@@ -190,6 +245,122 @@ async def create_application(
     if app_type in SECRET_TYPES:
         secret = await add_secret(conn, tenant_id, row["id"], DEFAULT_SECRET_NAME)
     return CreatedApplication(row, secret)
+
+
+async def get_application(
+    conn: AsyncConnection, tenant_id: str, app_id: str, *, for_update: bool = False
+) -> dict[str, Any]:
+    row = await repo.get_application(conn, tenant_id, app_id, for_update=for_update)
+    if row is None:
+        raise NotFound("application", app_id)
+    return row
+
+
+async def update_application(
+    conn: AsyncConnection, tenant_id: str, app_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Replace the given members (Logto's PATCH: JSON members are replaced, not merged).
+
+    ``changes`` keys: ``name``, ``description``, ``oidc_client_metadata``,
+    ``custom_client_metadata``, ``custom_data``."""
+    current = await get_application(conn, tenant_id, app_id, for_update=True)
+    app_type = AppType(current["type"])
+    values = dict(changes)
+    if "name" in values:
+        values["name"] = _checked_name(values["name"])
+    if "oidc_client_metadata" in values:
+        values["oidc_client_metadata"] = build_oidc_metadata(
+            app_type, values["oidc_client_metadata"]
+        )
+    if "custom_client_metadata" in values:
+        custom = values["custom_client_metadata"]
+        before = current["custom_client_metadata"] or {}
+        if bool(custom.get("isDeviceFlow")) != bool(before.get("isDeviceFlow")):
+            raise InvalidApplication(
+                "isDeviceFlow cannot be changed after creation",
+                code="application.device_flow_not_changeable",
+                status=422,
+            )
+        check_custom_client_metadata(app_type, current["is_third_party"], custom)
+    if values:
+        await repo.update_application(conn, tenant_id, app_id, values)
+    return {**current, **values}
+
+
+async def merge_custom_data(
+    conn: AsyncConnection, tenant_id: str, app_id: str, patch: dict[str, Any]
+) -> dict[str, Any]:
+    """Shallow-merge ``patch`` into ``customData`` (Logto's JSON merge) and return the result."""
+    current = await get_application(conn, tenant_id, app_id, for_update=True)
+    merged = {**(current["custom_data"] or {}), **patch}
+    await repo.update_application(conn, tenant_id, app_id, {"custom_data": merged})
+    return merged
+
+
+async def delete_application(conn: AsyncConnection, tenant_id: str, app_id: str) -> None:
+    """Delete the application; its secrets and role assignments go with it (cascade)."""
+    if not await repo.delete_application(conn, tenant_id, app_id):
+        raise NotFound("application", app_id)
+
+
+# Secrets -----------------------------------------------------------------------------------
+def _secret_holder(app: dict[str, Any]) -> None:
+    if AppType(app["type"]) not in SECRET_TYPES:
+        raise InvalidApplication(
+            "only Traditional and machine-to-machine applications have secrets",
+            code="application.invalid_type",
+            status=422,
+        )
+
+
+async def list_secrets(conn: AsyncConnection, tenant_id: str, app_id: str) -> list[dict[str, Any]]:
+    await get_application(conn, tenant_id, app_id)
+    return await repo.list_secrets(conn, app_id)
+
+
+async def create_secret(
+    conn: AsyncConnection, tenant_id: str, app_id: str, name: str, expires_at: int | None
+) -> tuple[dict[str, Any], str]:
+    """``(stored row, value)``: the value exists only in this return; the row keeps a digest."""
+    _secret_holder(await get_application(conn, tenant_id, app_id))
+    if expires_at is not None and expires_at <= now_ms():
+        raise InvalidApplication("The value of `expiresAt` must be in the future.")
+    if any(s["name"] == name for s in await repo.list_secrets(conn, app_id)):
+        raise InvalidApplication(
+            f"a secret named {name!r} already exists",
+            code="application.secret_name_exists",
+            status=422,
+        )
+    value = await add_secret(conn, tenant_id, app_id, name, expires_at)
+    row = next(s for s in await repo.list_secrets(conn, app_id) if s["name"] == name)
+    return row, value
+
+
+async def delete_secret(conn: AsyncConnection, tenant_id: str, app_id: str, name: str) -> None:
+    await get_application(conn, tenant_id, app_id)
+    if not await repo.delete_secret(conn, app_id, name):
+        raise ServiceError(
+            f"The application has no secret named `{name}`.", code="entity.not_found", status=404
+        )
+
+
+async def rename_secret(
+    conn: AsyncConnection, tenant_id: str, app_id: str, name: str, new_name: str
+) -> dict[str, Any]:
+    await get_application(conn, tenant_id, app_id)
+    secrets = {s["name"]: s for s in await repo.list_secrets(conn, app_id)}
+    if name not in secrets:
+        raise ServiceError(
+            f"The application has no secret named `{name}`.", code="entity.not_found", status=404
+        )
+    if new_name != name and new_name in secrets:
+        raise InvalidApplication(
+            f"a secret named {new_name!r} already exists",
+            code="application.secret_name_exists",
+            status=422,
+        )
+    await repo.rename_secret(conn, app_id, name, new_name)
+    return {**secrets[name], "name": new_name}
 
 
 async def add_secret(

@@ -42,7 +42,7 @@ async def link(
     user_id: str,
     target: str,
     identity_id: str,
-    details: dict[str, Any],
+    details: dict[str, Any] | None,
 ) -> None:
     """Attach (or replace) the user's identity at ``target``. Raises :class:`IdentityTaken`
     when another user holds that provider account; the caller's transaction is left usable."""
@@ -73,7 +73,10 @@ async def link(
             )
     except IntegrityError:
         raise IdentityTaken(target) from None
-    identities = {**(row.identities or {}), target: {"userId": identity_id, "details": details}}
+    entry: dict[str, Any] = {"userId": identity_id}
+    if details is not None:
+        entry["details"] = details
+    identities = {**(row.identities or {}), target: entry}
     await _store(conn, tenant_id, user_id, identities)
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import standard_secret
+from portico.services.errors import ServiceError
+from portico.storage import configs
 
 _EC_ALG = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 PRIVATE_KEYS = "oidc.privateKeys"
@@ -82,3 +86,91 @@ def load_keyring(entries: list[dict[str, Any]]) -> KeyRing:
         jwks={"keys": public},
         algorithms=algorithms,
     )
+
+
+# Management API: list, rotate, delete (Logto's ``/api/configs/oidc/:keyType``) -------------
+class KeyType(StrEnum):
+    PRIVATE_KEYS = "private-keys"
+    COOKIE_KEYS = "cookie-keys"
+
+
+_CONFIG_KEY = {KeyType.PRIVATE_KEYS: PRIVATE_KEYS, KeyType.COOKIE_KEYS: COOKIE_KEYS}
+CURRENT, PREVIOUS, NEXT = "Current", "Previous", "Next"
+
+
+def _with_status(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Logto's reading of keys stored without ``status``: the first is Current, others
+    Previous."""
+    return [
+        {**e, "status": e.get("status") or (CURRENT if i == 0 else PREVIOUS)}
+        for i, e in enumerate(entries)
+    ]
+
+
+def redacted(key_type: KeyType, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the API shows: ids, dates, status and algorithm, never key material."""
+    if key_type is KeyType.COOKIE_KEYS:
+        return [{"id": e["id"], "createdAt": e["createdAt"]} for e in entries]
+    return [
+        {
+            "id": e["id"],
+            "createdAt": e["createdAt"],
+            "status": e["status"],
+            "signingKeyAlgorithm": "EC" if isinstance(_import(e["value"]), ECKey) else "RSA",
+        }
+        for e in _with_status(entries)
+    ]
+
+
+async def _stored(conn: AsyncConnection, tenant_id: str, key_type: KeyType) -> list[dict[str, Any]]:
+    return list(await configs.get(conn, tenant_id, _CONFIG_KEY[key_type], for_update=True) or [])
+
+
+async def list_keys(
+    conn: AsyncConnection, tenant_id: str, key_type: KeyType
+) -> list[dict[str, Any]]:
+    return redacted(key_type, await configs.get(conn, tenant_id, _CONFIG_KEY[key_type]) or [])
+
+
+async def rotate(
+    conn: AsyncConnection, tenant_id: str, key_type: KeyType, algorithm: str = "EC"
+) -> list[dict[str, Any]]:
+    """A new key in front. Signing keys: the new one is Current at once, the old Current
+    stays published as Previous (tokens it signed still verify), an older Previous goes.
+    Cookie keys: the new one first, one older kept."""
+    entries = await _stored(conn, tenant_id, key_type)
+    if key_type is KeyType.COOKIE_KEYS:
+        updated = [new_cookie_key_entry(), *entries][:2]
+    else:
+        keyed = _with_status(entries)
+        if any(e["status"] == NEXT for e in keyed):
+            raise ServiceError(
+                "a staged key is pending; it must be activated first",
+                code="oidc.invalid_request",
+                status=422,
+            )
+        current = next(e for e in keyed if e["status"] == CURRENT)
+        updated = [
+            {**new_private_key_entry(algorithm), "status": CURRENT},
+            {**current, "status": PREVIOUS},
+        ]
+    await configs.put(conn, tenant_id, _CONFIG_KEY[key_type], updated)
+    return redacted(key_type, updated)
+
+
+async def delete(conn: AsyncConnection, tenant_id: str, key_type: KeyType, key_id: str) -> None:
+    """Remove a key; the last one stays, and only a Previous signing key may go."""
+    entries = await _stored(conn, tenant_id, key_type)
+    if len(entries) <= 1:
+        raise ServiceError("at least one key must remain", code="oidc.key_required", status=422)
+    keyed = _with_status(entries) if key_type is KeyType.PRIVATE_KEYS else entries
+    target = next((e for e in keyed if e["id"] == key_id), None)
+    if target is None:
+        raise ServiceError(f"no key with ID `{key_id}`", code="oidc.key_not_found", status=404)
+    if key_type is KeyType.PRIVATE_KEYS and target["status"] != PREVIOUS:
+        raise ServiceError(
+            "only a Previous signing key can be deleted",
+            code="oidc.only_previous_key_can_be_deleted",
+            status=422,
+        )
+    await configs.put(conn, tenant_id, _CONFIG_KEY[key_type], [e for e in keyed if e is not target])

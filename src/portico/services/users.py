@@ -1,4 +1,8 @@
-"""End users: creation with normalised identifiers, password sign-in, claims."""
+"""End users: creation with normalised identifiers, profile changes, passwords, suspension.
+
+Writes take the caller's connection so that one request is one transaction. Identifier
+clashes are told apart (Logto's ``user.username_already_in_use`` / ``email`` / ``phone``).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,85 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import short_id
-from portico.services.passwords import hash_password, verify_password
+from portico.services import identities
+from portico.services.errors import NotFound, ServiceError
+from portico.services.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password
+from portico.storage import artifacts
+from portico.storage import rbac as rbac_repo
 from portico.storage import users as repo
 from portico.storage.database import now_ms
 
 USERNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")  # Logto's username rule
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\d{5,20}$")
+MIN_PASSWORD_LENGTH = 8
+# Hashes that ``passwords.verify_password`` can check, as imported through ``passwordDigest``.
+IMPORTABLE_HASHES = {"Argon2i": "$argon2i$", "Argon2id": "$argon2id$", "Argon2d": "$argon2d$"}
+
+_TAKEN = {
+    "username": "user.username_already_in_use",
+    "email": "user.email_already_in_use",
+    "phone": "user.phone_already_in_use",
+}
 
 
-class InvalidUser(ValueError):
+class InvalidUser(ServiceError):
     """A value of the user is not acceptable, or an identifier is already taken."""
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def _identifiers(
+    username: str | None, email: str | None, phone: str | None
+) -> tuple[str | None, str | None, str | None]:
+    if username is not None and not USERNAME_RE.match(username):
+        raise InvalidUser("username must start with a letter or _ and hold letters, digits, _")
+    if email is not None:
+        email = normalise_email(email)
+        if not EMAIL_RE.match(email) or len(email) > 128:
+            raise InvalidUser("email is not a valid address")
+    if phone is not None and not PHONE_RE.match(phone):
+        raise InvalidUser("phone must be digits only, with the country code")
+    return username, email, phone
+
+
+async def _ensure_free(
+    conn: AsyncConnection,
+    tenant_id: str,
+    username: str | None,
+    email: str | None,
+    phone: str | None,
+    other_than: str | None = None,
+) -> None:
+    taken = await repo.taken_identifier(
+        conn, tenant_id, username=username, email=email, phone=phone, other_than=other_than
+    )
+    if taken:
+        raise InvalidUser(f"this {taken} is already in use", code=_TAKEN[taken], status=422)
+
+
+async def _hashed(password: str) -> tuple[str, str]:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidUser(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidUser(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+    return await hash_password(password)
+
+
+def _imported(digest: str, algorithm: str) -> tuple[str, str]:
+    prefix = IMPORTABLE_HASHES.get(algorithm)
+    if prefix is None:
+        raise InvalidUser(
+            f"passwordAlgorithm {algorithm} cannot be verified by Portico; "
+            f"use one of {', '.join(IMPORTABLE_HASHES)}",
+            code="user.password_algorithm_not_supported",
+            status=422,
+        )
+    if not digest.startswith(prefix):
+        raise InvalidUser(f"passwordDigest is not an encoded {algorithm} hash")
+    return digest, algorithm
 
 
 async def create_user(
@@ -36,25 +104,29 @@ async def create_user(
     password: str | None = None,
     name: str | None = None,
     avatar: str | None = None,
-    require_identifier: bool = True,
+    custom_data: dict[str, Any] | None = None,
+    profile: dict[str, Any] | None = None,
+    password_digest: str | None = None,
+    password_algorithm: str | None = None,
 ) -> dict[str, Any]:
-    """Insert a user. ``require_identifier=False`` is for a social sign-up, where the
-    provider's identity (linked by the caller in the same transaction) is how they sign in."""
-    if username is not None and not USERNAME_RE.match(username):
-        raise InvalidUser("username must start with a letter or _ and hold letters, digits, _")
-    if email is not None:
-        email = normalise_email(email)
-        if not EMAIL_RE.match(email) or len(email) > 128:
-            raise InvalidUser("email is not a valid address")
-    if phone is not None and not PHONE_RE.match(phone):
-        raise InvalidUser("phone must be digits only, with the country code")
-    if require_identifier and not (username or email or phone):
-        raise InvalidUser("a user needs a username, an email or a phone number")
+    """Create a user, holding the tenant's default roles. ``password`` is hashed with
+    Argon2id; ``password_digest`` + ``password_algorithm`` import an existing Argon2 hash
+    (Logto's user import)."""
+    username, email, phone = _identifiers(username, email, phone)
+    if password is not None and password_digest is not None:
+        raise InvalidUser(
+            "give either password or passwordDigest, not both", code="user.password_and_digest"
+        )
     encrypted, method = (None, None)
     if password is not None:
-        if len(password) < 8:
-            raise InvalidUser("password must be at least 8 characters")
-        encrypted, method = await hash_password(password)
+        encrypted, method = await _hashed(password)
+    elif password_digest is not None:
+        if not password_algorithm:
+            raise InvalidUser(
+                "passwordDigest needs passwordAlgorithm", code="user.password_algorithm_required"
+            )
+        encrypted, method = _imported(password_digest, password_algorithm)
+    await _ensure_free(conn, tenant_id, username, email, phone)
     now = now_ms()
     row = {
         "tenant_id": tenant_id,
@@ -64,11 +136,11 @@ async def create_user(
         "primary_phone": phone,
         "password_encrypted": encrypted,
         "password_encryption_method": method,
-        "name": name[:128] if name else None,
-        "avatar": avatar if avatar and len(avatar) <= 2048 else None,
-        "profile": {},
+        "name": name,
+        "avatar": avatar,
+        "profile": profile or {},
         "identities": {},
-        "custom_data": {},
+        "custom_data": custom_data or {},
         "is_suspended": False,
         "last_sign_in_at": None,
         "created_at": now,
@@ -77,9 +149,165 @@ async def create_user(
     try:
         async with conn.begin_nested():
             await repo.insert_user(conn, row)
-    except IntegrityError:
-        raise InvalidUser("username, email or phone is already in use") from None
+    except IntegrityError:  # taken by a concurrent request since the check
+        raise InvalidUser(
+            "username, email or phone is already in use", code="user.identifier_in_use", status=422
+        ) from None
+    await rbac_repo.insert_rows(
+        conn,
+        "users_roles",
+        [
+            {"tenant_id": tenant_id, "user_id": row["id"], "role_id": role_id}
+            for role_id in await rbac_repo.default_role_ids(conn, tenant_id)
+        ],
+    )
     return row
+
+
+async def get_user(
+    conn: AsyncConnection, tenant_id: str, user_id: str, *, for_update: bool = False
+) -> dict[str, Any]:
+    user = await repo.get_user(conn, tenant_id, user_id, for_update=for_update)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+async def _write(
+    conn: AsyncConnection, tenant_id: str, user: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    values = {**values, "updated_at": now_ms()}
+    try:
+        async with conn.begin_nested():
+            await repo.update_user(conn, tenant_id, user["id"], values)
+    except IntegrityError:
+        raise InvalidUser(
+            "username, email or phone is already in use", code="user.identifier_in_use", status=422
+        ) from None
+    return {**user, **values}
+
+
+async def update_user(
+    conn: AsyncConnection, tenant_id: str, user_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Replace the given members; keys are column names (``username``, ``primary_email``,
+    ``primary_phone``, ``name``, ``avatar``, ``custom_data``, ``profile``). An empty string or
+    ``None`` clears an identifier, as in Logto."""
+    user = await get_user(conn, tenant_id, user_id, for_update=True)
+    values = {k: (None if v == "" else v) for k, v in changes.items()}
+    username, email, phone = _identifiers(
+        values.get("username"), values.get("primary_email"), values.get("primary_phone")
+    )
+    for column, value in (
+        ("username", username),
+        ("primary_email", email),
+        ("primary_phone", phone),
+    ):
+        if column in values:
+            values[column] = value
+    await _ensure_free(
+        conn,
+        tenant_id,
+        values.get("username"),
+        values.get("primary_email"),
+        values.get("primary_phone"),
+        other_than=user_id,
+    )
+    return await _write(conn, tenant_id, user, values)
+
+
+async def merge_custom_data(
+    conn: AsyncConnection, tenant_id: str, user_id: str, patch: dict[str, Any]
+) -> dict[str, Any]:
+    """Shallow-merge ``patch`` into ``customData`` (Logto's JSON merge); return the result."""
+    user = await get_user(conn, tenant_id, user_id, for_update=True)
+    merged = {**(user["custom_data"] or {}), **patch}
+    await _write(conn, tenant_id, user, {"custom_data": merged})
+    return merged
+
+
+async def set_password(
+    conn: AsyncConnection, tenant_id: str, user_id: str, password: str
+) -> dict[str, Any]:
+    user = await get_user(conn, tenant_id, user_id, for_update=True)
+    encrypted, method = await _hashed(password)
+    return await _write(
+        conn,
+        tenant_id,
+        user,
+        {"password_encrypted": encrypted, "password_encryption_method": method},
+    )
+
+
+async def check_password(
+    conn: AsyncConnection, tenant_id: str, user_id: str, password: str
+) -> None:
+    """Raise Logto's 422 ``session.invalid_credentials`` unless ``password`` is the user's.
+    A user without a password costs the same hash as a wrong password."""
+    user = await get_user(conn, tenant_id, user_id)
+    if not await verify_password(
+        user["password_encrypted"], user["password_encryption_method"], password
+    ):
+        raise InvalidUser(
+            "The password is not correct.", code="session.invalid_credentials", status=422
+        )
+
+
+async def set_suspended(
+    conn: AsyncConnection, tenant_id: str, user_id: str, suspended: bool
+) -> dict[str, Any]:
+    """Suspend (and sign out everywhere: sessions, codes, refresh tokens) or reinstate."""
+    user = await get_user(conn, tenant_id, user_id, for_update=True)
+    updated = await _write(conn, tenant_id, user, {"is_suspended": suspended})
+    if suspended:
+        await artifacts.revoke_account(conn, tenant_id, user_id)
+    return updated
+
+
+async def delete_user(conn: AsyncConnection, tenant_id: str, user_id: str) -> None:
+    """Delete the user, their role assignments (cascade) and every session and token."""
+    if not await repo.delete_user(conn, tenant_id, user_id):
+        raise NotFound("user", user_id)
+    await artifacts.revoke_account(conn, tenant_id, user_id)
+
+
+# Social identities (``users.identities``: ``{target: {userId, details?}}``) ---------------
+async def put_identity(
+    conn: AsyncConnection, tenant_id: str, user_id: str, target: str, identity: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """Link (or replace) the identity at ``target``; ``(identities, created)``. Goes through
+    :mod:`portico.services.identities`, which keeps the lookup table in step."""
+    user = await get_user(conn, tenant_id, user_id, for_update=True)
+    try:
+        await identities.link(
+            conn, tenant_id, user_id, target, identity["userId"], identity.get("details")
+        )
+    except identities.IdentityTaken:
+        raise InvalidUser(
+            "this identity is linked to another user",
+            code="user.identity_already_in_use",
+            status=422,
+        ) from None
+    stored = await get_user(conn, tenant_id, user_id)
+    return stored["identities"], target not in (user["identities"] or {})
+
+
+def identity_of(user: dict[str, Any], target: str) -> dict[str, Any]:
+    identities = user["identities"] or {}
+    if target not in identities:
+        raise ServiceError(
+            f"The user has no identity for `{target}`.", code="user.identity_not_exist", status=404
+        )
+    return identities[target]
+
+
+async def delete_identity(
+    conn: AsyncConnection, tenant_id: str, user_id: str, target: str
+) -> dict[str, Any]:
+    user = await get_user(conn, tenant_id, user_id, for_update=True)
+    identity_of(user, target)
+    await identities.unlink(conn, tenant_id, user_id, target)
+    return await get_user(conn, tenant_id, user_id)
 
 
 async def authenticate(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage.database import now_ms
 from portico.storage.tables import oidc_model_instances as t
@@ -102,18 +102,6 @@ class ArtifactStore:
         async with self._engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.model_name == kind, t.c.id == artifact_id))
 
-    async def revoke_account(self, account_id: str) -> int:
-        """Delete every session, code and token of an account (after its password was
-        reset: whoever held them may have known the old password)."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(t).where(
-                    t.c.tenant_id == self._tenant_id,
-                    t.c.payload["accountId"].as_string() == account_id,
-                )
-            )
-        return int(result.rowcount or 0)
-
     async def revoke_grant(self, grant_id: str) -> int:
         """Delete everything issued under a grant (code replay, refresh reuse, revocation)."""
         async with self._engine.begin() as conn:
@@ -126,3 +114,14 @@ class ArtifactStore:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(t).where(t.c.expires_at <= now_ms()))
         return result.rowcount
+
+
+async def revoke_account(conn: AsyncConnection, tenant_id: str, account_id: str) -> int:
+    """Delete every session, code and token of one user (suspension, deletion), in the
+    caller's transaction. JWT access tokens are not stored and live out their short TTL."""
+    result = await conn.execute(
+        delete(t).where(
+            t.c.tenant_id == tenant_id, t.c.payload["accountId"].as_string() == account_id
+        )
+    )
+    return result.rowcount

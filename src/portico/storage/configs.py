@@ -11,13 +11,16 @@ from portico.storage.database import insert_ignore
 from portico.storage.tables import logto_configs
 
 
-async def get(conn: AsyncConnection, tenant_id: str, key: str) -> Any | None:
-    row = await conn.execute(
-        select(logto_configs.c.value).where(
-            logto_configs.c.tenant_id == tenant_id, logto_configs.c.key == key
-        )
+async def get(
+    conn: AsyncConnection, tenant_id: str, key: str, *, for_update: bool = False
+) -> Any | None:
+    """The value; ``for_update`` locks the row (PostgreSQL) for a read-modify-write."""
+    query = select(logto_configs.c.value).where(
+        logto_configs.c.tenant_id == tenant_id, logto_configs.c.key == key
     )
-    return row.scalar_one_or_none()
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).scalar_one_or_none()
 
 
 async def add_if_absent(conn: AsyncConnection, tenant_id: str, key: str, value: Any) -> Any:

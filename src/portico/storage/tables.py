@@ -111,6 +111,7 @@ users = Table(
     UniqueConstraint("tenant_id", "username"),
     UniqueConstraint("tenant_id", "primary_email"),
     UniqueConstraint("tenant_id", "primary_phone"),
+    Index(None, "tenant_id", "created_at"),  # the Management API lists newest first
 )
 
 # The index of ``users.identities`` (Logto keeps only the JSON column): one row per social
@@ -326,12 +327,32 @@ connectors = Table(
     Index(None, "tenant_id", "connector_id"),
 )
 
+# Audit log (Logto's ``logs``): ``key`` such as ``ExchangeTokenBy.AuthorizationCode`` and a JSON
+# ``payload`` (result, ip, userAgent, userId, applicationId, error...). ``user_id`` and
+# ``application_id`` repeat the payload's so that both databases can filter on an index.
+logs = Table(
+    "logs",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("key", String(128), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("user_id", String(128)),
+    Column("application_id", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "tenant_id", "created_at", "id"),
+    Index(None, "tenant_id", "key"),
+    Index(None, "tenant_id", "user_id"),
+    Index(None, "tenant_id", "application_id"),
+)
+
 __all__ = [
     "application_secrets",
     "applications",
     "applications_roles",
     "connectors",
     "custom_phrases",
+    "logs",
     "logto_configs",
     "metadata",
     "oidc_model_instances",

@@ -4,23 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from portico.storage.tables import users
+from portico.storage import search as search_sql
+from portico.storage.tables import users, users_roles
+
+# Logto's searchable user fields (``userSearchKeys``).
+SEARCH_FIELDS = {
+    "id": users.c.id,
+    "primaryEmail": users.c.primary_email,
+    "primaryPhone": users.c.primary_phone,
+    "username": users.c.username,
+    "name": users.c.name,
+}
 
 
 async def insert_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(insert(users).values(row))
 
 
-async def get_user(conn: AsyncConnection, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-    row = (
-        await conn.execute(
-            select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
-        )
-    ).first()
+async def get_user(
+    conn: AsyncConnection, tenant_id: str, user_id: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    """One user; ``for_update`` locks the row (PostgreSQL) for a read-modify-write."""
+    query = select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
     return dict(row._mapping) if row else None
+
+
+async def update_user(
+    conn: AsyncConnection, tenant_id: str, user_id: str, values: dict[str, Any]
+) -> bool:
+    result = await conn.execute(
+        update(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id).values(values)
+    )
+    return result.rowcount == 1
+
+
+async def delete_user(conn: AsyncConnection, tenant_id: str, user_id: str) -> bool:
+    result = await conn.execute(
+        delete(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+    )
+    return result.rowcount == 1
 
 
 async def find_by_identifier(
@@ -43,6 +71,66 @@ async def find_by_identifier(
         )
     ).first()
     return dict(row._mapping) if row else None
+
+
+async def taken_identifier(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    username: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    other_than: str | None = None,
+) -> str | None:
+    """Which of the given identifiers (``username``, ``email``, ``phone``) another user holds."""
+    for name, column, value in (
+        ("username", users.c.username, username),
+        ("email", users.c.primary_email, email),
+        ("phone", users.c.primary_phone, phone),
+    ):
+        if not value:
+            continue
+        query = select(users.c.id).where(users.c.tenant_id == tenant_id, column == value)
+        if other_than:
+            query = query.where(users.c.id != other_than)
+        if (await conn.execute(query.limit(1))).first():
+            return name
+    return None
+
+
+async def find_users(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    search: search_sql.Search | None = None,
+    role_id: str | None = None,
+    exclude_role_id: str | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, page)`` newest first."""
+    conditions = [users.c.tenant_id == tenant_id]
+    if search is not None:
+        conditions.append(search_sql.condition(search, SEARCH_FIELDS, conn.dialect.name))
+    if role_id:
+        conditions.append(users.c.id.in_(_with_role(role_id)))
+    if exclude_role_id:
+        conditions.append(users.c.id.not_in(_with_role(exclude_role_id)))
+    total = (
+        await conn.execute(select(func.count()).select_from(users).where(*conditions))
+    ).scalar_one()
+    rows = await conn.execute(
+        select(users)
+        .where(*conditions)
+        .order_by(users.c.created_at.desc(), users.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total), [dict(r._mapping) for r in rows]
+
+
+def _with_role(role_id: str):  # type: ignore[no-untyped-def]
+    return select(users_roles.c.user_id).where(users_roles.c.role_id == role_id)
 
 
 async def touch_sign_in(conn: AsyncConnection, user_id: str, at: int) -> None:

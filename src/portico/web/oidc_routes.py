@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,6 +18,7 @@ from portico.protocol.authorization.request import AuthorizationRequest, Redirec
 from portico.protocol.errors import OAuthError, invalid_request
 from portico.protocol.token_endpoint import token as token_grant
 from portico.protocol.userinfo import bearer_token, userinfo
+from portico.services import audit
 from portico.web import cors
 from portico.web.experience.sign_in import first_screen
 from portico.web.http import (
@@ -32,6 +35,23 @@ from portico.web.http import (
 from portico.web.runtime import Runtime
 
 Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger("portico")
+
+# Logto's ``ExchangeTokenBy.<type>`` audit keys, and the request members safe to log (never
+# a code, verifier, token or secret).
+_EXCHANGE_BY = {
+    "authorization_code": "AuthorizationCode",
+    "refresh_token": "RefreshToken",
+    "client_credentials": "ClientCredentials",
+    "urn:ietf:params:oauth:grant-type:token-exchange": "TokenExchange",
+    "urn:ietf:params:oauth:grant-type:device_code": "DeviceCode",
+}
+_LOGGED_PARAMS = frozenset({"grant_type", "client_id", "scope", "resource", "redirect_uri"})
+_TOKEN_TYPES = (
+    ("access_token", "AccessToken"),
+    ("refresh_token", "RefreshToken"),
+    ("id_token", "IdToken"),
+)
 
 
 def routes(runtime: Runtime) -> list[Route]:
@@ -70,9 +90,46 @@ def routes(runtime: Runtime) -> list[Route]:
         )
 
     async def token(request: Request) -> Response:
+        """Every exchange, granted or refused, leaves an ``ExchangeTokenBy.*`` audit entry."""
         params = await body_params(request)
-        result = await token_grant(provider(), request.headers.get("authorization"), params)
+        with audit.collecting() as facts:
+            try:
+                result = await token_grant(provider(), request.headers.get("authorization"), params)
+            except OAuthError as error:
+                await _record_exchange(request, params, facts, error)
+                raise
+        await _record_exchange(request, params, facts, None, result)
         return JSONResponse(result, headers=NO_STORE)
+
+    async def _record_exchange(
+        request: Request,
+        params: dict[str, list[str]],
+        facts: dict[str, Any],
+        error: OAuthError | None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        grant_type = (params.get("grant_type") or [""])[0]
+        issued = [name for kind, name in _TOKEN_TYPES if result and kind in result]
+        assert runtime.engine is not None
+        try:
+            async with runtime.engine.begin() as conn:
+                await audit.record(
+                    conn,
+                    provider().tenant_id,
+                    f"ExchangeTokenBy.{_EXCHANGE_BY.get(grant_type, 'Unknown')}",
+                    result=audit.LogResult.ERROR if error else audit.LogResult.SUCCESS,
+                    ip=request.client.host if request.client else None,
+                    user_agent=request.headers.get("user-agent"),
+                    error={"code": f"oidc.{error.error}", "message": error.description}
+                    if error
+                    else None,
+                    params={k: v[0] for k, v in params.items() if k in _LOGGED_PARAMS and v},
+                    tokenTypes=issued or None,
+                    scope=result.get("scope") if result else None,
+                    **facts,
+                )
+        except Exception:  # the exchange itself stands; a lost entry is logged, not a 500
+            log.exception("could not record the token exchange in the audit log")
 
     async def me(request: Request) -> Response:
         token_value = bearer_token(request.headers.get("authorization"))

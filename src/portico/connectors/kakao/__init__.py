@@ -105,6 +105,12 @@ class KakaoConnector(SocialConnector[KakaoConfig]):
                 "Kakao refused the access token (HTTP 401).",
                 reason="token_refused",
             )
+        if status >= 500:
+            raise social_error(
+                SocialErrorCode.Unavailable,
+                f"Kakao's user API is failing (HTTP {status}).",
+                reason="provider_error",
+            )
         if status != 200 or not isinstance(body, dict):
             raise social_error(
                 SocialErrorCode.InvalidResponse,

@@ -129,6 +129,12 @@ async def bearer_get(
             f"The {what} refused the access token (HTTP 401).",
             reason="token_refused",
         )
+    if status >= 500:
+        raise social_error(
+            SocialErrorCode.Unavailable,
+            f"The {what} is failing (HTTP {status}).",
+            reason="provider_error",
+        )
     if status != 200 or not isinstance(body, dict | list):
         raise social_error(
             SocialErrorCode.InvalidResponse,

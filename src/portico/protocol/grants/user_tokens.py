@@ -9,6 +9,7 @@ from portico.protocol import tokens
 from portico.protocol.claims import OIDC_SCOPES, user_claims
 from portico.protocol.errors import invalid_grant, invalid_target
 from portico.protocol.provider import Provider
+from portico.services import audit
 from portico.services.applications import Client
 from portico.storage import rbac as rbac_repo
 from portico.storage import users as users_repo
@@ -17,6 +18,7 @@ from portico.storage import users as users_repo
 async def load_account(provider: Provider, account_id: str) -> dict[str, Any]:
     async with provider.engine.connect() as conn:
         user = await users_repo.get_user(conn, provider.tenant_id, account_id)
+    audit.note(user_id=account_id)
     if user is None or user["is_suspended"]:
         raise invalid_grant("the user of this grant no longer exists or is suspended")
     return user

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portico.connectors import Connectors, ConnectorType
 from portico.connectors.errors import ConnectorError
+from portico.web.api.audit import AuditedRoute
 from portico.web.api.errors import ApiError
 from portico.web.runtime import Runtime
 
@@ -88,7 +89,7 @@ def api_error(exc: ConnectorError) -> ApiError:
 
 
 def routes(runtime: Runtime, authorized: Any) -> APIRouter:
-    router = APIRouter(dependencies=[authorized])
+    router = APIRouter(dependencies=[authorized], route_class=AuditedRoute)
 
     def service() -> Connectors:
         return connectors_of(runtime)

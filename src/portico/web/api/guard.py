@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPBearer
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -60,12 +62,19 @@ async def verify_management_token(provider: Provider, authorization: str | None)
     return Auth("app" if claims["sub"] == claims.get("client_id") else "user", claims["sub"])
 
 
+# Declared so that swagger.json documents the bearer scheme; the header is read below, since
+# Logto answers a non-Bearer scheme with its own error code.
+_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="Management API token")
+
+
 def guard(runtime_provider) -> object:  # type: ignore[no-untyped-def]
     """A FastAPI dependency bound to the running provider."""
 
-    async def dependency(request: Request) -> Auth:
-        return await verify_management_token(
+    async def dependency(request: Request, _: Annotated[Any, Security(_bearer)] = None) -> Auth:
+        auth = await verify_management_token(
             runtime_provider(), request.headers.get("authorization")
         )
+        request.state.auth = auth  # the actor, for the audit log (web/api/audit.py)
+        return auth
 
     return dependency

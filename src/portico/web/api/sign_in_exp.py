@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Path, Response
 
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import InvalidSignInExperience, SignInExperience
+from portico.web.api.audit import AuditedRoute
 from portico.web.api.errors import ApiError
 from portico.web.i18n import SUPPORTED
 from portico.web.runtime import Runtime
@@ -19,7 +20,7 @@ LanguageTag = Annotated[
 
 
 def router(runtime: Runtime, authorized: Any) -> APIRouter:
-    api = APIRouter()
+    api = APIRouter(route_class=AuditedRoute)
 
     def experiences():  # type: ignore[no-untyped-def]
         assert runtime.experiences is not None

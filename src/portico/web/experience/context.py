@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -17,6 +18,7 @@ from portico.experience.identifiers import Identifier
 from portico.ids import digest
 from portico.protocol import sessions as sessions_mod
 from portico.protocol.provider import Provider
+from portico.services import audit
 from portico.services.applications import Client
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import SignInExperience
@@ -122,6 +124,42 @@ class Ctx:
 
     def go(self, path: str) -> Response:
         return redirect(path)
+
+    # Audit log -------------------------------------------------------------------------------
+    async def audit(
+        self,
+        key: str,
+        *,
+        user_id: str | None = None,
+        error: str | None = None,
+        conn: AsyncConnection | None = None,
+        **details: Any,
+    ) -> None:
+        """One entry in the audit log (Logto's ``Interaction.*`` keys), in ``conn``'s
+        transaction when given; codes and passwords never reach it (``audit.record`` drops
+        credential-named keys as well)."""
+        client_ip = self.request.client.host if self.request.client else None
+        values: dict[str, Any] = {
+            "result": audit.LogResult.ERROR if error else audit.LogResult.SUCCESS,
+            "user_id": user_id,
+            "application_id": self.client.id if self.client else None,
+            "ip": client_ip,
+            "user_agent": self.request.headers.get("user-agent", "")[:512] or None,
+            "error": {
+                "code": error,
+                "message": self.t(error) if error.startswith("error.") else error,
+            }
+            if error
+            else None,
+            "interactionEvent": self.exp.get("event"),
+            **details,
+        }
+        if conn is not None:
+            await audit.record(conn, self.tenant, key, **values)
+            return
+        assert self.runtime.engine is not None
+        async with self.runtime.engine.begin() as own:
+            await audit.record(own, self.tenant, key, **values)
 
 
 async def translated_error(

@@ -194,6 +194,12 @@ async def _callback(ctx: Ctx, connector_id: str) -> Response:
             error.reason,
             error.admin_message,
         )
+        await ctx.audit(
+            "Interaction.SignIn.Verification.Social.Submit",
+            error=error.code,
+            connectorId=connector_id,
+            reason=error.reason,
+        )
         key = (
             "error.social_cancelled"
             if error.code == SocialErrorCode.AuthorizationFailed
@@ -258,9 +264,10 @@ def _new_profile(info: dict[str, Any], *, taken: bool) -> dict[str, Any]:
     """What a new account takes from the provider. The email/phone belong to someone else
     when ``taken`` (the user chose a separate account), so they are left out."""
     profile: dict[str, Any] = {}
-    for key in ("name", "avatar"):
-        if info.get(key):
-            profile[key] = info[key]
+    if info.get("name"):
+        profile["name"] = info["name"][:128]  # the column's size; providers allow more
+    if info.get("avatar") and len(info["avatar"]) <= 2048:
+        profile["avatar"] = info["avatar"]
     if not taken:
         for key in ("email", "phone"):
             if info.get(key):

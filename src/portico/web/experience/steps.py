@@ -66,6 +66,11 @@ async def check_password_of(ctx: Ctx, identifier: Identifier, password: str) -> 
         user = await user_service.authenticate(conn, ctx.tenant, identifier.value, password[:512])
     if user is None:
         await ctx.runtime.sentinel.failed(ctx.tenant, identifier.value)
+        await ctx.audit(
+            "Interaction.SignIn.Verification.Password.Submit",
+            error="error.invalid_credentials",
+            identifier=identifier.value,
+        )
         raise StepError("error.invalid_credentials", 422)
     return user
 
@@ -119,6 +124,13 @@ async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) 
     except CodeError as error:
         if error.code == "verification_code.code_mismatch":
             await runtime.sentinel.failed(ctx.tenant, identifier.value)
+        event = ctx.exp.get("event", purpose)
+        kind = "Email" if identifier.kind == "email" else "Phone"
+        await ctx.audit(
+            f"Interaction.{event}.Verification.{kind}VerificationCode.Submit",
+            error=error.code,
+            identifier=identifier.value,
+        )
         raise StepError(CODE_ERRORS.get(error.code, "error.code_not_found")) from None
 
 
@@ -206,7 +218,6 @@ async def advance(ctx: Ctx) -> Response:
                     phone=profile.get("phone"),
                     name=profile.get("name"),
                     avatar=profile.get("avatar"),
-                    require_identifier=social is None,
                 )
                 if profile.get("passwordEncrypted"):
                     await set_password(conn, user["id"], profile)
@@ -289,8 +300,16 @@ async def finish(ctx: Ctx, user_id: str) -> Response:
         await runtime.sentinel.succeeded(ctx.tenant, identifier)
     await sessions_mod.end_session(ctx.provider, ctx.request.cookies.get(runtime.session_cookie))
     handle, _ = await sessions_mod.start_session(ctx.provider, user_id)
+    event = ctx.exp.get("event", "SignIn")
+    social = social_identity(ctx)
     async with runtime.engine.begin() as conn:
         await users_repo.touch_sign_in(conn, user_id, now_ms())
+        await ctx.audit(
+            f"Interaction.{event}.Submit",
+            user_id=user_id,
+            conn=conn,
+            **({"socialTarget": social["target"]} if social else {}),
+        )
     ctx.reset()
     ctx.interaction.pop("socialLink", None)
     await ctx.save()

@@ -1,0 +1,68 @@
+"""SQL for ``logs`` (the audit log)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portico.storage.tables import logs
+
+
+async def insert_log(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(logs).values(row))
+
+
+async def get_log(conn: AsyncConnection, tenant_id: str, log_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(select(logs).where(logs.c.tenant_id == tenant_id, logs.c.id == log_id))
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def _filters(
+    tenant_id: str,
+    user_id: str | None,
+    application_id: str | None,
+    key: str | None,
+    start_time: int | None,
+    end_time: int | None,
+) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = [logs.c.tenant_id == tenant_id]
+    if user_id:
+        conditions.append(logs.c.user_id == user_id)
+    if application_id:
+        conditions.append(logs.c.application_id == application_id)
+    if key:
+        conditions.append(logs.c.key == key)
+    if start_time is not None:
+        conditions.append(logs.c.created_at >= start_time)
+    if end_time is not None:
+        conditions.append(logs.c.created_at <= end_time)
+    return and_(*conditions)
+
+
+async def find_logs(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    user_id: str | None = None,
+    application_id: str | None = None,
+    key: str | None = None,
+    start_time: int | None = None,
+    end_time: int | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, page)``: newest first."""
+    where = _filters(tenant_id, user_id, application_id, key, start_time, end_time)
+    total = (await conn.execute(select(func.count()).select_from(logs).where(where))).scalar_one()
+    rows = await conn.execute(
+        select(logs)
+        .where(where)
+        .order_by(logs.c.created_at.desc(), logs.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total), [dict(r._mapping) for r in rows]
