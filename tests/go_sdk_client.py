@@ -305,11 +305,21 @@ class GoLogtoClient:
 
     def get_access_token(self, resource: str = "") -> dict[str, Any]:
         """client.GetAccessToken: the cached token, else the refresh-token grant."""
+        return self._access_token(resource, "")
+
+    def get_organization_token(self, organization_id: str) -> dict[str, Any]:
+        """client.GetOrganizationToken: the refresh-token grant with ``organization_id``."""
+        if SCOPE_ORGANIZATIONS not in self.scopes:
+            raise GoSdkError("missing 'urn:logto:scope:organizations' scope")
+        return self._access_token("", organization_id)
+
+    def _access_token(self, resource: str, organization_id: str) -> dict[str, Any]:
+        """client.getAccessToken (key: buildAccessTokenKey([], resource, organizationId))."""
         if not self.is_authenticated():
             raise GoSdkError("not authenticated")
         if resource and resource not in self.resources:
             raise GoSdkError("unacknowledged resource found")
-        key = f"@{resource}"
+        key = f"@{resource}" + (f"#{organization_id}" if organization_id else "")
         cached = self._access_token_map().get(key)
         if cached and cached["expiresAt"] > int(time.time()):
             return cached
@@ -324,6 +334,8 @@ class GoLogtoClient:
         ]
         if resource:
             pairs.append(("resource", resource))
+        if organization_id:
+            pairs.append(("organization_id", organization_id))
         tokens = self._token_request(config, pairs)
         self._verify_and_save(config, tokens, key=key)
         return self._access_token_map()[key]

@@ -185,6 +185,35 @@ def test_a_public_client_without_secret_revokes_at_sign_out(
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
 
 
+def test_organizations_scope_signs_in_and_organization_tokens_are_refused(
+    server: Server, browser: Browser, web_app: App
+) -> None:
+    """With the organizations scope the SDK adds Logto's reserved resource
+    ``urn:logto:resource:organizations`` to the sign-in request, which Portico accepts. Portico
+    has no organizations, so an organization token gets Logto's answer for a non-member."""
+    member = make_user(server)
+    client = go_client(server, web_app, scopes=["urn:logto:scope:organizations"])
+    sign_in_url = client.sign_in(web_app.redirect_uri)
+    assert "&resource=urn:logto:resource:organizations&" in sign_in_url
+    callback = browser.sign_in(sign_in_url, member.username, member.password)
+    assert "error" not in callback, callback
+    client.handle_sign_in_callback(callback)
+    assert client.get_id_token_claims()["organizations"] == []
+    info = client.fetch_user_info()
+    assert info["organizations"] == [] and info["organization_data"] == []
+
+    with pytest.raises(GoSdkError, match="unexpected status code: 403") as refused:
+        client.get_organization_token("org_1")
+    assert "user is not a member of the organization" in str(refused.value)
+    token_endpoint = client.fetch_oidc_config()["token_endpoint"]
+    assert form_of(to(client, token_endpoint)[-1])["organization_id"] == ["org_1"]
+    # The refresh token is still good for ordinary tokens.
+    token_map = json.loads(client.storage[ACCESS_TOKEN_MAP])
+    token_map["@"]["expiresAt"] = 0
+    client.storage[ACCESS_TOKEN_MAP] = json.dumps(token_map)
+    assert client.get_access_token("")["token"] != token_map["@"]["token"]
+
+
 def test_go_struct_decoding_rejects_what_go_would() -> None:
     """The Go-side checks are not vacuous: an array ``aud``, a fractional ``iat`` and a
     string ``expires_in`` are refused as encoding/json would refuse them."""

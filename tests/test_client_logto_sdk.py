@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from logto import LogtoClient, LogtoConfig
+import pytest
+from logto import LogtoClient, LogtoConfig, LogtoException, UserInfoScope
 from logto.Storage import MemoryStorage
 
 from tests.conftest import App, make_user
@@ -57,3 +58,28 @@ async def test_logto_python_sdk_sign_in_userinfo_resource_token_refresh_sign_out
     assert done.headers["location"] == web_app.post_logout_redirect_uri
     assert not client.isAuthenticated()
 
+
+async def test_logto_python_sdk_with_the_organizations_scope(
+    server: Server, browser: Browser, web_app: App
+) -> None:
+    """The SDK adds Logto's reserved resource ``urn:logto:resource:organizations`` when the
+    organizations scope is configured; sign-in works, and an organization token is refused
+    as Logto refuses it for a non-member (Portico has no organizations)."""
+    member = make_user(server)
+    client = LogtoClient(
+        LogtoConfig(
+            endpoint=server.endpoint,
+            appId=web_app.id,
+            appSecret=web_app.secret,
+            scopes=[UserInfoScope.organizations],
+        ),
+        storage=MemoryStorage(),
+    )
+    sign_in_url = await client.signIn(redirectUri=web_app.redirect_uri)
+    assert "resource=urn%3Alogto%3Aresource%3Aorganizations" in sign_in_url
+    await client.handleSignInCallback(
+        browser.sign_in(sign_in_url, member.username, member.password)
+    )
+    assert client.getIdTokenClaims().organizations == []
+    with pytest.raises(LogtoException, match="user is not a member of the organization"):
+        await client.getOrganizationToken("org_1")
