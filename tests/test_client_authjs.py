@@ -7,8 +7,9 @@ tests/node/authjs_app.mjs serves the example's Auth.js configuration without Nex
 app, follows Auth.js's own "Sign in with Logto" button to Portico, signs in, and comes back to a
 page that shows the name and email Auth.js read from Portico's ID token.
 
-The step on Portico's pages is ``sign_in_at_portico``: username and password today; the Kakao
-connector (issue 5) swaps it for "Continue with Kakao" and the fake Kakao server.
+The step on Portico's pages is one function: username and password, or "Continue with Kakao"
+against the fake Kakao of tests/fake_kakao.py (those tests skip where that file is absent).
+Both run on the lab server (tests/lab.py), whose sign-in experience they configure.
 """
 
 from __future__ import annotations
@@ -18,17 +19,25 @@ import secrets
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from tests.conftest import App, User, make_app, make_user
+from tests.conftest import App, User, lab_user, make_app
+from tests.lab import Lab
 from tests.node_runtime import NODE_DIR, node_binary
-from tests.support import Server, free_port
+from tests.support import Server, free_port, unique
 from tests.test_pages_browser import chromium_context
+
+try:  # arrives with the Kakao connector (issue 5)
+    from tests.fake_kakao import FakeKakao, kakao_user
+except ImportError:
+    FakeKakao = None  # type: ignore[assignment,misc]
 
 APP_SCRIPT = NODE_DIR / "authjs_app.mjs"
 CALLBACK_PATH = "/api/auth/callback/logto"
@@ -77,21 +86,41 @@ def authjs_app(node: str, variant: str, server: Server, app: App, port: int, log
             process.wait(10)
 
 
-def sign_in_at_portico(page: Page, user: User) -> None:
-    """The user's step on Portico's sign-in page (the one place to swap for Kakao)."""
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password", exact=True).fill(user.password)
-    page.get_by_role("button", name="Sign in").click()
+def sign_in_with_password(user: User) -> Callable[[Page], None]:
+    """The user's step on Portico's sign-in page: username and password."""
+
+    def step(page: Page) -> None:
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password", exact=True).fill(user.password)
+        page.get_by_role("button", name="Sign in").click()
+
+    return step
+
+
+def sign_in_with_kakao(page: Page) -> None:
+    """The user's step on Portico's sign-in page: "Continue with Kakao", then agree on the
+    (fake) Kakao consent page."""
+    page.get_by_role("link", name="Continue with Kakao").click()
+    page.locator("#agree").click()
 
 
 def params_of(request: Request) -> dict[str, list[str]]:
     return parse_qs(urlsplit(request.url).query)
 
 
-@pytest.mark.parametrize("variant", ["v5", "v4"])
-def test_authjs_signs_in_through_portico_and_shows_id_token_profile(
-    variant: str, node: str, server: Server, tmp_path: Path
+def sign_in_through_authjs(
+    node: str,
+    variant: str,
+    lab: Lab,
+    log: Path,
+    step: Callable[[Page], None],
+    *,
+    name: str,
+    email: str,
 ) -> None:
+    """Auth.js's sign-in page -> Portico -> ``step`` -> back in the app, whose page must show
+    ``name`` and ``email`` (from the ID token); then Auth.js's sign-out."""
+    server = lab.server
     port = free_port()
     origin = f"http://localhost:{port}"
     # Written before Playwright starts (its sync API keeps an event loop in this thread).
@@ -101,8 +130,6 @@ def test_authjs_signs_in_through_portico_and_shows_id_token_profile(
         redirect_uri=f"{origin}{CALLBACK_PATH}",
         post_logout_redirect_uri=f"{origin}/",
     )
-    user = make_user(server, name="Auth.js Reader")
-    log = tmp_path / "authjs.log"
 
     with authjs_app(node, variant, server, app, port, log), chromium_context() as context:
         page = context.new_page()
@@ -117,13 +144,13 @@ def test_authjs_signs_in_through_portico_and_shows_id_token_profile(
         page.get_by_role("button", name="Sign in with Logto").click()
         expect(page).to_have_url(f"{server.endpoint}/sign-in")
 
-        sign_in_at_portico(page, user)
+        step(page)
         try:
             page.wait_for_url(f"{origin}/")
         except Exception:
             raise AssertionError(f"stuck at {page.url}:\n{log.read_text()}") from None
-        expect(page.locator("#name")).to_have_text("Auth.js Reader")
-        expect(page.locator("#email")).to_have_text(user.email)
+        expect(page.locator("#name")).to_have_text(name)
+        expect(page.locator("#email")).to_have_text(email)
 
         # What each configuration asked Portico for.
         assert len(authorize) == 1, [r.url for r in authorize]
@@ -145,3 +172,51 @@ def test_authjs_signs_in_through_portico_and_shows_id_token_profile(
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(f"{origin}/")
         expect(page.locator("#signed-out")).to_be_visible()
+
+
+@pytest.mark.parametrize("variant", ["v5", "v4"])
+def test_authjs_signs_in_with_a_password_at_portico(
+    variant: str, node: str, lab: Lab, tmp_path: Path
+) -> None:
+    user = lab_user(lab, name="Auth.js Reader")
+    sign_in_through_authjs(
+        node,
+        variant,
+        lab,
+        tmp_path / "authjs.log",
+        sign_in_with_password(user),
+        name="Auth.js Reader",
+        email=user.email,
+    )
+
+
+@pytest.fixture(scope="module")
+def fake_kakao(lab_session: Lab) -> Iterator[Any]:
+    """A fake Kakao behind a ``kakao-universal`` connector on the lab server."""
+    if FakeKakao is None:
+        pytest.skip("tests/fake_kakao.py (the Kakao connector's fake) is not in this tree")
+    fake = FakeKakao().start()
+    created = lab_session.api.post(
+        "/api/connectors", json={"connectorId": "kakao-universal", "config": fake.config()}
+    )
+    assert created.status_code == 200, created.text
+    connector_id = created.json()["id"]
+    fake.redirect_uris.add(f"{lab_session.server.endpoint}/callback/{connector_id}")
+    yield fake
+    lab_session.api.delete(f"/api/connectors/{connector_id}")
+    fake.stop()
+
+
+@pytest.mark.parametrize("variant", ["v5", "v4"])
+def test_authjs_signs_in_with_kakao_at_portico(
+    variant: str, node: str, lab: Lab, fake_kakao: Any, tmp_path: Path
+) -> None:
+    """Seed 004 end to end: the Kakao account's nickname and email reach Auth.js's session
+    through Portico's ID token."""
+    lab.configure(socialSignInConnectorTargets=["kakao"])
+    email = f"{unique('kakao')}@example.com"
+    nickname = f"Kakao Reader {secrets.randbelow(10**6)}"
+    fake_kakao.next_user = kakao_user(secrets.randbelow(10**12) + 10**6, nickname, email)
+    sign_in_through_authjs(
+        node, variant, lab, tmp_path / "authjs.log", sign_in_with_kakao, name=nickname, email=email
+    )
