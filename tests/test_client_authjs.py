@@ -213,7 +213,11 @@ def test_authjs_signs_in_with_kakao_at_portico(
 ) -> None:
     """Seed 004 end to end: the Kakao account's nickname and email reach Auth.js's session
     through Portico's ID token."""
-    lab.configure(socialSignInConnectorTargets=["kakao"])
+    # The guide's set-up: the Kakao button, and no sign-up identifier to fill in afterwards.
+    lab.configure(
+        socialSignInConnectorTargets=["kakao"],
+        signUp={"identifiers": [], "password": False, "verify": False},
+    )
     email = f"{unique('kakao')}@example.com"
     nickname = f"Kakao Reader {secrets.randbelow(10**6)}"
     fake_kakao.next_user = kakao_user(secrets.randbelow(10**12) + 10**6, nickname, email)
