@@ -95,6 +95,7 @@ def test_flask_example_signs_up_and_signs_in_with_email_codes(lab: Lab) -> None:
 
     with serving(app, port):
         assert "You are not signed in." in visit(browser, f"{base}/").text
+        assert "session" not in browser.client.portico_cookies.values  # none until sign-in
 
         # Sign up: /sign-up asks for Portico's registration page (interaction_mode=signUp).
         form = visit(browser, f"{base}/sign-up")

@@ -32,20 +32,22 @@ class SessionStorage(Storage):
     def __init__(self) -> None:
         self._values: dict[str, dict[str, str | None]] = {}
 
-    def _bucket(self) -> dict[str, str | None]:
-        sid = session.get("sid")
-        if sid is None:
-            sid = session["sid"] = secrets.token_urlsafe(32)
-        return self._values.setdefault(sid, {})
+    def _existing(self) -> dict[str, str | None]:
+        """This browser's values; reading never creates a session (no memory per visitor)."""
+        return self._values.get(session.get("sid", ""), {})
 
     def get(self, key: str) -> str | None:
-        return self._bucket().get(key)
+        return self._existing().get(key)
 
     def set(self, key: str, value: str | None) -> None:
-        self._bucket()[key] = value
+        sid = session.get("sid")
+        if sid is None or sid not in self._values:
+            sid = session["sid"] = secrets.token_urlsafe(32)
+            self._values[sid] = {}
+        self._values[sid][key] = value
 
     def delete(self, key: str) -> None:
-        self._bucket().pop(key, None)
+        self._existing().pop(key, None)
 
     def rotate(self) -> None:
         """A new session id for the same values (after sign-in: no session fixation)."""
