@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from portico.services import applications, rbac, users
+from tests.fake_kakao import FakeKakao
 from tests.lab import Lab, start_lab
 from tests.smtp_server import smtp_server
 from tests.support import Browser, Server, browser_client, create_database, unique
@@ -187,3 +188,19 @@ def lab(lab_session: Lab) -> Iterator[Lab]:
 
 def lab_user(lab: Lab, **kwargs: Any) -> User:
     return make_user(lab.server, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def kakao_server(lab_session: Lab) -> Iterator[tuple[FakeKakao, str]]:
+    """A fake Kakao (tests/fake_kakao.py) behind a ``kakao-universal`` connector on the lab
+    server; ``(fake, connector id)``."""
+    fake = FakeKakao().start()
+    created = lab_session.api.post(
+        "/api/connectors", json={"connectorId": "kakao-universal", "config": fake.config()}
+    )
+    assert created.status_code == 200, created.text
+    connector_id = created.json()["id"]
+    fake.redirect_uris.add(f"{lab_session.server.endpoint}/callback/{connector_id}")
+    yield fake, connector_id
+    lab_session.api.delete(f"/api/connectors/{connector_id}")
+    fake.stop()

@@ -3,16 +3,13 @@ runs each step with openid-client's own validation (discovery, PKCE, nonce, stat
 ``iss``, ID token signature and claims, userinfo subject) and prints JSON; the browser part of
 the authorization code flow is played here with ``browser.sign_in``.
 
-Without ``node`` the tests skip locally and fail when ``CI`` is set."""
+Without ``node`` the tests skip locally and fail when ``CI`` is set (tests/node_runtime.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,46 +20,17 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from tests.conftest import Api, App, User, make_app
+from tests.node_runtime import NODE_DIR, node_binary
 from tests.support import Browser, Server, query_of
 
-NODE_DIR = Path(__file__).parent / "node"
 SCRIPT = NODE_DIR / "openid_client_flow.mjs"
 OIDC_SCOPE = "openid profile email offline_access"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required when CI is set)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def node() -> str:
     """The ``node`` binary, with tests/node/node_modules installed from the lock file."""
-    node_bin = shutil.which("node")
-    if node_bin is None:
-        _unavailable("node is not installed")
-    assert node_bin is not None
-    if not (NODE_DIR / "node_modules" / "openid-client" / "package.json").exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            _unavailable("npm is not installed")
-        assert npm is not None
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
-    version = subprocess.run(
-        [node_bin, "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    major = int(version.lstrip("v").split(".")[0])
-    assert major >= 20, f"openid-client v6 needs Node 20 or later, not {version}"
-    return node_bin
+    return node_binary()
 
 
 def run_step(node: str, step: str, **config: Any) -> dict[str, Any]:

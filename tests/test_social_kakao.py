@@ -37,20 +37,6 @@ EMAIL_REQUIRED = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def kakao_server(lab_session: Lab) -> Iterator[tuple[FakeKakao, str]]:
-    fake = FakeKakao().start()
-    created = lab_session.api.post(
-        "/api/connectors", json={"connectorId": "kakao-universal", "config": fake.config()}
-    )
-    assert created.status_code == 200, created.text
-    connector_id = created.json()["id"]
-    fake.redirect_uris.add(f"{lab_session.server.endpoint}/callback/{connector_id}")
-    yield fake, connector_id
-    lab_session.api.delete(f"/api/connectors/{connector_id}")
-    fake.stop()
-
-
 @pytest.fixture
 def kakao(lab: Lab, kakao_server: tuple[FakeKakao, str]) -> FakeKakao:
     fake, connector_id = kakao_server

@@ -29,6 +29,11 @@ EXTRA_PARAMS = (
     "one_time_token",
 )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3
+# Logto's reserved resource for organization tokens: every Logto tenant has it, and the Logto
+# SDKs add it to the sign-in request whenever the app asks for the organizations scope. It is
+# accepted here so those sign-ins work; organization tokens themselves are refused at the
+# refresh grant (organizations are not implemented, so nobody is a member of one).
+RESERVED_ORGANIZATION_RESOURCE = "urn:logto:resource:organizations"
 
 
 class RedirectError(Exception):
@@ -145,6 +150,8 @@ async def check_resources(
     """RFC 8707 §2: every indicator absolute and registered."""
     indicators = resources(params)
     for indicator in indicators:
+        if indicator == RESERVED_ORGANIZATION_RESOURCE:
+            continue
         if "#" in indicator or await provider.resource(indicator) is None:
             raise invalid_target(f"resource indicator {indicator!r} is missing, or unknown")
     request.resources = indicators

@@ -13,7 +13,7 @@ from typing import Any
 
 from portico.ids import digest
 from portico.protocol import tokens
-from portico.protocol.errors import invalid_grant, invalid_scope
+from portico.protocol.errors import OAuthError, invalid_grant, invalid_scope
 from portico.protocol.grants import register, user_tokens
 from portico.protocol.params import Params, required, resources, scope_set, single
 from portico.protocol.provider import Provider
@@ -51,6 +51,10 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     if not set(requested) <= set(granted):
         raise invalid_scope("requested scope exceeds the scope granted to the refresh token")
     user = await user_tokens.load_account(provider, stored.payload["accountId"])
+    if single(params, "organization_id"):
+        # Logto's organization token (its RFC 0001) starts with a membership check; without
+        # organizations nobody is a member, so this is Logto's answer for a non-member.
+        raise OAuthError("access_denied", "user is not a member of the organization", 403)
     now_ms = int(time.time() * 1000)
     refresh_value = presented
     if should_rotate(client, stored, now_ms):

@@ -1,0 +1,2 @@
+// Optional: keeps the session alive on every request.
+export { auth as middleware } from '@/auth';
