@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.services import applications, rbac, users
+from portico.services import purge as purge_service
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.settings import Settings, SettingsError, load_settings
 from portico.storage.database import create_engine
@@ -58,7 +59,8 @@ def serve(args: argparse.Namespace) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        proxy_headers=settings.trust_proxy_header,
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
     )
 
@@ -83,6 +85,21 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], human: str) -> None:
 def db_upgrade(args: argparse.Namespace) -> None:
     _with_db(args, lambda conn: asyncio.sleep(0))
     print("Database is up to date.")
+
+
+def purge(args: argparse.Namespace) -> None:
+    """Run the purge of expired rows once (the server also runs it every purge_interval)."""
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(_settings(args).database_url, pool=False)
+        try:
+            await ensure_ready(engine)
+            return (await purge_service.purge_expired(engine)).as_dict()
+        finally:
+            await engine.dispose()
+
+    data = asyncio.run(run())
+    _emit(args, data, "Purged " + ", ".join(f"{n} {kind}" for kind, n in data.items()))
 
 
 def app_create(args: argparse.Namespace) -> None:
@@ -237,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("upgrade", help="migrate and seed the database")
     common(p, json_flag=False)
     p.set_defaults(func=db_upgrade)
+
+    p = sub.add_parser("purge", help="delete expired codes, tokens, sessions and events now")
+    common(p)
+    p.set_defaults(func=purge)
 
     app = sub.add_parser("app", help="applications").add_subparsers(
         dest="app_command", required=True

@@ -109,8 +109,3 @@ class ArtifactStore:
                 delete(t).where(t.c.grant_id == grant_id, t.c.tenant_id == self._tenant_id)
             )
         return result.rowcount
-
-    async def purge_expired(self) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(t).where(t.c.expires_at <= now_ms()))
-        return result.rowcount
