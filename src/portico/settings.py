@@ -149,6 +149,12 @@ class Settings(BaseModel):
         return parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
+def decode_encryption_key(value: str) -> bytes:
+    """The 32-byte key a ``PORTICO_ENCRYPTION_KEY`` value (or key file) holds; ValueError
+    (without the value) when it is not one."""
+    return _decode_key(value)
+
+
 def _decode_key(value: str) -> bytes:
     """base64url (padding optional) of exactly 32 bytes; the message never echoes the value."""
     try:
