@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import Table, UniqueConstraint, insert, select, tuple_
+from sqlalchemy import Table, UniqueConstraint, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -411,15 +411,7 @@ class _Run:
                 for index, item in enumerate(items)
                 if all(item.row[name] is not None for name in key)
             }
-            columns = [table.c[name] for name in key]
-            column = columns[0] if len(columns) == 1 else tuple_(*columns)
-            wanted = [v[0] if len(v) == 1 else v for v in set(values.values())]
-            stored: set[tuple[Any, ...]] = set()
-            for start in range(0, len(wanted), BATCH):
-                found = await self.conn.execute(
-                    select(*columns).where(column.in_(wanted[start : start + BATCH]))
-                )
-                stored.update(tuple(row) for row in found)
+            stored = await self.stored_keys(table, key, set(values.values()))
             for index, value in values.items():
                 if index in conflicts:
                     continue
@@ -452,6 +444,24 @@ class _Run:
                 target.setdefault(kind.name, set()).add(item.row["id"])
         return kept
 
+    async def stored_keys(
+        self, table: Table, key: tuple[str, ...], values: set[tuple[Any, ...]]
+    ) -> set[tuple[Any, ...]]:
+        """Which of ``values`` (tuples of ``key``'s columns) are stored. The query filters on
+        the key's first column other than the tenant (a plain ``IN`` every index serves; a
+        row-value ``IN`` is a scan on PostgreSQL) and the tuples are matched here."""
+        lead = next(i for i, name in enumerate(key) if name != "tenant_id")
+        leads = list({value[lead] for value in values})
+        stored: set[tuple[Any, ...]] = set()
+        for start in range(0, len(leads), BATCH):
+            query = select(*(table.c[name] for name in key)).where(
+                table.c[key[lead]].in_(leads[start : start + BATCH])
+            )
+            if "tenant_id" in key:
+                query = query.where(table.c.tenant_id == self.tenant_id)
+            stored.update(tuple(row) for row in await self.conn.execute(query))
+        return stored & values
+
     async def finish(self, lines: int) -> None:
         await self.flush()
         if self.options.source == "portico" and not self.failed:
@@ -476,6 +486,10 @@ async def import_stream(
     with line-numbered errors, else return what was imported and skipped."""
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # The tables grow within this transaction, unseen by the planner's statistics;
+                # a cached generic plan would then scan them for every batch (quadratic).
+                await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             run = _Run(conn, tenant_id, options)
             number = 0
             while raw := stream.readline(MAX_LINE_BYTES + 1):
