@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from portico.services import applications, rbac, users
+from portico.services import applications, keys, rbac, users
 from portico.services import purge as purge_service
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.settings import Settings, SettingsError, decode_encryption_key, load_settings
+from portico.storage import configs
 from portico.storage.database import create_engine
 from portico.transfer.importer import ImportFailed
 
@@ -210,6 +211,36 @@ def import_data(args: argparse.Namespace) -> None:
     _emit(args, data, "\n".join([human, *summary.notes]))
 
 
+def key_list(args: argparse.Namespace) -> None:
+    """The signing keys: kid, algorithm, age and which one signs."""
+
+    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        return keys.describe(await configs.get(conn, TENANT, keys.PRIVATE_KEYS) or [])
+
+    rows = _with_db(args, work)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['kid']}  {row['alg']}  {'signing' if row['signing'] else 'published'}")
+
+
+def key_rotate(args: argparse.Namespace) -> None:
+    """A new signing key, used by every process within seconds; old keys stay published."""
+
+    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        current = await configs.get(conn, TENANT, keys.PRIVATE_KEYS, for_update=True) or []
+        entries = keys.rotated(current, args.type, args.keep)
+        await configs.put(conn, TENANT, keys.PRIVATE_KEYS, entries)
+        return keys.describe(entries)
+
+    try:
+        rows = _with_db(args, work)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    _emit(args, {"keys": rows}, f"New signing key {rows[0]['kid']} ({rows[0]['alg']})")
+
+
 def app_create(args: argparse.Namespace) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         created = await applications.create_application(
@@ -393,6 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show progress even when not a TTY")
     common(p)
     p.set_defaults(func=import_data)
+
+    key = sub.add_parser("key", help="signing keys").add_subparsers(
+        dest="key_command", required=True
+    )
+    p = key.add_parser("list", help="list the signing keys")
+    common(p)
+    p.set_defaults(func=key_list)
+    p = key.add_parser("rotate", help="sign with a new key from now on")
+    p.add_argument("--type", choices=["EC", "RSA"], default="EC", help="EC P-384 or RSA 4096")
+    p.add_argument("--keep", type=int, default=2, help="keys kept published (default 2)")
+    common(p)
+    p.set_defaults(func=key_rotate)
 
     p = sub.add_parser("purge", help="delete expired codes, tokens, sessions and events now")
     common(p)

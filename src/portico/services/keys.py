@@ -82,3 +82,30 @@ def load_keyring(entries: list[dict[str, Any]]) -> KeyRing:
         jwks={"keys": public},
         algorithms=algorithms,
     )
+
+
+def describe(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What an operator needs to see of each stored key (never the private key)."""
+    ring = load_keyring(entries)
+    result = []
+    for entry in entries:
+        key = _import(entry["value"])
+        kid = key.thumbprint()
+        result.append(
+            {
+                "kid": kid,
+                "alg": _alg_of(key),
+                "createdAt": entry.get("createdAt"),
+                "signing": kid == ring.kid,
+            }
+        )
+    return result
+
+
+def rotated(entries: list[dict[str, Any]], kind: str = "EC", keep: int = 2) -> list[dict[str, Any]]:
+    """The key list after a rotation, as Logto rotates: a new key first, signing from now on;
+    the newest ``keep - 1`` old keys stay published so tokens they signed still verify."""
+    if keep < 2:
+        raise ValueError("keep at least 2 keys, or tokens signed a moment ago stop verifying")
+    previous = [{k: v for k, v in e.items() if k != "status"} for e in entries]
+    return [{**new_private_key_entry(kind), "status": "Current"}, *previous[: keep - 1]]

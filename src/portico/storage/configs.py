@@ -11,12 +11,14 @@ from portico.storage.database import insert_ignore
 from portico.storage.tables import logto_configs
 
 
-async def get(conn: AsyncConnection, tenant_id: str, key: str) -> Any | None:
-    row = await conn.execute(
-        select(logto_configs.c.value).where(
-            logto_configs.c.tenant_id == tenant_id, logto_configs.c.key == key
-        )
+async def get(
+    conn: AsyncConnection, tenant_id: str, key: str, *, for_update: bool = False
+) -> Any | None:
+    """The value; ``for_update`` locks the row (PostgreSQL) for a read-modify-write."""
+    query = select(logto_configs.c.value).where(
+        logto_configs.c.tenant_id == tenant_id, logto_configs.c.key == key
     )
+    row = await conn.execute(query.with_for_update() if for_update else query)
     return row.scalar_one_or_none()
 
 
