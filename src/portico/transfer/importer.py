@@ -119,6 +119,14 @@ def _describe(key: tuple[str, ...], values: tuple[Any, ...]) -> str:
     )
 
 
+def _has_sealed(value: Any) -> bool:
+    if isinstance(value, dict):
+        return sealing.SEALED in value or any(_has_sealed(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_sealed(v) for v in value)
+    return False
+
+
 def _validation_message(kind: str, error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -181,6 +189,8 @@ class _Run:
             self.error(
                 number, f"not valid JSON: {message}" + (f" at column {column}" if column else "")
             )
+            if self.header is None:
+                self.header = {}  # a broken first line: judge the next ones as records
             return
         if self.ended_at is not None:
             self.error(number, f"nothing may follow the end line (line {self.ended_at})")
@@ -220,13 +230,14 @@ class _Run:
             )
 
     async def record(self, number: int, value: Any) -> None:
-        if not isinstance(value, dict) or set(value) - {"type", "data", "records", "counts"}:
-            self.error(number, 'a record is {"type": ..., "data": {...}}')
+        kind_name = value.get("type") if isinstance(value, dict) else None
+        allowed = {"type", "records", "counts"} if kind_name == "end" else {"type", "data"}
+        if not isinstance(value, dict) or set(value) - allowed:
+            self.error(number, 'a record is {"type": ..., "data": {...}}, nothing more')
             return
-        kind_name = value.get("type")
         if kind_name == "end":
             self.ended_at = number
-            if value.get("records") != self.records:
+            if value.get("records") != self.records and not self.failed:
                 self.error(
                     number,
                     f"the end line counts {value.get('records')!r} records, the file holds "
@@ -295,6 +306,8 @@ class _Run:
         """The record with its sealed values usable here: unchanged when both instances share
         the encryption key, re-sealed when the source's key is given, else an error."""
         assert self.header is not None
+        if not _has_sealed(record.config):
+            return record  # nothing encrypted: no key involved
         source_check = self.header.get("encryptionKeyCheck")
         target_key = self.options.encryption_key()
         old_key = self.options.reencrypt_from
@@ -327,7 +340,7 @@ class _Run:
         context = f"{self.tenant_id}/{record.id}"
         try:
             plain = sealing.Sealer(old_key).open(record.config, paths, context)
-        except ConnectorError:
+        except (ConnectorError, ValueError):  # wrong key for this value, or a mangled value
             self.error(number, f"connector {record.id!r}: a sealed value does not open")
             return None
         config = sealing.Sealer(target_key).seal(plain, paths, context)
