@@ -452,3 +452,32 @@ def test_dry_run_and_progress(tmp_path: Path) -> None:
         assert len(rows(url, users, username="dryrun")) == 1
     finally:
         drop()
+
+
+def test_sqlite_instance_moves_to_the_suite_database(tmp_path: Path) -> None:
+    """The usual migration: a single-machine SQLite instance moved to PostgreSQL (with
+    ``PORTICO_TEST_DB=postgresql``; SQLite to SQLite otherwise)."""
+    from portico.services.users import authenticate
+
+    source = f"sqlite:///{tmp_path / 'single.db'}"
+    key = new_key()
+    made = portico(
+        "user", "create", "--username", "moving", "--password", PASSWORD,
+        database_url=source, key=key, data_dir=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    export = tmp_path / "single.ndjson"
+    result = portico("export", "-o", str(export), database_url=source, key=key, data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    url, drop = create_database(str(tmp_path / "target"))
+    try:
+        result = portico("import", str(export), database_url=url, key=key, data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+
+        async def check(engine: Any) -> Any:
+            async with engine.connect() as conn:
+                return await authenticate(conn, "default", "moving", PASSWORD)
+
+        assert run_db(url, check)["username"] == "moving"
+    finally:
+        drop()
