@@ -1,6 +1,6 @@
 """Signing-key rotation with ``portico key rotate``: a running server signs with the new key
-within seconds, keeps publishing the previous one (tokens it signed still verify), and drops
-keys beyond ``--keep``."""
+within seconds, keeps publishing the previous one (tokens it signed still verify), and the
+next rotation retires it."""
 
 from __future__ import annotations
 
@@ -73,23 +73,23 @@ def test_rotation_reaches_the_running_server_and_old_tokens_still_verify(
     server = own_server
     app = make_app(server, "MachineToMachine", roles=["Logto Management API access"])
     [original] = _key(server, "list")
-    assert original["signing"]
+    assert original["status"] == "Current" and original["signingKeyAlgorithm"] == "EC"
     before = _token(server, app)
 
     rotated = _key(server, "rotate")["keys"]  # type: ignore[index]
-    new_kid = rotated[0]["kid"]
-    assert [k["kid"] for k in rotated] == [new_kid, original["kid"]]
-    assert [k["signing"] for k in rotated] == [True, False]
+    new_kid = rotated[0]["id"]  # a signing key's id is its kid (RFC 7638 thumbprint)
+    assert [k["id"] for k in rotated] == [new_kid, original["id"]]
+    assert [k["status"] for k in rotated] == ["Current", "Previous"]
 
     deadline = time.time() + 15  # processes re-read the key ring every few seconds
     while (after := _token(server, app)) and _kid(after) != new_kid:
         assert time.time() < deadline, "the server did not pick up the new key"
         time.sleep(0.5)
     keys = _jwks(server)
-    assert {k.kid for k in keys} == {new_kid, original["kid"]}
+    assert {k.kid for k in keys} == {new_kid, original["id"]}
     for token in (before, after):  # signed by the previous key, and by the new one
         assert jwt.decode(token, keys, algorithms=["ES384"]).claims["aud"] == API
 
     _key(server, "rotate")
     latest = _key(server, "list")
-    assert len(latest) == 2 and original["kid"] not in {k["kid"] for k in latest}
+    assert len(latest) == 2 and original["id"] not in {k["id"] for k in latest}

@@ -17,7 +17,6 @@ from portico.services import applications, keys, rbac, users
 from portico.services import purge as purge_service
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.settings import Settings, SettingsError, decode_encryption_key, load_settings
-from portico.storage import configs
 from portico.storage.database import create_engine
 from portico.transfer.importer import ImportFailed
 
@@ -212,33 +211,29 @@ def import_data(args: argparse.Namespace) -> None:
 
 
 def key_list(args: argparse.Namespace) -> None:
-    """The signing keys: kid, algorithm, age and which one signs."""
+    """The signing keys: id (the ``kid``), algorithm, status (Current signs)."""
 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-        return keys.describe(await configs.get(conn, TENANT, keys.PRIVATE_KEYS) or [])
+        return await keys.list_keys(conn, TENANT, keys.KeyType.PRIVATE_KEYS)
 
     rows = _with_db(args, work)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     for row in rows:
-        print(f"{row['kid']}  {row['alg']}  {'signing' if row['signing'] else 'published'}")
+        print(f"{row['id']}  {row['signingKeyAlgorithm']:<3}  {row['status']}")
 
 
 def key_rotate(args: argparse.Namespace) -> None:
-    """A new signing key, used by every process within seconds; old keys stay published."""
+    """A new signing key, used by every process within seconds; the old one stays published."""
 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-        current = await configs.get(conn, TENANT, keys.PRIVATE_KEYS, for_update=True) or []
-        entries = keys.rotated(current, args.type, args.keep)
-        await configs.put(conn, TENANT, keys.PRIVATE_KEYS, entries)
-        return keys.describe(entries)
+        return await keys.rotate(conn, TENANT, keys.KeyType.PRIVATE_KEYS, args.type)
 
-    try:
-        rows = _with_db(args, work)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    _emit(args, {"keys": rows}, f"New signing key {rows[0]['kid']} ({rows[0]['alg']})")
+    rows = _with_db(args, work)
+    _emit(
+        args, {"keys": rows}, f"New signing key {rows[0]['id']} ({rows[0]['signingKeyAlgorithm']})"
+    )
 
 
 def app_create(args: argparse.Namespace) -> None:
@@ -433,7 +428,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=key_list)
     p = key.add_parser("rotate", help="sign with a new key from now on")
     p.add_argument("--type", choices=["EC", "RSA"], default="EC", help="EC P-384 or RSA 4096")
-    p.add_argument("--keep", type=int, default=2, help="keys kept published (default 2)")
     common(p)
     p.set_defaults(func=key_rotate)
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import standard_secret
+from portico.storage import configs
 
 _EC_ALG = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 PRIVATE_KEYS = "oidc.privateKeys"
@@ -84,28 +87,59 @@ def load_keyring(entries: list[dict[str, Any]]) -> KeyRing:
     )
 
 
-def describe(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What an operator needs to see of each stored key (never the private key)."""
-    ring = load_keyring(entries)
-    result = []
-    for entry in entries:
-        key = _import(entry["value"])
-        kid = key.thumbprint()
-        result.append(
-            {
-                "kid": kid,
-                "alg": _alg_of(key),
-                "createdAt": entry.get("createdAt"),
-                "signing": kid == ring.kid,
-            }
-        )
-    return result
+# Rotation (``portico key``; the same operations as Logto's ``/api/configs/oidc/:keyType``) --
+class KeyType(StrEnum):
+    PRIVATE_KEYS = "private-keys"
+    COOKIE_KEYS = "cookie-keys"
 
 
-def rotated(entries: list[dict[str, Any]], kind: str = "EC", keep: int = 2) -> list[dict[str, Any]]:
-    """The key list after a rotation, as Logto rotates: a new key first, signing from now on;
-    the newest ``keep - 1`` old keys stay published so tokens they signed still verify."""
-    if keep < 2:
-        raise ValueError("keep at least 2 keys, or tokens signed a moment ago stop verifying")
-    previous = [{k: v for k, v in e.items() if k != "status"} for e in entries]
-    return [{**new_private_key_entry(kind), "status": "Current"}, *previous[: keep - 1]]
+_CONFIG_KEY = {KeyType.PRIVATE_KEYS: PRIVATE_KEYS, KeyType.COOKIE_KEYS: COOKIE_KEYS}
+CURRENT, PREVIOUS = "Current", "Previous"
+
+
+def _with_status(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keys stored without ``status`` read as Logto reads them: the first is Current."""
+    return [
+        {**e, "status": e.get("status") or (CURRENT if i == 0 else PREVIOUS)}
+        for i, e in enumerate(entries)
+    ]
+
+
+def redacted(key_type: KeyType, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ids (a signing key's id is its ``kid``), dates, status, algorithm; never key material."""
+    if key_type is KeyType.COOKIE_KEYS:
+        return [{"id": e["id"], "createdAt": e["createdAt"]} for e in entries]
+    return [
+        {
+            "id": e["id"],
+            "createdAt": e["createdAt"],
+            "status": e["status"],
+            "signingKeyAlgorithm": "EC" if isinstance(_import(e["value"]), ECKey) else "RSA",
+        }
+        for e in _with_status(entries)
+    ]
+
+
+async def list_keys(
+    conn: AsyncConnection, tenant_id: str, key_type: KeyType
+) -> list[dict[str, Any]]:
+    return redacted(key_type, await configs.get(conn, tenant_id, _CONFIG_KEY[key_type]) or [])
+
+
+async def rotate(
+    conn: AsyncConnection, tenant_id: str, key_type: KeyType, algorithm: str = "EC"
+) -> list[dict[str, Any]]:
+    """A new key in front. Signing keys: the new one is Current at once, the old Current stays
+    published as Previous (tokens it signed still verify), an older Previous goes. Cookie
+    keys: the new one first, one older kept. Every process re-reads the ring within seconds."""
+    entries = list(await configs.get(conn, tenant_id, _CONFIG_KEY[key_type], for_update=True) or [])
+    if key_type is KeyType.COOKIE_KEYS:
+        updated = [new_cookie_key_entry(), *entries][:2]
+    else:
+        current = next(e for e in _with_status(entries) if e["status"] == CURRENT)
+        updated = [
+            {**new_private_key_entry(algorithm), "status": CURRENT},
+            {**current, "status": PREVIOUS},
+        ]
+    await configs.put(conn, tenant_id, _CONFIG_KEY[key_type], updated)
+    return redacted(key_type, updated)
