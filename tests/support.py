@@ -62,7 +62,7 @@ def create_database(tmp_dir: str) -> tuple[str, Callable[[], None]]:
 class Server:
     """``uvicorn`` serving ``create_app`` in a background thread on a free port."""
 
-    def __init__(self, database_url: str, data_dir: str) -> None:
+    def __init__(self, database_url: str, data_dir: str, **settings: Any) -> None:
         self.port = free_port()
         self.endpoint = f"http://localhost:{self.port}"
         self.database_url = database_url
@@ -72,6 +72,7 @@ class Server:
                 "database_url": database_url,
                 "data_dir": data_dir,
                 "port": self.port,
+                **settings,
             },
             environ={},
         )

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,57 @@ def test_wrong_setting_fails_naming_the_setting(tmp_path: Path) -> None:
         load_settings(environ={"PORTICO_CONFIG": str(config)})
     result = _portico("serve", env={"PORT": "0x"})
     assert result.returncode != 0 and "PORT" in result.stderr
+
+
+def test_trusted_proxies_are_validated_and_named() -> None:
+    settings = load_settings(environ={"PORTICO_TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 "})
+    assert settings.forwarded_allow_ips == "10.0.0.0/8,192.168.1.7" and settings.proxy_headers
+    assert load_settings(environ={}).forwarded_allow_ips == "127.0.0.1"
+    assert not load_settings(environ={}).proxy_headers
+    with pytest.raises(SettingsError, match=r"PORTICO_TRUSTED_PROXIES: .*'lb\.internal'"):
+        load_settings(environ={"PORTICO_TRUSTED_PROXIES": "10.0.0.1,lb.internal"})
+    with pytest.raises(SettingsError, match="PORTICO_PURGE_INTERVAL"):
+        load_settings(environ={"PORTICO_PURGE_INTERVAL": "-5"})
+
+
+def _client_seen_by_serve(tmp_path: Path, trusted: str) -> str:
+    """Start ``portico serve`` with PORTICO_TRUSTED_PROXIES, send one request claiming to be
+    forwarded for 203.0.113.9, and return uvicorn's access log line for it."""
+    import httpx
+
+    from tests.support import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portico.cli.main", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={
+            **os.environ,
+            "PORTICO_DATA_DIR": str(tmp_path),
+            "PORTICO_TRUSTED_PROXIES": trusted,
+            "PORTICO_PURGE_INTERVAL": "0",
+        },
+    )
+    try:
+        for _ in range(300):
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/api/status",
+                    headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response.status_code == 204
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    return next(line for line in output.splitlines() if "/api/status" in line)
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path: Path) -> None:
+    assert "203.0.113.9" in _client_seen_by_serve(tmp_path, "127.0.0.1")
+    untrusted = _client_seen_by_serve(tmp_path, "10.0.0.0/8")
+    assert "203.0.113.9" not in untrusted and "127.0.0.1" in untrusted

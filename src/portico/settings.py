@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -32,6 +33,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "log_level": ("PORTICO_LOG_LEVEL",),
     "trust_proxy_header": ("PORTICO_TRUST_PROXY_HEADER", "TRUST_PROXY_HEADER"),
     "encryption_key": ("PORTICO_ENCRYPTION_KEY",),
+    "trusted_proxies": ("PORTICO_TRUSTED_PROXIES",),
+    "purge_interval": ("PORTICO_PURGE_INTERVAL",),
 }
 ENCRYPTION_KEY_FILE = "encryption.key"
 
@@ -57,6 +60,12 @@ class Settings(BaseModel):
     # Seals confidential connector config at rest. Unset: generated once into
     # <data_dir>/encryption.key, fine for one machine; several machines must share one value.
     encryption_key: str | None = Field(default=None, repr=False)
+    # Peers whose X-Forwarded-For/-Proto are believed: comma-separated IPs or CIDR networks,
+    # or "*" (only when nothing but the proxy can reach the port). Setting it turns on
+    # trust_proxy_header; trust_proxy_header alone trusts 127.0.0.1 only (uvicorn's default).
+    trusted_proxies: str | None = None
+    # Seconds between purges of expired rows in each server process; 0 turns the task off.
+    purge_interval: int = Field(default=600, ge=0, le=7 * 86400)
 
     @field_validator("endpoint")
     @classmethod
@@ -83,6 +92,32 @@ class Settings(BaseModel):
         if value.lower() not in ("critical", "error", "warning", "info", "debug"):
             raise ValueError("must be one of critical, error, warning, info, debug")
         return value.lower()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "*":
+            return value.strip() if value else value
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if not entries:
+            raise ValueError('must list IP addresses or CIDR networks, or be "*"')
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)"
+                ) from None
+        return ",".join(entries)
+
+    @property
+    def forwarded_allow_ips(self) -> str:
+        """What uvicorn's ``forwarded_allow_ips`` gets: the trusted proxies, else loopback."""
+        return self.trusted_proxies or "127.0.0.1"
+
+    @property
+    def proxy_headers(self) -> bool:
+        return self.trust_proxy_header or self.trusted_proxies is not None
 
     @field_validator("encryption_key")
     @classmethod
@@ -112,6 +147,12 @@ class Settings(BaseModel):
         """Browsers treat https and loopback http origins as secure contexts."""
         parts = urlsplit(self.endpoint)
         return parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def decode_encryption_key(value: str) -> bytes:
+    """The 32-byte key a ``PORTICO_ENCRYPTION_KEY`` value (or key file) holds; ValueError
+    (without the value) when it is not one."""
+    return _decode_key(value)
 
 
 def _decode_key(value: str) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,10 +13,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from portico.services import applications, rbac, users
+from portico.services import applications, keys, rbac, users
+from portico.services import purge as purge_service
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
-from portico.settings import Settings, SettingsError, load_settings
+from portico.services.errors import ServiceError
+from portico.settings import Settings, SettingsError, decode_encryption_key, load_settings
 from portico.storage.database import create_engine
+from portico.transfer.importer import ImportFailed
 
 TENANT = DEFAULT_TENANT
 
@@ -48,8 +52,6 @@ def serve(args: argparse.Namespace) -> None:
         "PORT": str(settings.port),
         "PORTICO_DATA_DIR": str(settings.data_dir),
     }
-    import os
-
     os.environ.update(env)
     uvicorn.run(
         "portico.web.app:app_from_environment",
@@ -58,7 +60,8 @@ def serve(args: argparse.Namespace) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        proxy_headers=settings.trust_proxy_header,
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
     )
 
@@ -83,6 +86,155 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], human: str) -> None:
 def db_upgrade(args: argparse.Namespace) -> None:
     _with_db(args, lambda conn: asyncio.sleep(0))
     print("Database is up to date.")
+
+
+def purge(args: argparse.Namespace) -> None:
+    """Run the purge of expired rows once (the server also runs it every purge_interval)."""
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(_settings(args).database_url, pool=False)
+        try:
+            await ensure_ready(engine)
+            return (await purge_service.purge_expired(engine)).as_dict()
+        finally:
+            await engine.dispose()
+
+    data = asyncio.run(run())
+    _emit(args, data, "Purged " + ", ".join(f"{n} {kind}" for kind, n in data.items()))
+
+
+def _progress(args: argparse.Namespace, **kwargs: Any) -> Any:
+    """A progress bar on stderr: shown on a terminal, or anywhere with --progress."""
+    from tqdm import tqdm
+
+    return tqdm(
+        file=sys.stderr,
+        disable=not (args.progress or sys.stderr.isatty()),
+        leave=False,
+        dynamic_ncols=True,
+        **kwargs,
+    )
+
+
+def export_data(args: argparse.Namespace) -> None:
+    """Write this instance's data as NDJSON (docs/export-format.md)."""
+    from portico.transfer.exporter import export
+
+    settings = _settings(args)
+    if args.output and args.output != "-":
+        # The file holds password hashes and sealed secrets: readable by its owner only.
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        out = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+    else:
+        out = sys.stdout
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database_url, pool=False)
+        bar = _progress(args, unit=" records", desc="export")
+        try:
+            await ensure_ready(engine)
+            return await export(
+                engine,
+                TENANT,
+                out,
+                encryption_key=settings.encryption_key_bytes,
+                on_total=lambda total: bar.reset(total=total),
+                on_record=lambda: bar.update(1),
+            )
+        finally:
+            bar.close()
+            await engine.dispose()
+
+    try:
+        counts = asyncio.run(run())
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    print(f"Exported {sum(counts.values())} records ({summary})", file=sys.stderr)
+
+
+def import_data(args: argparse.Namespace) -> None:
+    """Read an export (or Logto's user rows) in one transaction: all of it or nothing."""
+    from portico.transfer.importer import ImportOptions, import_stream
+
+    settings = _settings(args)
+    old_key = None
+    if args.reencrypt_from_key_file:
+        try:
+            old_key = decode_encryption_key(Path(args.reencrypt_from_key_file).read_text())
+        except OSError as exc:
+            raise CommandError(f"--reencrypt-from-key-file: {exc.strerror}") from None
+        except ValueError as exc:
+            raise CommandError(f"--reencrypt-from-key-file: the key {exc}") from None
+    options = ImportOptions(
+        on_conflict=args.on_conflict,
+        source=args.source,
+        dry_run=args.dry_run,
+        encryption_key=settings.encryption_key_bytes,
+        reencrypt_from=old_key,
+    )
+    try:
+        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url, pool=False)
+        size = os.fstat(stream.fileno()).st_size if args.file != "-" else None
+        bar = _progress(args, total=size, unit="B", unit_scale=True, desc="import")
+        try:
+            await ensure_ready(engine)
+            return await import_stream(engine, TENANT, stream, options, bar.update)
+        finally:
+            bar.close()
+            await engine.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    data = {
+        "imported": summary.imported,
+        "skipped": summary.skipped,
+        "lines": summary.lines,
+        "dryRun": summary.dry_run,
+        "notes": summary.notes,
+    }
+    done = "Checked (dry run, nothing written)" if summary.dry_run else "Imported"
+    parts = ", ".join(f"{n} {kind}" for kind, n in summary.imported.items())
+    human = f"{done} {sum(summary.imported.values())} records ({parts or 'none'})"
+    if summary.skipped:
+        skipped = ", ".join(f"{n} {kind}" for kind, n in summary.skipped.items())
+        human += f"; skipped {sum(summary.skipped.values())} already present ({skipped})"
+    _emit(args, data, "\n".join([human, *summary.notes]))
+
+
+def key_list(args: argparse.Namespace) -> None:
+    """The signing keys: id (the ``kid``), algorithm, status (Current signs)."""
+
+    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        return await keys.list_keys(conn, TENANT, keys.KeyType.PRIVATE_KEYS)
+
+    rows = _with_db(args, work)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['id']}  {row['signingKeyAlgorithm']:<3}  {row['status']}")
+
+
+def key_rotate(args: argparse.Namespace) -> None:
+    """A new signing key, used by every process within seconds; the old one stays published."""
+
+    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        return await keys.rotate(conn, TENANT, keys.KeyType.PRIVATE_KEYS, args.type)
+
+    rows = _with_db(args, work)
+    _emit(
+        args, {"keys": rows}, f"New signing key {rows[0]['id']} ({rows[0]['signingKeyAlgorithm']})"
+    )
 
 
 def app_create(args: argparse.Namespace) -> None:
@@ -238,6 +390,52 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, json_flag=False)
     p.set_defaults(func=db_upgrade)
 
+    p = sub.add_parser("export", help="write users, apps, roles, ... as NDJSON")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--progress", action="store_true", help="show progress even when not a TTY")
+    common(p, json_flag=False)
+    p.set_defaults(func=export_data)
+
+    p = sub.add_parser("import", help="read an export (or Logto user rows), all or nothing")
+    p.add_argument("file", help="NDJSON file to read, - for standard input")
+    p.add_argument(
+        "--from",
+        dest="source",
+        choices=["portico", "logto-users"],
+        default="portico",
+        help="portico: a portico export; logto-users: rows of Logto's users table",
+    )
+    p.add_argument(
+        "--on-conflict",
+        choices=["fail", "skip"],
+        default="fail",
+        help="when a record's id or unique key is taken: fail (default) or keep the stored one",
+    )
+    p.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    p.add_argument(
+        "--reencrypt-from-key-file",
+        metavar="PATH",
+        help="the source instance's encryption key, to re-seal connector secrets",
+    )
+    p.add_argument("--progress", action="store_true", help="show progress even when not a TTY")
+    common(p)
+    p.set_defaults(func=import_data)
+
+    key = sub.add_parser("key", help="signing keys").add_subparsers(
+        dest="key_command", required=True
+    )
+    p = key.add_parser("list", help="list the signing keys")
+    common(p)
+    p.set_defaults(func=key_list)
+    p = key.add_parser("rotate", help="sign with a new key from now on")
+    p.add_argument("--type", choices=["EC", "RSA"], default="EC", help="EC P-384 or RSA 4096")
+    common(p)
+    p.set_defaults(func=key_rotate)
+
+    p = sub.add_parser("purge", help="delete expired codes, tokens, sessions and events now")
+    common(p)
+    p.set_defaults(func=purge)
+
     app = sub.add_parser("app", help="applications").add_subparsers(
         dest="app_command", required=True
     )
@@ -298,10 +496,14 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except SettingsError as exc:
         sys.exit(f"portico: configuration error: {exc}")
+    except ImportFailed as exc:
+        lines = "\n".join(f"  {error}" for error in exc.errors)
+        sys.exit(f"portico: import failed, nothing was imported:\n{lines}")
     except (
         applications.InvalidApplication,
         users.InvalidUser,
         rbac.InvalidRbac,
+        ServiceError,
         CommandError,
     ) as exc:
         sys.exit(f"portico: {exc}")

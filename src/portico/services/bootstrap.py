@@ -20,6 +20,10 @@ DEFAULT_TENANT = "default"
 ADMIN_TENANT = "admin"
 MANAGEMENT_API_INDICATOR = "https://default.logto.app/api"
 MANAGEMENT_API_ROLE = "Logto Management API access"
+# Ids of the seeded rows: the same in every instance (and in Logto).
+MANAGEMENT_API_RESOURCE_ID = "management-api"
+MANAGEMENT_API_SCOPE_ID = "management-api-all"
+MANAGEMENT_API_ROLE_ID = "m-management-api"
 
 
 async def ensure_ready(engine: AsyncEngine) -> None:
@@ -56,7 +60,7 @@ async def _seed_management_api(conn, now: int) -> None:  # type: ignore[no-untyp
         [
             {
                 "tenant_id": tenant,
-                "id": "management-api",
+                "id": MANAGEMENT_API_RESOURCE_ID,
                 "name": "Logto Management API",
                 "indicator": MANAGEMENT_API_INDICATOR,
                 "is_default": False,
@@ -70,8 +74,8 @@ async def _seed_management_api(conn, now: int) -> None:  # type: ignore[no-untyp
         [
             {
                 "tenant_id": tenant,
-                "id": "management-api-all",
-                "resource_id": "management-api",
+                "id": MANAGEMENT_API_SCOPE_ID,
+                "resource_id": MANAGEMENT_API_RESOURCE_ID,
                 "name": "all",
                 "description": "Default scope for Management API, allows all permissions.",
                 "created_at": now,
@@ -84,7 +88,7 @@ async def _seed_management_api(conn, now: int) -> None:  # type: ignore[no-untyp
         [
             {
                 "tenant_id": tenant,
-                "id": "m-management-api",
+                "id": MANAGEMENT_API_ROLE_ID,
                 "name": MANAGEMENT_API_ROLE,
                 "description": "Role with Management API access scope.",
                 "type": "MachineToMachine",
@@ -95,5 +99,11 @@ async def _seed_management_api(conn, now: int) -> None:  # type: ignore[no-untyp
     await insert_ignore(
         conn,
         roles_scopes,
-        [{"tenant_id": tenant, "role_id": "m-management-api", "scope_id": "management-api-all"}],
+        [
+            {
+                "tenant_id": tenant,
+                "role_id": MANAGEMENT_API_ROLE_ID,
+                "scope_id": MANAGEMENT_API_SCOPE_ID,
+            }
+        ],
     )

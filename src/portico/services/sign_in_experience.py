@@ -259,6 +259,32 @@ async def seed(conn: AsyncConnection, tenant_id: str) -> None:
     await insert_ignore(conn, sign_in_experiences, [_to_row(tenant_id, seed_for(tenant_id))])
 
 
+async def read(conn: AsyncConnection, tenant_id: str) -> SignInExperience:
+    """The stored sign-in experience (the seed when none is stored), on the caller's
+    connection: for export and import, which work inside one transaction."""
+    row = (
+        await conn.execute(
+            select(sign_in_experiences).where(
+                sign_in_experiences.c.tenant_id == tenant_id, sign_in_experiences.c.id == SIE_ID
+            )
+        )
+    ).first()
+    return _from_row(dict(row._mapping)) if row else seed_for(tenant_id)
+
+
+async def replace(conn: AsyncConnection, tenant_id: str, sie: SignInExperience) -> None:
+    """Store ``sie`` whole in the caller's transaction (import). Other processes see it within
+    their cache's second, like any change."""
+    values = _to_row(tenant_id, sie)
+    result = await conn.execute(
+        update(sign_in_experiences)
+        .where(sign_in_experiences.c.tenant_id == tenant_id, sign_in_experiences.c.id == SIE_ID)
+        .values(values)
+    )
+    if result.rowcount == 0:
+        await insert_ignore(conn, sign_in_experiences, [values])
+
+
 class InvalidSignInExperience(ValueError):
     """A PATCH that would leave the sign-in experience unusable; the message says why."""
 

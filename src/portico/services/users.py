@@ -6,20 +6,28 @@ clashes are told apart (Logto's ``user.username_already_in_use`` / ``email`` / `
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import short_id
 from portico.services import identities
 from portico.services.errors import NotFound, ServiceError
-from portico.services.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password
+from portico.services.passwords import (
+    MAX_PASSWORD_LENGTH,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from portico.storage import artifacts
 from portico.storage import rbac as rbac_repo
 from portico.storage import users as repo
 from portico.storage.database import now_ms
+
+log = logging.getLogger("portico.users")
 
 USERNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")  # Logto's username rule
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -313,7 +321,9 @@ async def delete_identity(
 async def authenticate(
     conn: AsyncConnection, tenant_id: str, identifier: str, password: str
 ) -> dict[str, Any] | None:
-    """The user if the password is right and the account usable; same work either way."""
+    """The user if the password is right and the account usable; same work either way.
+    A password stored with another method (an imported Logto, bcrypt or SHA hash) or weaker
+    Argon2id parameters is stored again as Argon2id now that it is known."""
     user = (
         await repo.find_by_identifier(conn, tenant_id, identifier.strip()) if identifier else None
     )
@@ -322,4 +332,30 @@ async def authenticate(
     ok = await verify_password(encrypted, method, password)
     if not ok or user is None or user["is_suspended"]:
         return None
+    assert encrypted is not None and method is not None
+    if needs_rehash(encrypted, method):
+        user = await _upgrade_hash(conn, user, password)
     return user
+
+
+async def _upgrade_hash(
+    conn: AsyncConnection, user: dict[str, Any], password: str
+) -> dict[str, Any]:
+    """Store the new hash in a transaction of its own: callers check passwords on a read-only
+    connection, and the upgrade must not wait for (or be undone with) their work. Guarded by
+    the old value, so a password changed meanwhile is never overwritten. A failure only
+    postpones the upgrade to the next sign-in."""
+    encrypted, method = await hash_password(password)
+    try:
+        async with conn.engine.begin() as own:
+            changed = await repo.replace_password(
+                own, user["id"], user["password_encrypted"], encrypted, method, now_ms()
+            )
+    except SQLAlchemyError as error:
+        log.warning(
+            "upgrading the password hash of %s failed: %s", user["id"], type(error).__name__
+        )
+        return user
+    if not changed:
+        return user
+    return {**user, "password_encrypted": encrypted, "password_encryption_method": method}

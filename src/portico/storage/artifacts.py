@@ -110,11 +110,6 @@ class ArtifactStore:
             )
         return result.rowcount
 
-    async def purge_expired(self) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(t).where(t.c.expires_at <= now_ms()))
-        return result.rowcount
-
 
 async def revoke_account(conn: AsyncConnection, tenant_id: str, account_id: str) -> int:
     """Delete every session, code and token of one user (suspension, deletion), in the

@@ -142,3 +142,20 @@ async def count_users(conn: AsyncConnection, tenant_id: str) -> int:
         select(func.count()).select_from(users).where(users.c.tenant_id == tenant_id)
     )
     return int(result.scalar_one())
+
+
+async def replace_password(
+    conn: AsyncConnection,
+    user_id: str,
+    old_encrypted: str,
+    encrypted: str,
+    method: str,
+    at: int,
+) -> bool:
+    """Swap the stored hash only if it is still ``old_encrypted``; True when it was swapped."""
+    result = await conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.password_encrypted == old_encrypted)
+        .values(password_encrypted=encrypted, password_encryption_method=method, updated_at=at)
+    )
+    return result.rowcount == 1

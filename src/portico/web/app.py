@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from portico.protocol import grants
+from portico.services.purge import PurgeTask
 from portico.settings import Settings, load_settings
 from portico.web import experience, oidc_routes
 from portico.web.api.app import create_api
@@ -32,8 +33,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        assert runtime.engine is not None
+        purge = PurgeTask(runtime.engine, runtime.settings.purge_interval)
+        purge.start()
         log.info("Portico serving issuer %s", runtime.settings.issuer)
         yield
+        await purge.stop()
         await runtime.stop()
 
     async def home(_: Request) -> Response:

@@ -1,0 +1,259 @@
+"""The records of Portico's export format (``docs/export-format.md``), one Pydantic model per
+kind, and where each kind is stored.
+
+A record's ``data`` uses the camelCase names of Logto's API for the columns of its table, so a
+record maps to a row by renaming alone (``row_of`` / ``data_of``). The models check every value
+against what its column and Portico's rules accept, so a bad line is reported with its line
+number before anything is written, instead of surfacing later as a database error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import Table
+
+from portico.services import applications, passwords, rbac
+from portico.services import users as user_rules
+from portico.storage import tables
+
+FORMAT = "portico-export"
+VERSION = 1
+
+
+def encryption_key_check(key: bytes) -> str:
+    """A short keyed tag of a constant: tells whether two instances share an encryption key
+    (so sealed connector secrets will open) without revealing anything about the key."""
+    return hmac.new(key, b"portico-export key check v1", hashlib.sha256).hexdigest()[:16]
+
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,21}$")]
+UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,12}$")]
+Millis = Annotated[int, Field(ge=0)]
+Json = dict[str, Any]
+
+
+class Record(BaseModel):
+    """Strict: JSON types must match (no "1" for 1), unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    # Which row fields refer to which kind (checked against the file and the database).
+    references: ClassVar[dict[str, str]] = {}
+
+
+class Resource(Record):
+    id: Id
+    name: str = Field(min_length=1)
+    indicator: str
+    isDefault: bool = False
+    accessTokenTtl: int = Field(3600, ge=1, le=86400 * 366)
+
+    @field_validator("indicator")
+    @classmethod
+    def _absolute_uri(cls, value: str) -> str:
+        return rbac.validate_indicator(value)
+
+
+class Scope(Record):
+    references: ClassVar[dict[str, str]] = {"resourceId": "resource"}
+    id: Id
+    resourceId: Id
+    name: str = Field(min_length=1, max_length=256, pattern=r"^\S+$")
+    description: str | None = None
+    createdAt: Millis
+
+
+class Role(Record):
+    id: Id
+    name: str = Field(min_length=1, max_length=128)
+    description: str
+    type: Literal["User", "MachineToMachine"]
+    isDefault: bool = False
+
+
+class RoleScope(Record):
+    references: ClassVar[dict[str, str]] = {"roleId": "role", "scopeId": "scope"}
+    roleId: Id
+    scopeId: Id
+
+
+class OidcClientMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    redirectUris: list[str]
+    postLogoutRedirectUris: list[str]
+
+
+class Application(Record):
+    id: Id
+    name: str = Field(min_length=1, max_length=256)
+    description: str | None = None
+    type: Literal["Native", "SPA", "Traditional", "MachineToMachine"]
+    oidcClientMetadata: OidcClientMetadata
+    customClientMetadata: Json = Field(default_factory=dict)
+    customData: Json = Field(default_factory=dict)
+    isThirdParty: bool = False
+    createdAt: Millis
+
+    @field_validator("oidcClientMetadata")
+    @classmethod
+    def _uris(cls, value: OidcClientMetadata, info: Any) -> OidcClientMetadata:
+        app_type = info.data.get("type")
+        if app_type is not None:
+            kind = applications.AppType(app_type)
+            for uri in [*value.redirectUris, *value.postLogoutRedirectUris]:
+                applications.validate_redirect_uri(uri, kind)
+        return value
+
+    def row(self) -> Json:
+        data = self.model_dump()
+        data["oidcClientMetadata"] = self.oidcClientMetadata.model_dump()
+        return data
+
+
+class ApplicationSecret(Record):
+    references: ClassVar[dict[str, str]] = {"applicationId": "application"}
+    applicationId: Id
+    name: str = Field(min_length=1, max_length=256)
+    valueDigest: str = Field(pattern=r"^[0-9a-f]{64}$")  # SHA-256 of the secret, never the value
+    valueHint: str = Field(max_length=8)
+    createdAt: Millis
+    expiresAt: Millis | None = None
+
+
+class ApplicationRole(Record):
+    references: ClassVar[dict[str, str]] = {"applicationId": "application", "roleId": "role"}
+    applicationId: Id
+    roleId: Id
+
+
+class User(Record):
+    id: UserId
+    username: str | None = None
+    primaryEmail: str | None = None
+    primaryPhone: str | None = None
+    passwordEncrypted: str | None = Field(None, max_length=256)
+    passwordEncryptionMethod: str | None = None
+    name: str | None = Field(None, max_length=128)
+    avatar: str | None = Field(None, max_length=2048)
+    profile: Json = Field(default_factory=dict)
+    identities: Json = Field(default_factory=dict)
+    customData: Json = Field(default_factory=dict)
+    isSuspended: bool = False
+    lastSignInAt: Millis | None = None
+    createdAt: Millis
+    updatedAt: Millis
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and not user_rules.USERNAME_RE.match(value):
+            raise ValueError("must start with a letter or _ and hold letters, digits, _")
+        return value
+
+    @field_validator("primaryEmail")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = user_rules.normalise_email(value)
+        if not user_rules.EMAIL_RE.match(value) or len(value) > 128:
+            raise ValueError("is not a valid email address")
+        return value
+
+    @field_validator("primaryPhone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and not user_rules.PHONE_RE.match(value):
+            raise ValueError("must be digits only, with the country code")
+        return value
+
+    @model_validator(mode="after")
+    def _password(self) -> User:
+        encrypted, method = self.passwordEncrypted, self.passwordEncryptionMethod
+        if (encrypted is None) != (method is None):
+            raise ValueError("passwordEncrypted and passwordEncryptionMethod go together")
+        if encrypted is not None and method is not None:
+            passwords.check_stored(encrypted, method)
+        return self
+
+
+class UserRole(Record):
+    references: ClassVar[dict[str, str]] = {"userId": "user", "roleId": "role"}
+    userId: UserId
+    roleId: Id
+
+
+class Connector(Record):
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    connectorId: str = Field(min_length=1, max_length=128)
+    syncProfile: bool = False
+    config: Json  # confidential values stay sealed: {"$sealed": "v1.…"}
+    metadata: Json = Field(default_factory=dict)
+    createdAt: Millis
+
+
+class CustomPhrase(Record):
+    id: Id
+    languageTag: str = Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)
+    translation: Json
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A record kind: its name in the file, its model and its table (None: handled apart)."""
+
+    name: str
+    model: type[Record] | None
+    table: Table | None
+
+    def row_of(self, record: Record, tenant_id: str) -> Json:
+        data = record.row() if isinstance(record, Application) else record.model_dump()
+        row = {_snake(key): value for key, value in data.items()}
+        row["tenant_id"] = tenant_id
+        return row
+
+
+def data_of(row: Json) -> Json:
+    """A stored row as a record's ``data`` (camelCase, without the tenant)."""
+    return {_camel(key): value for key, value in row.items() if key != "tenant_id"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+# In dependency order: the exporter writes them so, and a reference must point back.
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("resource", Resource, tables.resources),
+        Kind("scope", Scope, tables.scopes),
+        Kind("role", Role, tables.roles),
+        Kind("roleScope", RoleScope, tables.roles_scopes),
+        Kind("application", Application, tables.applications),
+        Kind("applicationSecret", ApplicationSecret, tables.application_secrets),
+        Kind("applicationRole", ApplicationRole, tables.applications_roles),
+        Kind("user", User, tables.users),
+        Kind("userRole", UserRole, tables.users_roles),
+        Kind("connector", Connector, tables.connectors),
+        Kind("signInExperience", None, None),
+        Kind("customPhrase", CustomPhrase, tables.custom_phrases),
+    )
+}
