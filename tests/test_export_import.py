@@ -26,7 +26,7 @@ from portico.services import rbac
 from portico.services.custom_phrases import CustomPhrases
 from portico.services.sign_in_experience import SignInExperiences
 from portico.storage.database import create_engine
-from portico.storage.tables import connectors, users
+from portico.storage.tables import connectors, user_identities, users
 from tests.conftest import PASSWORD, App, make_app, make_user
 from tests.flows import get_code, redeem
 from tests.smtp_server import Running, smtp_config, smtp_server
@@ -238,6 +238,9 @@ def test_round_trip_into_a_fresh_instance(source: Source, tmp_path: Path) -> Non
         for column in ("id", "primary_email", "name", "custom_data", "identities", "created_at"):
             assert after[column] == before[column], column
         assert after["password_encrypted"] == before["password_encrypted"]  # no rehash needed
+        # the social identity is found the way social sign-in looks it up
+        [indexed] = rows(url, user_identities, target="github")
+        assert (indexed["identity_id"], indexed["user_id"]) == ("42", before["id"])
         # the connector's sealed secret opens here and authenticates to the SMTP server
         sent = len(source.smtp.handler.messages)
         asyncio.run(_send_through_connector(url, create_key_bytes(source.key)))
