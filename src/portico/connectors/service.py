@@ -36,12 +36,18 @@ class Connectors:
     """Per-process connector service; built once in ``Runtime.start()``."""
 
     def __init__(
-        self, engine: AsyncEngine, encryption_key: bytes, factories: Registry = registry
+        self,
+        engine: AsyncEngine,
+        encryption_key: bytes,
+        factories: Registry = registry,
+        cache: TTLCache[tuple[str, str], tuple[Factory, dict[str, Any]]] | None = None,
     ) -> None:
+        """``cache``: from ``Coherence.cache(CONNECTORS)``, so that a change reaches every
+        process at once; a process-local ``CACHE_TTL`` cache by default."""
         self._engine = engine
         self._sealer = secrets.Sealer(encryption_key)
         self._registry = factories
-        self._active: TTLCache[tuple[str, str], tuple[Factory, dict[str, Any]]] = TTLCache(
+        self._active: TTLCache[tuple[str, str], tuple[Factory, dict[str, Any]]] = cache or TTLCache(
             CACHE_TTL
         )
 
