@@ -123,10 +123,10 @@ class Process:
 
     name: str
     port: int
-    env: dict[str, str]
-    log: Path
+    env: dict[str, str] = field(repr=False)
+    log: Path = field(repr=False)
     workers: int = 1
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -327,6 +327,7 @@ class Agent:
             },
         )
         self.verifier = ""
+        self.app = ClientApp(cluster.app_id, cluster.app_secret, cluster.redirect_uri)
 
     def close(self) -> None:
         self.client.close()
@@ -353,12 +354,18 @@ class Agent:
             response = self.get(process, location)
         return response
 
-    def authorize(self, process: Process, scope: str = "openid profile email",
-                  **params: str) -> httpx.Response:  # fmt: skip
-        """Start an authorization request for the cluster's app; the first page shown."""
+    def authorize(
+        self, process: Process, scope: str = "openid profile email", app: Any = None,
+        **params: str,
+    ) -> httpx.Response:  # fmt: skip
+        """Start an authorization request for ``app`` (default: the cluster's Traditional
+        app); the first page shown, or the redirect to the client."""
+        self.app = app or ClientApp(
+            self.cluster.app_id, self.cluster.app_secret, self.cluster.redirect_uri
+        )
         self.verifier, challenge = pkce_pair()
         query = {
-            "client_id": self.cluster.app_id, "redirect_uri": self.cluster.redirect_uri,
+            "client_id": self.app.id, "redirect_uri": self.app.redirect_uri,
             "response_type": "code", "scope": scope, "state": secrets.token_urlsafe(8),
             "code_challenge": challenge, "code_challenge_method": "S256", **params,
         }  # fmt: skip
@@ -371,15 +378,28 @@ class Agent:
         assert "code" in query, response.headers["location"]
         return query["code"]
 
+    def token_request(self, **data: str) -> dict[str, str]:
+        """Token endpoint form data for the app of the last :meth:`authorize`."""
+        data["client_id"] = self.app.id
+        if self.app.secret:
+            data["client_secret"] = self.app.secret
+        return data
+
     def redeem(self, process: Process, code: str) -> httpx.Response:
         return self.client.post(
             f"{process.url}/oidc/token",
-            data={
-                "grant_type": "authorization_code", "code": code,
-                "redirect_uri": self.cluster.redirect_uri, "code_verifier": self.verifier,
-                "client_id": self.cluster.app_id, "client_secret": self.cluster.app_secret,
-            },
+            data=self.token_request(
+                grant_type="authorization_code", code=code,
+                redirect_uri=self.app.redirect_uri, code_verifier=self.verifier,
+            ),
         )  # fmt: skip
+
+
+@dataclass
+class ClientApp:
+    id: str
+    secret: str | None
+    redirect_uri: str
 
 
 @contextlib.contextmanager
