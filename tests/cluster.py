@@ -81,6 +81,8 @@ class TcpProxy:
             self._writers.difference_update((writer, up_writer))
 
     async def _up(self) -> None:
+        if self._server is not None:
+            return
         self._server = await asyncio.start_server(
             self._handle, "127.0.0.1", self.port, reuse_address=True
         )
@@ -95,6 +97,7 @@ class TcpProxy:
         self._writers.clear()
 
     def up(self) -> TcpProxy:
+        """Listen (again); a no-op when listening."""
         self._call(self._up())
         return self
 

@@ -1,10 +1,9 @@
 """A small time-bounded cache for hot, rarely-changing reads (clients, keys, configuration).
 
-Misses are not cached: something created a moment ago is found at once. How long an entry
-lives is asked of ``ttl`` at each store, so a :class:`portico.coherence.Coherence` can hold
-entries long while cross-process invalidation works and shorten them when it does not.
-``invalidate`` drops entries here and tells ``on_invalidate`` (the coherence broadcast), so a
-writer's one call reaches every process.
+Entries live ``ttl`` seconds, so a change made by any process is re-read by every process
+within that time. Misses are not cached: something created a moment ago is found at once.
+``invalidate`` drops entries here and tells ``on_invalidate`` (the broadcast of
+:class:`portico.coherence.Coherence`), so a writer's one call reaches every process.
 """
 
 from __future__ import annotations
@@ -20,12 +19,12 @@ V = TypeVar("V")
 class TTLCache(Generic[K, V]):
     def __init__(
         self,
-        ttl: float | Callable[[], float],
+        ttl: float,
         max_entries: int = 10_000,
         *,
         on_invalidate: Callable[[], None] | None = None,
     ) -> None:
-        self._ttl = ttl if callable(ttl) else (lambda: ttl)
+        self._ttl = ttl
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
         self._on_invalidate = on_invalidate
@@ -46,7 +45,7 @@ class TTLCache(Generic[K, V]):
         if generation == self._generation:
             if len(self._entries) >= self._max:
                 self._entries.clear()
-            self._entries[key] = (now + self._ttl(), value)
+            self._entries[key] = (now + self._ttl, value)
         return value
 
     def invalidate(self, key: K | None = None) -> None:

@@ -2,19 +2,18 @@
 
 Every process caches hot configuration (clients, resources, signing keys, the sign-in
 experience, phrases, connectors) in :class:`~portico.cache.TTLCache` objects made by
-:meth:`Coherence.cache`, each under a *topic*. A writer calls ``invalidate()`` on its cache
-after committing; that drops the topic here and:
+:meth:`Coherence.cache`, each under a *topic*. Two mechanisms keep them current:
 
-- with Redis (``REDIS_URL``), publishes the topic on the installation's channel; every
-  process subscribed drops it too, within milliseconds. While subscribed, entries live
-  :data:`BROADCAST_TTL` seconds: that only bounds the damage of a message lost by a writer
-  that could not reach Redis;
-- without Redis, or while the subscription is down, entries live :data:`LOCAL_TTL` seconds,
-  so every process re-reads the database (the shared store) at least that often.
+- the database is the shared store: an entry lives :data:`CACHE_TTL` seconds, so every
+  process re-reads a change within that time whatever else fails (Redis down or partitioned
+  from the writer, a message lost, a writer that forgot to invalidate);
+- with Redis (``REDIS_URL``), a writer's ``invalidate()`` (after its commit) publishes the
+  topic on the installation's channel and every subscribed process drops it at once.
 
-Either way a change is seen everywhere within a second. The subscription watches itself
-(pings) and reconnects with back-off; losing or regaining it drops every cache, since
-messages may have been missed. Redis holds no data: losing it costs only database reads.
+So a change is seen everywhere within a second, and within milliseconds while Redis works.
+Redis holds no data and no counter (see ``experience/sentinel.py``): losing it costs only
+the speed of propagation. The subscription proves itself with pings and reconnects with
+back-off.
 """
 
 from __future__ import annotations
@@ -42,8 +41,7 @@ SIGN_IN_EXPERIENCE = "sign-in-experience"
 CUSTOM_PHRASES = "custom-phrases"
 CONNECTORS = "connectors"
 
-LOCAL_TTL = 0.5
-BROADCAST_TTL = 5.0
+CACHE_TTL = 0.5
 PING_SECONDS = 1.0
 REDIS_TIMEOUT = 1.0
 MAX_BACKOFF = 2.0
@@ -93,13 +91,10 @@ class Coherence:
     def cache(self, topic: str, max_entries: int = 10_000) -> TTLCache[Any, Any]:
         """A cache whose ``invalidate()`` reaches every process."""
         made: TTLCache[Any, Any] = TTLCache(
-            self.ttl, max_entries, on_invalidate=lambda: self.changed(topic)
+            CACHE_TTL, max_entries, on_invalidate=lambda: self.changed(topic)
         )
         self._caches.setdefault(topic, []).append(made)
         return made
-
-    def ttl(self) -> float:
-        return BROADCAST_TTL if self.subscribed else LOCAL_TTL
 
     def _drop(self, topic: str | None) -> None:
         for name, caches in self._caches.items():
@@ -142,13 +137,8 @@ class Coherence:
     async def _publish(self, topic: str) -> None:
         try:
             await self._client.publish(self._channel, f"{self._sender} {topic}")
-        except Exception as error:  # Redis down: others fall back to LOCAL_TTL
+        except Exception as error:  # Redis down: the others re-read within CACHE_TTL
             log.warning("cache change of %s not broadcast: %s", topic, type(error).__name__)
-
-    def _set_subscribed(self, state: bool) -> None:
-        if state != self.subscribed:
-            self.subscribed = state
-            self._drop(None)  # messages may have been missed in between
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -163,7 +153,7 @@ class Coherence:
                 if self.subscribed:
                     log.warning("cache invalidation channel lost: %s", type(error).__name__)
                     delay = 0.1
-                self._set_subscribed(False)
+                self.subscribed = False
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -185,7 +175,7 @@ class Coherence:
             heard = now
             kind = message.get("type")
             if kind == "subscribe":
-                self._set_subscribed(True)
+                self.subscribed = True
                 log.info("cache invalidation channel subscribed")
             elif kind == "message":
                 sender, _, topic = _text(message["data"]).partition(" ")
@@ -199,7 +189,7 @@ def _text(data: Any) -> str:
 
 async def announce(redis_url: str | None, engine: AsyncEngine, topic: str) -> None:
     """Tell running processes that ``topic`` changed, from a command outside them (the CLI);
-    without Redis they see it within :data:`LOCAL_TTL` anyway."""
+    without Redis they see it within :data:`CACHE_TTL` anyway."""
     if not redis_url:
         return
     client = redis_client(redis_url)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.cache import TTLCache
-from portico.coherence import LOCAL_TTL
+from portico.coherence import CACHE_TTL
 from portico.ids import standard_id
 from portico.storage.database import insert_ignore
 from portico.storage.tables import custom_phrases
@@ -33,7 +33,7 @@ class CustomPhrases:
     ) -> None:
         """``cache``: from ``Coherence.cache(CUSTOM_PHRASES)`` (see ``SignInExperiences``)."""
         self._engine = engine
-        self._cache: TTLCache[tuple[str, str], dict[str, str]] = cache or TTLCache(LOCAL_TTL)
+        self._cache: TTLCache[tuple[str, str], dict[str, str]] = cache or TTLCache(CACHE_TTL)
 
     async def get(self, tenant_id: str, language_tag: str) -> dict[str, str]:
         """Flat overrides for one language; empty when the tenant has none."""

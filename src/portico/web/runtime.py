@@ -58,8 +58,13 @@ class Runtime:
     cors_origins: TTLCache[str, frozenset[str]] | None = None
 
     async def start(self) -> None:
+        # Migrations may wait for another process's (advisory lock): no statement timeout.
+        migrator = create_engine(self.settings.database_url, pool=False)
+        try:
+            await ensure_ready(migrator)
+        finally:
+            await migrator.dispose()
         self.engine = create_engine(self.settings.database_url)
-        await ensure_ready(self.engine)
         redis_url = self.settings.redis_url
         channel = await installation_channel(self.engine) if redis_url else ""
         self.coherence = Coherence(redis_url, channel)

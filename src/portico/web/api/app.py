@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from portico.storage import applications as apps_repo
+from portico.web import failures
 from portico.web.api import connectors as connector_routes
 from portico.web.api import sign_in_exp
 from portico.web.api.errors import (
@@ -67,6 +68,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.add_exception_handler(ApiError, api_error_handler)
     api.add_exception_handler(RequestValidationError, validation_error_handler)
     api.add_exception_handler(StarletteHTTPException, http_error_handler)
+    failures.install(api)  # database unavailable: 503 {code, message}; 500 without details
     authorized = Depends(guard(lambda: runtime.provider))
     api.include_router(connector_routes.routes(runtime, authorized))
 
