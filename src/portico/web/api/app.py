@@ -57,6 +57,10 @@ def application_out(row: dict[str, Any]) -> ApplicationOut:
     )
 
 
+# Beyond this the row offset overflows a 64-bit integer in the database driver (a 500).
+MAX_PAGE = 1_000_000
+
+
 def create_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(
         title="Portico Management API",
@@ -85,7 +89,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     async def list_applications(
         response: Response,
         auth: Auth = authorized,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> list[ApplicationOut]:
         async with engine().connect() as conn:
