@@ -65,34 +65,6 @@ def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     return engine
 
 
-# Exception classes that may mean "database unavailable"; :func:`is_unavailable` decides.
-UNAVAILABLE_CANDIDATES: tuple[type[Exception], ...] = (
-    exc.DBAPIError,
-    exc.TimeoutError,
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-)
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """True when ``error`` means the database cannot be reached or used right now (down,
-    restarting, connection cut, pool exhausted, locked), as opposed to a bug in a query:
-    the request may be retried and should be answered 503."""
-    if isinstance(error, exc.DBAPIError):
-        return error.connection_invalidated or isinstance(
-            error, exc.OperationalError | exc.InterfaceError
-        )
-    return isinstance(
-        error,
-        exc.TimeoutError  # waiting for a pooled connection
-        | OSError  # refused, reset, unreachable; connect or statement timeout
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError,
-    )
-
-
 def _ensure_sqlite_directory(driver_url: str) -> None:
     path = driver_url.split(":///", 1)[-1]
     if path and path != ":memory:":
@@ -139,3 +111,31 @@ async def insert_ignore(conn: AsyncConnection, table: Table, rows: list[dict[str
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     await conn.execute(dialect.insert(table).values(rows).on_conflict_do_nothing())
+
+
+# Exception classes that may mean "database unavailable"; :func:`is_unavailable` decides.
+UNAVAILABLE_CANDIDATES: tuple[type[Exception], ...] = (
+    exc.DBAPIError,
+    exc.TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database cannot be reached or used right now (down,
+    restarting, connection cut, pool exhausted, locked), as opposed to a bug in a query:
+    the request may be retried and should be answered 503."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, exc.OperationalError | exc.InterfaceError
+        )
+    return isinstance(
+        error,
+        exc.TimeoutError  # waiting for a pooled connection
+        | OSError  # refused, reset, unreachable; connect or statement timeout
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError,
+    )
