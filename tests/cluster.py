@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from portico.storage import configs
 from portico.storage.database import create_engine
 from tests.smtp_server import Recorder
 from tests.support import LoopbackCookies, csrf_of, free_port, pkce_pair, query_of
@@ -249,6 +250,18 @@ class Cluster:
                     return match.group(1)
             time.sleep(0.02)
         raise AssertionError(f"no message reached {address}")
+
+    def subscribers(self) -> int:
+        """Processes subscribed to the installation's invalidation channel, as Redis counts
+        them (see ``portico.coherence``)."""
+        import redis
+
+        async def installation(conn: AsyncConnection) -> Any:
+            return await configs.get(conn, "default", "portico.installation")
+
+        channel = f"portico:{self.db(installation)['id']}:invalidate"
+        with redis.Redis.from_url(REDIS_URL) as client:
+            return int(dict(client.pubsub_numsub(channel))[channel.encode()])
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import select
 
-from portico.storage import configs
 from portico.storage.tables import users
 from tests import support
-from tests.cluster import REDIS_URL, Agent, Cluster, Process, agent
+from tests.cluster import Agent, Cluster, Process, agent
 from tests.conftest import PASSWORD, make_user
 from tests.lab import DEFAULTS
 from tests.support import unique
@@ -229,17 +227,6 @@ def test_postgresql_unreachable_fails_fast_with_503_and_recovers_by_itself(
 # --- Redis unreachable ------------------------------------------------------------------------
 
 
-def subscribers(cluster: Cluster) -> int:
-    """Processes subscribed to the installation's invalidation channel, as Redis counts."""
-
-    async def installation(conn):  # type: ignore[no-untyped-def]
-        return await configs.get(conn, "default", "portico.installation")
-
-    channel = f"portico:{cluster.db(installation)['id']}:invalidate"
-    with redis.Redis.from_url(REDIS_URL) as client:
-        return int(dict(client.pubsub_numsub(channel))[channel.encode()])
-
-
 def color_of(process: Process) -> str:
     return httpx.get(f"{process.url}/api/.well-known/sign-in-exp").json()["color"]["primaryColor"]
 
@@ -259,12 +246,12 @@ def propagation(cluster: Cluster, writer: Process, reader: Process) -> float:
 def test_redis_unreachable_fails_closed_then_recovers(defaults: Cluster) -> None:
     cluster = defaults
     assert cluster.redis_proxy is not None
-    assert subscribers(cluster) == 2
+    assert cluster.subscribers() == 2
     cluster.configure(cluster.b, sentinelPolicy={"maxAttempts": 3, "lockoutDuration": 1})
     cluster.redis_proxy.down()
     try:
         deadline = time.monotonic() + 5
-        while subscribers(cluster) != 1:  # a's subscription is gone
+        while cluster.subscribers() != 1:  # a's subscription is gone
             assert time.monotonic() < deadline
             time.sleep(0.05)
         # Security counters live in the database: the lockout is as tight as ever, with
@@ -294,7 +281,7 @@ def test_redis_unreachable_fails_closed_then_recovers(defaults: Cluster) -> None
     finally:
         cluster.redis_proxy.up()
     deadline = time.monotonic() + 10
-    while subscribers(cluster) != 2:  # a subscribed again, by itself
+    while cluster.subscribers() != 2:  # a subscribed again, by itself
         assert time.monotonic() < deadline, cluster.a.tail()
         time.sleep(0.05)
     # Pushed again: each change is seen at once, not after the cache lifetime.
