@@ -9,7 +9,7 @@ import time
 import pytest
 
 from portico.cache import TTLCache
-from portico.coherence import CACHE_TTL, Coherence
+from portico.coherence import CACHE_TTL, EVERYTHING, Coherence
 from portico.settings import DEFAULT_REDIS_URL, SettingsError, load_settings
 from tests.cluster import REDIS_URL
 from tests.support import free_port, unique
@@ -111,3 +111,34 @@ def test_redis_url_setting_names() -> None:
         load_settings(environ={"REDIS_URL": "http://r:6379"})
     secret = load_settings(environ={"REDIS_URL": "redis://:hunter2@r:6379"})
     assert "hunter2" not in repr(secret)
+
+
+async def test_everything_drops_every_topic_in_every_process() -> None:
+    channel = f"portico:{unique('test')}:invalidate"
+    a, b = Coherence(REDIS_URL, channel), Coherence(REDIS_URL, channel)
+    await a.start()
+    await b.start()
+    try:
+        await wait_for(lambda: a.subscribed and b.subscribed)
+        caches = [b.cache("keys"), b.cache("applications")]
+        loads = 0
+
+        async def load(_: str) -> int:
+            nonlocal loads
+            loads += 1
+            return loads
+
+        assert [await c.get("k", load) for c in caches] == [1, 2]
+        a.changed(EVERYTHING)
+
+        async def reloaded() -> bool:
+            first, second = [await c.get("k", load) for c in caches]
+            return first != 1 and second != 2  # both topics dropped, not just one
+
+        started = time.monotonic()
+        while not await reloaded():
+            assert time.monotonic() - started < CACHE_TTL / 2
+            await asyncio.sleep(0.005)
+    finally:
+        await a.stop()
+        await b.stop()

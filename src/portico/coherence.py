@@ -40,6 +40,7 @@ KEYS = "keys"  # signing keys (oidc.privateKeys)
 SIGN_IN_EXPERIENCE = "sign-in-experience"
 CUSTOM_PHRASES = "custom-phrases"
 CONNECTORS = "connectors"
+EVERYTHING = "*"  # a writer that cannot say which (a generic write path): drop every cache
 
 CACHE_TTL = 0.5
 PING_SECONDS = 1.0
@@ -96,9 +97,9 @@ class Coherence:
         self._caches.setdefault(topic, []).append(made)
         return made
 
-    def _drop(self, topic: str | None) -> None:
+    def _drop(self, topic: str) -> None:
         for name, caches in self._caches.items():
-            if topic is None or name == topic:
+            if topic in (EVERYTHING, name):
                 for cache in caches:
                     cache.drop()
 
@@ -179,8 +180,8 @@ class Coherence:
                 log.info("cache invalidation channel subscribed")
             elif kind == "message":
                 sender, _, topic = _text(message["data"]).partition(" ")
-                if sender != self._sender:
-                    self._drop(topic or None)
+                if sender != self._sender and topic:
+                    self._drop(topic)
 
 
 def _text(data: Any) -> str:
