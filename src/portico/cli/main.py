@@ -188,28 +188,6 @@ def role_create(args: argparse.Namespace) -> None:
     _emit(args, data, f"Created {data['type']} role {data['name']} ({data['id']})")
 
 
-def key_rotate(args: argparse.Namespace) -> None:
-    """A new signing key for the tenant; running processes are told at once through Redis
-    (``REDIS_URL``), else they read it from the database within a second."""
-    from portico.coherence import KEYS, announce
-    from portico.services import keys
-
-    async def run() -> str:
-        settings = _settings(args)
-        engine = create_engine(settings.database_url, pool=False)
-        try:
-            await ensure_ready(engine)
-            async with engine.begin() as conn:
-                kid = await keys.rotate_private_keys(conn, TENANT, args.type)
-            await announce(settings.redis_url, engine, KEYS)
-            return kid
-        finally:
-            await engine.dispose()
-
-    kid = asyncio.run(run())
-    _emit(args, {"kid": kid}, f"New signing key {kid}; the previous one stays published.")
-
-
 def connector_list(args: argparse.Namespace) -> None:
     """Installed connector factories (entry-point group ``portico.connectors``)."""
     from portico.connectors import registry
@@ -304,14 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", action="append", default=[])
     common(p)
     p.set_defaults(func=role_create)
-
-    key = sub.add_parser("key", help="signing keys").add_subparsers(
-        dest="key_command", required=True
-    )
-    p = key.add_parser("rotate", help="sign with a new key; keep the previous one published")
-    p.add_argument("--type", default="EC", choices=["EC", "RSA"], help="EC P-384 or RSA 4096")
-    common(p)
-    p.set_defaults(func=key_rotate)
 
     connector = sub.add_parser("connector", help="connectors").add_subparsers(
         dest="connector_command", required=True

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import standard_secret
-from portico.storage import configs
 
 _EC_ALG = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 PRIVATE_KEYS = "oidc.privateKeys"
@@ -25,19 +23,6 @@ def new_private_key_entry(kind: str = "EC") -> dict[str, Any]:
     key = ECKey.generate_key("P-384") if kind == "EC" else RSAKey.generate_key(4096)
     pem = key.as_pem(private=True).decode()
     return {"id": key.thumbprint(), "value": pem, "createdAt": int(time.time())}
-
-
-async def rotate_private_keys(conn: AsyncConnection, tenant_id: str, kind: str = "EC") -> str:
-    """Logto's rotation: a new ``Current`` key signs from now on; the one it replaces stays
-    published as ``Previous`` so tokens it signed still verify; older ones are dropped.
-    Returns the new key's ``kid``. Running processes must be told (``coherence.KEYS``)."""
-    entries = await configs.get(conn, tenant_id, PRIVATE_KEYS) or []
-    current = next((e for e in entries if e.get("status") == "Current"), None)
-    previous = current or (entries[0] if entries else None)
-    fresh = {**new_private_key_entry(kind), "status": "Current"}
-    kept = [fresh] + ([{**previous, "status": "Previous"}] if previous else [])
-    await configs.put(conn, tenant_id, PRIVATE_KEYS, kept)
-    return str(fresh["id"])
 
 
 def new_cookie_key_entry() -> dict[str, Any]:
