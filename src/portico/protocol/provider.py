@@ -9,12 +9,15 @@ from joserfc import jwt
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.cache import TTLCache
-from portico.coherence import APPLICATIONS, KEYS, RBAC, Coherence
+from portico.coherence import APPLICATIONS, CACHE_TTL, KEYS, RBAC, Coherence
 from portico.services import keys as key_service
 from portico.services.applications import Client, load_client
 from portico.storage import configs
 from portico.storage import rbac as rbac_repo
 from portico.storage.artifacts import ArtifactStore
+
+# The longest a process serves a signing key set (or client, resource) after it changed.
+KEY_REFRESH_SECONDS = CACHE_SECONDS = CACHE_TTL
 
 
 @dataclass
