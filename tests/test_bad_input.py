@@ -27,6 +27,7 @@ STACK = re.compile(
     re.IGNORECASE,
 )
 MIB = 1024 * 1024
+MANAGEMENT_API = "https://default.logto.app/api"
 
 
 def assert_handled(response: httpx.Response | object, label: str) -> None:
@@ -143,6 +144,17 @@ ENDPOINTS = [
 
 
 @pytest.fixture(scope="module")
+def api_token_of_server(server: Server) -> str:
+    m2m = make_app(server, "MachineToMachine", roles=["Logto Management API access"])
+    response = httpx.post(
+        f"{server.endpoint}/oidc/token",
+        headers=m2m.basic(),
+        data={"grant_type": "client_credentials", "resource": MANAGEMENT_API, "scope": "all"},
+    )
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture(scope="module")
 def interaction(server: Server) -> Iterator[httpx.Client]:
     """A browser inside a real sign-in interaction, so that forms parse their bodies."""
     app = make_app(server, "Traditional")
@@ -184,6 +196,46 @@ def test_oversized_chunked_body_is_refused_without_being_read_whole(server: Serv
         )
         assert response.status_code == 413, (path, response.status_code, response.text[:200])
         assert_handled(response, path)
+
+
+NUL_REQUESTS = [
+    ("POST", "/sign-in", FORM, b"identifier=a%00b&password=x"),
+    ("POST", "/register", FORM, b"identifier=ab%00c&password=violet-harbour-cactus-49"),
+    ("POST", "/oidc/token", FORM, b"grant_type=client_credentials&client_id=a%00&client_secret=x"),
+    ("POST", "/oidc/auth", FORM, b"client_id=a\x00b&response_type=code"),
+    ("GET", "/oidc/auth?client_id=a%00&response_type=code", None, b""),
+    ("GET", "/api/applications/a%00b", None, b""),
+    ("PATCH", "/api/sign-in-exp", "application/json", b'{"customCss": "a\\u0000b"}'),
+    ("PUT", "/api/custom-phrases/en", "application/json", b'{"action": {"x": "\\u0000"}}'),
+]
+
+
+@pytest.mark.parametrize("method,path,content_type,body", NUL_REQUESTS)
+def test_nul_characters_are_refused_on_every_surface(
+    server: Server, interaction: httpx.Client, api_token_of_server: str, method: str, path: str,
+    content_type: str | None, body: bytes,
+) -> None:  # fmt: skip
+    """PostgreSQL cannot store NUL (the statement fails); both databases refuse it alike."""
+    headers = {"Authorization": f"Bearer {api_token_of_server}"} if path.startswith("/api") else {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = interaction.request(method, f"{server.endpoint}{path}", content=body,
+                                   headers=headers)  # fmt: skip
+    assert response.status_code == 400, (response.status_code, response.text[:200])
+    assert_handled(response, path)
+
+
+def test_a_literal_backslash_u0000_in_json_text_is_not_a_nul(
+    server: Server, api_token_of_server: str
+) -> None:
+    headers = {"Authorization": f"Bearer {api_token_of_server}",
+               "Content-Type": "application/json"}  # fmt: skip
+    escaped_backslash = b'{"action": {"sign_in": "see \\\\u0000"}}'  # JSON: "see \\u0000"
+    url = f"{server.endpoint}/api/custom-phrases/es"
+    response = httpx.put(url, content=escaped_backslash, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["translation"]["action"]["sign_in"] == "see \\u0000"
+    httpx.delete(url, headers=headers)
 
 
 QUERIES = [
