@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from portico.services import applications, rbac, users
+from tests.cluster import Cluster, start_cluster
 from tests.fake_kakao import FakeKakao
 from tests.lab import Lab, start_lab
-from tests.smtp_server import smtp_server
+from tests.smtp_server import smtp_config, smtp_server
 from tests.support import Browser, Server, browser_client, create_database, unique
 
 PASSWORD = "correct horse battery staple"
@@ -204,3 +205,47 @@ def kakao_server(lab_session: Lab) -> Iterator[tuple[FakeKakao, str]]:
     yield fake, connector_id
     lab_session.api.delete(f"/api/connectors/{connector_id}")
     fake.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two ``portico serve`` processes sharing one database and Redis (see tests/cluster.py),
+    an SMTP connector delivering to a real mailbox, a Traditional app and an API token."""
+    data_dir = tmp_path_factory.mktemp("portico-cluster")
+    url, drop = create_database(str(data_dir))
+    try:
+        with smtp_server() as mail:
+            running = start_cluster(url, data_dir, mail.handler)
+            try:
+                prepare_cluster(running, mail.port)
+                yield running
+            finally:
+                running.stop()
+    finally:
+        drop()
+
+
+def prepare_cluster(running: Cluster, mail_port: int | None = None) -> None:
+    """An API token, an SMTP connector (with ``mail_port``) and a Traditional app."""
+    m2m = make_app(running, "MachineToMachine", roles=["Logto Management API access"])  # type: ignore[arg-type]
+    running.token = httpx.post(
+        f"{running.b.url}/oidc/token",
+        headers=m2m.basic(),
+        data={
+            "grant_type": "client_credentials",
+            "resource": "https://default.logto.app/api",
+            "scope": "all",
+        },
+    ).json()["access_token"]
+    if mail_port is not None:
+        with running.api(running.b) as api:
+            created = api.post(
+                "/api/connectors",
+                json={
+                    "connectorId": "simple-mail-transfer-protocol",
+                    "config": smtp_config(mail_port),
+                },
+            )
+        assert created.status_code == 200, created.text
+    web = make_app(running, "Traditional")  # type: ignore[arg-type]
+    running.app_id, running.app_secret = web.id, web.secret or ""

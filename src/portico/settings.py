@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 
 DEFAULT_PORT = 3001
+DEFAULT_REDIS_URL = "redis://localhost:6379"
 
 # Field name -> environment variable names accepted (first wins). Logto's names are accepted
 # too so that an existing deployment's environment carries over.
 ENV_NAMES: dict[str, tuple[str, ...]] = {
     "endpoint": ("PORTICO_ENDPOINT", "ENDPOINT"),
     "database_url": ("DATABASE_URL", "DB_URL"),
-    "redis_url": ("REDIS_URL",),
+    "redis_url": ("PORTICO_REDIS_URL", "REDIS_URL"),
     "port": ("PORT",),
     "host": ("PORTICO_HOST",),
     "data_dir": ("PORTICO_DATA_DIR",),
@@ -50,7 +51,9 @@ class Settings(BaseModel):
 
     endpoint: str = Field(default="", validation_alias=AliasChoices("endpoint"))
     database_url: str = ""
-    redis_url: str | None = None
+    # Shared by the processes of one installation for cache invalidation (portico.coherence);
+    # optional: without it every process re-reads the database (see docs/architecture.md).
+    redis_url: str | None = Field(default=None, repr=False)
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     host: str = "127.0.0.1"
     data_dir: Path = Path(".data")
@@ -84,6 +87,17 @@ class Settings(BaseModel):
     def _database_url_supported(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_supported(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if value.lower() in ("1", "true"):  # Logto: a truthy value means the local default
+            return DEFAULT_REDIS_URL
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("log_level")

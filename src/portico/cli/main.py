@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from portico import coherence
 from portico.services import applications, keys, rbac, users
 from portico.services import purge as purge_service
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
@@ -66,13 +67,24 @@ def serve(args: argparse.Namespace) -> None:
     )
 
 
-def _with_db(args: argparse.Namespace, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+def _with_db(
+    args: argparse.Namespace,
+    work: Callable[[AsyncConnection], Awaitable[Any]],
+    changes: str | None = None,
+) -> Any:
+    """Run ``work`` in one transaction; ``changes`` names the cache topic running servers
+    must drop once it is committed (announced through Redis when there is one)."""
+
     async def run() -> Any:
-        engine = create_engine(_settings(args).database_url, pool=False)
+        settings = _settings(args)
+        engine = create_engine(settings.database_url, pool=False)
         try:
             await ensure_ready(engine)
             async with engine.begin() as conn:
-                return await work(conn)
+                result = await work(conn)
+            if changes:
+                await coherence.announce(settings.redis_url, engine, changes)
+            return result
         finally:
             await engine.dispose()
 
@@ -231,7 +243,7 @@ def key_rotate(args: argparse.Namespace) -> None:
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
         return await keys.rotate(conn, TENANT, keys.KeyType.PRIVATE_KEYS, args.type)
 
-    rows = _with_db(args, work)
+    rows = _with_db(args, work, changes=coherence.KEYS)
     _emit(
         args, {"keys": rows}, f"New signing key {rows[0]['id']} ({rows[0]['signingKeyAlgorithm']})"
     )

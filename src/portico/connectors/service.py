@@ -36,15 +36,23 @@ class Connectors:
     """Per-process connector service; built once in ``Runtime.start()``."""
 
     def __init__(
-        self, engine: AsyncEngine, encryption_key: bytes, factories: Registry = registry
+        self,
+        engine: AsyncEngine,
+        encryption_key: bytes,
+        factories: Registry = registry,
+        cache: TTLCache[tuple[str, str], tuple[Factory, dict[str, Any]]] | None = None,
     ) -> None:
+        """``cache``: from ``Coherence.cache(CONNECTORS)``, so that a change reaches every
+        process at once; a process-local ``CACHE_TTL`` cache by default."""
         self._engine = engine
         self._sealer = secrets.Sealer(encryption_key)
         self._registry = factories
-        self._active: TTLCache[tuple[str, str], tuple[Factory, dict[str, Any]]] = TTLCache(
+        self._active: TTLCache[tuple[str, str], tuple[Factory, dict[str, Any]]] = cache or TTLCache(
             CACHE_TTL
         )
-        self._socials: TTLCache[str, list[dict[str, Any]]] = TTLCache(CACHE_TTL)
+        # The social buttons share that cache (keyed by the tenant alone), so the same
+        # invalidation reaches them.
+        self._socials: TTLCache[str, list[dict[str, Any]]] = self._active  # type: ignore[assignment]
 
     # -- sending -------------------------------------------------------------------------
 
@@ -233,8 +241,7 @@ class Connectors:
         self._invalidate()
 
     def _invalidate(self) -> None:
-        self._active.invalidate()
-        self._socials.invalidate()
+        self._active.invalidate()  # also the social buttons: one cache
 
     # -- rows, sealed and opened ------------------------------------------------------------
 

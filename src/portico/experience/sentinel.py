@@ -1,10 +1,17 @@
 """Counting security events per target: failed sign-in attempts per account (lockout, ASVS
 2.2.1: at most 100 per hour) and messages sent per recipient (mailbox flooding).
 
-Targets are stored as keyed digests, never as addresses. Counting is done in the database
-(each process sees the others' events) by inserting the event first and counting after, so
-concurrent attempts are all counted. The identifier, not the account, is the target: unknown
-identifiers lock the same way, so a lockout says nothing about whether an account exists.
+Targets are stored as keyed digests, never as addresses. Counting is done in the database,
+the one source of truth every process shares (Redis is never asked: a counter there could be
+lost with it, and a lost counter means unlimited attempts). The identifier, not the account,
+is the target: unknown identifiers lock the same way, so a lockout says nothing about whether
+an account exists.
+
+A sign-in attempt is counted as a failure *before* it is checked (:meth:`Sentinel.reserve`),
+in one statement that inserts only while the window holds fewer failures than the limit,
+serialised per target (SQLite runs one writer at a time; PostgreSQL takes a transaction-level
+advisory lock on the target). So parallel guesses, on any number of processes, can never get
+more than the limit past the check. A correct attempt takes its reservation back.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, func, insert, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.ids import standard_id
 from portico.storage.database import now_ms
@@ -28,6 +36,8 @@ SEND_MESSAGE = "SendMessage"
 # Logto's message rate limit: 10 sends per recipient in a rolling 10 minutes.
 SEND_LIMIT = 10
 SEND_WINDOW = 600
+# PostgreSQL advisory locks (classid, objid): this class serialises reservations per target.
+_PG_LOCK_CLASS = 0x73656E74
 
 
 @dataclass(frozen=True)
@@ -87,19 +97,65 @@ class Sentinel:
         return int(row[0]), int(row[1] or 0)
 
     # Lockout ------------------------------------------------------------------------------
-    async def locked(
+    async def reserve(
         self, tenant_id: str, identifier: str, max_attempts: int, lockout_seconds: int
-    ) -> Locked | None:
-        """Locked when the failures within the last ``lockout_seconds`` reach the limit;
-        the lock ends ``lockout_seconds`` after the newest failure."""
+    ) -> str | Locked:
+        """Record one failed attempt ahead of checking it, unless the target is locked; the
+        id of the recorded event (give it to :meth:`release` when the attempt succeeds), or
+        :class:`Locked` when the window already holds ``max_attempts`` failures."""
+        target = self._target(identifier)
+        event_id = standard_id()
         now = now_ms()
         since = now - lockout_seconds * 1000
-        count, newest = await self._events(
-            tenant_id, "User", self._target(identifier), SIGN_IN, FAILED, since
+        failures = (
+            select(func.count())
+            .select_from(sentinel_activities)
+            .where(*self._failures_of(tenant_id, target), sentinel_activities.c.created_at > since)
+            .scalar_subquery()
         )
-        if count >= max_attempts:
-            return Locked(newest + lockout_seconds * 1000)
-        return None
+        row = {
+            "tenant_id": tenant_id, "id": event_id, "target_type": "User",
+            "target_hash": target, "action": SIGN_IN, "action_result": FAILED, "payload": {},
+            "decision": "Allowed", "decision_expires_at": 0, "created_at": now,
+        }  # fmt: skip
+        guarded = insert(sentinel_activities).from_select(
+            list(row),
+            select(*(literal(v, sentinel_activities.c[k].type) for k, v in row.items())).where(
+                failures < max_attempts
+            ),
+        )
+        async with self._engine.begin() as conn:
+            await self._serialise(conn, target)
+            inserted = (await conn.execute(guarded)).rowcount == 1
+        if inserted:
+            return event_id
+        _, newest = await self._events(tenant_id, "User", target, SIGN_IN, FAILED, since)
+        return Locked(newest + lockout_seconds * 1000)
+
+    async def release(self, event_id: str) -> None:
+        """The reserved attempt succeeded: it is not a failure after all."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(sentinel_activities).where(sentinel_activities.c.id == event_id)
+            )
+
+    @staticmethod
+    def _failures_of(tenant_id: str, target: str) -> tuple[Any, ...]:
+        c = sentinel_activities.c
+        return (
+            c.tenant_id == tenant_id, c.target_type == "User", c.target_hash == target,
+            c.action == SIGN_IN, c.action_result == FAILED,
+        )  # fmt: skip
+
+    @staticmethod
+    async def _serialise(conn: AsyncConnection, target: str) -> None:
+        """Make concurrent reservations of one target run one after the other (SQLite already
+        runs one writing statement at a time)."""
+        if conn.dialect.name == "postgresql":
+            objid = int.from_bytes(bytes.fromhex(target[:8]), "big", signed=True)
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:c, :o)"), {"c": _PG_LOCK_CLASS, "o": objid}
+            )
 
     async def failed(self, tenant_id: str, identifier: str) -> None:
         await self._record(tenant_id, "User", self._target(identifier), SIGN_IN, FAILED)

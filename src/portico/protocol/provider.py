@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,46 +9,61 @@ from joserfc import jwt
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.cache import TTLCache
+from portico.coherence import APPLICATIONS, CACHE_TTL, KEYS, RBAC, Coherence
 from portico.services import keys as key_service
 from portico.services.applications import Client, load_client
 from portico.storage import configs
 from portico.storage import rbac as rbac_repo
 from portico.storage.artifacts import ArtifactStore
 
-# How long a process may serve a cached client, resource or key set after it changed.
-CACHE_SECONDS = 1.0
-KEY_REFRESH_SECONDS = 5.0
+# The longest a process serves a signing key set (or client, resource) after it changed.
+KEY_REFRESH_SECONDS = CACHE_SECONDS = CACHE_TTL
 
 
 @dataclass
 class Provider:
+    """Hot reads are cached per process through ``coherence`` (see ``portico.coherence``):
+    a change written by any process reaches this one within a second."""
+
     engine: AsyncEngine
     tenant_id: str
     endpoint: str
-    keyring: key_service.KeyRing
     artifacts: ArtifactStore
-    _clients: TTLCache[str, Client] = field(default_factory=lambda: TTLCache(CACHE_SECONDS))
-    _resources: TTLCache[str, dict[str, Any]] = field(
-        default_factory=lambda: TTLCache(CACHE_SECONDS)
-    )
-    _app_scopes: TTLCache[tuple[str, str], frozenset[str]] = field(
-        default_factory=lambda: TTLCache(CACHE_SECONDS)
-    )
-    _keys_loaded_at: float = field(default_factory=time.monotonic)
+    coherence: Coherence = field(default_factory=Coherence)
+    _clients: TTLCache[str, Client] = field(init=False)
+    _resources: TTLCache[str, dict[str, Any]] = field(init=False)
+    _app_scopes: TTLCache[tuple[str, str], frozenset[str]] = field(init=False)
+    _keys: TTLCache[str, key_service.KeyRing] = field(init=False)
+    _key_entries: list[dict[str, Any]] | None = field(default=None, init=False)
+    _keyring: key_service.KeyRing | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._clients = self.coherence.cache(APPLICATIONS)
+        self._resources = self.coherence.cache(RBAC)
+        self._app_scopes = self.coherence.cache(RBAC)
+        self._keys = self.coherence.cache(KEYS, max_entries=1)
 
     @property
     def issuer(self) -> str:
         return f"{self.endpoint}/oidc"
 
     @classmethod
-    async def open(cls, engine: AsyncEngine, tenant_id: str, endpoint: str) -> Provider:
-        return cls(
+    async def open(
+        cls,
+        engine: AsyncEngine,
+        tenant_id: str,
+        endpoint: str,
+        coherence: Coherence | None = None,
+    ) -> Provider:
+        provider = cls(
             engine=engine,
             tenant_id=tenant_id,
             endpoint=endpoint.rstrip("/"),
-            keyring=await _load_keyring(engine, tenant_id),
             artifacts=ArtifactStore(engine, tenant_id),
+            coherence=coherence or Coherence(),
         )
+        await provider.current_keys()  # no keys: fail at start, not at the first token
+        return provider
 
     async def client(self, client_id: str) -> Client | None:
         async def load(cid: str) -> Client | None:
@@ -82,11 +96,23 @@ class Provider:
         return await self._app_scopes.get((app_id, resource_id), load) or frozenset()
 
     async def current_keys(self) -> key_service.KeyRing:
-        """The key ring, re-read now and then so that a rotation reaches every process."""
-        if time.monotonic() - self._keys_loaded_at > KEY_REFRESH_SECONDS:
-            self.keyring = await _load_keyring(self.engine, self.tenant_id)
-            self._keys_loaded_at = time.monotonic()
-        return self.keyring
+        """The key ring; a rotation reaches every process through the ``keys`` topic."""
+        ring = await self._keys.get("ring", self._load_keyring)
+        assert ring is not None
+        return ring
+
+    async def _load_keyring(self, _: str) -> key_service.KeyRing:
+        async with self.engine.connect() as conn:
+            entries = await configs.get(conn, self.tenant_id, key_service.PRIVATE_KEYS)
+        if not entries:
+            raise RuntimeError(
+                f"tenant {self.tenant_id!r} has no signing keys; run 'portico db upgrade'"
+            )
+        if entries != self._key_entries or self._keyring is None:
+            # Parsing PEM keys is the costly part; re-reads that find the same keys skip it.
+            self._keyring = key_service.load_keyring(entries)
+            self._key_entries = entries
+        return self._keyring
 
     async def sign(self, claims: dict[str, Any], typ: str | None = None) -> str:
         ring = await self.current_keys()
@@ -94,11 +120,3 @@ class Provider:
         if typ:
             header["typ"] = typ
         return jwt.encode(header, claims, ring.signing_key, algorithms=[ring.alg])
-
-
-async def _load_keyring(engine: AsyncEngine, tenant_id: str) -> key_service.KeyRing:
-    async with engine.connect() as conn:
-        entries = await configs.get(conn, tenant_id, key_service.PRIVATE_KEYS)
-    if not entries:
-        raise RuntimeError(f"tenant {tenant_id!r} has no signing keys; run 'portico db upgrade'")
-    return key_service.load_keyring(entries)

@@ -1,4 +1,5 @@
-"""Per-tenant overrides of the pages' phrases (Logto's custom phrases), cached for a second."""
+"""Per-tenant overrides of the pages' phrases (Logto's custom phrases), cached (see
+``portico.coherence``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.cache import TTLCache
+from portico.coherence import CACHE_TTL
 from portico.ids import standard_id
 from portico.storage.database import insert_ignore
 from portico.storage.tables import custom_phrases
@@ -26,9 +28,12 @@ def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 class CustomPhrases:
-    def __init__(self, engine: AsyncEngine, ttl: float = 1.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, cache: TTLCache[tuple[str, str], dict[str, str]] | None = None
+    ) -> None:
+        """``cache``: from ``Coherence.cache(CUSTOM_PHRASES)`` (see ``SignInExperiences``)."""
         self._engine = engine
-        self._cache: TTLCache[tuple[str, str], dict[str, str]] = TTLCache(ttl)
+        self._cache: TTLCache[tuple[str, str], dict[str, str]] = cache or TTLCache(CACHE_TTL)
 
     async def get(self, tenant_id: str, language_tag: str) -> dict[str, str]:
         """Flat overrides for one language; empty when the tenant has none."""

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.cache import TTLCache
+from portico.coherence import CACHE_TTL
 from portico.storage.database import insert_ignore, now_ms
 from portico.storage.tables import sign_in_experiences
 
@@ -303,9 +304,13 @@ def merge(current: SignInExperience, patch: dict[str, Any]) -> SignInExperience:
 class SignInExperiences:
     """Cached reads and validated writes of each tenant's sign-in experience."""
 
-    def __init__(self, engine: AsyncEngine, ttl: float = 1.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, cache: TTLCache[str, SignInExperience] | None = None
+    ) -> None:
+        """``cache``: from ``Coherence.cache(SIGN_IN_EXPERIENCE)`` so that a change reaches
+        every process; a process-local one by default."""
         self._engine = engine
-        self._cache: TTLCache[str, SignInExperience] = TTLCache(ttl)
+        self._cache: TTLCache[str, SignInExperience] = cache or TTLCache(CACHE_TTL)
 
     async def get(self, tenant_id: str) -> SignInExperience:
         found = await self._cache.get(tenant_id, self._load)

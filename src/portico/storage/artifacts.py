@@ -13,8 +13,12 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from portico.storage.database import now_ms
+from portico.storage.database import insert_ignore, now_ms
 from portico.storage.tables import oidc_model_instances as t
+
+REVOKED_GRANT = "RevokedGrant"
+# Long enough to outlive any issuance in flight when the grant was revoked.
+REVOKED_GRANT_TTL = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +107,38 @@ class ArtifactStore:
             await conn.execute(delete(t).where(t.c.model_name == kind, t.c.id == artifact_id))
 
     async def revoke_grant(self, grant_id: str) -> int:
-        """Delete everything issued under a grant (code replay, refresh reuse, revocation)."""
+        """Delete everything issued under a grant (code replay, refresh reuse, revocation).
+
+        A marker is committed first, then the rows deleted, so that an issuance racing with
+        the revocation (the winner of a replayed code) is never left standing: it either
+        sees the marker in :meth:`grant_revoked` after storing its tokens, or stored them
+        before the delete began, which then removes them."""
+        if grant_id:
+            async with self._engine.begin() as conn:
+                await insert_ignore(
+                    conn,
+                    t,
+                    [
+                        {
+                            "tenant_id": self._tenant_id,
+                            "model_name": REVOKED_GRANT,
+                            "id": grant_id,
+                            "payload": {},
+                            "expires_at": now_ms() + REVOKED_GRANT_TTL * 1000,
+                            "grant_id": None,
+                        }
+                    ],
+                )
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 delete(t).where(t.c.grant_id == grant_id, t.c.tenant_id == self._tenant_id)
             )
         return result.rowcount
+
+    async def grant_revoked(self, grant_id: str) -> bool:
+        """True once :meth:`revoke_grant` ran for ``grant_id``: a grant handler asks after
+        storing new tokens, and revokes again if so."""
+        return await self.find(REVOKED_GRANT, grant_id) is not None
 
 
 async def revoke_account(conn: AsyncConnection, tenant_id: str, account_id: str) -> int:

@@ -11,13 +11,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, text
+import asyncpg
+from sqlalchemy import Table, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Fail fast when PostgreSQL is unreachable (a request answers 503 in seconds, not minutes):
+# connecting, waiting for a pooled connection, and any one statement are bounded.
+CONNECT_TIMEOUT = 3.0
+POOL_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 30.0
 # Any constant will do; it only has to be the same in every Portico process.
 _PG_MIGRATION_LOCK = 0x706F7274
 
@@ -39,11 +45,18 @@ def async_url(url: str) -> str:
 def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     """Create the engine; ``pool=False`` for short-lived tools and tests that switch loops."""
     driver_url = async_url(url)
-    kwargs: dict[str, Any] = {}
+    # Parameters (token digests, hashes) never go into exception messages or logs.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if not pool:
         kwargs["poolclass"] = NullPool
     elif driver_url.startswith("postgresql"):
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=False)
+        kwargs.update(
+            pool_size=10,
+            max_overflow=10,
+            pool_pre_ping=False,
+            pool_timeout=POOL_TIMEOUT,
+            connect_args={"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT},
+        )
     if driver_url.startswith("sqlite"):
         _ensure_sqlite_directory(driver_url)
     engine = create_async_engine(driver_url, **kwargs)
@@ -114,3 +127,31 @@ async def insert_ignore(conn: AsyncConnection, table: Table, rows: list[dict[str
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     await conn.execute(dialect.insert(table).values(rows).on_conflict_do_nothing())
+
+
+# Exception classes that may mean "database unavailable"; :func:`is_unavailable` decides.
+UNAVAILABLE_CANDIDATES: tuple[type[Exception], ...] = (
+    exc.DBAPIError,
+    exc.TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database cannot be reached or used right now (down,
+    restarting, connection cut, pool exhausted, locked), as opposed to a bug in a query:
+    the request may be retried and should be answered 503."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, exc.OperationalError | exc.InterfaceError
+        )
+    return isinstance(
+        error,
+        exc.TimeoutError  # waiting for a pooled connection
+        | OSError  # refused, reset, unreachable; connect or statement timeout
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError,
+    )

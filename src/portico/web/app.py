@@ -10,15 +10,17 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from portico.protocol import grants
 from portico.services.purge import PurgeTask
 from portico.settings import Settings, load_settings
-from portico.web import experience, oidc_routes
+from portico.web import experience, failures, oidc_routes
 from portico.web.api.app import create_api
+from portico.web.body_limit import BodyLimit
+from portico.web.no_nul import NoNul
 from portico.web.runtime import Runtime
 from portico.web.security_headers import SecurityHeaders
 
@@ -44,10 +46,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def home(_: Request) -> Response:
         return RedirectResponse("/oidc/.well-known/openid-configuration", status_code=303)
 
-    async def server_error(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"message": "Internal server error."}, status_code=500)
-
     app = Starlette(
         routes=[
             Route("/", home),
@@ -56,10 +54,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/api", app=create_api(runtime)),
             Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
         ],
-        middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={500: server_error},
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit), Middleware(NoNul)],
         lifespan=lifespan,
     )
+    failures.install(app)
     app.state.runtime = runtime
     return app
 

@@ -12,12 +12,10 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portico.cache import TTLCache
 from portico.storage.applications import all_client_metadata
 from portico.web.runtime import Runtime
 
 PUBLIC_PATHS = ("/oidc/.well-known/", "/oidc/jwks")
-_origins: TTLCache[str, frozenset[str]] = TTLCache(1.0)
 
 
 def _origin_of(uri: str) -> str | None:
@@ -38,7 +36,8 @@ async def allowed_origins(runtime: Runtime) -> frozenset[str]:
             found.update((row["custom_client_metadata"] or {}).get("corsAllowedOrigins", []))
         return frozenset(found)
 
-    return await _origins.get("all", load) or frozenset()
+    assert runtime.cors_origins is not None  # a cache of the applications topic
+    return await runtime.cors_origins.get("all", load) or frozenset()
 
 
 async def cors_headers(runtime: Runtime, request: Request) -> dict[str, str]:

@@ -12,6 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from portico.cache import TTLCache
+from portico.coherence import (
+    APPLICATIONS,
+    CONNECTORS,
+    CUSTOM_PHRASES,
+    SIGN_IN_EXPERIENCE,
+    Coherence,
+    installation_channel,
+)
 from portico.connectors import Connectors
 from portico.experience.codes import VerificationCodes
 from portico.experience.sentinel import Sentinel
@@ -45,22 +54,41 @@ class Runtime:
     codes: VerificationCodes | None = None
     sentinel: Sentinel | None = None
     connectors: Connectors | None = None
+    coherence: Coherence = field(default_factory=Coherence)
+    cors_origins: TTLCache[str, frozenset[str]] | None = None
 
     async def start(self) -> None:
+        # Migrations may wait for another process's (advisory lock): no statement timeout.
+        migrator = create_engine(self.settings.database_url, pool=False)
+        try:
+            await ensure_ready(migrator)
+        finally:
+            await migrator.dispose()
         self.engine = create_engine(self.settings.database_url)
-        await ensure_ready(self.engine)
-        self.provider = await Provider.open(self.engine, DEFAULT_TENANT, self.settings.endpoint)
+        redis_url = self.settings.redis_url
+        channel = await installation_channel(self.engine) if redis_url else ""
+        self.coherence = Coherence(redis_url, channel)
+        await self.coherence.start()
+        self.provider = await Provider.open(
+            self.engine, DEFAULT_TENANT, self.settings.endpoint, self.coherence
+        )
         async with self.engine.connect() as conn:
             cookie_keys = await configs.get(conn, DEFAULT_TENANT, key_service.COOKIE_KEYS)
         self.cookie_key = cookie_keys[0]["value"].encode()
-        self.experiences = SignInExperiences(self.engine)
-        self.phrases = CustomPhrases(self.engine)
+        self.experiences = SignInExperiences(self.engine, self.coherence.cache(SIGN_IN_EXPERIENCE))
+        self.phrases = CustomPhrases(self.engine, self.coherence.cache(CUSTOM_PHRASES))
         self.codes = VerificationCodes(self.engine, self.cookie_key)
         self.sentinel = Sentinel(self.engine, self.cookie_key)
-        self.connectors = Connectors(self.engine, self.settings.encryption_key_bytes())
+        self.connectors = Connectors(
+            self.engine,
+            self.settings.encryption_key_bytes(),
+            cache=self.coherence.cache(CONNECTORS),
+        )
+        self.cors_origins = self.coherence.cache(APPLICATIONS, max_entries=1)
         self.ready = True
 
     async def stop(self) -> None:
+        await self.coherence.stop()
         if self.engine is not None:
             await self.engine.dispose()
 

@@ -1,7 +1,8 @@
 """``authorization_code`` (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.6).
 
 Codes are single use: a second redemption fails and revokes everything the first issued
-(RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+(RFC 6749 §4.1.2, RFC 9700 §4.2.4), also when it races with the first: see
+``user_tokens.unless_revoked_meanwhile``.
 """
 
 from __future__ import annotations
@@ -71,4 +72,5 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
             grant_id,
             client.refresh_token_ttl,
         )
+    await user_tokens.unless_revoked_meanwhile(provider, grant_id)
     return response

@@ -82,4 +82,5 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
         nonce=None,  # OIDC Core §12.2: no nonce in ID tokens from a refresh
     )
     response["refresh_token"] = refresh_value
+    await user_tokens.unless_revoked_meanwhile(provider, grant_id)
     return response

@@ -24,6 +24,15 @@ async def load_account(provider: Provider, account_id: str) -> dict[str, Any]:
     return user
 
 
+async def unless_revoked_meanwhile(provider: Provider, grant_id: str) -> None:
+    """Called after a grant handler stored its tokens: if a replay of the same code or
+    refresh token revoked the grant while they were issued, revoke again so that none of
+    them outlives it. The response still goes out (as it would have, a moment before the
+    replay); what it carries is already revoked, exactly as after a later replay."""
+    if grant_id and await provider.artifacts.grant_revoked(grant_id):
+        await provider.artifacts.revoke_grant(grant_id)
+
+
 async def issue(
     provider: Provider,
     client: Client,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Response
 
+from portico.web import failures
 from portico.web.api import applications, configs, logs, resources, roles, sign_in_exp, users
 from portico.web.api import connectors as connector_routes
 from portico.web.api.audit import operation_id
@@ -35,6 +36,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.state.runtime = runtime
     for exc_type in HANDLED:
         api.add_exception_handler(exc_type, api_error_handler)
+    failures.install(api)  # database unavailable: 503 {code, message}; 500 without details
     authorized = Depends(guard(lambda: runtime.provider))
     context = ApiContext(runtime)
 

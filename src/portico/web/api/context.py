@@ -4,10 +4,12 @@ changes everything it should or nothing."""
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from portico.coherence import EVERYTHING
 from portico.web.runtime import Runtime
 
 
@@ -20,10 +22,15 @@ class ApiContext:
         assert self.runtime.provider is not None
         return self.runtime.provider.tenant_id
 
-    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises. After
+        the commit every process drops its configuration caches (an API write may touch
+        clients, roles, keys... and saying which would be one more thing to get wrong)."""
         assert self.runtime.engine is not None
-        return self.runtime.engine.begin()
+        async with self.runtime.engine.begin() as conn:
+            yield conn
+        self.runtime.coherence.changed(EVERYTHING)
 
     def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
         assert self.runtime.engine is not None

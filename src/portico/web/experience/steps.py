@@ -18,6 +18,7 @@ from starlette.responses import Response
 from portico.connectors import ConnectorError, ConnectorType
 from portico.experience.codes import CodeError, Recipient
 from portico.experience.identifiers import Identifier, missing
+from portico.experience.sentinel import Locked
 from portico.protocol import sessions as sessions_mod
 from portico.services import identities
 from portico.services import users as user_service
@@ -47,31 +48,34 @@ class StepError(Exception):
 
 
 # Lockout ------------------------------------------------------------------------------------
-async def ensure_not_locked(ctx: Ctx, identifier: Identifier) -> None:
+async def reserve_attempt(ctx: Ctx, identifier: Identifier) -> str:
+    """Count this attempt as a failure before checking it, or refuse it when locked: checking
+    first and counting after would let parallel guesses past the limit (see ``Sentinel``)."""
     assert ctx.runtime.sentinel is not None
     policy = ctx.sie.sentinelPolicy
-    locked = await ctx.runtime.sentinel.locked(
+    reserved = await ctx.runtime.sentinel.reserve(
         ctx.tenant, identifier.value, policy.max_attempts, policy.lockout_seconds
     )
-    if locked:
-        raise StepError("error.locked", 429, minutes=locked.minutes_left())
+    if isinstance(reserved, Locked):
+        raise StepError("error.locked", 429, minutes=reserved.minutes_left())
+    return reserved
 
 
 async def check_password_of(ctx: Ctx, identifier: Identifier, password: str) -> dict[str, Any]:
     """The user when the password is right; the same generic error (and the same work)
     whether the account does not exist, is suspended or the password is wrong."""
     assert ctx.runtime.engine is not None and ctx.runtime.sentinel is not None
-    await ensure_not_locked(ctx, identifier)
+    attempt = await reserve_attempt(ctx, identifier)
     async with ctx.runtime.engine.connect() as conn:
         user = await user_service.authenticate(conn, ctx.tenant, identifier.value, password[:512])
     if user is None:
-        await ctx.runtime.sentinel.failed(ctx.tenant, identifier.value)
         await ctx.audit(
             "Interaction.SignIn.Verification.Password.Submit",
             error="error.invalid_credentials",
             identifier=identifier.value,
         )
-        raise StepError("error.invalid_credentials", 422)
+        raise StepError("error.invalid_credentials", 422)  # the reserved failure stands
+    await ctx.runtime.sentinel.release(attempt)
     return user
 
 
@@ -110,8 +114,7 @@ async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: boo
 async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) -> None:
     runtime = ctx.runtime
     assert runtime.codes and runtime.sentinel
-    if purpose == "SignIn":
-        await ensure_not_locked(ctx, identifier)
+    attempt = await reserve_attempt(ctx, identifier) if purpose == "SignIn" else None
     try:
         await runtime.codes.verify(
             ctx.tenant,
@@ -122,7 +125,10 @@ async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) 
             ctx.sie.verificationCodePolicy.max_attempts,
         )
     except CodeError as error:
-        if error.code == "verification_code.code_mismatch":
+        mismatch = error.code == "verification_code.code_mismatch"
+        if attempt and not mismatch:
+            await runtime.sentinel.release(attempt)  # not a guess (expired, used up, ...)
+        elif mismatch and not attempt:
             await runtime.sentinel.failed(ctx.tenant, identifier.value)
         event = ctx.exp.get("event", purpose)
         kind = "Email" if identifier.kind == "email" else "Phone"
@@ -132,6 +138,8 @@ async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) 
             identifier=identifier.value,
         )
         raise StepError(CODE_ERRORS.get(error.code, "error.code_not_found")) from None
+    if attempt:
+        await runtime.sentinel.release(attempt)
 
 
 # Passwords ----------------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""Pure ASGI middleware: requests carrying a NUL character anywhere (path, query, form or JSON
+body) are refused with 400 before any handler runs.
+
+No identifier, secret, URL or setting may contain one, and PostgreSQL cannot store one in a
+text or JSON value (it fails the statement, which would be a 500); SQLite would store it. So
+one rule at the edge keeps every endpoint, present and future, consistent on both databases.
+Runs inside :class:`~portico.web.body_limit.BodyLimit`, which has buffered the body.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portico.protocol.errors import invalid_request
+from portico.web.failures import answer
+
+# A JSON escape of NUL: "\u0000" preceded by an even number of backslashes (an odd number
+# would make the first one escape the backslash of "\u0000", leaving plain text).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_URL_NUL = re.compile(rb"%00")
+
+
+def carries_nul(scope: Scope, body: bytes) -> bool:
+    if "\x00" in scope.get("path", "") or _URL_NUL.search(scope.get("query_string", b"")):
+        return True
+    if b"\x00" in body:
+        return True
+    content_type = dict(scope.get("headers", [])).get(b"content-type", b"").lower()
+    if b"json" in content_type:
+        return bool(_JSON_NUL.search(body))
+    return bool(_URL_NUL.search(body)) if b"urlencoded" in content_type else False
+
+
+class NoNul:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        first = await receive()  # the whole body: BodyLimit hands it over in one message
+        body = first.get("body", b"") if first["type"] == "http.request" else b""
+        if carries_nul(scope, body):
+            error = invalid_request("the request contains a NUL character")
+            await answer(scope["path"], error, "guard.invalid_input")(scope, receive, send)
+            return
+        pending = [first]
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
