@@ -163,7 +163,7 @@ def test_verified_email_links_automatically(lab: Lab, kakao: FakeKakao) -> None:
     lab.configure(socialSignIn={"automaticAccountLinking": True})
     kakao.next_user = kakao_user(new_id(), "링크", existing.email.upper())
     browser = lab.browser()
-    response, verifier = kakao_flow_with(browser, lab, kakao)
+    response, verifier = kakao_flow(lab, kakao, browser)
     claims = finish(lab, browser, response, verifier)
     assert claims["sub"] == existing.id
     assert "kakao" in claims["identities"]
@@ -177,7 +177,7 @@ def test_unverified_email_neither_links_nor_is_stored(lab: Lab, kakao: FakeKakao
     )
     kakao.next_user = kakao_user(new_id(), "미인증", existing.email, verified=False)
     browser = lab.browser()
-    response, verifier = kakao_flow_with(browser, lab, kakao)
+    response, verifier = kakao_flow(lab, kakao, browser)
     claims = finish(lab, browser, response, verifier)
     assert claims["sub"] != existing.id
     assert claims.get("email") is None
@@ -212,7 +212,7 @@ def test_linking_without_automatic_asks_to_sign_in(lab: Lab, kakao: FakeKakao) -
     # From now on Kakao alone signs this user in.
     kakao.next_user = kakao_user(kakao_id, "연결", existing.email)
     browser = lab.browser()
-    response, verifier = kakao_flow_with(browser, lab, kakao)
+    response, verifier = kakao_flow(lab, kakao, browser)
     assert finish(lab, browser, response, verifier)["sub"] == existing.id
 
 
@@ -237,7 +237,7 @@ def test_skip_required_identifiers(lab: Lab, kakao: FakeKakao) -> None:
     lab.configure(**EMAIL_REQUIRED, socialSignIn={"skipRequiredIdentifiers": True})
     kakao.next_user = kakao_user(new_id(), "건너뛰기", None)
     browser = lab.browser()
-    response, verifier = kakao_flow_with(browser, lab, kakao)
+    response, verifier = kakao_flow(lab, kakao, browser)
     claims = finish(lab, browser, response, verifier)
     assert claims.get("email") is None and "kakao" in claims["identities"]
 
@@ -247,7 +247,7 @@ def test_sign_in_only_mode_refuses_unknown_kakao_account(lab: Lab, kakao: FakeKa
     kakao.next_user = kakao_user(new_id(), "없음", None)
     before = counts(lab)
     browser = lab.browser()
-    response, _ = kakao_flow_with(browser, lab, kakao)
+    response, _ = kakao_flow(lab, kakao, browser)
     assert response.status_code == 404
     assert "No account is linked to this Kakao account." in response.text
     assert counts(lab) == before
@@ -308,7 +308,7 @@ def test_cancelled_consent_ends_on_a_page_with_a_way_back(lab: Lab, kakao: FakeK
     kakao.next_user = kakao_user(new_id(), "취소", None)
     before = counts(lab)
     browser = lab.browser()
-    response, _ = kakao_flow_with(browser, lab, kakao, agree=False)
+    response, _ = kakao_flow(lab, kakao, browser, agree=False)
     assert response.status_code == 400
     assert "Sign-in with Kakao was cancelled." in response.text
     assert 'href="/sign-in"' in response.text
@@ -326,7 +326,7 @@ def test_provider_faults_end_cleanly(lab: Lab, kakao: FakeKakao, fault: str) -> 
     kakao.fault = fault
     before = counts(lab)
     browser = lab.browser()
-    response, _ = kakao_flow_with(browser, lab, kakao)
+    response, _ = kakao_flow(lab, kakao, browser)
     assert response.status_code == 502
     assert "Signing in with Kakao did not work." in response.text
     assert 'href="/sign-in"' in response.text
@@ -339,7 +339,7 @@ def test_hanging_provider_is_cut_off(lab: Lab, kakao: FakeKakao) -> None:
     kakao.fault = "user_hang"
     browser = lab.browser()
     began = time.monotonic()
-    response, _ = kakao_flow_with(browser, lab, kakao)
+    response, _ = kakao_flow(lab, kakao, browser)
     elapsed = time.monotonic() - began
     assert response.status_code == 502
     assert elapsed < 15, elapsed  # the connector's deadline, not the fake's 60 s
@@ -395,12 +395,6 @@ def test_parallel_first_sign_ins_create_one_user(lab: Lab, kakao: FakeKakao) -> 
     assert all(r.status_code in (303, 409) for r in results), [r.status_code for r in results]
     assert counts(lab)[0] - before[0] == 1
     assert counts(lab)[1] - before[1] == 1
-
-
-def kakao_flow_with(
-    browser: Browser, lab: Lab, kakao: FakeKakao, *, agree: bool = True
-) -> tuple[httpx.Response, str]:
-    return kakao_flow(lab, kakao, browser, agree=agree)
 
 
 # --- in a real browser --------------------------------------------------------------------------

@@ -94,31 +94,28 @@ def test_sign_up_through_an_upstream_openid_provider(
     assert finish(lab, here, response, verifier)["sub"] == claims["sub"]
 
 
-def _code_for(upstream: Server, connector: OidcConnector, session: dict[str, Any]) -> str:
-    """Run the authorization at the upstream (as its user would) and return the code."""
+def _code_for(upstream: Server, connector: OidcConnector, lab: Lab, cid: str) -> tuple[str, dict]:
+    """Run the authorization at the upstream (as its user would): the code, and the
+    connector's session (PKCE verifier, nonce) that goes with it."""
     person = make_user(upstream)
+    session: dict[str, Any] = {}
     url = asyncio.run(
         connector.authorization_uri(
             state="s" * 32,
-            redirect_uri=connector_redirect(connector),
-            connector_id="x",
+            redirect_uri=f"{lab.server.endpoint}/callback/{cid}",
+            connector_id=cid,
             session=session,
         )
     )
     back = Browser(upstream, browser_client()).sign_in(url, person.username, PASSWORD)
-    return back.split("code=", 1)[1].split("&", 1)[0]
+    return back.split("code=", 1)[1].split("&", 1)[0], session
 
 
-def connector_redirect(connector: OidcConnector) -> str:
-    return connector.redirect_uri  # type: ignore[attr-defined,no-any-return]
-
-
-def _connector(upstream: Server, lab: Lab, app: App, cid: str, **extra: Any) -> OidcConnector:
+def _connector(upstream: Server, app: App, **extra: Any) -> OidcConnector:
     connector = OidcConnector.from_config(
         {"issuer": upstream.issuer, "clientId": app.id, "clientSecret": app.secret, **extra}
     )
     assert isinstance(connector, OidcConnector)
-    connector.redirect_uri = f"{lab.server.endpoint}/callback/{cid}"  # type: ignore[attr-defined]
     return connector
 
 
@@ -126,9 +123,8 @@ def test_id_token_with_another_nonce_is_refused(
     lab: Lab, upstream: Server, federation: tuple[str, App]
 ) -> None:
     cid, app = federation
-    connector = _connector(upstream, lab, app, cid)
-    session: dict[str, Any] = {}
-    code = _code_for(upstream, connector, session)
+    connector = _connector(upstream, app)
+    code, session = _code_for(upstream, connector, lab, cid)
     session["nonce"] = "another-nonce"
     with pytest.raises(ConnectorError) as failure:
         asyncio.run(connector.user_info({"code": code}, session))
@@ -141,10 +137,9 @@ def test_id_token_from_another_issuer_is_refused(
 ) -> None:
     cid, app = federation
     connector = _connector(
-        upstream, lab, app, cid, idTokenVerificationConfig={"issuer": "https://evil.example"}
+        upstream, app, idTokenVerificationConfig={"issuer": "https://evil.example"}
     )
-    session: dict[str, Any] = {}
-    code = _code_for(upstream, connector, session)
+    code, session = _code_for(upstream, connector, lab, cid)
     with pytest.raises(ConnectorError) as failure:
         asyncio.run(connector.user_info({"code": code}, session))
     assert failure.value.reason == "wrong_issuer"
@@ -154,9 +149,8 @@ def test_a_code_is_refused_the_second_time(
     lab: Lab, upstream: Server, federation: tuple[str, App]
 ) -> None:
     cid, app = federation
-    connector = _connector(upstream, lab, app, cid)
-    session: dict[str, Any] = {}
-    code = _code_for(upstream, connector, session)
+    connector = _connector(upstream, app)
+    code, session = _code_for(upstream, connector, lab, cid)
     info = asyncio.run(connector.user_info({"code": code}, session))
     assert info.id
     with pytest.raises(ConnectorError) as failure:

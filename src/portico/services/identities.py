@@ -46,12 +46,8 @@ async def link(
 ) -> None:
     """Attach (or replace) the user's identity at ``target``. Raises :class:`IdentityTaken`
     when another user holds that provider account; the caller's transaction is left usable."""
-    row = (
-        await conn.execute(
-            select(users.c.identities).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
-        )
-    ).first()
-    if row is None:
+    current = await _identities(conn, tenant_id, user_id)
+    if current is None:
         raise LookupError(user_id)
     try:
         async with conn.begin_nested():
@@ -76,18 +72,14 @@ async def link(
     entry: dict[str, Any] = {"userId": identity_id}
     if details is not None:
         entry["details"] = details
-    identities = {**(row.identities or {}), target: entry}
+    identities = {**current, target: entry}
     await _store(conn, tenant_id, user_id, identities)
 
 
 async def unlink(conn: AsyncConnection, tenant_id: str, user_id: str, target: str) -> bool:
     """Remove the user's identity at ``target``; False when there was none."""
-    row = (
-        await conn.execute(
-            select(users.c.identities).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
-        )
-    ).first()
-    if row is None or target not in (row.identities or {}):
+    current = await _identities(conn, tenant_id, user_id)
+    if current is None or target not in current:
         return False
     await conn.execute(
         delete(user_identities).where(
@@ -96,9 +88,19 @@ async def unlink(conn: AsyncConnection, tenant_id: str, user_id: str, target: st
             user_identities.c.target == target,
         )
     )
-    identities = {k: v for k, v in row.identities.items() if k != target}
+    identities = {k: v for k, v in current.items() if k != target}
     await _store(conn, tenant_id, user_id, identities)
     return True
+
+
+async def _identities(conn: AsyncConnection, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+    """The user's ``identities`` JSON; None when there is no such user."""
+    row = (
+        await conn.execute(
+            select(users.c.identities).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+        )
+    ).first()
+    return None if row is None else dict(row.identities or {})
 
 
 async def _store(

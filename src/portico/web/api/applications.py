@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from portico.services import applications as service
 from portico.services import rbac
@@ -27,6 +27,9 @@ from portico.web.api.schemas import (
     Body,
     CustomClientMetadata,
     OidcClientMetadata,
+    RoleIds,
+    RoleIdsAdded,
+    RoleIdsOut,
     RoleOut,
     SecretOut,
     application_out,
@@ -63,19 +66,6 @@ class CreateSecret(Body):
 
 class RenameSecret(Body):
     name: str = Field(min_length=1, max_length=256)
-
-
-class RoleIds(Body):
-    roleIds: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(max_length=100)
-
-
-class RoleIdsAdded(BaseModel):
-    roleIds: list[str]
-    addedRoleIds: list[str]
-
-
-class RoleIdsOut(BaseModel):
-    roleIds: list[str]
 
 
 def _custom(model: CustomClientMetadata | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ Request bodies derive from :class:`Body`: unknown members are refused with a 400
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -177,6 +177,20 @@ def user_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # Roles, resources, scopes ------------------------------------------------------------------
+# Role assignment bodies shared by /applications/:id/roles and /users/:id/roles.
+class RoleIds(Body):
+    roleIds: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(max_length=100)
+
+
+class RoleIdsAdded(BaseModel):
+    roleIds: list[str]
+    addedRoleIds: list[str]
+
+
+class RoleIdsOut(BaseModel):
+    roleIds: list[str]
+
+
 class RoleOut(BaseModel):
     tenantId: str
     id: str

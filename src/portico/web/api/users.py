@@ -26,6 +26,9 @@ from portico.web.api.pagination import Page, paginate, pagination
 from portico.web.api.schemas import (
     Body,
     Identity,
+    RoleIds,
+    RoleIdsAdded,
+    RoleIdsOut,
     RoleOut,
     UserOut,
     UserProfile,
@@ -90,19 +93,6 @@ class SuspendedBody(Body):
 
 class HasPassword(BaseModel):
     hasPassword: bool
-
-
-class RoleIds(Body):
-    roleIds: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(max_length=100)
-
-
-class RoleIdsAdded(BaseModel):
-    roleIds: list[str]
-    addedRoleIds: list[str]
-
-
-class RoleIdsOut(BaseModel):
-    roleIds: list[str]
 
 
 class IdentityOut(BaseModel):

@@ -263,11 +263,7 @@ async def _related_user(conn: Any, tenant: str, info: SocialUserInfo) -> dict[st
 def _new_profile(info: dict[str, Any], *, taken: bool) -> dict[str, Any]:
     """What a new account takes from the provider. The email/phone belong to someone else
     when ``taken`` (the user chose a separate account), so they are left out."""
-    profile: dict[str, Any] = {}
-    if info.get("name"):
-        profile["name"] = info["name"][:128]  # the column's size; providers allow more
-    if info.get("avatar") and len(info["avatar"]) <= 2048:
-        profile["avatar"] = info["avatar"]
+    profile = steps.provider_profile(info)
     if not taken:
         for key in ("email", "phone"):
             if info.get(key):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
@@ -248,10 +247,10 @@ async def advance(ctx: Ctx) -> Response:
     if profile or social:
         try:
             async with runtime.engine.begin() as conn:
-                await _apply_profile(conn, user_id, profile)
+                await _apply_profile(conn, ctx.tenant, user_id, profile)
                 if social:
                     await _link(conn, ctx.tenant, user_id, social)
-        except IntegrityError:  # taken by someone else since it was verified
+        except user_service.InvalidUser:  # taken by someone else since it was verified
             raise StepError("error.identifier_taken", 409) from None
     return await finish(ctx, user_id)
 
@@ -279,23 +278,36 @@ async def _link(conn: AsyncConnection, tenant: str, user_id: str, social: dict[s
     except identities.IdentityTaken:
         raise StepError("error.identity_taken", 409, provider=social["provider"]) from None
     details = social["details"]
-    if social.get("syncProfile") and (details.get("name") or details.get("avatar")):
-        values = {k: details[k] for k in ("name", "avatar") if details.get(k)}
-        await conn.execute(update(users).where(users.c.id == user_id).values(values))
+    synced = provider_profile(details)
+    if social.get("syncProfile") and synced:
+        await user_service.update_user(conn, tenant, user_id, synced)
 
 
-async def _apply_profile(conn: AsyncConnection, user_id: str, profile: dict[str, Any]) -> None:
-    values: dict[str, Any] = {}
-    for key, column in (
-        ("username", "username"),
-        ("email", "primary_email"),
-        ("phone", "primary_phone"),
-    ):
-        if profile.get(key):
-            values[column] = profile[key]
+def provider_profile(source: dict[str, Any]) -> dict[str, Any]:
+    """The name and avatar a provider gave, cut to what the users table holds."""
+    profile: dict[str, Any] = {}
+    if source.get("name"):
+        profile["name"] = source["name"][:128]  # the column's size; providers allow more
+    if source.get("avatar") and len(source["avatar"]) <= 2048:
+        profile["avatar"] = source["avatar"]
+    return profile
+
+
+async def _apply_profile(
+    conn: AsyncConnection, tenant: str, user_id: str, profile: dict[str, Any]
+) -> None:
+    """Store what the interaction collected (identifiers verified here, a new password)."""
+    values = {
+        column: profile[key]
+        for key, column in (
+            ("username", "username"),
+            ("email", "primary_email"),
+            ("phone", "primary_phone"),
+        )
+        if profile.get(key)
+    }
     if values:
-        values["updated_at"] = now_ms()
-        await conn.execute(update(users).where(users.c.id == user_id).values(values))
+        await user_service.update_user(conn, tenant, user_id, values)
     if profile.get("passwordEncrypted"):
         await set_password(conn, user_id, profile)
 
