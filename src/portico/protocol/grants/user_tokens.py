@@ -57,8 +57,10 @@ async def issue(
         "scope": access.scope,
     }
     if "openid" in scopes:
-        async with provider.engine.connect() as conn:
-            roles = await rbac_repo.user_role_names(conn, user["id"])
+        roles: list[str] = []
+        if "roles" in scopes:  # the only claim that needs them
+            async with provider.engine.connect() as conn:
+                roles = await rbac_repo.user_role_names(conn, user["id"])
         response["id_token"] = await tokens.id_token(
             provider,
             client_id=client.id,
