@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,40 @@ def user_create(args: argparse.Namespace) -> None:
     _emit(args, data, f"Created user {data['id']}")
 
 
+def user_seed(args: argparse.Namespace) -> None:
+    """Bulk synthetic users for load tests (services/seed.py), with a progress bar."""
+    from portico.services.seed import seed_users
+
+    if args.count < 1:
+        raise SystemExit("--count must be at least 1")
+
+    async def run() -> int:
+        settings = _settings(args)
+        engine = create_engine(settings.database_url)
+        try:
+            await ensure_ready(engine)
+            with _progress(args, total=args.count, unit="users") as bar:
+                return await seed_users(
+                    engine,
+                    TENANT,
+                    args.count,
+                    prefix=args.prefix,
+                    start=args.start,
+                    domain=args.domain,
+                    password=args.password,
+                    batch=args.batch,
+                    progress=bar.update,
+                )
+        finally:
+            await engine.dispose()
+
+    started = time.perf_counter()
+    done = asyncio.run(run())
+    seconds = time.perf_counter() - started
+    data = {"created": done, "seconds": round(seconds, 2), "perSecond": round(done / seconds)}
+    _emit(args, data, f"Created {done} users in {seconds:.1f} s ({done / seconds:.0f}/s)")
+
+
 def resource_create(args: argparse.Namespace) -> None:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         row = await rbac.create_resource(
@@ -471,6 +506,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", action="append", default=[], help="user role name")
     common(p)
     p.set_defaults(func=user_create)
+    p = user.add_parser("seed", help="create many synthetic users fast (load tests)")
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--prefix", default="", help="usernames are <prefix><first>.<last><n>")
+    p.add_argument("--start", type=int, default=0, help="first number (to add more later)")
+    p.add_argument("--domain", default="", help="e-mail domain (default: a few examples)")
+    p.add_argument("--password", help="one password for all of them (hashed once)")
+    p.add_argument("--batch", type=int, default=5000, help="rows per transaction")
+    p.add_argument("--progress", action="store_true", help="progress bar even off a terminal")
+    common(p)
+    p.set_defaults(func=user_seed)
 
     res = sub.add_parser("resource", help="API resources").add_subparsers(
         dest="resource_command", required=True

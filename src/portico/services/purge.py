@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.storage import purge as sql
-from portico.storage.database import now_ms
+from portico.storage.database import now_ms, refresh_statistics
 
 log = logging.getLogger("portico.purge")
 
@@ -91,6 +91,7 @@ class PurgeTask:
                 report = await purge_expired(self._engine)
                 if report.total:
                     log.info("purged expired rows: %s", report.as_dict())
+                await refresh_statistics(self._engine)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database may be away; try again next time

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage.database import insert_ignore, now_ms
@@ -19,6 +19,27 @@ from portico.storage.tables import oidc_model_instances as t
 REVOKED_GRANT = "RevokedGrant"
 # Long enough to outlive any issuance in flight when the grant was revoked.
 REVOKED_GRANT_TTL = 3600
+
+# The hot statements, built once: every token request runs some of them, and building a
+# SQLAlchemy statement (and its cache key) per call cost more than running it on SQLite.
+_INSERT = insert(t)
+_FIND = select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where(
+    t.c.model_name == bindparam("p_kind"),
+    t.c.id == bindparam("p_id"),
+    t.c.tenant_id == bindparam("p_tenant"),
+    t.c.expires_at > bindparam("p_now"),
+)
+_CONSUME = (
+    update(t)
+    .where(
+        t.c.model_name == bindparam("p_kind"),
+        t.c.id == bindparam("p_id"),
+        t.c.tenant_id == bindparam("p_tenant"),
+        t.c.consumed_at.is_(None),
+        t.c.expires_at > bindparam("p_now"),
+    )
+    .values(consumed_at=bindparam("p_now"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +77,7 @@ class ArtifactStore:
             "grant_id": grant_id,
         }
         async with self._engine.begin() as conn:
-            await conn.execute(insert(t).values(values))
+            await conn.execute(_INSERT, values)
 
     async def replace(self, kind: str, artifact_id: str, payload: dict[str, Any]) -> None:
         async with self._engine.begin() as conn:
@@ -71,38 +92,23 @@ class ArtifactStore:
     ) -> Artifact | None:
         """The artifact if it exists and has not expired (consumed ones are returned too).
         ``conn``: read on the caller's connection (one checkout for several reads)."""
-        query = select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where(
-            t.c.model_name == kind,
-            t.c.id == artifact_id,
-            t.c.tenant_id == self._tenant_id,
-            t.c.expires_at > now_ms(),
-        )
+        params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": self._tenant_id}
+        params["p_now"] = now_ms()
         if conn is None:
             async with self._engine.connect() as own:
-                row = (await own.execute(query)).first()
+                row = (await own.execute(_FIND, params)).first()
         else:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_FIND, params)).first()
         if row is None:
             return None
         return Artifact(artifact_id, row.payload, row.expires_at, row.consumed_at, row.grant_id)
 
     async def consume(self, kind: str, artifact_id: str) -> bool:
         """Mark as used; True only for the one caller that consumed an unexpired artifact."""
-        now = now_ms()
+        params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": self._tenant_id}
+        params["p_now"] = now_ms()
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(t)
-                .where(
-                    and_(
-                        t.c.model_name == kind,
-                        t.c.id == artifact_id,
-                        t.c.tenant_id == self._tenant_id,
-                        t.c.consumed_at.is_(None),
-                        t.c.expires_at > now,
-                    )
-                )
-                .values(consumed_at=now)
-            )
+            result = await conn.execute(_CONSUME, params)
         return result.rowcount == 1
 
     async def destroy(self, kind: str, artifact_id: str) -> None:

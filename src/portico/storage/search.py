@@ -9,7 +9,7 @@ Logto's ``similar_to`` and ``posix`` modes are PostgreSQL-only and refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_, true
@@ -84,8 +84,16 @@ def _field_of(key: str) -> str | None:
     return parts[1] if len(parts) == 2 else None
 
 
+# A table's own substring index: given the API field names and a ``like`` pattern, the
+# condition that answers a case-insensitive ``like`` from it (users on SQLite: FTS5 trigram).
+SubstringIndex = Callable[[Sequence[str], str], ColumnElement[bool]]
+
+
 def condition(
-    search: Search, columns: Mapping[str, ColumnElement[str]], dialect: str
+    search: Search,
+    columns: Mapping[str, ColumnElement[str]],
+    dialect: str,
+    substring_index: SubstringIndex | None = None,
 ) -> ColumnElement[bool]:
     """The WHERE condition for ``search`` over ``columns`` (API field name -> column);
     ``dialect`` is the connection's (``conn.dialect.name``)."""
@@ -97,7 +105,11 @@ def condition(
             raise InvalidSearch(
                 f"Search field `{match.field}` is not valid, expect one of {', '.join(columns)}."
             )
-        targets = [columns[match.field]] if match.field else list(columns.values())
+        names = [match.field] if match.field else list(columns)
+        if substring_index is not None and match.mode == "like" and not search.case_sensitive:
+            parts.append(substring_index(names, match.values[0]))
+            continue
+        targets = [columns[name] for name in names]
         parts.append(or_(*(_compare(c, match, search.case_sensitive, dialect) for c in targets)))
     return and_(*parts) if search.joint == "and" else or_(*parts)
 

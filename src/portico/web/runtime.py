@@ -32,7 +32,7 @@ from portico.services.custom_phrases import CustomPhrases
 from portico.services.sign_in_experience import SignInExperiences
 from portico.settings import Settings
 from portico.storage import configs
-from portico.storage.database import create_engine
+from portico.storage.database import create_engine, refresh_statistics
 from portico.web import i18n
 from portico.web.i18n import Translate
 
@@ -67,6 +67,7 @@ class Runtime:
         finally:
             await migrator.dispose()
         self.engine = create_engine(self.settings.database_url)
+        await refresh_statistics(self.engine)
         redis_url = self.settings.redis_url
         channel = await installation_channel(self.engine) if redis_url else ""
         self.coherence = Coherence(redis_url, channel)
