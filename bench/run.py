@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -87,18 +88,79 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- Portico setup
 
 
-def portico_cli(*args: str) -> dict:
+def portico_cli(*args: str, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run(
-        ["portico", *args, "--json"], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+        ["portico", *args, "--json"],
+        capture_output=True, text=True, timeout=60, check=True, env={**os.environ, **(env or {})},
+    ).stdout  # fmt: skip
     return json.loads(out)
 
 
-def start_portico(data: Path, port: int, workers: int, logs: Path) -> Server:
-    env = {**os.environ, "PORTICO_ENDPOINT": f"http://127.0.0.1:{port}"}
+def start_portico(
+    data: Path, port: int, workers: int, logs: Path, env: dict[str, str] | None = None
+) -> Server:
+    env = {**os.environ, **(env or {}), "PORTICO_ENDPOINT": f"http://127.0.0.1:{port}"}
     argv = ["portico", "serve", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(workers)]
-    return Server(f"portico-w{workers}", argv, env, logs / f"portico-w{workers}.log")
+    name = f"portico-w{workers}" + ("-pg" if "DATABASE_URL" in env else "")
+    return Server(name, argv, env, logs / f"{name}.log")
+
+
+def prepare_portico(data: Path, env: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """An M2M app with Management API access, the bench user and a web app: (m2m, web)."""
+    m2m = portico_cli(
+        "app", "create", "--data-dir", str(data), "--name", "bench",
+        "--type", "MachineToMachine", "--role", "Logto Management API access", env=env,
+    )  # fmt: skip
+    portico_cli(
+        "user", "create", "--data-dir", str(data), "--username", USERNAME,
+        "--password", PASSWORD, env=env,
+    )  # fmt: skip
+    web = portico_cli(
+        "app", "create", "--data-dir", str(data), "--name", "web", "--type", "Traditional",
+        "--redirect-uri", REDIRECT, env=env,
+    )  # fmt: skip
+    return m2m, web
+
+
+def argon2_verify_ms(samples: int = 15) -> float:
+    """Median time of one Argon2id verification (OWASP parameters, as the server's)."""
+    import asyncio
+    import statistics
+
+    from portico.services.passwords import hash_password, verify_password
+
+    async def run() -> float:
+        encrypted, method = await hash_password(PASSWORD)
+        times = []
+        for _ in range(samples):
+            start = time.perf_counter()
+            await verify_password(encrypted, method, PASSWORD)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+    return asyncio.run(run())
+
+
+def scratch_postgres(admin_url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database on the server of ``admin_url``, and how to drop it."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"portico_bench_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url.replace("postgresql://", "postgres://"))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return url, lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _store_cookies(jar: dict[str, str], response: httpx.Response) -> None:
@@ -221,6 +283,12 @@ def requests_for(base: str, creds: dict) -> dict[str, Request]:
         reqs["userinfo"] = Request(
             "GET", base + "/oidc/me", {"Authorization": f"Bearer {creds['access_token']}"}
         )
+        reqs["introspection"] = Request(
+            "POST",
+            base + "/oidc/token/introspection",
+            {"Authorization": basic(*creds["web"]), "Content-Type": FORM},
+            urlencode({"token": creds["access_token"]}),
+        )
     if creds.get("refresh_token"):
         reqs["refresh"] = Request(
             "POST",
@@ -243,6 +311,8 @@ def sanity(req: Request, name: str, who: str) -> None:
         header = json.loads(base64.urlsafe_b64decode(tok.split(".")[0] + "=="))
         if header.get("alg") != "ES384":
             raise RuntimeError(f"{who}: client-credentials token alg {header.get('alg')}")
+    if name == "introspection" and r.json().get("active") is not True:
+        raise RuntimeError(f"{who} introspection: token not active: {r.text[:200]}")
     if name == "refresh":
         body = r.json()
         if body.get("refresh_token") != parse_qs(req.body)["refresh_token"][0]:
@@ -280,6 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cluster", action="store_true", help="skip the 2-process figures")
     ap.add_argument("--python-load", action="store_true", help="use the Python load generator")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (data + logs)")
+    ap.add_argument(
+        "--postgres",
+        default="",
+        help="admin URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): also measure "
+        "refresh, userinfo and introspection with Portico on a scratch PostgreSQL database",
+    )
     args = ap.parse_args(argv)
 
     use_wrk = wrk_available() and not args.python_load
@@ -296,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     pbase, qbase = f"http://127.0.0.1:{pport}", f"http://127.0.0.1:{qport}"
     report = Report()
     servers: list[Server] = []
+    cleanups: list[Callable[[], None]] = []
     fig: dict[str, dict[str, float | None]] = {}
 
     def put(key: str, who: str, value: float | None) -> None:
@@ -304,18 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # ---------------------------------------------------------------- Portico, 1 process
         log(f"preparing Portico data dir {data}")
-        m2m = portico_cli(
-            "app", "create", "--data-dir", str(data), "--name", "bench",
-            "--type", "MachineToMachine", "--role", "Logto Management API access",
-        )  # fmt: skip
-        portico_cli(
-            "user", "create", "--data-dir", str(data), "--username", USERNAME,
-            "--password", PASSWORD,
-        )  # fmt: skip
-        web = portico_cli(
-            "app", "create", "--data-dir", str(data), "--name", "web", "--type", "Traditional",
-            "--redirect-uri", REDIRECT,
-        )  # fmt: skip
+        m2m, web = prepare_portico(data)
 
         srv = start_portico(data, pport, 1, logs)
         servers.append(srv)
@@ -339,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         if flows:
             put("flow_p50", "portico", percentile(flows, 0.5))
             put("flow_p99", "portico", percentile(flows, 0.99))
+            verify = argon2_verify_ms()
+            put("argon2", "portico", verify)
+            put("flow_p50_net", "portico", percentile(flows, 0.5) - verify)
+            put("flow_p99_net", "portico", percentile(flows, 0.99) - verify)
 
         pcreds = {
             "m2m": (m2m["id"], m2m["secret"]),
@@ -350,6 +420,29 @@ def main(argv: list[str] | None = None) -> int:
             put(name, "portico", measure(report, "portico", name, req, args, use_wrk).ok_per_s)
         put("rss_load", "portico", srv.rss_kib() / 1024)
         srv.stop()
+
+        # ---------------------------------------------------------------- Portico on PostgreSQL
+        if args.postgres:
+            url, drop = scratch_postgres(args.postgres)
+            cleanups.append(drop)
+            pg = {"DATABASE_URL": url}
+            pg_m2m, pg_web = prepare_portico(tmp / "data-pg", pg)
+            srv_pg = start_portico(tmp / "data-pg", pport, 1, logs, pg)
+            servers.append(srv_pg)
+            srv_pg.wait_http(pbase + "/api/status", 204)
+            with httpx.Client(timeout=30, follow_redirects=False) as client:
+                pg_tokens = auth_code_flow(client, pbase, pg_web["id"], pg_web["secret"])
+            pg_creds = {
+                "m2m": (pg_m2m["id"], pg_m2m["secret"]),
+                "web": (pg_web["id"], pg_web["secret"]),
+                "access_token": pg_tokens["access_token"],
+                "refresh_token": pg_tokens["refresh_token"],
+            }
+            pg_reqs = requests_for(pbase, pg_creds)
+            for name in ("refresh", "userinfo", "introspection"):
+                res = measure(report, "portico (pg)", name, pg_reqs[name], args, use_wrk)
+                put(f"{name}_pg", "portico", res.ok_per_s)
+            srv_pg.stop()
 
         # ---------------------------------------------------------------- peer, 1 process
         peer_ok = not args.no_peer and ensure_peer()
@@ -394,10 +487,17 @@ def main(argv: list[str] | None = None) -> int:
         for s in reversed(servers):
             with contextlib.suppress(Exception):
                 s.stop()
+        for cleanup in cleanups:
+            with contextlib.suppress(Exception):
+                cleanup()
         if args.keep:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    for name in ("refresh", "userinfo", "introspection"):  # the peer keeps them in memory
+        if f"{name}_pg" in fig:
+            fig[f"{name}_pg"]["peer"] = fig.get(name, {}).get("peer")
 
     def g(key: str, who: str) -> float | None:
         return fig.get(key, {}).get(who)
@@ -408,9 +508,16 @@ def main(argv: list[str] | None = None) -> int:
         ("discovery/s", "discovery", "{:.0f}", ""),
         ("JWKS/s", "jwks", "{:.0f}", ""),
         ("userinfo/s", "userinfo", "{:.0f}", "opaque AT"),
+        ("introspection/s", "introspection", "{:.0f}", "opaque AT"),
         ("refresh/s", "refresh", "{:.0f}", "Portico on SQLite; peer in-memory"),
+        ("userinfo/s, Portico on PostgreSQL", "userinfo_pg", "{:.0f}", "vs peer in-memory"),
+        ("introspection/s, Portico on PostgreSQL", "introspection_pg", "{:.0f}", ""),
+        ("refresh/s, Portico on PostgreSQL", "refresh_pg", "{:.0f}", "vs peer in-memory"),
         ("auth-code flow p50 ms (sequential)", "flow_p50", "{:.1f}", "incl. Argon2id sign-in"),
         ("auth-code flow p99 ms (sequential)", "flow_p99", "{:.1f}", "peer: no sign-in UI"),
+        ("  same, excluding the Argon2id verify, p50", "flow_p50_net", "{:.1f}", ""),
+        ("  same, excluding the Argon2id verify, p99", "flow_p99_net", "{:.1f}", ""),
+        ("Argon2id verify ms (median)", "argon2", "{:.1f}", "m=19 MiB, t=2, p=1"),
         ("cold start to first 2xx, s", "cold", "{:.2f}", ""),
         ("RSS idle, MiB", "rss_idle", "{:.1f}", "VmRSS, process group"),
         ("RSS after load, MiB", "rss_load", "{:.1f}", ""),

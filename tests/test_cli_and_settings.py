@@ -156,6 +156,7 @@ def _client_seen_by_serve(tmp_path: Path, trusted: str) -> str:
             "PORTICO_DATA_DIR": str(tmp_path),
             "PORTICO_TRUSTED_PROXIES": trusted,
             "PORTICO_PURGE_INTERVAL": "0",
+            "PORTICO_ACCESS_LOG": "true",  # off by default
         },
     )
     try:

@@ -32,6 +32,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "data_dir": ("PORTICO_DATA_DIR",),
     "workers": ("PORTICO_WORKERS",),
     "log_level": ("PORTICO_LOG_LEVEL",),
+    "access_log": ("PORTICO_ACCESS_LOG",),
     "trust_proxy_header": ("PORTICO_TRUST_PROXY_HEADER", "TRUST_PROXY_HEADER"),
     "encryption_key": ("PORTICO_ENCRYPTION_KEY",),
     "trusted_proxies": ("PORTICO_TRUSTED_PROXIES",),
@@ -59,6 +60,10 @@ class Settings(BaseModel):
     data_dir: Path = Path(".data")
     workers: int = Field(default=1, ge=1, le=256)
     log_level: str = "info"
+    # One line per HTTP request (uvicorn's access log). Off by default: the audit log keeps
+    # every sign-in, token exchange and admin change, a reverse proxy usually logs requests,
+    # and the line cost ~7 % of the CPU of a discovery or JWKS request.
+    access_log: bool = False
     trust_proxy_header: bool = False
     # Seals confidential connector config at rest. Unset: generated once into
     # <data_dir>/encryption.key, fine for one machine; several machines must share one value.

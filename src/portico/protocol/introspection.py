@@ -26,9 +26,9 @@ async def introspect(provider: Provider, client: Client, params: Params) -> dict
     token = required(params, "token")
     if token.count(".") == 2:
         return await _introspect_jwt(provider, client, token)
-    for kind in lookup_order(single(params, "token_type_hint")):
-        stored = await provider.artifacts.find(kind, digest(token))
-        if stored is None or stored.consumed_at is not None:
+    order = lookup_order(single(params, "token_type_hint"))
+    for kind, stored in await provider.artifacts.find_kinds(order, digest(token)):
+        if stored.consumed_at is not None:
             continue
         payload = stored.payload
         if client.is_public and payload["clientId"] != client.id:

@@ -18,10 +18,8 @@ def lookup_order(hint: str | None) -> tuple[str, str]:
 
 async def revoke(provider: Provider, client: Client, params: Params) -> None:
     token = required(params, "token")
-    for kind in lookup_order(single(params, "token_type_hint")):
-        stored = await provider.artifacts.find(kind, digest(token))
-        if stored is None:
-            continue
+    order = lookup_order(single(params, "token_type_hint"))
+    for kind, stored in await provider.artifacts.find_kinds(order, digest(token)):
         if stored.payload["clientId"] != client.id:
             raise OAuthError(
                 "invalid_request", "client is not authorized to revoke the presented token"

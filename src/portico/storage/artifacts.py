@@ -29,6 +29,14 @@ _FIND = select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where
     t.c.tenant_id == bindparam("p_tenant"),
     t.c.expires_at > bindparam("p_now"),
 )
+_FIND_KINDS = select(
+    t.c.model_name, t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id
+).where(
+    t.c.model_name.in_(bindparam("p_kinds", expanding=True)),
+    t.c.id == bindparam("p_id"),
+    t.c.tenant_id == bindparam("p_tenant"),
+    t.c.expires_at > bindparam("p_now"),
+)
 _CONSUME = (
     update(t)
     .where(
@@ -102,6 +110,24 @@ class ArtifactStore:
         if row is None:
             return None
         return Artifact(artifact_id, row.payload, row.expires_at, row.consumed_at, row.grant_id)
+
+    async def find_kinds(
+        self, kinds: tuple[str, ...], artifact_id: str
+    ) -> list[tuple[str, Artifact]]:
+        """The unexpired artifacts of any of ``kinds`` with this id, in the order of
+        ``kinds``: one query where a token of unknown kind (introspection, revocation)
+        would otherwise take one per kind."""
+        params = {"p_kinds": list(kinds), "p_id": artifact_id, "p_tenant": self._tenant_id}
+        params["p_now"] = now_ms()
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_FIND_KINDS, params)).all()
+        found = {
+            row.model_name: Artifact(
+                artifact_id, row.payload, row.expires_at, row.consumed_at, row.grant_id
+            )
+            for row in rows
+        }
+        return [(kind, found[kind]) for kind in kinds if kind in found]
 
     async def consume(self, kind: str, artifact_id: str) -> bool:
         """Mark as used; True only for the one caller that consumed an unexpired artifact."""

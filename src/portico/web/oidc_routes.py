@@ -74,17 +74,29 @@ def routes(runtime: Runtime) -> list[Route]:
 
         return wrapped
 
+    # Discovery and JWKS change only with the key ring: their bodies are serialised once per
+    # ring (the two most requested documents; an SDK fetches them on every start).
+    rendered: dict[str, tuple[object, bytes]] = {}
+
+    def render_once(ring: object, name: str, document: Callable[[], Any]) -> bytes:
+        # The entry holds its ring, so an identity check cannot match a newer ring.
+        entry = rendered.get(name)
+        if entry is None or entry[0] is not ring:
+            entry = rendered[name] = (ring, JSONResponse(document()).body)
+        return entry[1]
+
     async def configuration(_: Request) -> Response:
         p = provider()
         ring = await p.current_keys()
-        return JSONResponse(
-            discovery.document(p.issuer, ring.alg), headers={"Cache-Control": "max-age=300"}
+        body = render_once(ring, "discovery", lambda: discovery.document(p.issuer, ring.alg))
+        return Response(
+            body, media_type="application/json", headers={"Cache-Control": "max-age=300"}
         )
 
     async def jwks(_: Request) -> Response:
         ring = await provider().current_keys()
-        return JSONResponse(
-            ring.jwks,
+        return Response(
+            render_once(ring, "jwks", lambda: ring.jwks),
             media_type="application/jwk-set+json",
             headers={"Cache-Control": "max-age=300"},
         )
