@@ -192,10 +192,10 @@ async def _register(ctx: Ctx, body: Identification) -> Response:
         )
         if record["type"] == "Social":
             exp["social"] = record["identity"]
-            taken = any(
-                await owner_of(ctx, Identifier(k, record["info"][k]))
-                for k in ("email", "phone") if record["info"].get(k)
-            )  # fmt: skip
+            info = record["info"]
+            owners = [await owner_of(ctx, Identifier(k, info[k]))
+                      for k in ("email", "phone") if info.get(k)]  # fmt: skip
+            taken = any(owners)
             exp["profile"] = {**social.new_profile(record["info"], taken=taken),
                               **exp.get("profile", {})}  # fmt: skip
         else:

@@ -173,7 +173,11 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         spent before the provider is called, so a record verifies at most once."""
         assert runtime.connectors is not None
         record = record_of(ctx, body.verificationId, "Social")
-        data = {k: v for k, v in list(body.connectorData.items())[:MAX_CONNECTOR_DATA]}
+        data = {
+            k: v
+            for k, v in list(body.connectorData.items())[:MAX_CONNECTOR_DATA]
+            if isinstance(v, str)
+        }  # the callback's query: strings only
         state = str(data.get("state", ""))
         expected = record.pop("state", None)
         await ctx.save()
