@@ -275,6 +275,9 @@ def test_disabled_methods_and_sign_in_mode_are_refused(lab: Lab) -> None:
     register = {**code, "interactionEvent": "Register"}
     spa.fails("POST", "/experience/verification/verification-code", register, 422,
               "user.sign_up_method_not_enabled")  # fmt: skip
+    forgot = {**code, "interactionEvent": "ForgotPassword"}
+    spa.fails("POST", "/experience/verification/verification-code", forgot, 422,
+              "session.forgot_password_not_enabled")  # fmt: skip
     assert lab.messages_to(user.email) == []
     lab.configure(signInMode="SignIn")
     spa.fails("PUT", "/experience", {"interactionEvent": "Register"}, 403, "auth.forbidden")
@@ -286,6 +289,9 @@ def test_forgot_password_then_sign_in_with_the_new_one(lab: Lab) -> None:
     user = lab_user(lab)
     spa = Spa(lab)
     spa.event("ForgotPassword")
+    signed_in_code = spa.email_verified(user.email, "SignIn")  # proves the address, but
+    spa.fails("POST", "/experience/identification", {"verificationId": signed_in_code}, 400,
+              "session.verification_failed")  # not for this purpose  # fmt: skip
     verification_id = spa.email_verified(user.email, "ForgotPassword")
     spa.ok("POST", "/experience/identification", {"verificationId": verification_id}, 204)
     spa.fails("POST", "/experience/submit", None, 422, "user.new_password_required_in_profile")

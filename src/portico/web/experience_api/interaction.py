@@ -253,7 +253,10 @@ async def _social_user(ctx: Ctx, record: dict[str, Any], link: bool) -> str:
 
 
 async def _identify_for_reset(ctx: Ctx, verification_id: str) -> None:
+    """Only a code sent for ForgotPassword (which checked ``forgotPasswordMethods``)."""
     record = verified_record(ctx, verification_id, *CODE_TYPES.values())
+    if record["purpose"] != "ForgotPassword":
+        raise ApiError(400, "session.verification_failed", "Verify a ForgotPassword code.")
     identifier = Identifier.from_dict(record["identifier"])
     owner = await owner_of(ctx, identifier)
     if owner is None:
