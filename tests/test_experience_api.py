@@ -269,9 +269,10 @@ def test_disabled_methods_and_sign_in_mode_are_refused(lab: Lab) -> None:
     body = {"identifier": {"type": "email", "value": user.email}, "password": PASSWORD}
     spa.fails("POST", "/experience/verification/password", body, 422,
               "user.sign_in_method_not_enabled")  # fmt: skip
-    code = {"identifier": {"type": "email", "value": user.email}, "interactionEvent": "SignIn"}
-    spa.fails("POST", "/experience/verification/verification-code", code, 422,
+    phone = {"identifier": {"type": "phone", "value": "+1 555 0100"}, "interactionEvent": "SignIn"}
+    spa.fails("POST", "/experience/verification/verification-code", phone, 422,
               "user.sign_in_method_not_enabled")  # fmt: skip
+    code = {"identifier": {"type": "email", "value": user.email}, "interactionEvent": "SignIn"}
     register = {**code, "interactionEvent": "Register"}
     spa.fails("POST", "/experience/verification/verification-code", register, 422,
               "user.sign_up_method_not_enabled")  # fmt: skip
@@ -457,3 +458,22 @@ def test_features_not_offered_answer_not_enabled(lab: Lab) -> None:
     spa.fails("POST", "/experience/verification/sso/abc/authorization-uri", {}, 403,
               "single_sign_on.forbidden")  # fmt: skip
     assert spa.ok("GET", "/experience/sso-connectors?email=a@b.c") == {"connectorIds": []}
+
+
+def test_a_code_for_fulfilment_is_not_a_sign_in_method(lab: Lab) -> None:
+    """Sign-up requires an email but email is no sign-in method: a code may be sent to add
+    the email to a profile, but it does not identify anyone."""
+    lab.configure(
+        signUp={
+            "identifiers": ["username"],
+            "password": True,
+            "verify": True,
+            "secondaryIdentifiers": [{"identifier": "email", "verify": True}],
+        }
+    )
+    user = lab_user(lab)
+    spa = Spa(lab)
+    spa.event("SignIn")
+    verification_id = spa.email_verified(user.email, "SignIn")
+    spa.fails("POST", "/experience/identification", {"verificationId": verification_id}, 422,
+              "user.sign_in_method_not_enabled")  # fmt: skip

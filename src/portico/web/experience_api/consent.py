@@ -19,7 +19,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     context = Depends(load)
 
     @router.get("/consent")
-    async def consent_info(ctx: Ctx = context) -> dict[str, Any]:
+    async def get_consent_info(ctx: Ctx = context) -> dict[str, Any]:
         request = ctx.interaction["request"]
         session = await sessions_mod.find_session(
             ctx.provider, ctx.request.cookies.get(runtime.session_cookie)

@@ -28,7 +28,7 @@ from portico.web.experience_api.schemas import (
     ProfileValue,
     ProfileVerified,
 )
-from portico.web.experience_api.verification import CODE_TYPES
+from portico.web.experience_api.verification import CODE_TYPES, not_enabled
 from portico.web.runtime import Runtime
 
 NO_CONTENT = {"status_code": 204, "response_class": Response}
@@ -61,7 +61,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     context = Depends(load)
 
     @router.put("", **NO_CONTENT)
-    async def start(body: EventBody, ctx: Ctx = context) -> Response:
+    async def init_interaction(body: EventBody, ctx: Ctx = context) -> Response:
         """A new interaction state (verification records included) for the event."""
         check_event(ctx, body.interactionEvent)
         ctx.reset(body.interactionEvent)
@@ -69,7 +69,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return Response(status_code=204)
 
     @router.put("/interaction-event", **NO_CONTENT)
-    async def switch(body: EventBody, ctx: Ctx = context) -> Response:
+    async def update_interaction_event(body: EventBody, ctx: Ctx = context) -> Response:
         """Change the event, keeping the verification records (the SPA's 404 -> Register
         switch reuses the verified code or social account)."""
         current, wanted = ctx.exp.get("event", "SignIn"), body.interactionEvent
@@ -83,7 +83,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return Response(status_code=204)
 
     @router.get("/interaction")
-    async def read(ctx: Ctx = context) -> dict[str, Any]:
+    async def get_interaction(ctx: Ctx = context) -> dict[str, Any]:
         """The interaction without secrets (no hashes, states or provider sessions)."""
         exp = ctx.exp
         profile = {k: v for k, v in exp.get("profile", {}).items()
@@ -102,7 +102,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         }  # fmt: skip
 
     @router.post("/identification", status_code=204, response_class=Response)
-    async def identify(body: Identification | None = None, ctx: Ctx = context) -> Response:
+    async def identify_user(body: Identification | None = None, ctx: Ctx = context) -> Response:
         body = body or Identification()
         event = ctx.exp.get("event", "SignIn")
         check_event(ctx, event)
@@ -121,7 +121,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/profile", **NO_CONTENT)
-    async def add_profile(body: ProfileValue | ProfileVerified, ctx: Ctx = context) -> Response:
+    async def add_user_profile(
+        body: ProfileValue | ProfileVerified, ctx: Ctx = context
+    ) -> Response:
         if ctx.exp.get("event") == "ForgotPassword":
             raise ApiError(400, "session.not_supported_for_forgot_password", "Not supported.")
         try:
@@ -135,7 +137,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return Response(status_code=204)
 
     @router.put("/profile/password", **NO_CONTENT)
-    async def new_password(body: NewPassword, ctx: Ctx = context) -> Response:
+    async def reset_user_password(body: NewPassword, ctx: Ctx = context) -> Response:
         """Forgot password: the new password, checked now, stored at ``submit``."""
         user_id = ctx.exp.get("resetUserId")
         if ctx.exp.get("event") != "ForgotPassword" or not user_id:
@@ -154,7 +156,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/submit", response_model=None)
-    async def submit(ctx: Ctx = context) -> Response:
+    async def submit_interaction(ctx: Ctx = context) -> Response:
         """``{redirectTo}`` back to ``/oidc/auth/<uid>`` with a new session; 204 after a
         password reset (which signs nobody in, as on the pages)."""
         event = ctx.exp.get("event", "SignIn")
@@ -223,6 +225,9 @@ async def _identify_for_sign_in(ctx: Ctx, body: Identification) -> None:
         exp.update(userId=user_id, social=record["identity"])
     else:
         identifier = Identifier.from_dict(record["identifier"])
+        method = ctx.sie.method(identifier.kind)
+        if record["type"] != "Password" and not (method and method.verificationCode):
+            raise not_enabled(identifier.kind, "SignIn")  # the code was for fulfilment
         owner = await owner_of(ctx, identifier)
         if owner is None:
             raise ApiError(404, "user.user_not_exist", "No account uses this identifier.")

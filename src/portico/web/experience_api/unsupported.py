@@ -39,10 +39,15 @@ PATHS: dict[str, tuple[str, int]] = {
 
 
 def routes() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter()
     for path, (code, status) in PATHS.items():
-        router.add_api_route(path, _refuse(code, status), methods=["POST"])
-    router.add_api_route("/experience/sso-connectors", _no_sso_connectors, methods=["GET"])
+        name = path.replace("/", "_").replace("-", "_").replace("{connector_id}", "by_connector")
+        router.add_api_route(
+            path, _refuse(code, status, "{connector_id}" in path), methods=["POST"], name=name
+        )
+    router.add_api_route(
+        "/experience/sso-connectors", _no_sso_connectors, methods=["GET"], name="get_sso_connectors"
+    )
     return router
 
 
@@ -51,8 +56,14 @@ async def _no_sso_connectors() -> dict[str, list[str]]:
     return {"connectorIds": []}
 
 
-def _refuse(code: str, status: int):  # type: ignore[no-untyped-def]
-    async def refuse() -> None:
-        raise ApiError(status, code, "This feature is not enabled on this server.")
+def _refuse(code: str, status: int, by_connector: bool):  # type: ignore[no-untyped-def]
+    def refusal() -> ApiError:
+        return ApiError(status, code, "This feature is not enabled on this server.")
 
-    return refuse
+    async def refuse() -> None:
+        raise refusal()
+
+    async def refuse_for(connector_id: str) -> None:
+        raise refusal()
+
+    return refuse_for if by_connector else refuse

@@ -49,10 +49,12 @@ def check_code_method(ctx: Ctx, kind: str, event: str) -> None:
     """A code for ``event`` may go to ``kind`` only when the sign-in experience uses it so."""
     sie = ctx.sie
     method = sie.method(kind)
-    allowed = {
-        "SignIn": bool(method and method.verificationCode),
-        "Register": kind in sie.signUp.identifiers
-        or any(s.identifier in (kind, "emailOrPhone") for s in sie.signUp.secondaryIdentifiers),
+    signs_up = kind in sie.signUp.identifiers or any(
+        s.identifier in (kind, "emailOrPhone") for s in sie.signUp.secondaryIdentifiers
+    )
+    allowed = {  # a sign-in may also need a code for profile fulfilment
+        "SignIn": bool(method and method.verificationCode) or signs_up,
+        "Register": signs_up,
         "ForgotPassword": sie.forgot_password_by(kind),
     }[event]
     if not allowed:
@@ -64,7 +66,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     context = Depends(load)
 
     @router.post("/password")
-    async def verify_password(body: PasswordVerification, ctx: Ctx = context) -> dict[str, str]:
+    async def create_password_verification(
+        body: PasswordVerification, ctx: Ctx = context
+    ) -> dict[str, str]:
         """Logto: 422 ``session.invalid_credentials`` for a wrong password, an unknown
         account and (unlike Logto, to give no oracle) a suspended one."""
         identifier = identifier_of(body.identifier.type, body.identifier.value)
@@ -85,7 +89,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return {"verificationId": verification_id}
 
     @router.post("/verification-code")
-    async def send_code(body: CodeSend, ctx: Ctx = context) -> dict[str, str]:
+    async def create_and_send_verification_code(
+        body: CodeSend, ctx: Ctx = context
+    ) -> dict[str, str]:
         if body.identifier.type == "username":
             raise ApiError(400, "guard.invalid_input", "Codes go to an email or a phone.")
         identifier = identifier_of(body.identifier.type, body.identifier.value)
@@ -103,7 +109,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return {"verificationId": verification_id}
 
     @router.post("/verification-code/verify")
-    async def verify_code(body: CodeVerify, ctx: Ctx = context) -> dict[str, str]:
+    async def verify_verification_code(body: CodeVerify, ctx: Ctx = context) -> dict[str, str]:
         identifier = identifier_of(body.identifier.type, body.identifier.value)
         record = record_of(ctx, body.verificationId, *CODE_TYPES.values())
         if Identifier.from_dict(record["identifier"]) != identifier:
@@ -117,7 +123,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return {"verificationId": body.verificationId}
 
     @router.post("/new-password-identity")
-    async def new_password_identity(
+    async def create_new_password_identity_verification(
         body: PasswordVerification, ctx: Ctx = context
     ) -> dict[str, str]:
         """Register with a username and a password (Logto: only ``username``)."""
@@ -141,7 +147,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return {"verificationId": verification_id}
 
     @router.post("/social/{connector_id}/authorization-uri")
-    async def social_start(connector_id: str, body: SocialStart, ctx: Ctx = context) -> dict:
+    async def create_social_verification(
+        connector_id: str, body: SocialStart, ctx: Ctx = context
+    ) -> dict:
         """The provider's URL for the SPA; our own state goes to the provider and is checked
         at ``verify`` (the SPA's state is its own business, as in Logto)."""
         assert runtime.connectors is not None
@@ -168,7 +176,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return {"authorizationUri": url, "verificationId": verification_id}
 
     @router.post("/social/{connector_id}/verify")
-    async def social_verify(connector_id: str, body: SocialVerify, ctx: Ctx = context) -> dict:
+    async def verify_social_verification(
+        connector_id: str, body: SocialVerify, ctx: Ctx = context
+    ) -> dict:
         """The provider's callback parameters: the state is checked (in constant time) and
         spent before the provider is called, so a record verifies at most once."""
         assert runtime.connectors is not None
