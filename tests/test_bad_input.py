@@ -140,6 +140,10 @@ ENDPOINTS = [
     ("POST", "/consent"),
     ("PATCH", "/api/sign-in-exp"),
     ("POST", "/api/connectors"),
+    ("PUT", "/api/experience"),
+    ("POST", "/api/experience/verification/password"),
+    ("POST", "/api/experience/identification"),
+    ("POST", "/api/experience/profile"),
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Response
 
-from portico.web import failures
+from portico.web import experience_api, failures
 from portico.web.api import applications, configs, logs, resources, roles, sign_in_exp, users
 from portico.web.api import connectors as connector_routes
 from portico.web.api.audit import operation_id
@@ -49,4 +49,5 @@ def create_api(runtime: Runtime) -> FastAPI:
         api.include_router(module.routes(context, authorized))
     api.include_router(connector_routes.routes(runtime, authorized))
     api.include_router(sign_in_exp.router(runtime, authorized))
+    api.include_router(experience_api.router(runtime))  # the interaction cookie, no token
     return api

@@ -170,27 +170,44 @@ async def translated_error(
     return page("error.html", status=status, t=t, title=t("error.title"), message=t(key, **params))
 
 
+async def context_of(
+    runtime: Runtime, request: Request, uid: str, interaction: dict[str, Any]
+) -> Ctx:
+    """The context of a request inside ``interaction`` (pages and the Experience API)."""
+    assert runtime.provider is not None and runtime.experiences is not None
+    sie = await runtime.experiences.get(TENANT)
+    t = await runtime.translator(request, interaction["request"].get("ui_locales"))
+    client = await runtime.provider.client(interaction["request"]["client_id"])
+    return Ctx(runtime, request, uid, interaction, sie, t, client, {})
+
+
+async def find(runtime: Runtime, request: Request) -> tuple[str, dict[str, Any]] | None:
+    """The interaction bound to this browser by the interaction cookie, if any."""
+    assert runtime.provider is not None
+    uid = request.cookies.get(runtime.interaction_cookie)
+    interaction = await sessions_mod.find_interaction(runtime.provider, uid)
+    return (uid, interaction) if uid and interaction is not None else None
+
+
 async def load(runtime: Runtime, request: Request, *, form: bool = False) -> Ctx | Response:
     """The context, or a translated error page: no interaction (expired, another browser)
     or, for forms, a missing or wrong CSRF token."""
-    assert runtime.provider is not None and runtime.experiences is not None
-    uid = request.cookies.get(runtime.interaction_cookie)
-    interaction = await sessions_mod.find_interaction(runtime.provider, uid)
-    if not uid or interaction is None:
+    found = await find(runtime, request)
+    if found is None:
         return await translated_error(runtime, request, "error.session_expired")
+    uid, interaction = found
     fields: dict[str, list[str]] = {}
     if form:
         fields = await body_params(request)
         posted = (fields.get("csrf_token") or [""])[0]
         if not hmac.compare_digest(posted.encode(), interaction["csrf"].encode()):
             return await translated_error(runtime, request, "error.csrf", status=403)
-    sie = await runtime.experiences.get(TENANT)
-    t = await runtime.translator(request, interaction["request"].get("ui_locales"))
-    client = await runtime.provider.client(interaction["request"]["client_id"])
-    notice = interaction.get("exp", {}).pop("notice", None)
-    if notice:  # shown once
-        await sessions_mod.update_interaction(runtime.provider, uid, interaction)
-    return Ctx(runtime, request, uid, interaction, sie, t, client, fields, notice)
+    ctx = await context_of(runtime, request, uid, interaction)
+    ctx.fields = fields
+    ctx.notice = interaction.get("exp", {}).pop("notice", None)
+    if ctx.notice:  # shown once
+        await ctx.save()
+    return ctx
 
 
 PageHandler = Callable[[Ctx], Awaitable[Response]]

@@ -11,7 +11,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.identifiers import read
-from portico.storage import artifacts
 from portico.storage import users as users_repo
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
@@ -79,14 +78,7 @@ def routes(runtime: Runtime) -> list[Route]:
             )
         except StepError as error:
             return _reset_form(ctx, error)
-        async with runtime.engine.begin() as conn:
-            await steps.set_password(conn, user_id, hashed)
-            # Sessions and tokens of the old password end with it (ASVS 3.3.3).
-            await artifacts.revoke_account(conn, ctx.tenant, user_id)
-            await ctx.audit("Interaction.ForgotPassword.Submit", user_id=user_id, conn=conn)
-        for identifier in ctx.exp.get("identified", []):
-            await runtime.sentinel.succeeded(ctx.tenant, identifier)
-        ctx.reset("SignIn")
+        await steps.reset_password(ctx, user_id, hashed)
         ctx.exp["notice"] = "notice.password_reset"
         await ctx.save()
         return ctx.go("/sign-in")

@@ -108,7 +108,7 @@ def routes(runtime: Runtime) -> list[Route]:
             ctx.interaction.pop("socialLink", None)
             ctx.reset("Register")
             ctx.exp["social"] = pending["identity"]
-            ctx.exp["profile"] = _new_profile(pending["info"], taken=True)
+            ctx.exp["profile"] = new_profile(pending["info"], taken=True)
             try:
                 return await steps.advance(ctx)
             except StepError as error:
@@ -209,7 +209,7 @@ async def _callback(ctx: Ctx, connector_id: str) -> Response:
     identity = {
         "target": found["target"],
         "id": info.id,
-        "details": _details(info),
+        "details": details_of(info),
         "provider": provider,
         "syncProfile": bool(found.get("syncProfile")),
     }
@@ -225,7 +225,7 @@ async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> R
     ctx.interaction.pop("socialLink", None)
     async with runtime.engine.connect() as conn:
         user_id = await identities.find_user_id(conn, ctx.tenant, identity["target"], info.id)
-        related = None if user_id else await _related_user(conn, ctx.tenant, info)
+        related = None if user_id else await related_user(conn, ctx.tenant, info)
     if user_id:  # a known identity: sign in
         ctx.reset("SignIn")
         ctx.exp.update(userId=user_id, social=identity)
@@ -246,11 +246,11 @@ async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> R
     if not ctx.sie.can_register:
         raise StepError("error.social_no_account", 404)
     ctx.reset("Register")
-    ctx.exp.update(social=identity, profile=_new_profile(info.model_dump(), taken=False))
+    ctx.exp.update(social=identity, profile=new_profile(info.model_dump(), taken=False))
     return await steps.advance(ctx)
 
 
-async def _related_user(conn: Any, tenant: str, info: SocialUserInfo) -> dict[str, Any] | None:
+async def related_user(conn: Any, tenant: str, info: SocialUserInfo) -> dict[str, Any] | None:
     """The user who owns the provider's (verified) email, else its phone number."""
     for value in (info.email, info.phone):
         if value:
@@ -260,7 +260,7 @@ async def _related_user(conn: Any, tenant: str, info: SocialUserInfo) -> dict[st
     return None
 
 
-def _new_profile(info: dict[str, Any], *, taken: bool) -> dict[str, Any]:
+def new_profile(info: dict[str, Any], *, taken: bool) -> dict[str, Any]:
     """What a new account takes from the provider. The email/phone belong to someone else
     when ``taken`` (the user chose a separate account), so they are left out."""
     profile = steps.provider_profile(info)
@@ -271,7 +271,7 @@ def _new_profile(info: dict[str, Any], *, taken: bool) -> dict[str, Any]:
     return profile
 
 
-def _details(info: SocialUserInfo) -> dict[str, Any]:
+def details_of(info: SocialUserInfo) -> dict[str, Any]:
     """What Logto keeps under ``identities[target].details``."""
     details: dict[str, Any] = {"id": info.id}
     for key in ("name", "email", "phone", "avatar"):

@@ -8,6 +8,7 @@ transition) applies the same rules.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
@@ -23,6 +24,7 @@ from portico.services import identities
 from portico.services import users as user_service
 from portico.services.password_policy import PasswordPolicy, check_password
 from portico.services.passwords import hash_password
+from portico.storage import artifacts
 from portico.storage import users as users_repo
 from portico.storage.database import now_ms
 from portico.storage.tables import users
@@ -36,6 +38,13 @@ CODE_ERRORS = {
     "verification_code.email_mismatch": "error.code_not_found",
     "verification_code.phone_mismatch": "error.code_not_found",
 }
+
+
+@dataclass(frozen=True)
+class Missing:
+    """What sign-up still requires (see :func:`portico.experience.identifiers.missing`)."""
+
+    need: str
 
 
 class StepError(Exception):
@@ -79,8 +88,8 @@ async def check_password_of(ctx: Ctx, identifier: Identifier, password: str) -> 
 
 
 # Codes --------------------------------------------------------------------------------------
-async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: bool = False) -> None:
-    """Send a fresh code for ``purpose`` and remember what it verifies. The send limit per
+async def issue_code(ctx: Ctx, identifier: Identifier, purpose: str) -> None:
+    """Send a fresh code for ``purpose`` (pages and the Experience API). The send limit per
     recipient applies before anything leaves the server."""
     runtime = ctx.runtime
     assert runtime.codes and runtime.sentinel and runtime.connectors
@@ -106,6 +115,11 @@ async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: boo
         log.warning("sending a %s code failed: %s", purpose, error.admin_message)
         key = "error.no_connector" if error.code == "connector.not_found" else "error.send_failed"
         raise StepError(key, 503) from None
+
+
+async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: bool = False) -> None:
+    """:func:`issue_code`, remembering what the code page verifies next."""
+    await issue_code(ctx, identifier, purpose)
     ctx.exp["pending"] = {**identifier.as_dict(), "purpose": purpose, "bind": bind}
     await ctx.save()
 
@@ -204,17 +218,18 @@ def _fulfil_path(need: str) -> str:
     return "/password" if need == "password" else "/continue"
 
 
-async def advance(ctx: Ctx) -> Response:
-    """After any step: ask for what is still missing, or create/update the user and finish."""
+async def conclude(ctx: Ctx) -> str | Missing:
+    """The user this interaction ends with, creating or updating it, or what sign-up still
+    requires (profile fulfilment). Pages (:func:`advance`) and the Experience API (``submit``)
+    share it, so both apply the same rules."""
     runtime = ctx.runtime
     assert runtime.engine is not None
     exp = ctx.exp
     profile: dict[str, Any] = exp.setdefault("profile", {})
     social = social_identity(ctx)
-    if exp.get("event") == "Register":
+    if exp.get("event") == "Register" and not exp.get("userId"):
         if need := still_missing(ctx, None):
-            await ctx.save()
-            return ctx.go(_fulfil_path(need))
+            return Missing(need)
         try:
             async with runtime.engine.begin() as conn:
                 user = await user_service.create_user(
@@ -232,27 +247,39 @@ async def advance(ctx: Ctx) -> Response:
                     await _link(conn, ctx.tenant, user["id"], social)
         except user_service.InvalidUser:
             raise StepError("error.identifier_taken", 409) from None
-        return await finish(ctx, user["id"])
+        exp.update(userId=user["id"], created=True, profile={})
+        return str(user["id"])
     user_id = exp.get("userId")
     if not user_id:
-        return ctx.go("/sign-in")
+        raise StepError("error.not_identified", 404)
     async with runtime.engine.connect() as conn:
         user = await users_repo.get_user(conn, ctx.tenant, user_id)
     if user is None or user["is_suspended"]:
         ctx.reset()
         raise StepError("error.invalid_credentials", 422)
     if need := still_missing(ctx, user):
-        await ctx.save()
-        return ctx.go(_fulfil_path(need))
-    if profile or social:
+        return Missing(need)
+    link = social if social and not exp.get("created") else None
+    if profile or link:
         try:
             async with runtime.engine.begin() as conn:
                 await _apply_profile(conn, ctx.tenant, user_id, profile)
-                if social:
-                    await _link(conn, ctx.tenant, user_id, social)
+                if link:
+                    await _link(conn, ctx.tenant, user_id, link)
         except user_service.InvalidUser:  # taken by someone else since it was verified
             raise StepError("error.identifier_taken", 409) from None
-    return await finish(ctx, user_id)
+    return str(user_id)
+
+
+async def advance(ctx: Ctx) -> Response:
+    """After any page's step: ask for what is still missing, or finish."""
+    if ctx.exp.get("event") != "Register" and not ctx.exp.get("userId"):
+        return ctx.go("/sign-in")
+    concluded = await conclude(ctx)
+    if isinstance(concluded, Missing):
+        await ctx.save()
+        return ctx.go(_fulfil_path(concluded.need))
+    return await finish(ctx, concluded)
 
 
 async def set_password(conn: AsyncConnection, user_id: str, profile: dict[str, Any]) -> None:
@@ -312,8 +339,9 @@ async def _apply_profile(
         await set_password(conn, user_id, profile)
 
 
-async def finish(ctx: Ctx, user_id: str) -> Response:
-    """Signed in: a new session id (ASVS 7.2.4), failures cleared, back to /oidc/auth."""
+async def sign_in(ctx: Ctx, user_id: str) -> str:
+    """Signed in: a new session (ASVS 7.2.4), failures cleared, the interaction's state
+    spent; the new session handle for the cookie."""
     runtime = ctx.runtime
     assert runtime.engine is not None and runtime.sentinel is not None
     for identifier in ctx.exp.get("identified", []):
@@ -333,6 +361,26 @@ async def finish(ctx: Ctx, user_id: str) -> Response:
     ctx.reset()
     ctx.interaction.pop("socialLink", None)
     await ctx.save()
+    return handle
+
+
+async def finish(ctx: Ctx, user_id: str) -> Response:
+    """:func:`sign_in`, then back to /oidc/auth with the new session cookie."""
+    handle = await sign_in(ctx, user_id)
     response = ctx.go(f"/oidc/auth/{ctx.uid}")
-    runtime.set_cookie(response, runtime.session_cookie, handle, sessions_mod.SESSION_TTL)
+    ctx.runtime.set_cookie(response, ctx.runtime.session_cookie, handle, sessions_mod.SESSION_TTL)
     return response
+
+
+async def reset_password(ctx: Ctx, user_id: str, hashed: dict[str, Any]) -> None:
+    """Forgot password, last step: the new password replaces the old one, whose sessions
+    and tokens end with it (ASVS 3.3.3), and the lockout of what was proven is cleared."""
+    runtime = ctx.runtime
+    assert runtime.engine is not None and runtime.sentinel is not None
+    async with runtime.engine.begin() as conn:
+        await set_password(conn, user_id, hashed)
+        await artifacts.revoke_account(conn, ctx.tenant, user_id)
+        await ctx.audit("Interaction.ForgotPassword.Submit", user_id=user_id, conn=conn)
+    for identifier in ctx.exp.get("identified", []):
+        await runtime.sentinel.succeeded(ctx.tenant, identifier)
+    ctx.reset("SignIn")

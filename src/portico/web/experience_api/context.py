@@ -1,0 +1,117 @@
+"""What every Experience API route starts from: the interaction bound to this browser by the
+interaction cookie (as for the pages), a JSON-only body, and Logto's error codes.
+
+CSRF: the interaction cookie is SameSite=Lax, so a cross-site POST carries no cookie; and a
+request that declares a body in any type but ``application/json`` (what an HTML form can
+send) is refused with 415 before anything runs, as is a body without a declared type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from portico.experience.identifiers import Identifier, normalise_email, normalise_phone
+from portico.ids import standard_id
+from portico.web.api.errors import ApiError
+from portico.web.experience.context import Ctx, context_of, find
+from portico.web.experience.steps import StepError
+from portico.web.runtime import Runtime
+
+# Page phrase keys (``StepError``) as Logto's ``{code, status}``; the status of the step is
+# used when it is None.
+CODES: dict[str, tuple[str, int | None]] = {
+    "error.invalid_credentials": ("session.invalid_credentials", 422),
+    "error.locked": ("session.verification_blocked_too_many_attempts", 400),
+    "error.too_many_codes": ("verification_code.too_many_requests", 429),
+    "error.no_connector": ("connector.not_found", 501),
+    "error.send_failed": ("connector.general", 502),
+    "error.code_mismatch": ("verification_code.code_mismatch", 400),
+    "error.code_expired": ("verification_code.expired", 400),
+    "error.code_exceed_max_try": ("verification_code.exceed_max_try", 400),
+    "error.code_not_found": ("verification_code.not_found", 400),
+    "error.identifier_taken": ("user.identifier_already_in_use", 422),
+    "error.username_taken": ("user.username_already_in_use", 422),
+    "error.identity_taken": ("user.identity_already_in_use", 422),
+    "error.account_not_found": ("user.user_not_exist", 404),
+    "error.not_identified": ("session.identifier_not_found", 404),
+    "error.invalid_identifier": ("guard.invalid_input", 400),
+}
+
+
+def step_error(error: StepError, t: Any = None) -> ApiError:
+    """A page step's failure as Logto's API error (password and username policy rejections
+    keep their codes under ``password.rejected`` / ``username.rejected``)."""
+    message = t(error.key, **error.params) if t else error.key
+    if error.key.startswith("password_rejected."):
+        data = {"result": [{"code": error.key, "data": error.params}]}
+        return ApiError(422, "password.rejected", message, data)
+    if error.key.startswith("username."):
+        return ApiError(400, error.key, message, error.params or None)
+    code, status = CODES.get(error.key, ("request.general", None))
+    data = {"lockedMinutes": error.params["minutes"]} if error.key == "error.locked" else None
+    return ApiError(status or error.status, code, message, data)
+
+
+def refuse_non_json(request: Request) -> None:
+    """415 for a body that is not declared as JSON (see the module's docstring)."""
+    declared = request.headers.get("content-type")
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    if declared is None and not has_body:
+        return
+    if declared is None or declared.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, "guard.invalid_input", "The request body must be application/json.")
+
+
+async def load(runtime: Runtime, request: Request) -> Ctx:
+    """The interaction's context, or Logto's ``session.not_found`` when this browser has none."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        refuse_non_json(request)
+    found = await find(runtime, request)
+    if found is None:
+        raise ApiError(400, "session.not_found", "The sign-in session was not found or expired.")
+    return await context_of(runtime, request, *found)
+
+
+# Verification records ------------------------------------------------------------------------
+def records(ctx: Ctx) -> dict[str, dict[str, Any]]:
+    """The interaction's verification records by ``verificationId``."""
+    return ctx.exp.setdefault("verifications", {})  # type: ignore[no-any-return]
+
+
+def add_record(ctx: Ctx, record: dict[str, Any]) -> str:
+    verification_id = standard_id()
+    records(ctx)[verification_id] = record
+    return verification_id
+
+
+def record_of(ctx: Ctx, verification_id: str | None, *types: str) -> dict[str, Any]:
+    """The record ``verification_id`` names, of one of ``types``."""
+    record = records(ctx).get(verification_id or "")
+    if record is None or record["type"] not in types:
+        raise ApiError(
+            404, "session.verification_session_not_found", "The verification was not found."
+        )
+    return record
+
+
+def verified_record(ctx: Ctx, verification_id: str | None, *types: str) -> dict[str, Any]:
+    record = record_of(ctx, verification_id, *types)
+    if not record.get("verified"):
+        raise ApiError(400, "session.verification_failed", "The verification was not completed.")
+    return record
+
+
+def identifier_of(kind: str, value: str) -> Identifier:
+    """The identifier in the users table's form (``guard.invalid_input`` when malformed)."""
+    normalised: str | None = value.strip()
+    if kind == "email":
+        normalised = normalise_email(value)
+    elif kind == "phone":
+        normalised = normalise_phone(value)
+    if not normalised:
+        raise ApiError(400, "guard.invalid_input", f"The {kind} is not valid.")
+    return Identifier(kind, normalised)

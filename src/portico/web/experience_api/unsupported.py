@@ -1,0 +1,69 @@
+"""The parts of Logto's Experience API Portico does not offer yet (MFA, enterprise SSO,
+WebAuthn and passkeys, one-time tokens, avatar upload): each answers with the error Logto
+gives when the feature is off, so a client built for Logto sees "not enabled", not a 404."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from portico.web.api.errors import ApiError
+
+MFA = ("session.mfa.mfa_factor_not_enabled", 400)
+SSO = ("single_sign_on.forbidden", 403)
+PATHS: dict[str, tuple[str, int]] = {
+    "/experience/verification/mfa-verification-code": MFA,
+    "/experience/verification/mfa-verification-code/verify": MFA,
+    "/experience/verification/totp/secret": MFA,
+    "/experience/verification/totp/verify": MFA,
+    "/experience/verification/web-authn/registration": MFA,
+    "/experience/verification/web-authn/registration/verify": MFA,
+    "/experience/verification/web-authn/authentication": MFA,
+    "/experience/verification/web-authn/authentication/verify": MFA,
+    "/experience/verification/sign-in-passkey/authentication": ("session.passkey_not_enabled", 400),
+    "/experience/verification/sign-in-passkey/authentication/verify": (
+        "session.passkey_not_enabled", 400),
+    "/experience/verification/backup-code/generate": MFA,
+    "/experience/verification/backup-code/verify": MFA,
+    "/experience/verification/sso/{connector_id}/authorization-uri": SSO,
+    "/experience/verification/sso/{connector_id}/verify": SSO,
+    "/experience/verification/one-time-token/verify": ("one_time_token.token_not_found", 404),
+    "/experience/profile/mfa": MFA,
+    "/experience/profile/mfa/mfa-skipped": MFA,
+    "/experience/profile/mfa/mfa-enabled": MFA,
+    "/experience/profile/mfa/trusted-device": MFA,
+    "/experience/profile/mfa/mfa-suggestion-skipped": MFA,
+    "/experience/profile/mfa/passkey": MFA,
+    "/experience/profile/mfa/passkey-skipped": MFA,
+    "/experience/user-assets/avatar": ("storage.not_configured", 400),
+}  # fmt: skip
+
+
+def routes() -> APIRouter:
+    router = APIRouter()
+    for path, (code, status) in PATHS.items():
+        name = path.replace("/", "_").replace("-", "_").replace("{connector_id}", "by_connector")
+        router.add_api_route(
+            path, _refuse(code, status, "{connector_id}" in path), methods=["POST"], name=name
+        )
+    router.add_api_route(
+        "/experience/sso-connectors", _no_sso_connectors, methods=["GET"], name="get_sso_connectors"
+    )
+    return router
+
+
+async def _no_sso_connectors() -> dict[str, list[str]]:
+    """Logto's anonymous lookup of SSO connectors by email domain: never any here."""
+    return {"connectorIds": []}
+
+
+def _refuse(code: str, status: int, by_connector: bool):  # type: ignore[no-untyped-def]
+    def refusal() -> ApiError:
+        return ApiError(status, code, "This feature is not enabled on this server.")
+
+    async def refuse() -> None:
+        raise refusal()
+
+    async def refuse_for(connector_id: str) -> None:
+        raise refusal()
+
+    return refuse_for if by_connector else refuse
