@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.ids import short_id
 from portico.services import identities
 from portico.services.errors import NotFound, ServiceError
+from portico.services.password_policy import PasswordPolicy, Rejection
+from portico.services.password_policy import check_password as check_policy
 from portico.services.passwords import (
     MAX_PASSWORD_LENGTH,
     hash_password,
@@ -259,6 +261,20 @@ async def check_password(
         raise InvalidUser(
             "The password is not correct.", code="session.invalid_credentials", status=422
         )
+
+
+async def policy_rejections(
+    conn: AsyncConnection,
+    tenant_id: str,
+    policy: PasswordPolicy,
+    password: str,
+    user_id: str | None = None,
+) -> list[Rejection]:
+    """What the password policy says of ``password``, checked against the user's own details
+    (name, email, phone...) when ``user_id`` is given: 404 when that user does not exist,
+    so a console typo is not mistaken for a pass."""
+    user = await get_user(conn, tenant_id, user_id) if user_id else None
+    return check_policy(password, policy, user)
 
 
 async def set_suspended(
