@@ -17,7 +17,7 @@ import json
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from portico.connectors import http, sms
 from portico.connectors.errors import ConnectorError
@@ -42,7 +42,6 @@ class HttpSmsConfig(BaseModel):
     authorization: SecretStr | None = Field(
         default=None,
         max_length=4096,
-        pattern=r"^[^\r\n]*$",
         description="Authorization header value, e.g. Bearer <token>",
         json_schema_extra=CONFIDENTIAL,
     )
@@ -53,6 +52,15 @@ class HttpSmsConfig(BaseModel):
         description="HMAC-SHA256 key for X-Portico-Signature (Portico's addition)",
         json_schema_extra=CONFIDENTIAL,
     )
+
+
+    @field_validator("authorization")
+    @classmethod
+    def _one_line(cls, value: SecretStr | None) -> SecretStr | None:
+        # A line break would let the value add headers of its own to the request.
+        if value is not None and any(c in value.get_secret_value() for c in "\r\n\0"):
+            raise ValueError("must be one line")
+        return value
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
