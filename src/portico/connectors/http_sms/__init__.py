@@ -53,7 +53,6 @@ class HttpSmsConfig(BaseModel):
         json_schema_extra=CONFIDENTIAL,
     )
 
-
     @field_validator("authorization")
     @classmethod
     def _one_line(cls, value: SecretStr | None) -> SecretStr | None:
