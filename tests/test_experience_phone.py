@@ -10,13 +10,16 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from portico.services import users as user_service
 from tests.conftest import PASSWORD
 from tests.fake_twilio import FakeTwilio
 from tests.lab import Lab, submit
-from tests.support import unique
+from tests.support import query_of, unique
+from tests.test_experience_browser import open_app
 from tests.test_experience_flows import STRONG, finish, start
+from tests.test_pages_browser import chromium_context, submit_and_wait_for_client
 
 PHONE_SIGN_IN = {
     "signUp": {"identifiers": ["phone"], "password": False, "verify": True},
@@ -193,3 +196,37 @@ def test_twilio_refusing_the_number_is_a_clear_page_not_a_crash(
     assert failed.status_code == 503
     assert "could not" in failed.text.lower() or "try again" in failed.text.lower()
     assert not twilio.messages_to(stored)
+
+
+def test_phone_sign_up_and_sign_in_in_a_real_browser(lab: Lab, twilio: FakeTwilio) -> None:
+    """Chromium: type a formatted number, get the code by SMS (the fake Twilio), come back
+    to the app; then sign in with the number typed differently."""
+    lab.configure(**PHONE_SIGN_IN)
+    typed, stored = phone()
+    with chromium_context() as context:
+        page = context.new_page()
+        open_app(page, lab, first_screen="register")
+        field = page.get_by_label("Phone number")
+        expect(field).to_have_attribute("type", "tel")
+        field.fill(typed)
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Enter the verification code")
+        expect(page.get_by_text("by text message")).to_be_visible()
+        page.get_by_label("Verification code").fill(twilio.code_for(stored))
+        callback = submit_and_wait_for_client(
+            page, lambda: page.get_by_role("button", name="Continue").click()
+        )
+        assert query_of(callback).get("code")
+
+        page.context.clear_cookies()
+        open_app(page, lab)
+        page.get_by_label("Phone number").fill(f"+{stored}")
+        before = len(twilio.messages_to(stored))
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Enter the verification code")
+        assert len(twilio.messages_to(stored)) == before + 1
+        page.get_by_label("Verification code").fill(twilio.code_for(stored))
+        callback = submit_and_wait_for_client(
+            page, lambda: page.get_by_role("button", name="Continue").click()
+        )
+        assert query_of(callback).get("code")
