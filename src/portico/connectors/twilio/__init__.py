@@ -97,7 +97,7 @@ class TwilioSmsConnector(MessageConnector[TwilioConfig]):
             auth=(config.accountSID, config.authToken.get_secret_value()),
             what="Twilio API",
         )
-        if status != 201 and not 200 <= status < 300:
+        if not 200 <= status < 300:  # Twilio answers 201 Created
             raise twilio_error(status, _json(raw))
         answer = _json(raw)
         if not isinstance(answer, dict) or not str(answer.get("sid", "")).startswith(("SM", "MM")):
