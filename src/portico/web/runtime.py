@@ -25,6 +25,7 @@ from portico.experience.codes import VerificationCodes
 from portico.experience.sentinel import Sentinel
 from portico.protocol.provider import Provider
 from portico.services import cookie_keys
+from portico.services.audit_buffer import AuditBuffer
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.services.cookie_keys import CookieKeys
 from portico.services.custom_phrases import CustomPhrases
@@ -54,6 +55,7 @@ class Runtime:
     connectors: Connectors | None = None
     coherence: Coherence = field(default_factory=Coherence)
     cors_origins: TTLCache[str, frozenset[str]] | None = None
+    audit: AuditBuffer | None = None
     _cookie_keys: TTLCache[str, CookieKeys] | None = None
 
     async def start(self) -> None:
@@ -87,9 +89,13 @@ class Runtime:
             cache=self.coherence.cache(CONNECTORS),
         )
         self.cors_origins = self.coherence.cache(APPLICATIONS, max_entries=1)
+        self.audit = AuditBuffer(self.engine)
+        self.audit.start()
         self.ready = True
 
     async def stop(self) -> None:
+        if self.audit is not None:
+            await self.audit.stop()
         await self.coherence.stop()
         if self.engine is not None:
             await self.engine.dispose()
