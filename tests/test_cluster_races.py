@@ -16,8 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
-from portico.services import keys as key_service
-from portico.storage import configs
+from portico.services import cookie_keys
 from portico.storage.tables import passcodes, sentinel_activities, users
 from tests.cluster import Agent, Cluster, Process, agent
 from tests.conftest import PASSWORD, make_app, make_user
@@ -57,8 +56,7 @@ def sentinel_failures(cluster: Cluster, identifier: str) -> int:
     """Failed sign-in events stored for ``identifier`` (targets are keyed digests)."""
 
     async def count(conn):  # type: ignore[no-untyped-def]
-        cookie_keys = await configs.get(conn, "default", key_service.COOKIE_KEYS)
-        key = cookie_keys[0]["value"].encode()
+        key = await cookie_keys.sentinel_key(conn, "default")
         target = hmac.new(key, identifier.encode(), hashlib.sha256).hexdigest()
         return (
             await conn.execute(

@@ -17,9 +17,14 @@ from sqlalchemy import func, insert, select
 
 from portico.ids import digest, opaque_token, standard_id
 from portico.services.bootstrap import ensure_ready
-from portico.services.purge import PASSCODE_GRACE_MS, SENTINEL_RETENTION_MS, purge_expired
+from portico.services.purge import (
+    DAY_MS,
+    PASSCODE_GRACE_MS,
+    SENTINEL_RETENTION_MS,
+    purge_expired,
+)
 from portico.storage.database import create_engine, now_ms
-from portico.storage.tables import oidc_model_instances, passcodes, sentinel_activities
+from portico.storage.tables import logs, oidc_model_instances, passcodes, sentinel_activities
 from tests.conftest import make_app, make_user
 from tests.support import Browser, Server, authorize_url, browser_client, create_database
 
@@ -145,6 +150,49 @@ async def test_expired_rows_of_every_kind_go_and_unexpired_rows_stay(database: s
         sentinel_activities,
         [str(old_event["id"]), str(recent_event["id"]), str(old_but_blocking["id"])],
     ) == {recent_event["id"], old_but_blocking["id"]}
+
+
+def _log(created_at: int) -> dict[str, object]:
+    return {
+        "tenant_id": "default",
+        "id": standard_id(),
+        "key": "ManagementApi.CreateUser",
+        "payload": {"result": "Success"},
+        "created_at": created_at,
+    }
+
+
+async def test_audit_log_entries_older_than_the_retention_go_and_recent_ones_stay(
+    database: str,
+) -> None:
+    now = now_ms()
+    old = [_log(now - 31 * DAY_MS), _log(now - 400 * DAY_MS)]
+    recent = [_log(now - 29 * DAY_MS), _log(now - 60_000)]
+    await _insert(database, logs, old + recent)
+    all_ids = [str(r["id"]) for r in old + recent]
+
+    engine = create_engine(database, pool=False)
+    kept_forever = await purge_expired(engine, now=now)  # retention 0: keep everything
+    assert kept_forever.logs == 0
+    assert await _ids(database, logs, all_ids) == set(all_ids)
+
+    report = await purge_expired(engine, now=now, batch=1, log_retention_days=30)
+    await engine.dispose()
+    assert report.logs == 2 and report.as_dict()["logs"] == 2
+    assert await _ids(database, logs, all_ids) == {str(r["id"]) for r in recent}
+
+
+def test_cli_purge_applies_the_log_retention_setting(database: str, tmp_path: Path) -> None:
+    now = now_ms()
+    old, recent = _log(now - 91 * DAY_MS), _log(now - 89 * DAY_MS)
+    asyncio.run(_insert(database, logs, [old, recent]))
+    process = _cli_purge(database, tmp_path)  # default PORTICO_LOG_RETENTION_DAYS: 90
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert json.loads(out)["logs"] == 1
+    assert asyncio.run(_ids(database, logs, [str(old["id"]), str(recent["id"])])) == {
+        str(recent["id"])
+    }
 
 
 def _cli_purge(url: str, data_dir: Path) -> subprocess.Popen[str]:

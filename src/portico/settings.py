@@ -37,6 +37,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "encryption_key": ("PORTICO_ENCRYPTION_KEY",),
     "trusted_proxies": ("PORTICO_TRUSTED_PROXIES",),
     "purge_interval": ("PORTICO_PURGE_INTERVAL",),
+    "log_retention_days": ("PORTICO_LOG_RETENTION_DAYS",),
 }
 ENCRYPTION_KEY_FILE = "encryption.key"
 
@@ -74,6 +75,9 @@ class Settings(BaseModel):
     trusted_proxies: str | None = None
     # Seconds between purges of expired rows in each server process; 0 turns the task off.
     purge_interval: int = Field(default=600, ge=0, le=7 * 86400)
+    # Days the audit log (``logs``) keeps an entry; older entries go with the purge. 0 keeps
+    # them forever. 90 days covers most incident reviews without keeping IPs indefinitely.
+    log_retention_days: int = Field(default=90, ge=0, le=36_500)
 
     @field_validator("endpoint")
     @classmethod

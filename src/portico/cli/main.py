@@ -106,10 +106,14 @@ def purge(args: argparse.Namespace) -> None:
     """Run the purge of expired rows once (the server also runs it every purge_interval)."""
 
     async def run() -> dict[str, int]:
-        engine = create_engine(_settings(args).database_url, pool=False)
+        settings = _settings(args)
+        engine = create_engine(settings.database_url, pool=False)
         try:
             await ensure_ready(engine)
-            return (await purge_service.purge_expired(engine)).as_dict()
+            report = await purge_service.purge_expired(
+                engine, log_retention_days=settings.log_retention_days
+            )
+            return report.as_dict()
         finally:
             await engine.dispose()
 

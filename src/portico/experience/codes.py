@@ -10,15 +10,15 @@ the previous one of the same interaction and purpose.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.ids import standard_id
+from portico.services.cookie_keys import CookieKeys
 from portico.storage.database import now_ms
 from portico.storage.tables import passcodes
 
@@ -44,13 +44,17 @@ def new_code() -> str:
 
 
 class VerificationCodes:
-    def __init__(self, engine: AsyncEngine, key: bytes) -> None:
+    def __init__(self, engine: AsyncEngine, keys: Callable[[], Awaitable[CookieKeys]]) -> None:
+        """``keys``: the current cookie-key ring (re-read when it rotates): a code is MACed
+        with the newest key and checked against all, so one issued just before a rotation
+        still works after it."""
         self._engine = engine
-        self._key = key
+        self._keys = keys
 
-    def _mac(self, code: str, row_id: str) -> str:
+    @staticmethod
+    def _message(code: str, row_id: str) -> str:
         # The row id salts the MAC, so two equal codes never share a stored value.
-        return hmac.new(self._key, f"{row_id}:{code}".encode(), hashlib.sha256).hexdigest()
+        return f"{row_id}:{code}"
 
     async def issue(
         self, tenant_id: str, jti: str, recipient: Recipient, purpose: str, ttl: int
@@ -58,6 +62,7 @@ class VerificationCodes:
         """A fresh code for (interaction, purpose), replacing any earlier one."""
         code = new_code()
         row_id = standard_id()
+        mac = (await self._keys()).sign(self._message(code, row_id))
         now = now_ms()
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -75,7 +80,7 @@ class VerificationCodes:
                     email=recipient.value if recipient.kind == "email" else None,
                     phone=recipient.value if recipient.kind == "phone" else None,
                     type=purpose,
-                    code=self._mac(code, row_id),
+                    code=mac,
                     consumed=False,
                     try_count=0,
                     created_at=now,
@@ -128,7 +133,7 @@ class VerificationCodes:
         if taken.rowcount != 1:
             raise CodeError("verification_code.exceed_max_try")
         cleaned = code.strip().replace(" ", "")
-        if not hmac.compare_digest(self._mac(cleaned, row.id), row.code):
+        if not (await self._keys()).verify(self._message(cleaned, row.id), row.code):
             raise CodeError("verification_code.code_mismatch")
         async with self._engine.begin() as conn:
             used = await conn.execute(

@@ -3,21 +3,19 @@ requires of a user (profile fulfilment)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from portico.services import phones
 from portico.services.sign_in_experience import SignInExperience
-
-_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{4,24}$")
 
 
 @dataclass(frozen=True)
 class Identifier:
     """``kind`` is ``username``, ``email`` or ``phone``; ``value`` is normalised the way the
-    users table stores it (email lower-cased, phone as digits with the country code)."""
+    users table stores it (email lower-cased, phone as E.164 digits without the ``+``)."""
 
     kind: str
     value: str
@@ -40,10 +38,8 @@ def normalise_email(raw: str) -> str | None:
 
 
 def normalise_phone(raw: str) -> str | None:
-    if not _PHONE.match(raw.strip()):
-        return None
-    digits = re.sub(r"\D", "", raw)
-    return digits if 5 <= len(digits) <= 20 else None
+    """E.164 digits (``services/phones.py``), the one form every lookup and counter uses."""
+    return phones.normalise(raw)
 
 
 def read(raw: str, allowed: set[str]) -> Identifier | None:

@@ -52,6 +52,8 @@ class Locked:
 
 class Sentinel:
     def __init__(self, engine: AsyncEngine, key: bytes) -> None:
+        """``key``: the stable sentinel key (``services/cookie_keys.sentinel_key``), never a
+        cookie key: targets keyed by a rotating key would reset every counter on rotation."""
         self._engine = engine
         self._key = key
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portico.services import keys
+from portico.services import cookie_keys, keys
 from portico.services import sign_in_experience as sie
 from portico.storage import configs
 from portico.storage.database import insert_ignore, now_ms, upgrade
@@ -48,6 +48,7 @@ async def ensure_ready(engine: AsyncEngine) -> None:
                 await configs.add_if_absent(
                     conn, tenant_id, keys.COOKIE_KEYS, [keys.new_cookie_key_entry()]
                 )
+            await cookie_keys.ensure_stable_secret(conn, tenant_id)
             await sie.seed(conn, tenant_id)
         await _seed_management_api(conn, now)
 

@@ -28,6 +28,7 @@ PASSCODE_GRACE_MS = 3600 * 1000
 # Sentinel events are counted over at most 24 hours (the longest lockout window the sign-in
 # experience accepts); keeping them twice as long leaves every window intact.
 SENTINEL_RETENTION_MS = 48 * 3600 * 1000
+DAY_MS = 86400 * 1000
 
 
 @dataclass(frozen=True)
@@ -37,40 +38,54 @@ class PurgeReport:
     artifacts: int
     passcodes: int
     sentinel_activities: int
+    logs: int = 0
 
     @property
     def total(self) -> int:
-        return self.artifacts + self.passcodes + self.sentinel_activities
+        return self.artifacts + self.passcodes + self.sentinel_activities + self.logs
 
     def as_dict(self) -> dict[str, int]:
         return {
             "oidcModelInstances": self.artifacts,
             "passcodes": self.passcodes,
             "sentinelActivities": self.sentinel_activities,
+            "logs": self.logs,
         }
 
 
 async def purge_expired(
-    engine: AsyncEngine, *, now: int | None = None, batch: int = sql.DEFAULT_BATCH
+    engine: AsyncEngine,
+    *,
+    now: int | None = None,
+    batch: int = sql.DEFAULT_BATCH,
+    log_retention_days: int = 0,
 ) -> PurgeReport:
-    """Delete expired codes, tokens, grants, sessions, interactions, verification codes and
-    old sentinel events. Safe to run concurrently from any number of processes."""
+    """Delete expired codes, tokens, grants, sessions, interactions, verification codes,
+    old sentinel events and, when ``log_retention_days`` > 0, audit-log entries older than
+    that. Safe to run concurrently from any number of processes."""
     now = now_ms() if now is None else now
+    old_logs = 0
+    if log_retention_days > 0:
+        old_logs = await sql.delete_expired(
+            engine, sql.AUDIT_LOGS, now - log_retention_days * DAY_MS, batch
+        )
     return PurgeReport(
         artifacts=await sql.delete_expired(engine, sql.ARTIFACTS, now, batch),
         passcodes=await sql.delete_expired(engine, sql.PASSCODES, now - PASSCODE_GRACE_MS, batch),
         sentinel_activities=await sql.delete_expired(
             engine, sql.SENTINEL, now - SENTINEL_RETENTION_MS, batch
         ),
+        logs=old_logs,
     )
 
 
 class PurgeTask:
     """The per-process background purge: started in the app's lifespan, stopped with it."""
 
-    def __init__(self, engine: AsyncEngine, interval: float) -> None:
+    def __init__(self, engine: AsyncEngine, interval: float, log_retention_days: int = 0) -> None:
         self._engine = engine
         self._interval = interval
+        self._log_retention_days = log_retention_days
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -88,7 +103,9 @@ class PurgeTask:
         await asyncio.sleep(random.uniform(0, self._interval))  # noqa: S311 (jitter, not a secret)
         while True:
             try:
-                report = await purge_expired(self._engine)
+                report = await purge_expired(
+                    self._engine, log_retention_days=self._log_retention_days
+                )
                 if report.total:
                     log.info("purged expired rows: %s", report.as_dict())
                 await refresh_statistics(self._engine)

@@ -14,8 +14,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import short_id
-from portico.services import identities
+from portico.services import identities, phones
 from portico.services.errors import NotFound, ServiceError
+from portico.services.password_policy import PasswordPolicy, Rejection
+from portico.services.password_policy import check_password as check_policy
 from portico.services.passwords import (
     MAX_PASSWORD_LENGTH,
     hash_password,
@@ -31,7 +33,7 @@ log = logging.getLogger("portico.users")
 
 USERNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")  # Logto's username rule
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\d{5,20}$")
+PHONE_RE = phones.E164_DIGITS  # E.164 digits without "+", as Logto stores them
 MIN_PASSWORD_LENGTH = 8
 # Hashes that ``passwords.verify_password`` can check, as imported through ``passwordDigest``.
 IMPORTABLE_HASHES = {"Argon2i": "$argon2i$", "Argon2id": "$argon2id$", "Argon2d": "$argon2d$"}
@@ -61,7 +63,7 @@ def _identifiers(
         if not EMAIL_RE.match(email) or len(email) > 128:
             raise InvalidUser("email is not a valid address")
     if phone is not None and not PHONE_RE.match(phone):
-        raise InvalidUser("phone must be digits only, with the country code")
+        raise InvalidUser("phone must be E.164 digits: country code first, at most 15 digits")
     return username, email, phone
 
 
@@ -259,6 +261,20 @@ async def check_password(
         raise InvalidUser(
             "The password is not correct.", code="session.invalid_credentials", status=422
         )
+
+
+async def policy_rejections(
+    conn: AsyncConnection,
+    tenant_id: str,
+    policy: PasswordPolicy,
+    password: str,
+    user_id: str | None = None,
+) -> list[Rejection]:
+    """What the password policy says of ``password``, checked against the user's own details
+    (name, email, phone...) when ``user_id`` is given: 404 when that user does not exist,
+    so a console typo is not mistaken for a pass."""
+    user = await get_user(conn, tenant_id, user_id) if user_id else None
+    return check_policy(password, policy, user)
 
 
 async def set_suspended(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portico.storage.tables import oidc_model_instances, passcodes, sentinel_activities
+from portico.storage.tables import logs, oidc_model_instances, passcodes, sentinel_activities
 
 DEFAULT_BATCH = 500
 
@@ -38,12 +38,15 @@ class Target:
             # Sentinel events have no expiry of their own: they expire when no counting window
             # can reach them any more, and never while a decision they carry is in force.
             return (t.c.created_at < cutoff) & (t.c.decision_expires_at < cutoff)
+        if t is logs:  # audit entries expire by age (the retention setting picks the cut-off)
+            return t.c.created_at < cutoff
         return t.c.expires_at < cutoff
 
 
 ARTIFACTS = Target(oidc_model_instances, ("model_name", "id"))
 PASSCODES = Target(passcodes, ("id",))
 SENTINEL = Target(sentinel_activities, ("id",))
+AUDIT_LOGS = Target(logs, ("id",))
 
 
 async def delete_batch(engine: AsyncEngine, target: Target, cutoff: int, batch: int) -> int:

@@ -36,7 +36,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await runtime.start()
         assert runtime.engine is not None
-        purge = PurgeTask(runtime.engine, runtime.settings.purge_interval)
+        purge = PurgeTask(
+            runtime.engine,
+            runtime.settings.purge_interval,
+            runtime.settings.log_retention_days,
+        )
         purge.start()
         log.info("Portico serving issuer %s", runtime.settings.issuer)
         yield

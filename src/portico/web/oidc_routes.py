@@ -255,7 +255,7 @@ def routes(runtime: Runtime) -> list[Route]:
             "logout_confirm.html",
             t=await runtime.translator(request),
             headers=form_target_csp(logout_request.post_logout_redirect_uri),
-            csrf_token=runtime.mac("logout", handle or ""),
+            csrf_token=await runtime.mac("logout", handle or ""),
             params=hidden,
             client_name=logout_request.client.name if logout_request.client else None,
         )
@@ -265,9 +265,7 @@ def routes(runtime: Runtime) -> list[Route]:
             params = await body_params(request)
             handle = request.cookies.get(runtime.session_cookie) or ""
             token_value = (params.get("csrf_token") or [""])[0]
-            if not hmac.compare_digest(
-                token_value.encode(), runtime.mac("logout", handle).encode()
-            ):
+            if not await runtime.mac_matches("logout", handle, token_value):
                 raise invalid_request("the sign-out form has expired; please try again")
             logout_request = await end_session.parse(provider(), params)
         except OAuthError as error:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from portico.coherence import (
     APPLICATIONS,
     CONNECTORS,
     CUSTOM_PHRASES,
+    KEYS,
     SIGN_IN_EXPERIENCE,
     Coherence,
     installation_channel,
@@ -25,13 +24,13 @@ from portico.connectors import Connectors
 from portico.experience.codes import VerificationCodes
 from portico.experience.sentinel import Sentinel
 from portico.protocol.provider import Provider
-from portico.services import keys as key_service
+from portico.services import cookie_keys
 from portico.services.audit_buffer import AuditBuffer
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
+from portico.services.cookie_keys import CookieKeys
 from portico.services.custom_phrases import CustomPhrases
 from portico.services.sign_in_experience import SignInExperiences
 from portico.settings import Settings
-from portico.storage import configs
 from portico.storage.database import create_engine, refresh_statistics
 from portico.web import i18n
 from portico.web.i18n import Translate
@@ -48,7 +47,6 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine | None = None
     provider: Provider | None = None
-    cookie_key: bytes = b""
     ready: bool = field(default=False)
     experiences: SignInExperiences | None = None
     phrases: CustomPhrases | None = None
@@ -58,6 +56,7 @@ class Runtime:
     coherence: Coherence = field(default_factory=Coherence)
     cors_origins: TTLCache[str, frozenset[str]] | None = None
     audit: AuditBuffer | None = None
+    _cookie_keys: TTLCache[str, CookieKeys] | None = None
 
     async def start(self) -> None:
         # Migrations may wait for another process's (advisory lock): no statement timeout.
@@ -75,13 +74,16 @@ class Runtime:
         self.provider = await Provider.open(
             self.engine, DEFAULT_TENANT, self.settings.endpoint, self.coherence
         )
+        # The cookie-key ring is configuration like the signing keys: the ``keys`` topic,
+        # re-read everywhere within 0.5 s of a rotation (at once with Redis).
+        self._cookie_keys = self.coherence.cache(KEYS, max_entries=1)
+        await self.cookie_keys()  # no keys: fail at start, not at the first code
         async with self.engine.connect() as conn:
-            cookie_keys = await configs.get(conn, DEFAULT_TENANT, key_service.COOKIE_KEYS)
-        self.cookie_key = cookie_keys[0]["value"].encode()
+            stable = await cookie_keys.sentinel_key(conn, DEFAULT_TENANT)
         self.experiences = SignInExperiences(self.engine, self.coherence.cache(SIGN_IN_EXPERIENCE))
         self.phrases = CustomPhrases(self.engine, self.coherence.cache(CUSTOM_PHRASES))
-        self.codes = VerificationCodes(self.engine, self.cookie_key)
-        self.sentinel = Sentinel(self.engine, self.cookie_key)
+        self.codes = VerificationCodes(self.engine, self.cookie_keys)
+        self.sentinel = Sentinel(self.engine, stable)
         self.connectors = Connectors(
             self.engine,
             self.settings.encryption_key_bytes(),
@@ -99,10 +101,28 @@ class Runtime:
         if self.engine is not None:
             await self.engine.dispose()
 
-    def mac(self, purpose: str, value: str) -> str:
-        """A keyed tag binding ``value`` to ``purpose`` (CSRF tokens derived from sessions)."""
-        message = f"{purpose}:{value}".encode()
-        return hmac.new(self.cookie_key, message, hashlib.sha256).hexdigest()
+    async def cookie_keys(self) -> CookieKeys:
+        """The tenant's cookie keys as they are now (newest signs, all verify)."""
+        assert self.engine is not None and self._cookie_keys is not None
+        engine = self.engine
+
+        async def load(_: str) -> CookieKeys:
+            async with engine.connect() as conn:
+                return await cookie_keys.load(conn, DEFAULT_TENANT)
+
+        ring = await self._cookie_keys.get("cookie", load)
+        assert ring is not None
+        return ring
+
+    async def mac(self, purpose: str, value: str) -> str:
+        """A keyed tag binding ``value`` to ``purpose`` (CSRF tokens derived from sessions),
+        with the newest cookie key."""
+        return (await self.cookie_keys()).sign(f"{purpose}:{value}")
+
+    async def mac_matches(self, purpose: str, value: str, tag: str) -> bool:
+        """Whether ``tag`` is :meth:`mac` of ``value`` under any key still in the ring, so
+        a form rendered before a rotation is still accepted after it."""
+        return (await self.cookie_keys()).verify(f"{purpose}:{value}", tag)
 
     def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
         """The one way Portico sets a cookie: host-only, HttpOnly, SameSite=Lax, Secure when

@@ -5,36 +5,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import secrets
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
-from pydantic import AfterValidator
-
+from portico.connectors.http import ProviderUrl  # noqa: F401 (connectors import it here)
 from portico.connectors.social.errors import SocialErrorCode, social_error
 from portico.connectors.social.http import fetch_json
 
 TokenAuthMethod = Literal["client_secret_post", "client_secret_basic"]
-
-
-def _https_or_loopback(url: str) -> str:
-    """Provider endpoints carry codes and tokens: https, except on a loopback host (a local
-    fake provider in tests, a sidecar)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    host = parts.hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if parts.scheme == "http" and loopback:
-        return url
-    raise ValueError("must be an https URL (http only for localhost)")
-
-
-ProviderUrl = Annotated[str, AfterValidator(_https_or_loopback)]
 
 
 def pkce_pair() -> tuple[str, str]:

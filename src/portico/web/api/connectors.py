@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from portico.connectors import Connectors, ConnectorType
 from portico.connectors.errors import ConnectorError
+from portico.services import phones
 from portico.web.api.audit import AuditedRoute
 from portico.web.api.errors import ApiError
 from portico.web.runtime import Runtime
@@ -160,9 +161,11 @@ def routes(runtime: Runtime, authorized: Any) -> APIRouter:
     @router.post("/connectors/{factory_id}/test", status_code=204, response_class=Response)
     async def test_connector(factory_id: str, body: TestMessage) -> Response:
         """Send a real message through the draft ``config`` (Generic template, code 000000)."""
-        to = body.email or body.phone
+        to = body.email or (body.phone and phones.normalise(body.phone))
         if not to:
-            raise ApiError(400, "guard.invalid_input", "Either email or phone is required.")
+            raise ApiError(
+                400, "guard.invalid_input", "Either email or an E.164 phone number is required."
+            )
         try:
             await service().test(tenant(), factory_id, to, body.config)
         except ConnectorError as exc:

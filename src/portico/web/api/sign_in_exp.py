@@ -6,13 +6,33 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response
+from fastapi.responses import JSONResponse
 
+from portico.services import users as user_service
 from portico.services.bootstrap import DEFAULT_TENANT
+from portico.services.password_policy import PasswordPolicy
 from portico.services.sign_in_experience import InvalidSignInExperience, SignInExperience
+from portico.web.api import schemas
 from portico.web.api.audit import AuditedRoute
 from portico.web.api.errors import ApiError
 from portico.web.i18n import SUPPORTED
 from portico.web.runtime import Runtime
+
+
+class CheckPasswordBody(schemas.Body):
+    password: str
+    userId: str | None = None
+
+
+class PasswordIssue(schemas.Body):
+    code: str
+    interpolation: dict[str, Any] | None = None
+
+
+class CheckPasswordResult(schemas.Body):
+    result: bool
+    issues: list[PasswordIssue] | None = None
+
 
 LanguageTag = Annotated[
     str, Path(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -45,6 +65,33 @@ def router(runtime: Runtime, authorized: Any) -> APIRouter:
             return await experiences().update(DEFAULT_TENANT, patch)
         except InvalidSignInExperience as error:
             raise ApiError(400, "sign_in_experiences.invalid", str(error)) from None
+
+    @api.post(
+        "/sign-in-exp/default/check-password",
+        response_model=CheckPasswordResult,
+        response_model_exclude_none=True,
+        responses={400: {"model": CheckPasswordResult}},
+        dependencies=[authorized],
+    )
+    async def check_password_with_default_sign_in_experience(
+        body: CheckPasswordBody,
+    ) -> Any:
+        """Logto's answer: 200 ``{result: true}``, or 400 ``{result: false, issues: [{code,
+        interpolation?}]}`` listing every rule of the tenant's password policy the password
+        breaks (the user's own details count when ``userId`` is given; 404 if unknown)."""
+        assert runtime.engine is not None
+        sie = await experiences().get(DEFAULT_TENANT)
+        policy = PasswordPolicy.from_config(sie.passwordPolicy)
+        async with runtime.engine.connect() as conn:
+            rejections = await user_service.policy_rejections(
+                conn, DEFAULT_TENANT, policy, body.password, body.userId
+            )
+        if not rejections:
+            return {"result": True}
+        issues = [
+            {"code": r.code, **({"interpolation": r.data} if r.data else {})} for r in rejections
+        ]
+        return JSONResponse({"result": False, "issues": issues}, status_code=400)
 
     @api.get("/.well-known/sign-in-exp")
     async def public_sign_in_exp() -> dict[str, Any]:

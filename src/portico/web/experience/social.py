@@ -26,7 +26,7 @@ from starlette.routing import Route
 from portico.connectors import ConnectorError
 from portico.connectors.kit import SocialUserInfo
 from portico.connectors.social import SocialErrorCode
-from portico.services import identities
+from portico.services import identities, phones
 from portico.storage import users as users_repo
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, log, view
@@ -206,6 +206,9 @@ async def _callback(ctx: Ctx, connector_id: str) -> Response:
             else "error.social_failed"
         )
         return _failed(ctx, key, 502 if key == "error.social_failed" else 400, provider=provider)
+    # The provider's number in the one stored form (E.164 digits), so it finds and links the
+    # same account a typed number would; one that is not E.164 is not used at all.
+    info = info.model_copy(update={"phone": info.phone and phones.normalise(info.phone)})
     identity = {
         "target": found["target"],
         "id": info.id,
