@@ -63,11 +63,11 @@ def _seen_after(process: Process, expected: str, limit: float) -> float:
         time.sleep(0.02)
 
 
-def assert_changes_propagate(cluster: Cluster) -> list[float]:
+def assert_changes_propagate(cluster: Cluster, rounds: int = 6) -> list[float]:
     """PATCH through one process, read through the other, both ways, several times; each
     change must be visible within a second of the PATCH's response."""
     delays = []
-    for round_ in range(6):
+    for round_ in range(rounds):
         writer, reader = (cluster.a, cluster.b) if round_ % 2 == 0 else (cluster.b, cluster.a)
         assert _public_color(reader)  # the reader has the current value cached
         color = f"#{round_:02d}{int(time.time() * 1000) % 10000:04d}"
@@ -81,9 +81,12 @@ def test_configuration_change_through_one_process_is_seen_by_the_other_within_a_
     cluster: Cluster,
 ) -> None:
     assert cluster.subscribers() == 2
-    delays = assert_changes_propagate(cluster)
-    # With Redis the change is pushed: not waited for until the cached copy expires (0.5 s).
-    assert max(delays) < 0.25, delays
+    delays = assert_changes_propagate(cluster, rounds=10)
+    # With Redis the change is pushed, not waited for until the cached copy expires: were it
+    # only the 0.5 s expiry, a delay would fall under 0.2 s 40 % of the time, and 8 of 10 would
+    # (~1 % chance). Pushes take tens of ms; two slow ones are allowed for a loaded machine.
+    fast = [d for d in delays if d < 0.2]
+    assert len(fast) >= 8, delays
 
 
 def test_without_redis_the_database_carries_changes_within_a_second(
