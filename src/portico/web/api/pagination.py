@@ -17,6 +17,9 @@ from portico.web.api.errors import ApiError
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Any larger page would be empty anyway, and its offset must fit the databases' 64-bit
+# integers (a page of 10**18 made SQLite's driver raise OverflowError: a 500).
+MAX_PAGE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def pagination(*, optional: bool = False) -> Callable[..., Page]:
         if optional and not page and not page_size:
             return Page(1, DEFAULT_PAGE_SIZE, disabled=True)
         return Page(
-            _positive(page) if page else 1,
+            _positive(page, MAX_PAGE) if page else 1,
             _positive(page_size, MAX_PAGE_SIZE) if page_size else DEFAULT_PAGE_SIZE,
         )
 
