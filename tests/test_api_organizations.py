@@ -55,9 +55,9 @@ def test_organization_bodies_are_checked_field_by_field(admin: httpx.Client) -> 
         admin.post("/organizations", json={"name": "x", "description": "d" * 257, "extra": 1})
     ) == {"body.description", "body.extra"}
     org = _org(admin)
-    assert invalid_fields(
-        admin.patch(f"/organizations/{org['id']}", json={"customData": []})
-    ) == {"body.customData"}
+    assert invalid_fields(admin.patch(f"/organizations/{org['id']}", json={"customData": []})) == {
+        "body.customData"
+    }
     assert invalid_fields(
         admin.post(f"/organizations/{org['id']}/users", json={"userIds": "abc"})
     ) == {"body.userIds"}
@@ -162,8 +162,8 @@ def test_organization_scopes_crud(admin: httpx.Client) -> None:
     assert invalid_fields(admin.post("/organization-scopes", json={"name": "x" * 129})) == {
         "body.name"
     }
-    renamed = admin.patch(f"/organization-scopes/{scope['id']}",
-                          json={"name": unique("write"), "description": "Write"}).json()  # fmt: skip
+    body = {"name": unique("write"), "description": "Write"}
+    renamed = admin.patch(f"/organization-scopes/{scope['id']}", json=body).json()
     assert renamed["description"] == "Write"
     assert admin.get(f"/organization-scopes/{scope['id']}").json() == renamed
     other = _scope(admin)

@@ -7,6 +7,7 @@ Consent is remembered until revoked; ``prompt=consent`` or a new scope asks agai
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -72,10 +73,8 @@ def page() -> Iterator[Page]:
 
 def _goto_quietly(page: Page, url: str) -> None:
     """Navigate to a URL whose redirects end at the (absent) client."""
-    try:
+    with contextlib.suppress(PlaywrightError):
         page.goto(url)
-    except PlaywrightError:
-        pass
 
 
 def test_third_party_consent_chooses_organizations_and_is_remembered(
@@ -114,8 +113,8 @@ def test_third_party_consent_chooses_organizations_and_is_remembered(
     assert id_claims["organizations"] == [orgs.acme["id"]]
     assert id_claims["organization_roles"] == [f"{orgs.acme['id']}:{orgs.role}"]
     assert "organization_data" not in id_claims  # not an ID-token claim by default (Logto)
-    info = httpx.get(f"{server.issuer}/me",
-                     headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()  # fmt: skip
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    info = httpx.get(f"{server.issuer}/me", headers=bearer).json()
     assert info["organization_data"] == [
         {"id": orgs.acme["id"], "name": orgs.acme["name"], "description": "Acme"}
     ]

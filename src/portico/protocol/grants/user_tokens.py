@@ -63,9 +63,7 @@ async def issue(
         response["id_token"] = await tokens.id_token(
             provider,
             client_id=client.id,
-            claims=user_claims(
-                user, scopes, roles, for_id_token=True, organizations=organizations
-            ),
+            claims=user_claims(user, scopes, roles, for_id_token=True, organizations=organizations),
             ttl=client.id_token_ttl,
             auth_time=auth_time,
             sid=sid,
