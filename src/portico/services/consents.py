@@ -66,7 +66,6 @@ async def remember(
             "resources": sorted(set(before_resources) | set(request.resources)),
             "updated_at": now_ms(),
         },
-        exists=row is not None,
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from portico.storage.database import insert_ignore
 from portico.storage.tables import application_user_consents as consents
 
 
@@ -21,18 +22,17 @@ async def get(conn: AsyncConnection, application_id: str, user_id: str) -> dict[
     return dict(row._mapping) if row else None
 
 
-async def put(conn: AsyncConnection, row: dict[str, Any], *, exists: bool) -> None:
-    if exists:
-        await conn.execute(
-            update(consents)
-            .where(
-                consents.c.application_id == row["application_id"],
-                consents.c.user_id == row["user_id"],
-            )
-            .values(scopes=row["scopes"], resources=row["resources"], updated_at=row["updated_at"])
+async def put(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """Insert or replace (two consents at once: the later write wins, neither fails)."""
+    await insert_ignore(conn, consents, [row])
+    await conn.execute(
+        update(consents)
+        .where(
+            consents.c.application_id == row["application_id"],
+            consents.c.user_id == row["user_id"],
         )
-    else:
-        await conn.execute(insert(consents).values(row))
+        .values(scopes=row["scopes"], resources=row["resources"], updated_at=row["updated_at"])
+    )
 
 
 async def remove(conn: AsyncConnection, application_id: str, user_id: str) -> bool:

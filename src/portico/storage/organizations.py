@@ -1,5 +1,6 @@
 """SQL for organizations, their members, the organization role/scope template, and the
-organizations users granted to third-party applications."""
+organizations users granted to third-party applications. Relation rows are inserted with
+``ON CONFLICT DO NOTHING``: adding what is already there (two requests at once) is a no-op."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.storage import search as search_sql
+from portico.storage.database import insert_ignore
 from portico.storage.tables import (
     application_user_consent_organizations,
     organization_role_scope_relations,
@@ -151,7 +153,7 @@ async def add_members(
         {"tenant_id": tenant_id, "organization_id": organization_id, "user_id": u} for u in user_ids
     ]
     if rows:
-        await conn.execute(insert(members).values(rows))
+        await insert_ignore(conn, members, rows)
 
 
 async def remove_members(conn: AsyncConnection, organization_id: str, user_ids: list[str]) -> int:
@@ -217,7 +219,7 @@ async def assign_member_roles(
         for r in role_ids
     ]
     if rows:
-        await conn.execute(insert(member_roles).values(rows))
+        await insert_ignore(conn, member_roles, rows)
 
 
 async def unassign_member_roles(
@@ -250,7 +252,7 @@ async def link_role_scopes(
         for s in scope_ids
     ]
     if rows:
-        await conn.execute(insert(role_scopes).values(rows))
+        await insert_ignore(conn, role_scopes, rows)
 
 
 async def unlink_role_scopes(
@@ -326,7 +328,7 @@ async def add_consented(
         for o in org_ids
     ]
     if rows:
-        await conn.execute(insert(consented).values(rows))
+        await insert_ignore(conn, consented, rows)
 
 
 async def remove_consented(
