@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import App, make_app, make_user
 from tests.flows import redeem, tokens_for
-from tests.support import Browser, Server, authorize_url, pkce_pair, query_of, unique
+from tests.support import Browser, Server, authorize_url, csrf_of, pkce_pair, query_of, unique
 from tests.test_pages_browser import chromium_context, submit_and_wait_for_client
 
 ORGS = "urn:logto:scope:organizations"
@@ -207,3 +207,40 @@ def test_first_party_apps_see_every_organization_and_need_the_scope_for_tokens(
                        prompt="consent")  # fmt: skip
     refused = org_token(server, web_app, plain["refresh_token"], orgs.globex["id"])
     assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
+
+
+def test_consent_refuses_an_organization_the_user_is_not_a_member_of(
+    server: Server, admin: httpx.Client, browser: Browser
+) -> None:
+    """A forged checkbox value is refused on the page; nothing is granted or remembered."""
+    third = make_app(server, "Traditional", is_third_party=True)
+    user = make_user(server)
+    orgs = Orgs(admin, user.id)
+    _, challenge = pkce_pair()
+    url = authorize_url(server, third.id, third.redirect_uri, scope=f"openid {ORGS}",
+                        code_challenge=challenge, code_challenge_method="S256")  # fmt: skip
+    page = browser.follow_until_external(browser.client.get(url))
+    consent = browser.follow_until_external(
+        browser.client.post(f"{server.endpoint}/sign-in", data={
+            "csrf_token": csrf_of(page.text), "identifier": user.username,
+            "password": user.password})
+    )  # fmt: skip
+    assert consent.status_code == 200 and orgs.acme["name"] in consent.text
+    assert orgs.initech["name"] not in consent.text
+    refused = browser.client.post(f"{server.endpoint}/consent", data={
+        "csrf_token": csrf_of(consent.text), "decision": "allow",
+        "organization_id": [orgs.acme["id"], orgs.initech["id"]]})  # fmt: skip
+    assert refused.status_code == 400
+    assert "Choose only organizations you are a member of." in refused.text
+    base = f"/applications/{third.id}/users/{user.id}/consent-organizations"
+    assert admin.get(base).json() == []
+    # Without a CSRF token nothing happens either.
+    no_csrf = {"decision": "allow", "organization_id": orgs.acme["id"]}
+    forged = browser.client.post(f"{server.endpoint}/consent", data=no_csrf)
+    assert forged.status_code == 403 and admin.get(base).json() == []
+    allowed = browser.client.post(f"{server.endpoint}/consent", data={
+        "csrf_token": csrf_of(refused.text), "decision": "allow",
+        "organization_id": orgs.acme["id"]})  # fmt: skip
+    callback = browser.follow_until_external(allowed).headers["location"]
+    assert query_of(callback).get("code"), callback
+    assert [o["id"] for o in admin.get(base).json()] == [orgs.acme["id"]]
