@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from tests.conftest import App, make_app, make_user
+from tests.conftest import Api, App, make_app, make_user
 from tests.flows import redeem, tokens_for
 from tests.support import Browser, Server, authorize_url, csrf_of, pkce_pair, query_of, unique
 from tests.test_pages_browser import chromium_context, submit_and_wait_for_client
@@ -244,3 +244,29 @@ def test_consent_refuses_an_organization_the_user_is_not_a_member_of(
     callback = browser.follow_until_external(allowed).headers["location"]
     assert query_of(callback).get("code"), callback
     assert [o["id"] for o in admin.get(base).json()] == [orgs.acme["id"]]
+
+
+def test_organization_id_with_a_resource_gives_no_scope_of_the_users_own_roles(
+    server: Server, admin: httpx.Client, browser: Browser, http: httpx.Client, web_app: App,
+    api_resource: Api,
+) -> None:  # fmt: skip
+    """Logto restricts such a token to what the organization roles grant for the API; they
+    grant nothing here, so the scope is empty even though the user's own role has read+write."""
+    user = make_user(server, roles=(api_resource.role,))
+    orgs = Orgs(admin, user.id)
+    tokens = tokens_for(browser, server, http, web_app, user,
+                        scope=f"openid offline_access {ORGS} read write",
+                        resource=api_resource.indicator, prompt="consent")  # fmt: skip
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+            "resource": api_resource.indicator}  # fmt: skip
+    plain = http.post("/oidc/token", headers=web_app.basic(), data=data)
+    assert plain.json()["scope"] == "read write"
+    scoped = http.post("/oidc/token", headers=web_app.basic(),
+                       data={**data, "organization_id": orgs.acme["id"]})  # fmt: skip
+    assert scoped.status_code == 200, scoped.text
+    claims = claims_of(scoped.json()["access_token"])
+    assert claims["aud"] == api_resource.indicator and claims["scope"] == ""
+    assert claims["organization_id"] == orgs.acme["id"]
+    refused = http.post("/oidc/token", headers=web_app.basic(),
+                        data={**data, "organization_id": orgs.initech["id"]})  # fmt: skip
+    assert refused.status_code == 403 and refused.json()["error"] == "access_denied"

@@ -268,8 +268,8 @@ async def unlink_role_scopes(
 async def user_organizations(
     conn: AsyncConnection, user_id: str, only: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The user's organizations (``id``, ``name``, ``description``), oldest membership
-    order being unknown, by name; ``only`` restricts them to those ids."""
+    """The user's organizations (``id``, ``name``, ``description``) by name; ``only``
+    restricts them to those ids."""
     query = (
         select(organizations.c.id, organizations.c.name, organizations.c.description)
         .join(members, members.c.organization_id == organizations.c.id)

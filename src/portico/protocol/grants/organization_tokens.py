@@ -3,9 +3,10 @@
 ``aud = urn:logto:organization:<id>``, carrying the requested organization scopes that the
 user's roles in that organization grant.
 
-With both ``organization_id`` and ``resource`` Logto issues a resource token restricted to the
-organization's role scopes for that API; Portico has no organization-role API scopes yet, so
-that combination goes on as an ordinary resource token after the same access checks.
+With both ``organization_id`` and ``resource`` Logto issues a token for the API restricted to
+the scopes the user's organization roles grant for it, with an ``organization_id`` claim.
+Portico's organization roles carry no API scopes yet, so that token has an empty ``scope``
+(never the user's own role scopes, which are not the organization's).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from portico.protocol import tokens
-from portico.protocol.errors import OAuthError
+from portico.protocol.errors import OAuthError, invalid_target
 from portico.protocol.provider import Provider
 from portico.services import organizations as org_service
 from portico.services.applications import Client
@@ -66,6 +67,37 @@ async def issue(
         audience=f"{org_service.TOKEN_AUDIENCE_PREFIX}{organization_id}",
         scopes=[s for s in scopes if s in allowed],
         ttl=ORGANIZATION_TOKEN_TTL,
+    )
+    return {
+        "access_token": access.value,
+        "expires_in": access.expires_in,
+        "token_type": "Bearer",
+        "scope": access.scope,
+    }
+
+
+async def issue_for_resource(
+    provider: Provider,
+    client: Client,
+    user: dict[str, Any],
+    organization_id: str,
+    requested_resources: list[str],
+    authorized_resources: list[str],
+) -> dict[str, Any]:
+    if len(requested_resources) > 1:
+        raise invalid_target("only a single resource indicator value is allowed here")
+    indicator = requested_resources[0]
+    resource = await provider.resource(indicator) if indicator in authorized_resources else None
+    if resource is None:
+        raise invalid_target("resource indicator was not authorized for this grant")
+    access = await tokens.jwt_access_token(
+        provider,
+        subject=user["id"],
+        client_id=client.id,
+        audience=indicator,
+        scopes=[],
+        ttl=int(resource["access_token_ttl"] or tokens.DEFAULT_ACCESS_TOKEN_TTL),
+        extra={"organization_id": organization_id},
     )
     return {
         "access_token": access.value,

@@ -72,6 +72,10 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
         response = await organization_tokens.issue(
             provider, client, user, organization_id, requested or granted
         )
+    elif organization_id:
+        response = await organization_tokens.issue_for_resource(
+            provider, client, user, organization_id, resources(params), stored.payload["resources"]
+        )
     else:
         response = await user_tokens.issue(
             provider,
