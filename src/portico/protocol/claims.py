@@ -147,6 +147,16 @@ def user_claims(
     return claims
 
 
+_ACCOUNT_SCOPES = frozenset(
+    {"roles", "urn:logto:scope:organizations", "urn:logto:scope:organization_roles"}
+)
+
+
+def wants_account_claims(scopes: list[str]) -> bool:
+    """Whether any granted scope releases roles or organizations (read from the database)."""
+    return not _ACCOUNT_SCOPES.isdisjoint(scopes)
+
+
 async def organization_claims(
     provider: Provider, conn: AsyncConnection, user_id: str, client_id: str, scopes: list[str]
 ) -> OrganizationClaims | None:

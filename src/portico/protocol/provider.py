@@ -80,11 +80,14 @@ class Provider:
         return await self._resources.get(indicator, load)
 
     async def default_resource(self) -> dict[str, Any] | None:
-        async def load(_: str) -> dict[str, Any] | None:
+        # Boxed, so that "no default resource" (the usual case, asked on every user token)
+        # is cached too: the cache keeps no misses.
+        async def load(_: str) -> dict[str, Any]:
             async with self.engine.connect() as conn:
-                return await rbac_repo.get_default_resource(conn, self.tenant_id)
+                return {"resource": await rbac_repo.get_default_resource(conn, self.tenant_id)}
 
-        return await self._resources.get("\x00default", load)
+        box = await self._resources.get("\x00default", load)
+        return box["resource"] if box else None
 
     async def application_scopes(self, app_id: str, resource_id: str) -> frozenset[str]:
         """Scopes of a resource granted to an application by its machine-to-machine roles."""

@@ -25,13 +25,13 @@ async def userinfo(provider: Provider, token: str | None) -> dict[str, Any]:
         raise invalid_token("no access token provided")
     if token.count(".") == 2:
         raise invalid_token("token audience prevents accessing the userinfo endpoint")
-    stored = await provider.artifacts.find(tokens.ACCESS_TOKEN, digest(token))
-    if stored is None:
-        raise invalid_token("access token is invalid or expired")
-    scopes = stored.payload["scope"].split()
-    if "openid" not in scopes:
-        raise OAuthError("insufficient_scope", "access token lacks the openid scope", 403)
     async with provider.engine.connect() as conn:
+        stored = await provider.artifacts.find(tokens.ACCESS_TOKEN, digest(token), conn)
+        if stored is None:
+            raise invalid_token("access token is invalid or expired")
+        scopes = stored.payload["scope"].split()
+        if "openid" not in scopes:
+            raise OAuthError("insufficient_scope", "access token lacks the openid scope", 403)
         user = await users_repo.get_user(conn, provider.tenant_id, stored.payload["accountId"])
         if user is None or user["is_suspended"]:
             raise invalid_token("the user of this token no longer exists or is suspended")

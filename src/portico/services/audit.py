@@ -1,8 +1,11 @@
 """The audit log: who did what, from where, and whether it worked — never a secret.
 
-:func:`record` is the one way to write an entry. Entries have Logto's shape (``logs`` table:
-``key`` + JSON ``payload`` with ``result``, ``ip``, ``userAgent``, ``userId``,
-``applicationId``, ``error``...) so that Logto's console filters and scripts read them.
+:func:`entry` is the one way to build an entry; :func:`record` writes it in the caller's
+transaction (sign-in pages, Management API writes), and the token endpoint hands it to the
+process's :class:`~portico.services.audit_buffer.AuditBuffer`, which writes in batches.
+Entries have Logto's shape (``logs`` table: ``key`` + JSON ``payload`` with ``result``,
+``ip``, ``userAgent``, ``userId``, ``applicationId``, ``error``...) so that Logto's console
+filters and scripts read them.
 
 Keys in use (Logto's where Logto has one):
 
@@ -76,8 +79,7 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-async def record(
-    conn: AsyncConnection,
+def entry(
     tenant_id: str,
     key: str,
     *,
@@ -89,7 +91,8 @@ async def record(
     error: dict[str, Any] | None = None,
     **details: Any,
 ) -> dict[str, Any]:
-    """Write one entry inside the caller's transaction and return the stored row.
+    """The row of one entry, credentials dropped (written by :func:`record` or a
+    :class:`~portico.services.audit_buffer.AuditBuffer`).
 
     ``error`` is ``{"code": ..., "message": ...}`` (never the request that failed);
     ``details`` are further payload members in camelCase (``params``, ``interactionEvent``...).
@@ -108,7 +111,7 @@ async def record(
     ):
         if value is not None:
             payload[name] = value
-    row = {
+    return {
         "tenant_id": tenant_id,
         "id": standard_id(),
         "key": key[:128],
@@ -119,7 +122,13 @@ async def record(
         ),
         "created_at": now_ms(),
     }
-    await repo.insert_log(conn, row)
+
+
+async def record(conn: AsyncConnection, tenant_id: str, key: str, **fields: Any) -> dict[str, Any]:
+    """Write one entry inside the caller's transaction and return the stored row: it
+    commits or rolls back with the change it describes (see :func:`entry` for the fields)."""
+    row = entry(tenant_id, key, **fields)
+    await repo.insert_logs(conn, [row])
     return row
 
 

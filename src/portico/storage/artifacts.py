@@ -66,19 +66,22 @@ class ArtifactStore:
                 .values(payload=payload)
             )
 
-    async def find(self, kind: str, artifact_id: str) -> Artifact | None:
-        """The artifact if it exists and has not expired (consumed ones are returned too)."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where(
-                        t.c.model_name == kind,
-                        t.c.id == artifact_id,
-                        t.c.tenant_id == self._tenant_id,
-                        t.c.expires_at > now_ms(),
-                    )
-                )
-            ).first()
+    async def find(
+        self, kind: str, artifact_id: str, conn: AsyncConnection | None = None
+    ) -> Artifact | None:
+        """The artifact if it exists and has not expired (consumed ones are returned too).
+        ``conn``: read on the caller's connection (one checkout for several reads)."""
+        query = select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where(
+            t.c.model_name == kind,
+            t.c.id == artifact_id,
+            t.c.tenant_id == self._tenant_id,
+            t.c.expires_at > now_ms(),
+        )
+        if conn is None:
+            async with self._engine.connect() as own:
+                row = (await own.execute(query)).first()
+        else:
+            row = (await conn.execute(query)).first()
         if row is None:
             return None
         return Artifact(artifact_id, row.payload, row.expires_at, row.consumed_at, row.grant_id)

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from portico.storage import sqlite_driver  # noqa: F401  (registers sqlite+portico)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Fail fast when PostgreSQL is unreachable (a request answers 503 in seconds, not minutes):
 # connecting, waiting for a pooled connection, and any one statement are bounded.
@@ -35,7 +37,7 @@ def now_ms() -> int:
 def async_url(url: str) -> str:
     """Map the user-facing URL to the async driver SQLAlchemy should use."""
     if url.startswith("sqlite:"):
-        return "sqlite+aiosqlite:" + url[len("sqlite:") :]
+        return "sqlite+portico:" + url[len("sqlite:") :]
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]

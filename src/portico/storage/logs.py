@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.storage.tables import logs
 
 
-async def insert_log(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(insert(logs).values(row))
+async def insert_logs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """One statement for any number of rows (executemany)."""
+    await conn.execute(insert(logs), rows)
 
 
 async def get_log(conn: AsyncConnection, tenant_id: str, log_id: str) -> dict[str, Any] | None:

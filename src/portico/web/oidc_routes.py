@@ -96,12 +96,12 @@ def routes(runtime: Runtime) -> list[Route]:
             try:
                 result = await token_grant(provider(), request.headers.get("authorization"), params)
             except OAuthError as error:
-                await _record_exchange(request, params, facts, error)
+                _record_exchange(request, params, facts, error)
                 raise
-        await _record_exchange(request, params, facts, None, result)
+        _record_exchange(request, params, facts, None, result)
         return JSONResponse(result, headers=NO_STORE)
 
-    async def _record_exchange(
+    def _record_exchange(
         request: Request,
         params: dict[str, list[str]],
         facts: dict[str, Any],
@@ -110,26 +110,23 @@ def routes(runtime: Runtime) -> list[Route]:
     ) -> None:
         grant_type = (params.get("grant_type") or [""])[0]
         issued = [name for kind, name in _TOKEN_TYPES if result and kind in result]
-        assert runtime.engine is not None
-        try:
-            async with runtime.engine.begin() as conn:
-                await audit.record(
-                    conn,
-                    provider().tenant_id,
-                    f"ExchangeTokenBy.{_EXCHANGE_BY.get(grant_type, 'Unknown')}",
-                    result=audit.LogResult.ERROR if error else audit.LogResult.SUCCESS,
-                    ip=request.client.host if request.client else None,
-                    user_agent=request.headers.get("user-agent"),
-                    error={"code": f"oidc.{error.error}", "message": error.description}
-                    if error
-                    else None,
-                    params={k: v[0] for k, v in params.items() if k in _LOGGED_PARAMS and v},
-                    tokenTypes=issued or None,
-                    scope=result.get("scope") if result else None,
-                    **facts,
-                )
-        except Exception:  # the exchange itself stands; a lost entry is logged, not a 500
-            log.exception("could not record the token exchange in the audit log")
+        assert runtime.audit is not None
+        runtime.audit.add(
+            audit.entry(
+                provider().tenant_id,
+                f"ExchangeTokenBy.{_EXCHANGE_BY.get(grant_type, 'Unknown')}",
+                result=audit.LogResult.ERROR if error else audit.LogResult.SUCCESS,
+                ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+                error={"code": f"oidc.{error.error}", "message": error.description}
+                if error
+                else None,
+                params={k: v[0] for k, v in params.items() if k in _LOGGED_PARAMS and v},
+                tokenTypes=issued or None,
+                scope=result.get("scope") if result else None,
+                **facts,
+            )
+        )
 
     async def me(request: Request) -> Response:
         token_value = bearer_token(request.headers.get("authorization"))

@@ -26,6 +26,7 @@ from portico.experience.codes import VerificationCodes
 from portico.experience.sentinel import Sentinel
 from portico.protocol.provider import Provider
 from portico.services import keys as key_service
+from portico.services.audit_buffer import AuditBuffer
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.services.custom_phrases import CustomPhrases
 from portico.services.sign_in_experience import SignInExperiences
@@ -56,6 +57,7 @@ class Runtime:
     connectors: Connectors | None = None
     coherence: Coherence = field(default_factory=Coherence)
     cors_origins: TTLCache[str, frozenset[str]] | None = None
+    audit: AuditBuffer | None = None
 
     async def start(self) -> None:
         # Migrations may wait for another process's (advisory lock): no statement timeout.
@@ -85,9 +87,13 @@ class Runtime:
             cache=self.coherence.cache(CONNECTORS),
         )
         self.cors_origins = self.coherence.cache(APPLICATIONS, max_entries=1)
+        self.audit = AuditBuffer(self.engine)
+        self.audit.start()
         self.ready = True
 
     async def stop(self) -> None:
+        if self.audit is not None:
+            await self.audit.stop()
         await self.coherence.stop()
         if self.engine is not None:
             await self.engine.dispose()

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from portico.protocol import tokens
-from portico.protocol.claims import OIDC_SCOPES, organization_claims, user_claims
+from portico.protocol.claims import (
+    OIDC_SCOPES,
+    organization_claims,
+    user_claims,
+    wants_account_claims,
+)
 from portico.protocol.errors import invalid_grant, invalid_target
 from portico.protocol.provider import Provider
 from portico.services import audit
@@ -57,9 +62,15 @@ async def issue(
         "scope": access.scope,
     }
     if "openid" in scopes:
-        async with provider.engine.connect() as conn:
-            roles = await rbac_repo.user_role_names(conn, user["id"])
-            organizations = await organization_claims(provider, conn, user["id"], client.id, scopes)
+        roles: list[str] = []
+        organizations = None
+        if wants_account_claims(scopes):
+            async with provider.engine.connect() as conn:
+                if "roles" in scopes:  # the only claim that needs them
+                    roles = await rbac_repo.user_role_names(conn, user["id"])
+                organizations = await organization_claims(
+                    provider, conn, user["id"], client.id, scopes
+                )
         response["id_token"] = await tokens.id_token(
             provider,
             client_id=client.id,

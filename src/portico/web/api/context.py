@@ -32,6 +32,12 @@ class ApiContext:
             yield conn
         self.runtime.coherence.changed(EVERYTHING)
 
+    async def flush_audit(self) -> None:
+        """Write the token-endpoint entries this process still holds (``AuditBuffer``), so
+        that reading the log shows every exchange this process has answered."""
+        if self.runtime.audit is not None:
+            await self.runtime.audit.flush()
+
     def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
         assert self.runtime.engine is not None
         return self.runtime.engine.connect()

@@ -40,6 +40,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
         start, end = _timestamp(start_time, "start_time"), _timestamp(end_time, "end_time")
         if start is not None and end is not None and start > end:
             raise ServiceError("`start_time` is after `end_time`.", code="request.invalid_input")
+        await api.flush_audit()
         async with api.read() as conn:
             total, rows = await repo.find_logs(
                 conn,
@@ -57,6 +58,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
 
     @router.get("/logs/{id}", response_model=LogOut)
     async def get_log(id: str) -> dict[str, Any]:
+        await api.flush_audit()
         async with api.read() as conn:
             row = await repo.get_log(conn, api.tenant, id)
         if row is None:

@@ -1,0 +1,115 @@
+"""Audit entries of the token endpoint, written in batches off the request path.
+
+The token endpoint is the hottest write path Portico has: every client-credentials token is
+one entry and otherwise no write at all. Writing each entry in its own transaction (pool
+checkout, INSERT, COMMIT) cost about as much as issuing the token, so each process keeps the
+entries it accepted in memory and one background task writes them with a single
+multi-row INSERT every :data:`INTERVAL` seconds, or as soon as :data:`BATCH` are waiting.
+
+What that trades, on purpose:
+- An entry reaches the database within ~0.1 s, not before the response. A process killed
+  with ``kill -9`` loses at most that window; a normal stop writes everything first
+  (:meth:`AuditBuffer.stop`). Entries that describe a change (sign-in pages, Management API
+  writes) still commit in the same transaction as the change (``audit.record``).
+- While the database is unreachable the entries wait (up to :data:`CAPACITY`, then the oldest
+  are dropped and the number dropped is logged), and the token endpoint keeps answering
+  from its caches instead of failing because its log could not be written.
+- Reading the log through this process (``GET /api/logs``) first writes what it holds, so a
+  client that just exchanged a token sees its entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portico.storage import logs as repo
+
+log = logging.getLogger("portico.audit")
+
+INTERVAL = 0.1
+BATCH = 500
+CAPACITY = 50_000
+
+
+class AuditBuffer:
+    def __init__(
+        self, engine: AsyncEngine, *, interval: float = INTERVAL, capacity: int = CAPACITY
+    ) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._capacity = capacity
+        self._rows: collections.deque[dict[str, Any]] = collections.deque()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Accept one entry (built by ``audit.entry``); never blocks, never fails."""
+        if len(self._rows) >= self._capacity:
+            self._rows.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error("audit log unwritable: %d entries dropped so far", self.dropped)
+        self._rows.append(row)
+        if len(self._rows) >= BATCH:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows)
+
+    async def flush(self) -> None:
+        """Write every entry accepted so far; on failure they stay queued and this raises."""
+        async with self._lock:
+            while self._rows:
+                batch = [self._rows.popleft() for _ in range(min(BATCH, len(self._rows)))]
+                try:
+                    async with self._engine.begin() as conn:
+                        await repo.insert_logs(conn, batch)
+                except BaseException:
+                    self._rows.extendleft(reversed(batch))
+                    raise
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="portico-audit-buffer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            log.error("audit log: %d entries could not be written at shutdown", self.pending)
+
+    async def _run(self) -> None:
+        failing = False
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception as error:  # the database is down: keep the rows, try again
+                if not failing:
+                    log.warning(
+                        "audit log write failed (%s); %d entries kept for retry",
+                        type(error).__name__,
+                        self.pending,
+                    )
+                failing = True
+                await asyncio.sleep(min(1.0, self._interval * 10))
+            else:
+                if failing:
+                    log.warning("audit log writes resumed")
+                failing = False
