@@ -25,7 +25,7 @@ from tests.go_sdk_client import (
     go_unmarshal,
     verify_id_token,
 )
-from tests.support import Browser, Server, csrf_of
+from tests.support import Browser, Server, csrf_of, unique
 
 
 def go_client(server: Server, app: App, **kwargs) -> GoLogtoClient:
@@ -186,21 +186,25 @@ def test_a_public_client_without_secret_revokes_at_sign_out(
 
 
 def test_organizations_scope_signs_in_and_organization_tokens_are_refused(
-    server: Server, browser: Browser, web_app: App
+    server: Server, browser: Browser, web_app: App, admin: httpx.Client
 ) -> None:
     """With the organizations scope the SDK adds Logto's reserved resource
-    ``urn:logto:resource:organizations`` to the sign-in request, which Portico accepts. Portico
-    has no organizations, so an organization token gets Logto's answer for a non-member."""
+    ``urn:logto:resource:organizations`` to the sign-in request, which Portico accepts. The
+    organization claims decode as the Go structs; an organization token for one the user is
+    not a member of gets Logto's answer for a non-member."""
     member = make_user(server)
+    org = admin.post("/organizations", json={"name": unique("Org"), "description": "d"}).json()
+    admin.post(f"/organizations/{org['id']}/users", json={"userIds": [member.id]})
     client = go_client(server, web_app, scopes=["urn:logto:scope:organizations"])
     sign_in_url = client.sign_in(web_app.redirect_uri)
     assert "&resource=urn:logto:resource:organizations&" in sign_in_url
     callback = browser.sign_in(sign_in_url, member.username, member.password)
     assert "error" not in callback, callback
     client.handle_sign_in_callback(callback)
-    assert client.get_id_token_claims()["organizations"] == []
+    assert client.get_id_token_claims()["organizations"] == [org["id"]]
     info = client.fetch_user_info()
-    assert info["organizations"] == [] and info["organization_data"] == []
+    assert info["organizations"] == [org["id"]]
+    assert info["organization_data"] == [{"id": org["id"], "name": org["name"], "description": "d"}]
 
     with pytest.raises(GoSdkError, match="unexpected status code: 403") as refused:
         client.get_organization_token("org_1")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from logto import LogtoClient, LogtoConfig, LogtoException, UserInfoScope
 from logto.Storage import MemoryStorage
 
 from tests.conftest import App, make_user
-from tests.support import Browser, Server, csrf_of
+from tests.support import Browser, Server, csrf_of, unique
 
 
 async def test_logto_python_sdk_sign_in_userinfo_resource_token_refresh_sign_out(
@@ -60,18 +61,32 @@ async def test_logto_python_sdk_sign_in_userinfo_resource_token_refresh_sign_out
 
 
 async def test_logto_python_sdk_with_the_organizations_scope(
-    server: Server, browser: Browser, web_app: App
+    server: Server, browser: Browser, web_app: App, admin: httpx.Client
 ) -> None:
     """The SDK adds Logto's reserved resource ``urn:logto:resource:organizations`` when the
-    organizations scope is configured; sign-in works, and an organization token is refused
-    as Logto refuses it for a non-member (Portico has no organizations)."""
+    organizations scope is configured; the ID token lists the user's organizations, and
+    ``getOrganizationToken`` gets a JWT for a member's organization (audience
+    ``urn:logto:organization:<id>``, the scopes of their organization roles) and Logto's
+    refusal for any other."""
     member = make_user(server)
+    read = unique("read")
+    scope = admin.post("/organization-scopes", json={"name": read}).json()
+    role = admin.post(
+        "/organization-roles", json={"name": unique("role"), "organizationScopeIds": [scope["id"]]}
+    ).json()
+    org = admin.post("/organizations", json={"name": unique("Org")}).json()
+    outside = admin.post("/organizations", json={"name": unique("Org")}).json()
+    admin.post(f"/organizations/{org['id']}/users", json={"userIds": [member.id]})
+    admin.post(
+        f"/organizations/{org['id']}/users/{member.id}/roles",
+        json={"organizationRoleIds": [role["id"]]},
+    )
     client = LogtoClient(
         LogtoConfig(
             endpoint=server.endpoint,
             appId=web_app.id,
             appSecret=web_app.secret,
-            scopes=[UserInfoScope.organizations],
+            scopes=[UserInfoScope.organizations, UserInfoScope.organization_roles, read],
         ),
         storage=MemoryStorage(),
     )
@@ -80,6 +95,14 @@ async def test_logto_python_sdk_with_the_organizations_scope(
     await client.handleSignInCallback(
         browser.sign_in(sign_in_url, member.username, member.password)
     )
-    assert client.getIdTokenClaims().organizations == []
+    claims = client.getIdTokenClaims()
+    assert claims.organizations == [org["id"]]
+    assert claims.organization_roles == [f"{org['id']}:{role['name']}"]
+
+    token = await client.getOrganizationToken(org["id"])
+    assert token and token.count(".") == 2
+    org_claims = await client.getOrganizationTokenClaims(org["id"])
+    assert org_claims.aud == f"urn:logto:organization:{org['id']}"
+    assert org_claims.sub == member.id and org_claims.scope == read
     with pytest.raises(LogtoException, match="user is not a member of the organization"):
-        await client.getOrganizationToken("org_1")
+        await client.getOrganizationToken(outside["id"])

@@ -22,11 +22,19 @@ import pytest
 from sqlalchemy import select, update
 
 from portico.connectors import Connectors, ConnectorType
+from portico.services import organizations as orgs
 from portico.services import rbac
 from portico.services.custom_phrases import CustomPhrases
 from portico.services.sign_in_experience import SignInExperiences
 from portico.storage.database import create_engine
-from portico.storage.tables import connectors, user_identities, users
+from portico.storage.tables import (
+    connectors,
+    organization_role_scope_relations,
+    organization_role_user_relations,
+    organizations,
+    user_identities,
+    users,
+)
 from tests.conftest import PASSWORD, App, make_app, make_user
 from tests.flows import get_code, redeem
 from tests.smtp_server import Running, smtp_config, smtp_server
@@ -126,6 +134,17 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
                 )
 
             server.db(extras)
+
+            async def organization_setup(conn):  # type: ignore[no-untyped-def]
+                org = await orgs.create_organization(conn, "default", name="Acme")
+                scope = await orgs.create_scope(conn, "default", name="read:docs")
+                role = await orgs.create_role(
+                    conn, "default", name="editor", scope_ids=[scope["id"]]
+                )
+                await orgs.add_members(conn, "default", org["id"], [user.id])
+                await orgs.assign_member_roles(conn, "default", org["id"], user.id, [role["id"]])
+
+            server.db(organization_setup)
 
             async def configure(engine):  # type: ignore[no-untyped-def]
                 service = Connectors(engine, server.settings.encryption_key_bytes())
@@ -238,6 +257,10 @@ def test_round_trip_into_a_fresh_instance(source: Source, tmp_path: Path) -> Non
         for column in ("id", "primary_email", "name", "custom_data", "identities", "created_at"):
             assert after[column] == before[column], column
         assert after["password_encrypted"] == before["password_encrypted"]  # no rehash needed
+        # the organization, its template and the membership with its role
+        for table in (organizations, organization_role_user_relations,
+                      organization_role_scope_relations):  # fmt: skip
+            assert rows(url, table) == rows(source.url, table)
         # the social identity is found the way social sign-in looks it up
         [indexed] = rows(url, user_identities, target="github")
         assert (indexed["identity_id"], indexed["user_id"]) == ("42", before["id"])
@@ -369,7 +392,7 @@ def test_bad_lines_are_reported_by_number_and_nothing_is_imported(tmp_path: Path
                 good[0],
                 '{"type": "user", "data": {"id": "x"',  # line 3: cut short
                 good[1],
-                {"type": "organization", "data": {}},  # line 5
+                {"type": "organizationInvitation", "data": {}},  # line 5
                 _user("bademail", primaryEmail="not-an-email"),  # line 6
                 _user("weakhash", passwordEncrypted="abc", passwordEncryptionMethod="MD5"),
                 {"type": "userRole", "data": {"userId": "nobody", "roleId": "nothing"}},
@@ -385,7 +408,7 @@ def test_bad_lines_are_reported_by_number_and_nothing_is_imported(tmp_path: Path
         errors = result.stderr
         assert "nothing was imported" in errors
         assert "line 3: not valid JSON" in errors
-        assert "line 5: unknown record type 'organization'" in errors
+        assert "line 5: unknown record type 'organizationInvitation'" in errors
         assert "line 6: user.primaryEmail: is not a valid email address" in errors
         assert "line 7: user: a MD5 hash is 32 hexadecimal characters" in errors
         assert "line 10: not valid JSON" in errors

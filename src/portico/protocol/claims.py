@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portico.protocol.provider import Provider
+from portico.services import organizations as org_service
+from portico.services.organizations import Claims as OrganizationClaims
+
 OIDC_SCOPES = (
     "openid",
     "offline_access",
@@ -97,9 +103,16 @@ def _profile_claims(user: dict[str, Any]) -> dict[str, Any]:
 
 
 def user_claims(
-    user: dict[str, Any], scopes: list[str], roles: list[str], *, for_id_token: bool
+    user: dict[str, Any],
+    scopes: list[str],
+    roles: list[str],
+    *,
+    for_id_token: bool,
+    organizations: OrganizationClaims | None = None,
 ) -> dict[str, Any]:
-    """Claims of ``user`` released by ``scopes``; ``sub`` always."""
+    """Claims of ``user`` released by ``scopes``; ``sub`` always. ``organizations``: the
+    user's organizations as this application may see them (see ``services.organizations``)."""
+    orgs = organizations or OrganizationClaims([], [])
     claims: dict[str, Any] = {"sub": user["id"]}
     granted = set(scopes)
     if "profile" in granted:
@@ -121,12 +134,36 @@ def user_claims(
     if "roles" in granted:
         extended["roles"] = roles
     if "urn:logto:scope:organizations" in granted:
-        extended["organizations"] = []
-        if not for_id_token:
-            extended["organization_data"] = []
+        extended["organizations"] = [o["id"] for o in orgs.organizations]
+        extended["organization_data"] = [
+            {"id": o["id"], "name": o["name"], "description": o["description"]}
+            for o in orgs.organizations
+        ]
     if "urn:logto:scope:organization_roles" in granted:
-        extended["organization_roles"] = []
+        extended["organization_roles"] = orgs.roles
     if for_id_token:
         extended = {k: v for k, v in extended.items() if k in ID_TOKEN_EXTENDED_CLAIMS}
     claims.update(extended)
     return claims
+
+
+_ACCOUNT_SCOPES = frozenset(
+    {"roles", "urn:logto:scope:organizations", "urn:logto:scope:organization_roles"}
+)
+
+
+def wants_account_claims(scopes: list[str]) -> bool:
+    """Whether any granted scope releases roles or organizations (read from the database)."""
+    return not _ACCOUNT_SCOPES.isdisjoint(scopes)
+
+
+async def organization_claims(
+    provider: Provider, conn: AsyncConnection, user_id: str, client_id: str, scopes: list[str]
+) -> OrganizationClaims | None:
+    """Read only when an organizations scope asks for them."""
+    if not {org_service.SCOPE_ORGANIZATIONS, org_service.SCOPE_ORGANIZATION_ROLES} & set(scopes):
+        return None
+    client = await provider.client(client_id)
+    return await org_service.claims_for(
+        conn, user_id, app_id=client_id, is_third_party=bool(client and client.is_third_party)
+    )

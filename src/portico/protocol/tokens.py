@@ -72,8 +72,10 @@ async def jwt_access_token(
     audience: str,
     scopes: list[str],
     ttl: int,
+    extra: dict[str, Any] | None = None,
 ) -> IssuedToken:
-    """RFC 9068: ``typ: at+jwt``, ``aud`` = the resource indicator, ``scope`` always present."""
+    """RFC 9068: ``typ: at+jwt``, ``aud`` = the resource indicator, ``scope`` always present;
+    ``extra``: further claims (Logto's ``organization_id``)."""
     now = int(time.time())
     scope = " ".join(scopes)
     payload = {
@@ -85,6 +87,7 @@ async def jwt_access_token(
         "client_id": client_id,
         "iss": provider.issuer,
         "aud": audience,
+        **(extra or {}),
     }
     return IssuedToken(await provider.sign(payload, typ="at+jwt"), ttl, scope)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from portico.ids import digest
 from portico.protocol import tokens
-from portico.protocol.claims import user_claims
+from portico.protocol.claims import organization_claims, user_claims
 from portico.protocol.errors import OAuthError, invalid_token
 from portico.protocol.provider import Provider
 from portico.storage import rbac as rbac_repo
@@ -36,4 +36,7 @@ async def userinfo(provider: Provider, token: str | None) -> dict[str, Any]:
         if user is None or user["is_suspended"]:
             raise invalid_token("the user of this token no longer exists or is suspended")
         roles = await rbac_repo.user_role_names(conn, user["id"]) if "roles" in scopes else []
-    return user_claims(user, scopes, roles, for_id_token=False)
+        organizations = await organization_claims(
+            provider, conn, user["id"], stored.payload["clientId"], scopes
+        )
+    return user_claims(user, scopes, roles, for_id_token=False, organizations=organizations)

@@ -83,6 +83,7 @@ class Client:
     rotate_refresh_token: bool
     always_issue_refresh_token: bool
     secrets: tuple[ClientSecret, ...] = field(default=())
+    logo_uri: str | None = None  # shown on the consent page (https only)
 
     @property
     def is_public(self) -> bool:
@@ -139,7 +140,12 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         rotate_refresh_token=custom.get("rotateRefreshToken", True) is not False,
         always_issue_refresh_token=bool(custom.get("alwaysIssueRefreshToken")),
         secrets=tuple(ClientSecret(s["name"], s["value_digest"], s["expires_at"]) for s in secrets),
+        logo_uri=_https_or_none(oidc.get("logoUri")),
     )
+
+
+def _https_or_none(url: Any) -> str | None:
+    return url if isinstance(url, str) and url.startswith("https://") else None
 
 
 async def load_client(conn: AsyncConnection, tenant_id: str, client_id: str) -> Client | None:

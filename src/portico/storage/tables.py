@@ -346,8 +346,126 @@ logs = Table(
     Index(None, "tenant_id", "application_id"),
 )
 
+# Organizations (Logto's RFC 0001): one template of organization roles and scopes shared by
+# every organization; a user's roles are per organization. A role assignment references the
+# membership, so leaving an organization drops the roles held in it.
+organizations = Table(
+    "organizations",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("description", String(256)),
+    Column("custom_data", Json, nullable=False),
+    Column("is_mfa_required", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "tenant_id", "created_at"),
+)
+
+organization_roles = Table(
+    "organization_roles",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("description", String(256)),
+    Column("type", String(32), nullable=False, default="User"),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+organization_scopes = Table(
+    "organization_scopes",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("description", String(256)),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+organization_role_scope_relations = Table(
+    "organization_role_scope_relations",
+    metadata,
+    _tenant(),
+    Column("organization_role_id", String(21), nullable=False),
+    Column("organization_scope_id", String(21), nullable=False),
+    PrimaryKeyConstraint("organization_role_id", "organization_scope_id"),
+    ForeignKeyConstraint(["organization_role_id"], ["organization_roles.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["organization_scope_id"], ["organization_scopes.id"], ondelete="CASCADE"),
+    Index(None, "organization_scope_id"),
+)
+
+organization_user_relations = Table(
+    "organization_user_relations",
+    metadata,
+    _tenant(),
+    Column("organization_id", String(21), nullable=False),
+    Column("user_id", String(12), nullable=False),
+    PrimaryKeyConstraint("organization_id", "user_id"),
+    ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index(None, "user_id"),
+)
+
+organization_role_user_relations = Table(
+    "organization_role_user_relations",
+    metadata,
+    _tenant(),
+    Column("organization_id", String(21), nullable=False),
+    Column("organization_role_id", String(21), nullable=False),
+    Column("user_id", String(12), nullable=False),
+    PrimaryKeyConstraint("organization_id", "organization_role_id", "user_id"),
+    ForeignKeyConstraint(
+        ["organization_id", "user_id"],
+        ["organization_user_relations.organization_id", "organization_user_relations.user_id"],
+        ondelete="CASCADE",
+    ),
+    ForeignKeyConstraint(["organization_role_id"], ["organization_roles.id"], ondelete="CASCADE"),
+    Index(None, "organization_role_id"),
+    Index(None, "user_id", "organization_id"),
+)
+
+# Remembered consent (third-party applications): what a user allowed one application, so the
+# consent page is shown again only when a request asks for more (or ``prompt=consent``).
+# Logto keeps this in its oidc Grant; a row here outlives sessions and tokens.
+application_user_consents = Table(
+    "application_user_consents",
+    metadata,
+    _tenant(),
+    Column("application_id", String(21), nullable=False),
+    Column("user_id", String(12), nullable=False),
+    Column("scopes", Json, nullable=False),
+    Column("resources", Json, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("application_id", "user_id"),
+    ForeignKeyConstraint(["application_id"], ["applications.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index(None, "user_id"),
+)
+
+# The organizations a user granted to a third-party application (Logto's table of this name).
+# It references the membership: leaving the organization withdraws the grant.
+application_user_consent_organizations = Table(
+    "application_user_consent_organizations",
+    metadata,
+    _tenant(),
+    Column("application_id", String(21), nullable=False),
+    Column("user_id", String(12), nullable=False),
+    Column("organization_id", String(21), nullable=False),
+    PrimaryKeyConstraint("application_id", "user_id", "organization_id"),
+    ForeignKeyConstraint(["application_id"], ["applications.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(
+        ["organization_id", "user_id"],
+        ["organization_user_relations.organization_id", "organization_user_relations.user_id"],
+        ondelete="CASCADE",
+    ),
+    Index(None, "user_id", "organization_id"),
+)
+
 __all__ = [
     "application_secrets",
+    "application_user_consent_organizations",
+    "application_user_consents",
     "applications",
     "applications_roles",
     "connectors",
@@ -356,6 +474,12 @@ __all__ = [
     "logto_configs",
     "metadata",
     "oidc_model_instances",
+    "organization_role_scope_relations",
+    "organization_role_user_relations",
+    "organization_roles",
+    "organization_scopes",
+    "organization_user_relations",
+    "organizations",
     "passcodes",
     "resources",
     "roles",

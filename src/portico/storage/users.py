@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.storage import search as search_sql
-from portico.storage.tables import users, users_roles
+from portico.storage.tables import organization_user_relations, users, users_roles
 
 # Logto's searchable user fields (``userSearchKeys``).
 SEARCH_FIELDS = {
@@ -145,10 +145,13 @@ async def find_users(
     search: search_sql.Search | None = None,
     role_id: str | None = None,
     exclude_role_id: str | None = None,
+    organization_id: str | None = None,
+    exclude_organization_id: str | None = None,
     offset: int = 0,
     limit: int = 20,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """``(total, page)`` newest first."""
+    """``(total, page)`` newest first; ``organization_id`` keeps the members of one
+    organization, ``exclude_organization_id`` everyone else."""
     conditions = [users.c.tenant_id == tenant_id]
     if search is not None:
         dialect = conn.dialect.name
@@ -158,6 +161,10 @@ async def find_users(
         conditions.append(users.c.id.in_(_with_role(role_id)))
     if exclude_role_id:
         conditions.append(users.c.id.not_in(_with_role(exclude_role_id)))
+    if organization_id:
+        conditions.append(users.c.id.in_(_member_of(organization_id)))
+    if exclude_organization_id:
+        conditions.append(users.c.id.not_in(_member_of(exclude_organization_id)))
     total = (
         await conn.execute(select(func.count()).select_from(users).where(*conditions))
     ).scalar_one()
@@ -173,6 +180,11 @@ async def find_users(
 
 def _with_role(role_id: str):  # type: ignore[no-untyped-def]
     return select(users_roles.c.user_id).where(users_roles.c.role_id == role_id)
+
+
+def _member_of(organization_id: str):  # type: ignore[no-untyped-def]
+    members = organization_user_relations
+    return select(members.c.user_id).where(members.c.organization_id == organization_id)
 
 
 async def touch_sign_in(conn: AsyncConnection, user_id: str, at: int) -> None:

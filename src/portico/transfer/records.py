@@ -195,6 +195,56 @@ class UserRole(Record):
     roleId: Id
 
 
+class Organization(Record):
+    id: Id
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = Field(None, max_length=256)
+    customData: Json = Field(default_factory=dict)
+    isMfaRequired: bool = False
+    createdAt: Millis
+
+
+class OrganizationScope(Record):
+    id: Id
+    name: str = Field(min_length=1, max_length=128, pattern=r"^\S+$")
+    description: str | None = Field(None, max_length=256)
+
+
+class OrganizationRole(Record):
+    id: Id
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = Field(None, max_length=256)
+    type: Literal["User"] = "User"
+
+
+class OrganizationRoleScope(Record):
+    references: ClassVar[dict[str, str]] = {
+        "organizationRoleId": "organizationRole",
+        "organizationScopeId": "organizationScope",
+    }
+    organizationRoleId: Id
+    organizationScopeId: Id
+
+
+class OrganizationUser(Record):
+    references: ClassVar[dict[str, str]] = {"organizationId": "organization", "userId": "user"}
+    organizationId: Id
+    userId: UserId
+
+
+class OrganizationUserRole(Record):
+    """A member's role in one organization (the membership must come first)."""
+
+    references: ClassVar[dict[str, str]] = {
+        "organizationId": "organization",
+        "organizationRoleId": "organizationRole",
+        "userId": "user",
+    }
+    organizationId: Id
+    organizationRoleId: Id
+    userId: UserId
+
+
 class Connector(Record):
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
     connectorId: str = Field(min_length=1, max_length=128)
@@ -252,6 +302,16 @@ KINDS: dict[str, Kind] = {
         Kind("applicationRole", ApplicationRole, tables.applications_roles),
         Kind("user", User, tables.users),
         Kind("userRole", UserRole, tables.users_roles),
+        Kind("organization", Organization, tables.organizations),
+        Kind("organizationScope", OrganizationScope, tables.organization_scopes),
+        Kind("organizationRole", OrganizationRole, tables.organization_roles),
+        Kind(
+            "organizationRoleScope",
+            OrganizationRoleScope,
+            tables.organization_role_scope_relations,
+        ),
+        Kind("organizationUser", OrganizationUser, tables.organization_user_relations),
+        Kind("organizationUserRole", OrganizationUserRole, tables.organization_role_user_relations),
         Kind("connector", Connector, tables.connectors),
         Kind("signInExperience", None, None),
         Kind("customPhrase", CustomPhrase, tables.custom_phrases),

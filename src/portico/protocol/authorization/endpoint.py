@@ -13,6 +13,7 @@ from portico.protocol.authorization.response import AuthorizationResponse, build
 from portico.protocol.errors import OAuthError
 from portico.protocol.provider import Provider
 from portico.protocol.sessions import Session
+from portico.services import consents
 from portico.services.applications import Client
 
 CODE_TTL = 60
@@ -64,12 +65,36 @@ async def decide(
             return error_response(provider, request, error)
         return NeedsLogin()
     assert session is not None
-    if client.is_third_party and not (resumed and resumed.consented):
+    if await consent_required(provider, client, request, session, resumed):
         if "none" in request.prompt:
             error = OAuthError("consent_required", "end-user consent is required")
             return error_response(provider, request, error)
         return NeedsConsent()
     return await issue_code(provider, request, session)
+
+
+async def consent_required(
+    provider: Provider,
+    client: Client,
+    request: AuthorizationRequest,
+    session: Session,
+    resumed: Resumed | None,
+) -> bool:
+    """Third-party applications only (OIDC Core §3.1.2.4): unless the user has just consented
+    on the page, ask when ``prompt=consent`` or when the request wants more than the user
+    allowed this application before (remembered consent, ``services.consents``)."""
+    if not client.is_third_party or (resumed and resumed.consented):
+        return False
+    if "consent" in request.prompt:
+        return True
+    async with provider.engine.connect() as conn:
+        return not await consents.covers(
+            conn, client.id, session.account_id, consent_request(request)
+        )
+
+
+def consent_request(request: AuthorizationRequest) -> consents.Request:
+    return consents.Request(scopes=request.scopes, resources=request.resources)
 
 
 async def issue_code(

@@ -13,8 +13,8 @@ from typing import Any
 
 from portico.ids import digest
 from portico.protocol import tokens
-from portico.protocol.errors import OAuthError, invalid_grant, invalid_scope
-from portico.protocol.grants import register, user_tokens
+from portico.protocol.errors import invalid_grant, invalid_scope
+from portico.protocol.grants import organization_tokens, register, user_tokens
 from portico.protocol.params import Params, required, resources, scope_set, single
 from portico.protocol.provider import Provider
 from portico.services.applications import Client
@@ -51,10 +51,9 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     if not set(requested) <= set(granted):
         raise invalid_scope("requested scope exceeds the scope granted to the refresh token")
     user = await user_tokens.load_account(provider, stored.payload["accountId"])
-    if single(params, "organization_id"):
-        # Logto's organization token (its RFC 0001) starts with a membership check; without
-        # organizations nobody is a member, so this is Logto's answer for a non-member.
-        raise OAuthError("access_denied", "user is not a member of the organization", 403)
+    organization_id = single(params, "organization_id")
+    if organization_id:
+        await organization_tokens.check_access(provider, client, user, organization_id, granted)
     now_ms = int(time.time() * 1000)
     refresh_value = presented
     if should_rotate(client, stored, now_ms):
@@ -69,18 +68,27 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
             ttl,
             expires_at=stored.expires_at if client.is_public else None,
         )
-    response = await user_tokens.issue(
-        provider,
-        client,
-        user,
-        scopes=requested or granted,
-        authorized_resources=stored.payload["resources"],
-        requested_resources=resources(params),
-        grant_id=grant_id,
-        auth_time=stored.payload.get("authTime"),
-        sid=stored.payload.get("sid"),
-        nonce=None,  # OIDC Core §12.2: no nonce in ID tokens from a refresh
-    )
+    if organization_id and not resources(params):
+        response = await organization_tokens.issue(
+            provider, client, user, organization_id, requested or granted
+        )
+    elif organization_id:
+        response = await organization_tokens.issue_for_resource(
+            provider, client, user, organization_id, resources(params), stored.payload["resources"]
+        )
+    else:
+        response = await user_tokens.issue(
+            provider,
+            client,
+            user,
+            scopes=requested or granted,
+            authorized_resources=stored.payload["resources"],
+            requested_resources=resources(params),
+            grant_id=grant_id,
+            auth_time=stored.payload.get("authTime"),
+            sid=stored.payload.get("sid"),
+            nonce=None,  # OIDC Core §12.2: no nonce in ID tokens from a refresh
+        )
     response["refresh_token"] = refresh_value
     await user_tokens.unless_revoked_meanwhile(provider, grant_id)
     return response

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from portico.protocol import tokens
-from portico.protocol.claims import OIDC_SCOPES, user_claims
+from portico.protocol.claims import (
+    OIDC_SCOPES,
+    organization_claims,
+    user_claims,
+    wants_account_claims,
+)
 from portico.protocol.errors import invalid_grant, invalid_target
 from portico.protocol.provider import Provider
 from portico.services import audit
@@ -58,13 +63,18 @@ async def issue(
     }
     if "openid" in scopes:
         roles: list[str] = []
-        if "roles" in scopes:  # the only claim that needs them
+        organizations = None
+        if wants_account_claims(scopes):
             async with provider.engine.connect() as conn:
-                roles = await rbac_repo.user_role_names(conn, user["id"])
+                if "roles" in scopes:  # the only claim that needs them
+                    roles = await rbac_repo.user_role_names(conn, user["id"])
+                organizations = await organization_claims(
+                    provider, conn, user["id"], client.id, scopes
+                )
         response["id_token"] = await tokens.id_token(
             provider,
             client_id=client.id,
-            claims=user_claims(user, scopes, roles, for_id_token=True),
+            claims=user_claims(user, scopes, roles, for_id_token=True, organizations=organizations),
             ttl=client.id_token_ttl,
             auth_time=auth_time,
             sid=sid,

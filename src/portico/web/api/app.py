@@ -1,7 +1,8 @@
 """The ``/api`` application: Logto's Management API (paths, bodies, errors, pagination).
 
 Route modules, one per group: ``applications``, ``users``, ``roles``, ``resources``, ``logs``,
-``configs``, ``connectors``, ``sign_in_exp``. Each parses and answers; the rules live in
+``configs``, ``connectors``, ``sign_in_exp``, ``organizations``, ``organization_roles``,
+``organization_scopes``, ``consents``. Each parses and answers; the rules live in
 ``services/``, the SQL in ``storage/``. Every write is one transaction and leaves an audit
 entry (``audit.AuditedRoute``). ``/api/swagger.json`` is generated from the declared models;
 operation ids are the handlers' names in PascalCase (``list_users`` -> ``ListUsers``), which
@@ -13,7 +14,19 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, Response
 
 from portico.web import experience_api, failures
-from portico.web.api import applications, configs, logs, resources, roles, sign_in_exp, users
+from portico.web.api import (
+    applications,
+    configs,
+    consents,
+    logs,
+    organization_roles,
+    organization_scopes,
+    organizations,
+    resources,
+    roles,
+    sign_in_exp,
+    users,
+)
 from portico.web.api import connectors as connector_routes
 from portico.web.api.audit import operation_id
 from portico.web.api.context import ApiContext
@@ -45,7 +58,18 @@ def create_api(runtime: Runtime) -> FastAPI:
         """Health check: 204 when the process serves requests (no token needed)."""
         return Response(status_code=204)
 
-    for module in (applications, users, roles, resources, logs, configs):
+    for module in (
+        applications,
+        users,
+        roles,
+        resources,
+        logs,
+        configs,
+        organizations,
+        organization_roles,
+        organization_scopes,
+        consents,
+    ):
         api.include_router(module.routes(context, authorized))
     api.include_router(connector_routes.routes(runtime, authorized))
     api.include_router(sign_in_exp.router(runtime, authorized))

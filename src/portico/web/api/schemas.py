@@ -269,3 +269,76 @@ def log_out(row: dict[str, Any]) -> dict[str, Any]:
         "payload": row["payload"],
         "createdAt": row["created_at"],
     }
+
+
+# Organizations -----------------------------------------------------------------------------
+class OrganizationOut(BaseModel):
+    tenantId: str
+    id: str
+    name: str
+    description: str | None
+    customData: dict[str, Any]
+    isMfaRequired: bool
+    branding: dict[str, Any] = Field(default_factory=dict)
+    createdAt: int
+
+
+def organization_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenantId": row["tenant_id"],
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "customData": row["custom_data"],
+        "isMfaRequired": row["is_mfa_required"],
+        "branding": {},
+        "createdAt": row["created_at"],
+    }
+
+
+class OrganizationRoleOut(BaseModel):
+    tenantId: str
+    id: str
+    name: str
+    description: str | None
+    type: str
+
+
+def organization_role_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenantId": row["tenant_id"],
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "type": row["type"],
+    }
+
+
+class OrganizationScopeOut(BaseModel):
+    tenantId: str
+    id: str
+    name: str
+    description: str | None
+
+
+def organization_scope_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenantId": row["tenant_id"],
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+    }
+
+
+class NamedRef(BaseModel):
+    """An organization role or scope as lists of another entity show it."""
+
+    id: str
+    name: str
+
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class OrganizationIds(Body):
+    organizationIds: list[Id] = Field(max_length=100)

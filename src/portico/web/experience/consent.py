@@ -1,6 +1,10 @@
-"""Consent for third-party applications: who asks, for what, allow or deny."""
+"""Consent for third-party applications: who asks, for what (scopes in words, resources, and
+which of the user's organizations), allow or deny. What is allowed is remembered
+(``services.consents``), so the page returns only for more, or with ``prompt=consent``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -9,6 +13,10 @@ from portico.protocol import sessions as sessions_mod
 from portico.protocol.authorization import endpoint as authz
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.protocol.errors import OAuthError
+from portico.services import consents
+from portico.services.errors import ServiceError
+from portico.services.organizations import SCOPE_ORGANIZATIONS
+from portico.storage import organizations as org_repo
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.http import authorization_response
 from portico.web.runtime import Runtime
@@ -21,22 +29,69 @@ KNOWN_SCOPES = {
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def page(ctx: Ctx) -> Response:
+    async def account_id(ctx: Ctx) -> str | None:
+        session = await sessions_mod.find_session(
+            ctx.provider, ctx.request.cookies.get(runtime.session_cookie)
+        )
+        return session.account_id if session else None
+
+    async def organizations(ctx: Ctx, user_id: str | None) -> list[dict[str, Any]] | None:
+        """The user's organizations when the organizations scope is asked for, else None;
+        those granted to this application before come checked."""
+        if user_id is None or SCOPE_ORGANIZATIONS not in ctx.interaction["request"]["scopes"]:
+            return None
+        assert runtime.engine is not None and ctx.client is not None
+        async with runtime.engine.connect() as conn:
+            rows = await org_repo.user_organizations(conn, user_id)
+            granted = set(await org_repo.consented_ids(conn, ctx.client.id, user_id))
+        return [{**row, "checked": row["id"] in granted} for row in rows]
+
+    async def render(ctx: Ctx, error: str | None = None) -> Response:
         scopes = [
             (scope, ctx.t(f"scope.{scope}") if scope in KNOWN_SCOPES else scope)
             for scope in ctx.interaction["request"]["scopes"]
             if scope != "openid"
         ]
-        return ctx.render(
-            "consent.html", scopes=scopes, resources=ctx.interaction["request"]["resources"]
-        )
+        values = {
+            "scopes": scopes,
+            "resources": ctx.interaction["request"]["resources"],
+            "organizations": await organizations(ctx, await account_id(ctx)),
+            "logo_uri": ctx.client.logo_uri if ctx.client else None,
+        }
+        if error:
+            return ctx.error("consent.html", error, **values)
+        return ctx.render("consent.html", **values)
+
+    async def page(ctx: Ctx) -> Response:
+        return await render(ctx)
 
     async def submit(ctx: Ctx) -> Response:
+        auth_request = AuthorizationRequest.from_payload(ctx.interaction["request"])
         if ctx.field("decision") != "allow":
             await sessions_mod.finish_interaction(ctx.provider, ctx.uid)
-            auth_request = AuthorizationRequest.from_payload(ctx.interaction["request"])
             denied = OAuthError("access_denied", "the end-user denied the authorization request")
             return authorization_response(authz.error_response(ctx.provider, auth_request, denied))
+        user_id = await account_id(ctx)
+        if user_id is None or ctx.client is None:
+            return ctx.go(f"/oidc/auth/{ctx.uid}")  # signed out meanwhile: sign in again
+        chosen = (
+            [o for o in ctx.fields.get("organization_id", []) if o][:100]
+            if SCOPE_ORGANIZATIONS in auth_request.scopes
+            else None
+        )
+        assert runtime.engine is not None
+        try:
+            async with runtime.engine.begin() as conn:
+                await consents.remember(
+                    conn,
+                    ctx.tenant,
+                    ctx.client.id,
+                    user_id,
+                    authz.consent_request(auth_request),
+                    chosen,
+                )
+        except ServiceError:
+            return await render(ctx, "error.consent_organization")
         ctx.interaction["consented"] = True
         await ctx.save()
         return ctx.go(f"/oidc/auth/{ctx.uid}")

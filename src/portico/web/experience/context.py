@@ -90,12 +90,17 @@ class Ctx:
 
     def headers(self) -> dict[str, str]:
         """CSP for sign-in pages: the form's redirect chain may end at the client, our own
-        small script may run, and the admin's logo may load from its origin."""
+        small script may run, and the admin's (and the client's) logo may load from its
+        origin."""
         csp = form_target_csp(self.interaction["request"]["redirect_uri"])
         policy = csp["Content-Security-Policy"].replace("script-src 'none'", "script-src 'self'")
         logos = {
             f"{p.scheme}://{p.netloc}"
-            for url in (self.sie.branding.logoUrl, self.sie.branding.darkLogoUrl)
+            for url in (
+                self.sie.branding.logoUrl,
+                self.sie.branding.darkLogoUrl,
+                self.client.logo_uri if self.client else None,
+            )
             if url and (p := urlsplit(url)).netloc
         }
         if logos:

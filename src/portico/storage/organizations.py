@@ -1,0 +1,343 @@
+"""SQL for organizations, their members, the organization role/scope template, and the
+organizations users granted to third-party applications. Relation rows are inserted with
+``ON CONFLICT DO NOTHING``: adding what is already there (two requests at once) is a no-op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portico.storage import search as search_sql
+from portico.storage.database import insert_ignore
+from portico.storage.tables import (
+    application_user_consent_organizations,
+    organization_role_scope_relations,
+    organization_role_user_relations,
+    organization_roles,
+    organization_scopes,
+    organization_user_relations,
+    organizations,
+)
+
+_TABLES: dict[str, Table] = {
+    "organizations": organizations,
+    "organization_roles": organization_roles,
+    "organization_scopes": organization_scopes,
+}
+_SEARCH_FIELDS = {
+    name: {"id": table.c.id, "name": table.c.name, "description": table.c.description}
+    for name, table in _TABLES.items()
+}
+members = organization_user_relations
+member_roles = organization_role_user_relations
+role_scopes = organization_role_scope_relations
+consented = application_user_consent_organizations
+
+
+# Entities ----------------------------------------------------------------------------------
+async def get(
+    conn: AsyncConnection, kind: str, tenant_id: str, row_id: str
+) -> dict[str, Any] | None:
+    table = _TABLES[kind]
+    row = (
+        await conn.execute(
+            select(table).where(table.c.tenant_id == tenant_id, table.c.id == row_id)
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def get_by_name(
+    conn: AsyncConnection, kind: str, tenant_id: str, name: str
+) -> dict[str, Any] | None:
+    table = _TABLES[kind]
+    row = (
+        await conn.execute(
+            select(table).where(table.c.tenant_id == tenant_id, table.c.name == name)
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def insert_row(conn: AsyncConnection, kind: str, row: dict[str, Any]) -> None:
+    await conn.execute(insert(_TABLES[kind]).values(row))
+
+
+async def update_row(
+    conn: AsyncConnection, kind: str, tenant_id: str, row_id: str, values: dict[str, Any]
+) -> None:
+    table = _TABLES[kind]
+    await conn.execute(
+        update(table).where(table.c.tenant_id == tenant_id, table.c.id == row_id).values(values)
+    )
+
+
+async def delete_row(conn: AsyncConnection, kind: str, tenant_id: str, row_id: str) -> bool:
+    table = _TABLES[kind]
+    result = await conn.execute(
+        delete(table).where(table.c.tenant_id == tenant_id, table.c.id == row_id)
+    )
+    return result.rowcount == 1
+
+
+async def existing_ids(
+    conn: AsyncConnection, kind: str, tenant_id: str, ids: list[str]
+) -> set[str]:
+    table = _TABLES[kind]
+    rows = await conn.execute(
+        select(table.c.id).where(table.c.tenant_id == tenant_id, table.c.id.in_(ids))
+    )
+    return {r.id for r in rows}
+
+
+async def find(
+    conn: AsyncConnection,
+    kind: str,
+    tenant_id: str,
+    *,
+    search: search_sql.Search | None = None,
+    user_id: str | None = None,
+    role_id: str | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, rows)``: organizations newest first, roles and scopes by name.
+    ``user_id`` keeps a user's organizations, ``role_id`` the scopes of an organization role;
+    ``limit=None`` returns every match."""
+    table = _TABLES[kind]
+    conditions = [table.c.tenant_id == tenant_id]
+    if search is not None:
+        conditions.append(search_sql.condition(search, _SEARCH_FIELDS[kind], conn.dialect.name))
+    if user_id is not None:
+        conditions.append(
+            table.c.id.in_(select(members.c.organization_id).where(members.c.user_id == user_id))
+        )
+    if role_id is not None:
+        conditions.append(
+            table.c.id.in_(
+                select(role_scopes.c.organization_scope_id).where(
+                    role_scopes.c.organization_role_id == role_id
+                )
+            )
+        )
+    total = (
+        await conn.execute(select(func.count()).select_from(table).where(*conditions))
+    ).scalar()
+    order = (
+        (table.c.created_at.desc(), table.c.id)
+        if kind == "organizations"
+        else (table.c.name, table.c.id)
+    )
+    query = select(table).where(*conditions).order_by(*order)
+    if limit is not None:
+        query = query.offset(offset or 0).limit(limit)
+    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+
+
+# Members -----------------------------------------------------------------------------------
+async def member_ids(
+    conn: AsyncConnection, organization_id: str, among: list[str] | None = None
+) -> set[str]:
+    query = select(members.c.user_id).where(members.c.organization_id == organization_id)
+    if among is not None:
+        query = query.where(members.c.user_id.in_(among))
+    return {r.user_id for r in await conn.execute(query)}
+
+
+async def add_members(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, user_ids: list[str]
+) -> None:
+    rows = [
+        {"tenant_id": tenant_id, "organization_id": organization_id, "user_id": u} for u in user_ids
+    ]
+    if rows:
+        await insert_ignore(conn, members, rows)
+
+
+async def remove_members(conn: AsyncConnection, organization_id: str, user_ids: list[str]) -> int:
+    """Roles held in the organization and consents naming it go with the membership."""
+    if not user_ids:
+        return 0
+    for table in (member_roles, consented):
+        await conn.execute(
+            delete(table).where(
+                table.c.organization_id == organization_id, table.c.user_id.in_(user_ids)
+            )
+        )
+    result = await conn.execute(
+        delete(members).where(
+            members.c.organization_id == organization_id, members.c.user_id.in_(user_ids)
+        )
+    )
+    return int(result.rowcount)
+
+
+async def is_member(conn: AsyncConnection, organization_id: str, user_id: str) -> bool:
+    return bool(await member_ids(conn, organization_id, [user_id]))
+
+
+# Roles of members --------------------------------------------------------------------------
+async def member_role_ids(conn: AsyncConnection, organization_id: str, user_id: str) -> set[str]:
+    rows = await conn.execute(
+        select(member_roles.c.organization_role_id).where(
+            member_roles.c.organization_id == organization_id, member_roles.c.user_id == user_id
+        )
+    )
+    return {r.organization_role_id for r in rows}
+
+
+async def member_roles_of(
+    conn: AsyncConnection, organization_id: str, user_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """user id -> its organization roles (``id``, ``name``) in this organization, by name."""
+    rows = await conn.execute(
+        select(member_roles.c.user_id, organization_roles.c.id, organization_roles.c.name)
+        .join(organization_roles, organization_roles.c.id == member_roles.c.organization_role_id)
+        .where(
+            member_roles.c.organization_id == organization_id, member_roles.c.user_id.in_(user_ids)
+        )
+        .order_by(organization_roles.c.name)
+    )
+    out: dict[str, list[dict[str, Any]]] = {u: [] for u in user_ids}
+    for row in rows:
+        out[row.user_id].append({"id": row.id, "name": row.name})
+    return out
+
+
+async def assign_member_roles(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, user_id: str, role_ids: list[str]
+) -> None:
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "organization_id": organization_id,
+            "organization_role_id": r,
+            "user_id": user_id,
+        }
+        for r in role_ids
+    ]
+    if rows:
+        await insert_ignore(conn, member_roles, rows)
+
+
+async def unassign_member_roles(
+    conn: AsyncConnection, organization_id: str, user_id: str, role_ids: list[str] | None = None
+) -> int:
+    """``role_ids=None``: every role the user holds in the organization."""
+    statement = delete(member_roles).where(
+        member_roles.c.organization_id == organization_id, member_roles.c.user_id == user_id
+    )
+    if role_ids is not None:
+        statement = statement.where(member_roles.c.organization_role_id.in_(role_ids))
+    return int((await conn.execute(statement)).rowcount)
+
+
+# Scopes of roles ---------------------------------------------------------------------------
+async def role_scope_ids(conn: AsyncConnection, role_id: str) -> set[str]:
+    rows = await conn.execute(
+        select(role_scopes.c.organization_scope_id).where(
+            role_scopes.c.organization_role_id == role_id
+        )
+    )
+    return {r.organization_scope_id for r in rows}
+
+
+async def link_role_scopes(
+    conn: AsyncConnection, tenant_id: str, role_id: str, scope_ids: list[str]
+) -> None:
+    rows = [
+        {"tenant_id": tenant_id, "organization_role_id": role_id, "organization_scope_id": s}
+        for s in scope_ids
+    ]
+    if rows:
+        await insert_ignore(conn, role_scopes, rows)
+
+
+async def unlink_role_scopes(
+    conn: AsyncConnection, role_id: str, scope_ids: list[str] | None = None
+) -> int:
+    statement = delete(role_scopes).where(role_scopes.c.organization_role_id == role_id)
+    if scope_ids is not None:
+        statement = statement.where(role_scopes.c.organization_scope_id.in_(scope_ids))
+    return int((await conn.execute(statement)).rowcount)
+
+
+# What tokens carry -------------------------------------------------------------------------
+async def user_organizations(
+    conn: AsyncConnection, user_id: str, only: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The user's organizations (``id``, ``name``, ``description``) by name; ``only``
+    restricts them to those ids."""
+    query = (
+        select(organizations.c.id, organizations.c.name, organizations.c.description)
+        .join(members, members.c.organization_id == organizations.c.id)
+        .where(members.c.user_id == user_id)
+        .order_by(organizations.c.name, organizations.c.id)
+    )
+    if only is not None:
+        query = query.where(organizations.c.id.in_(only))
+    return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def user_role_pairs(conn: AsyncConnection, user_id: str) -> list[tuple[str, str]]:
+    """``(organization id, role name)`` for every organization role the user holds."""
+    rows = await conn.execute(
+        select(member_roles.c.organization_id, organization_roles.c.name)
+        .join(organization_roles, organization_roles.c.id == member_roles.c.organization_role_id)
+        .where(member_roles.c.user_id == user_id)
+        .order_by(member_roles.c.organization_id, organization_roles.c.name)
+    )
+    return [(r.organization_id, r.name) for r in rows]
+
+
+async def user_scope_names(conn: AsyncConnection, organization_id: str, user_id: str) -> set[str]:
+    """Organization scopes the user's roles in one organization grant."""
+    rows = await conn.execute(
+        select(organization_scopes.c.name)
+        .join(role_scopes, role_scopes.c.organization_scope_id == organization_scopes.c.id)
+        .join(
+            member_roles, member_roles.c.organization_role_id == role_scopes.c.organization_role_id
+        )
+        .where(member_roles.c.organization_id == organization_id, member_roles.c.user_id == user_id)
+    )
+    return {r.name for r in rows}
+
+
+# Organizations granted to third-party applications -----------------------------------------
+async def consented_ids(conn: AsyncConnection, application_id: str, user_id: str) -> list[str]:
+    rows = await conn.execute(
+        select(consented.c.organization_id)
+        .where(consented.c.application_id == application_id, consented.c.user_id == user_id)
+        .order_by(consented.c.organization_id)
+    )
+    return [r.organization_id for r in rows]
+
+
+async def add_consented(
+    conn: AsyncConnection, tenant_id: str, application_id: str, user_id: str, org_ids: list[str]
+) -> None:
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "application_id": application_id,
+            "user_id": user_id,
+            "organization_id": o,
+        }
+        for o in org_ids
+    ]
+    if rows:
+        await insert_ignore(conn, consented, rows)
+
+
+async def remove_consented(
+    conn: AsyncConnection, application_id: str, user_id: str, org_ids: list[str] | None = None
+) -> int:
+    """``org_ids=None``: every organization granted to the application."""
+    statement = delete(consented).where(
+        consented.c.application_id == application_id, consented.c.user_id == user_id
+    )
+    if org_ids is not None:
+        statement = statement.where(consented.c.organization_id.in_(org_ids))
+    return int((await conn.execute(statement)).rowcount)
