@@ -418,6 +418,36 @@ def test_consent_for_third_party_apps(lab: Lab) -> None:
     assert token.status_code == 200, token.text
 
 
+def test_consent_through_the_api_grants_only_the_organizations_named(lab: Lab) -> None:
+    third = make_app(lab.server, "Traditional", is_third_party=True)
+    user = lab_user(lab)
+    orgs = [lab.api.post("/api/organizations", json={"name": unique(n)}).json()
+            for n in ("acme", "globex")]  # fmt: skip
+    for org in orgs:
+        added = lab.api.post(f"/api/organizations/{org['id']}/users", json={"userIds": [user.id]})
+        assert added.status_code == 201, added.text
+    spa = Spa(lab, third.id, third.redirect_uri, scope="openid urn:logto:scope:organizations")
+    spa.event("SignIn")
+    verification_id = spa.password("username", user.username, PASSWORD)
+    spa.ok("POST", "/experience/identification", {"verificationId": verification_id}, 204)
+    spa.browser.get(spa.ok("POST", "/experience/submit")["redirectTo"])
+    info = spa.ok("GET", "/interaction/consent")
+    assert sorted(o["id"] for o in info["organizations"]) == sorted(o["id"] for o in orgs)
+    chosen = {"organizationIds": [orgs[0]["id"]]}
+    redirect_to = spa.ok("POST", "/interaction/consent", chosen)["redirectTo"]
+    back = spa.browser.follow_until_external(spa.browser.get(redirect_to))
+    code = query_of(back.headers["location"])["code"]
+    token = httpx.post(f"{lab.server.endpoint}/oidc/token", headers=third.basic(), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": third.redirect_uri,
+        "code_verifier": spa.verifier})  # fmt: skip
+    assert token.status_code == 200, token.text
+    userinfo = httpx.get(
+        f"{lab.server.endpoint}/oidc/me",
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+    )
+    assert userinfo.json()["organizations"] == [orgs[0]["id"]]  # only the one granted
+
+
 # --- the request itself --------------------------------------------------------------------------
 def test_cross_site_form_posts_cannot_drive_the_api(lab: Lab) -> None:
     """What an HTML form on another site can send (urlencoded, multipart, text/plain) is
