@@ -85,22 +85,8 @@ class ArtifactStore:
 
     async def consume(self, kind: str, artifact_id: str) -> bool:
         """Mark as used; True only for the one caller that consumed an unexpired artifact."""
-        now = now_ms()
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(t)
-                .where(
-                    and_(
-                        t.c.model_name == kind,
-                        t.c.id == artifact_id,
-                        t.c.tenant_id == self._tenant_id,
-                        t.c.consumed_at.is_(None),
-                        t.c.expires_at > now,
-                    )
-                )
-                .values(consumed_at=now)
-            )
-        return result.rowcount == 1
+            return await consume(conn, self._tenant_id, kind, artifact_id)
 
     async def destroy(self, kind: str, artifact_id: str) -> None:
         async with self._engine.begin() as conn:
@@ -150,3 +136,23 @@ async def revoke_account(conn: AsyncConnection, tenant_id: str, account_id: str)
         )
     )
     return result.rowcount
+
+
+async def consume(conn: AsyncConnection, tenant_id: str, kind: str, artifact_id: str) -> bool:
+    """:meth:`ArtifactStore.consume` in the caller's transaction, for a single-use artifact
+    whose use writes other rows too (an invitation and the account it creates)."""
+    now = now_ms()
+    result = await conn.execute(
+        update(t)
+        .where(
+            and_(
+                t.c.model_name == kind,
+                t.c.id == artifact_id,
+                t.c.tenant_id == tenant_id,
+                t.c.consumed_at.is_(None),
+                t.c.expires_at > now,
+            )
+        )
+        .values(consumed_at=now)
+    )
+    return result.rowcount == 1

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -97,9 +98,17 @@ class Runtime:
         message = f"{purpose}:{value}".encode()
         return hmac.new(self.cookie_key, message, hashlib.sha256).hexdigest()
 
-    def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
-        """The one way Portico sets a cookie: host-only, HttpOnly, SameSite=Lax, Secure when
-        the endpoint is a secure context."""
+    def set_cookie(
+        self,
+        response: Response,
+        name: str,
+        value: str,
+        max_age: int,
+        samesite: Literal["lax", "strict"] = "lax",
+    ) -> None:
+        """The one way Portico sets a cookie: host-only, HttpOnly, SameSite=Lax (Strict for
+        the console, which no other site ever needs to link into signed in), Secure when the
+        endpoint is a secure context."""
         response.set_cookie(
             name,
             value,
@@ -107,7 +116,7 @@ class Runtime:
             path="/",
             httponly=True,
             secure=self.settings.secure_cookies,
-            samesite="lax",
+            samesite=samesite,
         )
 
     async def translator(self, request: Request, ui_locales: str | None = None) -> Translate:
@@ -132,3 +141,7 @@ class Runtime:
         return (
             "__Host-portico_interaction" if self.settings.secure_cookies else "portico_interaction"
         )
+
+    @property
+    def console_cookie(self) -> str:
+        return "__Host-portico-console" if self.settings.secure_cookies else "portico-console"

@@ -1,0 +1,18 @@
+"""The admin console (``/console``): server-rendered pages over ``services/``, for the admins
+of the ``admin`` tenant. See ``docs/console.md`` for how to add a page."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from portico.web.console import admins, auth, coming, get_started
+from portico.web.runtime import Runtime
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    return [
+        *auth.routes(runtime),
+        *get_started.routes(runtime),
+        *admins.routes(runtime),
+        *coming.routes(runtime),
+    ]
