@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from portico.web.console import admins, auth, coming, get_started
+from portico.web.console import (
+    admins,
+    applications,
+    auth,
+    coming,
+    connectors,
+    get_started,
+    sign_in_experience,
+)
 from portico.web.runtime import Runtime
 
 
@@ -13,6 +21,9 @@ def routes(runtime: Runtime) -> list[Route]:
     return [
         *auth.routes(runtime),
         *get_started.routes(runtime),
+        *applications.routes(runtime),
+        *connectors.routes(runtime),
+        *sign_in_experience.routes(runtime),
         *admins.routes(runtime),
         *coming.routes(runtime),
     ]
