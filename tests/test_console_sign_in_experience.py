@@ -59,7 +59,7 @@ def test_saves_email_code_sign_in_with_an_audit_entry(console: ConsoleClient) ->
     assert "Sign-in experience saved" in page and 'value="#0a7d5b"' in page
 
     async def audit(conn):  # type: ignore[no-untyped-def]
-        query = select(logs.c.payload).where(logs.c.key == "ManagementApi.UpdateSignInExp")
+        query = select(logs.c.payload).where(logs.c.key == "ManagementApi.PatchSignInExp")
         return [r.payload for r in await conn.execute(query)]
 
     assert console.server.db(audit)[-1]["actor"]["type"] == "console"

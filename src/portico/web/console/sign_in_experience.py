@@ -220,7 +220,7 @@ async def save(ctx: Console) -> Response:
     try:
         async with ctx.write() as conn:
             await service.patch_stored(conn, ctx.tenant, patch)
-            await ctx.audit(conn, "UpdateSignInExp", status=200)
+            await ctx.audit(conn, "PatchSignInExp", status=200)
     except (InvalidSignInExperience, ServiceError) as error:
         return await _render(ctx, _draft(current, patch), status=400, error=readable(error))
     ctx.flash("Sign-in experience saved. The preview shows it.")
