@@ -12,6 +12,7 @@ from portico.services.errors import ServiceError
 from portico.storage import users as user_repo
 from portico.web.console import auth
 from portico.web.console.context import Console, form, page
+from portico.web.console.credentials import policy_error
 from portico.web.runtime import Runtime
 
 SECTION = "admins"
@@ -31,7 +32,7 @@ async def create(ctx: Console) -> Response:
     username, password = ctx.field("username", 128).strip(), ctx.field("password", 1024)
     try:
         async with ctx.write() as conn:
-            problem = await auth.policy_error(ctx.runtime, password, username)
+            problem = await policy_error(ctx.runtime, password, username)
             if problem:
                 raise ServiceError(problem, code="password.rejected")
             admin = await user_service.create_user(

@@ -1,11 +1,8 @@
-"""Who may use the console: first-run set-up, sign-in, sign-out, invitations, and the
-password checks behind them.
+"""Who may use the console: first-run set-up, sign-in, sign-out and invitations.
 
 Console users are users of the ``admin`` tenant (``services/users`` with tenant ``admin``,
 Argon2id passwords), never the ``default`` tenant's end users. Failed sign-ins are counted
-by ``experience/sentinel.py`` per username (so an unknown username locks the same way):
-:data:`MAX_FAILURES` within :data:`LOCKOUT_SECONDS` lock that username for the rest of the
-window.
+by ``experience/sentinel.py`` (``credentials.py``).
 """
 
 from __future__ import annotations
@@ -19,68 +16,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.experience.sentinel import Locked
 from portico.ids import digest, opaque_token
 from portico.protocol.errors import OAuthError
 from portico.services import audit
 from portico.services import users as user_service
 from portico.services.bootstrap import ADMIN_TENANT
 from portico.services.errors import ServiceError
-from portico.services.password_policy import PasswordPolicy, check_password
 from portico.storage import artifacts, configs
 from portico.storage import users as user_repo
 from portico.web.console import session as sessions
 from portico.web.console.context import Console, admin_count, error_page, render, signed_in
+from portico.web.console.credentials import policy_error, verify
 from portico.web.http import body_params, redirect
-from portico.web.i18n import DEFAULT, translator
 from portico.web.runtime import Runtime
 
-MAX_FAILURES = 10
-LOCKOUT_SECONDS = 10 * 60
 INVITATION = "ConsoleInvitation"
 INVITATION_TTL = 7 * 24 * 3600
 # Written once, in the transaction that creates the first admin: two visitors racing through
 # set-up cannot both become the first admin.
 _OWNER_KEY = "portico.consoleOwner"
 _PRE_AUTH_TTL = 3600
-
-
-# Passwords ----------------------------------------------------------------------------------
-async def policy_error(runtime: Runtime, password: str, username: str) -> str | None:
-    """The first rule of the admin tenant's password policy that ``password`` breaks."""
-    assert runtime.experiences is not None
-    sie = await runtime.experiences.get(ADMIN_TENANT)
-    rejections = check_password(
-        password, PasswordPolicy.from_config(sie.passwordPolicy), {"username": username}
-    )
-    if not rejections:
-        return None
-    first = rejections[0]
-    return translator(DEFAULT)(first.code, **first.data)
-
-
-async def verify(runtime: Runtime, username: str, password: str) -> dict[str, Any] | str:
-    """The admin whose password this is, or why not (wrong, or locked out)."""
-    assert runtime.sentinel is not None and runtime.engine is not None
-    target = f"console:{username.strip().lower()}"
-    reserved = await runtime.sentinel.reserve(ADMIN_TENANT, target, MAX_FAILURES, LOCKOUT_SECONDS)
-    if isinstance(reserved, Locked):
-        return f"Too many failed attempts. Try again in {reserved.minutes_left()} minutes."
-    async with runtime.engine.connect() as conn:
-        admin = await user_service.authenticate(conn, ADMIN_TENANT, username, password)
-    if admin is None:
-        return "Wrong username or password."
-    await runtime.sentinel.release(reserved)
-    await runtime.sentinel.succeeded(ADMIN_TENANT, target)
-    return admin
-
-
-async def check_own_password(ctx: Console, password: str) -> str | None:
-    """Re-authentication: None when ``password`` is the signed-in admin's."""
-    result = await verify(ctx.runtime, ctx.admin["username"] or "", password)
-    if isinstance(result, str):
-        return result
-    return None if result["id"] == ctx.admin["id"] else "Wrong password."
 
 
 # Pages before sign-in -----------------------------------------------------------------------

@@ -30,6 +30,7 @@ from portico.services.errors import NotFound, ServiceError
 from portico.storage import users as user_repo
 from portico.storage.database import now_ms
 from portico.web.console import session as sessions
+from portico.web.console.credentials import check_own_password
 from portico.web.console.session import ConsoleSession
 from portico.web.http import NO_STORE, body_params, redirect
 from portico.web.runtime import TEMPLATES, Runtime
@@ -232,11 +233,9 @@ def _handler(runtime: Runtime, handler: Handler, *, form: bool, destructive: boo
 async def _reauthenticate(ctx: Console) -> Response | None:
     """None when the form carries the admin's right password (the session is marked
     recently authenticated); else the page asking for it, which re-posts the same form."""
-    from portico.web.console import auth
-
     password = ctx.field("reauth_password", 1024)
     if password:
-        error = await auth.check_own_password(ctx, password)
+        error = await check_own_password(ctx.runtime, ctx.admin, password)
         if error is None:
             ctx.session.reauth_at = now_ms()
             await sessions.save(ctx.runtime, ctx.session)
