@@ -9,6 +9,7 @@ from starlette.routing import Route
 from portico.storage import applications as app_repo
 from portico.storage import connectors as connector_repo
 from portico.web.console.context import Console, page
+from portico.web.console.frameworks import FRAMEWORKS
 from portico.web.http import redirect
 from portico.web.runtime import Runtime
 
@@ -25,6 +26,7 @@ async def index(ctx: Console) -> Response:
         has_app=app_count > 0,
         has_connector=bool(connectors),
         issuer=f"{ctx.endpoint}/oidc",
+        frameworks=FRAMEWORKS[:4],
     )
 
 
