@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from portico.connectors.secrets import MASK
+from portico.connectors.secrets import MASK, confidential_paths
 
 TEXT, SECRET, INTEGER, BOOLEAN, TRISTATE, CHOICE, JSON = (
     "text", "secret", "integer", "boolean", "tristate", "choice", "json",
@@ -32,11 +32,12 @@ class FormField:
     description: str = ""
     options: tuple[str, ...] = ()
     default: Any = None
+    holds_secret: bool = False
 
     @property
     def advanced(self) -> bool:
-        """Optional settings with a default go under "Advanced"."""
-        return not self.required and self.kind not in (SECRET, JSON) and self.default is not None
+        """Optional settings go under "Advanced", except those holding a credential."""
+        return not (self.required or self.holds_secret)
 
 
 def label_of(name: str) -> str:
@@ -73,6 +74,7 @@ def _kind(prop: dict[str, Any], nullable: bool) -> str:
 
 def fields_of(schema: dict[str, Any]) -> list[FormField]:
     required = set(schema.get("required") or [])
+    secret_holders = {path[0] for path in confidential_paths(schema)}
     fields = []
     for name, raw in (schema.get("properties") or {}).items():
         prop, nullable = _plain(raw)
@@ -85,6 +87,7 @@ def fields_of(schema: dict[str, Any]) -> list[FormField]:
                 description=prop.get("description") or "",
                 options=tuple(str(o) for o in prop.get("enum") or ()),
                 default=prop.get("default"),
+                holds_secret=name in secret_holders,
             )
         )
     return fields
