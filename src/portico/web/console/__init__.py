@@ -12,7 +12,9 @@ from portico.web.console import (
     coming,
     connectors,
     get_started,
+    resources,
     sign_in_experience,
+    users,
 )
 from portico.web.runtime import Runtime
 
@@ -25,5 +27,7 @@ def routes(runtime: Runtime) -> list[Route]:
         *connectors.routes(runtime),
         *sign_in_experience.routes(runtime),
         *admins.routes(runtime),
+        *users.routes(runtime),
+        *resources.routes(runtime),
         *coming.routes(runtime),
     ]
