@@ -13,6 +13,7 @@ from portico.web.console import (
     connectors,
     get_started,
     resources,
+    roles,
     sign_in_experience,
     users,
 )
@@ -29,5 +30,6 @@ def routes(runtime: Runtime) -> list[Route]:
         *admins.routes(runtime),
         *users.routes(runtime),
         *resources.routes(runtime),
+        *roles.routes(runtime),
         *coming.routes(runtime),
     ]

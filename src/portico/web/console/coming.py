@@ -9,7 +9,6 @@ from portico.web.console.context import Console, page
 from portico.web.runtime import Runtime
 
 COMING = {
-    "roles": "Roles",
     "audit-logs": "Audit logs",
     "signing-keys": "Signing keys",
 }
