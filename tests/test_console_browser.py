@@ -154,3 +154,15 @@ def test_seed_first_run_through_the_console(fresh: Server, mailbox: Running, pag
         page.goto(f"{fresh.endpoint}/console/{name}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         shot(page, f"10-{name}")
+
+    # The end user's details page (found by the search box) and an audit entry's details.
+    page.goto(f"{fresh.endpoint}/console/users")
+    page.get_by_label("Search").fill(address.split("@")[0])
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=address).click()
+    expect(page.get_by_role("heading", name="Password")).to_be_visible()
+    shot(page, "11-user")
+    page.goto(f"{fresh.endpoint}/console/audit-logs?key=ExchangeTokenBy.AuthorizationCode")
+    page.get_by_role("link", name="ExchangeTokenBy.AuthorizationCode").first.click()
+    expect(page.locator("#payload")).to_contain_text('"key": "ExchangeTokenBy.AuthorizationCode"')
+    shot(page, "12-audit-log")
