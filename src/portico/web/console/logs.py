@@ -14,7 +14,7 @@ from starlette.routing import Route
 from portico.services.errors import NotFound, ServiceError
 from portico.storage import logs as log_repo
 from portico.web.console.context import Console, page
-from portico.web.console.users import page_number
+from portico.web.console.paging import page_count, page_number
 from portico.web.runtime import Runtime
 
 SECTION = "audit-logs"
@@ -84,7 +84,7 @@ async def index(ctx: Console) -> Response:
         total=total,
         filters=chosen,
         page=number,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        pages=page_count(total, PAGE_SIZE),
         query=urlencode({k: v for k, v in chosen.items() if v}),
     )
 

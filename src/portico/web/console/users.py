@@ -18,16 +18,11 @@ from portico.storage import rbac as rbac_repo
 from portico.storage import search as search_sql
 from portico.storage import users as user_repo
 from portico.web.console.context import Console, form, page
+from portico.web.console.paging import page_count, page_number
 from portico.web.runtime import Runtime
 
 SECTION = "users"
 PAGE_SIZE = 20
-
-
-def page_number(ctx: Console) -> int:
-    """The ``page`` query parameter (1-based); anything unreadable is the first page."""
-    raw = ctx.request.query_params.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() and len(raw) < 7 else 1
 
 
 def _search(term: str) -> search_sql.Search | None:
@@ -55,7 +50,7 @@ async def _list(ctx: Console, status: int = 200, **values: Any) -> Response:
         total=total,
         search=term,
         page=number,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        pages=page_count(total, PAGE_SIZE),
         **values,
     )
 
