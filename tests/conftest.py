@@ -13,6 +13,7 @@ import pytest
 
 from portico.services import applications, rbac, users
 from tests.cluster import Cluster, start_cluster
+from tests.console import ConsoleClient, create_first_admin, start_server
 from tests.fake_kakao import FakeKakao
 from tests.lab import Lab, start_lab
 from tests.smtp_server import smtp_config, smtp_server
@@ -249,3 +250,23 @@ def prepare_cluster(running: Cluster, mail_port: int | None = None) -> None:
         assert created.status_code == 200, created.text
     web = make_app(running, "Traditional")  # type: ignore[arg-type]
     running.app_id, running.app_secret = web.id, web.secret or ""
+
+
+@pytest.fixture(scope="session")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of its own whose first admin (``tests.console.ADMIN``) was created through the
+    console's set-up page."""
+    for srv in start_server(tmp_path_factory, "portico-console"):
+        console = ConsoleClient(srv)
+        assert create_first_admin(console).status_code == 303
+        console.close()
+        yield srv
+
+
+@pytest.fixture
+def console(console_server: Server) -> Iterator[ConsoleClient]:
+    """A signed-in admin's browser."""
+    client = ConsoleClient(console_server)
+    client.sign_in()
+    yield client
+    client.close()

@@ -44,6 +44,26 @@ def validate_indicator(indicator: str) -> str:
     return indicator
 
 
+MAX_ACCESS_TOKEN_TTL = 86400 * 365  # seconds; the bound /api's body schema also sets
+
+
+def check_resource_values(name: str, access_token_ttl: int) -> None:
+    """A resource's name (1 to 256 characters) and access token lifetime (1 s to a year), as
+    /api's body schema checks them; for callers without that schema (the console)."""
+    if not 1 <= len(name) <= 256:
+        raise InvalidRbac("The API name must be 1 to 256 characters.")
+    if not 1 <= access_token_ttl <= MAX_ACCESS_TOKEN_TTL:
+        raise InvalidRbac(f"The token lifetime must be from 1 to {MAX_ACCESS_TOKEN_TTL} seconds.")
+
+
+def check_role_values(name: str, description: str) -> None:
+    """A role's name and description: 1 to 128 characters each (/api's body schema bounds)."""
+    if not 1 <= len(name) <= 128:
+        raise InvalidRbac("The role name must be 1 to 128 characters.")
+    if len(description) > 128:
+        raise InvalidRbac("The description must be at most 128 characters.")
+
+
 def is_management_api(resource: dict[str, Any]) -> bool:
     return bool(resource["indicator"] == MANAGEMENT_API_INDICATOR)
 
@@ -99,8 +119,9 @@ async def _changeable_resource(
 ) -> dict[str, Any]:
     resource = await get_resource(conn, tenant_id, resource_id)
     if is_management_api(resource):
+        done = "modified" if verb == "modify" else "deleted"
         raise InvalidRbac(
-            f"The Management API resource cannot be {verb}d.",
+            f"The Management API resource cannot be {done}.",
             code=f"resource.cannot_{verb}_management_api",
         )
     return resource

@@ -330,29 +330,27 @@ class SignInExperiences:
 
     async def update(self, tenant_id: str, patch: dict[str, Any]) -> SignInExperience:
         async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(sign_in_experiences)
-                    .where(
-                        sign_in_experiences.c.tenant_id == tenant_id,
-                        sign_in_experiences.c.id == SIE_ID,
-                    )
-                    .with_for_update()
-                )
-            ).first()
-            current = _from_row(dict(row._mapping)) if row else seed_for(tenant_id)
-            updated = merge(current, patch)
-            values = _to_row(tenant_id, updated)
-            if row is None:
-                await insert_ignore(conn, sign_in_experiences, [values])
-            else:
-                await conn.execute(
-                    update(sign_in_experiences)
-                    .where(
-                        sign_in_experiences.c.tenant_id == tenant_id,
-                        sign_in_experiences.c.id == SIE_ID,
-                    )
-                    .values(values)
-                )
+            updated = await patch_stored(conn, tenant_id, patch)
         self._cache.invalidate(tenant_id)
         return updated.model_copy(update={"tenantId": tenant_id})
+
+
+async def patch_stored(
+    conn: AsyncConnection, tenant_id: str, patch: dict[str, Any]
+) -> SignInExperience:
+    """:func:`merge` ``patch`` into the stored experience (row locked) and store the result, in
+    the caller's transaction (the console writes its audit entry in the same one)."""
+    row = (
+        await conn.execute(
+            select(sign_in_experiences)
+            .where(sign_in_experiences.c.tenant_id == tenant_id, sign_in_experiences.c.id == SIE_ID)
+            .with_for_update()
+        )
+    ).first()
+    current = _from_row(dict(row._mapping)) if row else seed_for(tenant_id)
+    updated = merge(current, patch)
+    if row is None:
+        await insert_ignore(conn, sign_in_experiences, [_to_row(tenant_id, updated)])
+    else:
+        await replace(conn, tenant_id, updated)
+    return updated

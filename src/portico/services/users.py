@@ -49,6 +49,25 @@ class InvalidUser(ServiceError):
     """A value of the user is not acceptable, or an identifier is already taken."""
 
 
+AVATAR_RE = re.compile(r"^https?://\S+$")
+
+
+def check_admin_set_password(password: str) -> None:
+    """What an administrator may set as a user's password (/api checks the same bounds in its
+    body schema): 8 to 256 characters, not held to the sign-in password policy, as in Logto."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidUser(
+            f"The password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+            code="user.password_length",
+        )
+
+
+def check_avatar(avatar: str) -> None:
+    """An avatar is empty or an http(s) URL (the pattern /api's body schema uses)."""
+    if avatar and (len(avatar) > 2048 or not AVATAR_RE.match(avatar)):
+        raise InvalidUser("The avatar must be an http or https URL.", code="user.invalid_avatar")
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 

@@ -131,11 +131,8 @@ class ArtifactStore:
 
     async def consume(self, kind: str, artifact_id: str) -> bool:
         """Mark as used; True only for the one caller that consumed an unexpired artifact."""
-        params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": self._tenant_id}
-        params["p_now"] = now_ms()
         async with self._engine.begin() as conn:
-            result = await conn.execute(_CONSUME, params)
-        return result.rowcount == 1
+            return await consume(conn, self._tenant_id, kind, artifact_id)
 
     async def destroy(self, kind: str, artifact_id: str) -> None:
         async with self._engine.begin() as conn:
@@ -185,3 +182,11 @@ async def revoke_account(conn: AsyncConnection, tenant_id: str, account_id: str)
         )
     )
     return result.rowcount
+
+
+async def consume(conn: AsyncConnection, tenant_id: str, kind: str, artifact_id: str) -> bool:
+    """:meth:`ArtifactStore.consume` in the caller's transaction, for a single-use artifact
+    whose use writes other rows too (an invitation and the account it creates)."""
+    params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": tenant_id, "p_now": now_ms()}
+    result = await conn.execute(_CONSUME, params)
+    return result.rowcount == 1

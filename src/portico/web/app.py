@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from portico.protocol import grants
 from portico.services.purge import PurgeTask
 from portico.settings import Settings, load_settings
-from portico.web import experience, failures, oidc_routes
+from portico.web import console, experience, failures, oidc_routes
 from portico.web.api.app import create_api
 from portico.web.body_limit import BodyLimit
 from portico.web.no_nul import NoNul
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/", home),
             *oidc_routes.routes(runtime),
             *experience.routes(runtime),
+            *console.routes(runtime),
             Mount("/api", app=create_api(runtime)),
             Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
         ],

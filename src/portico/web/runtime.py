@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -124,9 +125,17 @@ class Runtime:
         a form rendered before a rotation is still accepted after it."""
         return (await self.cookie_keys()).verify(f"{purpose}:{value}", tag)
 
-    def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
-        """The one way Portico sets a cookie: host-only, HttpOnly, SameSite=Lax, Secure when
-        the endpoint is a secure context."""
+    def set_cookie(
+        self,
+        response: Response,
+        name: str,
+        value: str,
+        max_age: int,
+        samesite: Literal["lax", "strict"] = "lax",
+    ) -> None:
+        """The one way Portico sets a cookie: host-only, HttpOnly, SameSite=Lax (Strict for
+        the console, which no other site ever needs to link into signed in), Secure when the
+        endpoint is a secure context."""
         response.set_cookie(
             name,
             value,
@@ -134,7 +143,7 @@ class Runtime:
             path="/",
             httponly=True,
             secure=self.settings.secure_cookies,
-            samesite="lax",
+            samesite=samesite,
         )
 
     async def translator(self, request: Request, ui_locales: str | None = None) -> Translate:
@@ -159,3 +168,7 @@ class Runtime:
         return (
             "__Host-portico_interaction" if self.settings.secure_cookies else "portico_interaction"
         )
+
+    @property
+    def console_cookie(self) -> str:
+        return "__Host-portico-console" if self.settings.secure_cookies else "portico-console"

@@ -44,6 +44,8 @@ class Ctx:
     client: Client | None
     fields: dict[str, list[str]]
     notice: str | None = None
+    # The console's preview shows unsaved colours from its own stylesheet.
+    theme_css: str | None = None
 
     # State ---------------------------------------------------------------------------------
     @property
@@ -119,6 +121,7 @@ class Ctx:
             csrf_token=self.interaction["csrf"],
             client_name=self.client_name,
             notice=self.t(self.notice) if self.notice else None,
+            theme_css=self.theme_css,
             **values,
         )
 

@@ -1,0 +1,37 @@
+"""The admin console (``/console``): server-rendered pages over ``services/``, for the admins
+of the ``admin`` tenant. See ``docs/console.md`` for how to add a page."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from portico.web.console import (
+    admins,
+    applications,
+    auth,
+    connectors,
+    get_started,
+    keys,
+    logs,
+    resources,
+    roles,
+    sign_in_experience,
+    users,
+)
+from portico.web.runtime import Runtime
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    return [
+        *auth.routes(runtime),
+        *get_started.routes(runtime),
+        *applications.routes(runtime),
+        *connectors.routes(runtime),
+        *sign_in_experience.routes(runtime),
+        *admins.routes(runtime),
+        *users.routes(runtime),
+        *resources.routes(runtime),
+        *roles.routes(runtime),
+        *logs.routes(runtime),
+        *keys.routes(runtime),
+    ]

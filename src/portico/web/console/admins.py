@@ -1,0 +1,83 @@
+"""Admins: the console's own users. Any admin may add another (username + initial password)
+or hand out a single-use invitation link; Logto OSS allows only one admin (Logto #8086)."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.services import users as user_service
+from portico.services.bootstrap import ADMIN_TENANT
+from portico.services.errors import ServiceError
+from portico.storage import users as user_repo
+from portico.web.console import auth
+from portico.web.console.context import Console, form, page
+from portico.web.console.credentials import policy_error
+from portico.web.runtime import Runtime
+
+SECTION = "admins"
+
+
+async def _list(ctx: Console, status: int = 200, **values: object) -> Response:
+    async with ctx.read() as conn:
+        _, admins = await user_repo.find_users(conn, ADMIN_TENANT, offset=0, limit=200)
+    return await ctx.render("admins.html", status=status, section=SECTION, admins=admins, **values)
+
+
+async def index(ctx: Console) -> Response:
+    return await _list(ctx)
+
+
+async def create(ctx: Console) -> Response:
+    username, password = ctx.field("username", 128).strip(), ctx.field("password", 1024)
+    try:
+        async with ctx.write() as conn:
+            problem = await policy_error(ctx.runtime, password, username)
+            if problem:
+                raise ServiceError(problem, code="password.rejected")
+            admin = await user_service.create_user(
+                conn, ADMIN_TENANT, username=username, password=password
+            )
+            await ctx.audit(
+                conn, "CreateAdmin", tenant=ADMIN_TENANT, prefix="Console", user_id=admin["id"]
+            )
+    except ServiceError as error:
+        return await _list(ctx, 400, error=error.message, username=username)
+    ctx.flash(f"Admin {username} created. Give them the initial password through a safe channel.")
+    return await ctx.redirect("/console/admins")
+
+
+async def invite(ctx: Console) -> Response:
+    link = await auth.create_invitation(ctx)
+    async with ctx.write() as conn:
+        await ctx.audit(conn, "CreateAdminInvitation", tenant=ADMIN_TENANT, prefix="Console")
+    return await _list(ctx, invitation=link)
+
+
+async def delete(ctx: Console) -> Response:
+    admin_id = ctx.request.path_params["id"]
+    if admin_id == ctx.admin["id"]:
+        raise ServiceError("You cannot delete your own account.", status=422)
+    async with ctx.write() as conn:
+        await user_service.get_user(conn, ADMIN_TENANT, admin_id)
+        if await user_repo.count_users(conn, ADMIN_TENANT) <= 1:
+            raise ServiceError("The last admin cannot be deleted.", status=422)
+        await user_service.delete_user(conn, ADMIN_TENANT, admin_id)
+        await ctx.audit(
+            conn, "DeleteAdmin", tenant=ADMIN_TENANT, prefix="Console", user_id=admin_id
+        )
+    ctx.flash("Admin deleted.")
+    return await ctx.redirect("/console/admins")
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    return [
+        Route("/console/admins", page(runtime, index), methods=["GET"]),
+        Route("/console/admins", form(runtime, create), methods=["POST"]),
+        Route("/console/admins/invitations", form(runtime, invite), methods=["POST"]),
+        Route(
+            "/console/admins/{id}/delete",
+            form(runtime, delete, destructive=True),
+            methods=["POST"],
+        ),
+    ]

@@ -1,0 +1,244 @@
+"""Applications: framework cards, create, details (endpoint, issuer, App ID, secrets shown
+once, URIs, CORS origins, token lifetimes), the framework's integration guide, delete.
+
+Writes go through ``services/applications`` in one transaction with the audit entry /api
+writes for the same change (``ManagementApi.CreateApplication``...).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.services import applications as service
+from portico.services.applications import AppType
+from portico.services.errors import ServiceError
+from portico.storage import applications as repo
+from portico.storage.database import now_ms
+from portico.web.console.context import Console, form, page
+from portico.web.console.frameworks import BY_KEY, DEFAULT_GUIDE, FRAMEWORKS, guides_for
+from portico.web.runtime import Runtime
+
+SECTION = "applications"
+MAX_ID_TOKEN_TTL = 86_400
+MAX_REFRESH_DAYS = 180
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+async def index(ctx: Console) -> Response:
+    async with ctx.read() as conn:
+        _, apps = await repo.find_applications(conn, ctx.tenant, offset=0, limit=500)
+    return await ctx.render("applications.html", section=SECTION, apps=apps)
+
+
+async def new(ctx: Console) -> Response:
+    framework = BY_KEY.get(ctx.request.query_params.get("framework", ""))
+    return await ctx.render(
+        "application_new.html", section=SECTION, frameworks=FRAMEWORKS, framework=framework
+    )
+
+
+async def create(ctx: Console) -> Response:
+    framework = BY_KEY.get(ctx.field("framework", 32))
+    if framework is None:
+        raise ServiceError("Pick a framework first.")
+    name = ctx.field("name", 256)
+    try:
+        async with ctx.write() as conn:
+            created = await service.create_application(
+                conn,
+                ctx.tenant,
+                name=name,
+                app_type=framework.app_type,
+                redirect_uris=_lines(ctx.field("redirect_uris", 20_000)),
+                post_logout_redirect_uris=_lines(ctx.field("post_logout_redirect_uris", 20_000)),
+            )
+            app_id = created.row["id"]
+            await ctx.audit(conn, "CreateApplication", application_id=app_id, status=200)
+    except ServiceError as error:
+        return await ctx.render(
+            "application_new.html", status=400, section=SECTION, frameworks=FRAMEWORKS,
+            framework=framework, error=error.message, name=name,
+        )  # fmt: skip
+    # The secret is in this response only (never stored, never in a redirect or a flash).
+    return await _details(ctx, app_id, status=201, new_secret=created.secret, guide=framework.key)
+
+
+async def _details(
+    ctx: Console,
+    app_id: str,
+    *,
+    status: int = 200,
+    guide: str | None = None,
+    new_secret: str | None = None,
+    errors: dict[str, str] | None = None,
+    draft: dict[str, str] | None = None,
+) -> Response:
+    async with ctx.read() as conn:
+        app = await service.get_application(conn, ctx.tenant, app_id)
+        secrets = await repo.list_secrets(conn, app_id)
+    app_type = AppType(app["type"])
+    chosen = BY_KEY.get(guide or ctx.request.query_params.get("guide", ""))
+    if chosen is None or chosen.app_type is not app_type:
+        chosen = BY_KEY[DEFAULT_GUIDE[app_type]]
+    oidc = app["oidc_client_metadata"] or {}
+    custom = app["custom_client_metadata"] or {}
+    values = draft or {
+        "name": app["name"],
+        "description": app["description"] or "",
+        "redirect_uris": "\n".join(oidc.get("redirectUris") or []),
+        "post_logout_redirect_uris": "\n".join(oidc.get("postLogoutRedirectUris") or []),
+        "cors_origins": "\n".join(custom.get("corsAllowedOrigins") or []),
+        "id_token_ttl": str(custom.get("idTokenTtl") or 3600),
+        "refresh_days": str(custom.get("refreshTokenTtlInDays") or 14),
+        "rotate_refresh": "on" if custom.get("rotateRefreshToken", True) is not False else "",
+        "always_refresh": "on" if custom.get("alwaysIssueRefreshToken") else "",
+    }
+    redirect_uri = (oidc.get("redirectUris") or [chosen.redirect_uri or "<your redirect URI>"])[0]
+    post_logout = (oidc.get("postLogoutRedirectUris") or [chosen.post_logout_redirect_uri or ""])[0]
+    return await ctx.render(
+        "application.html",
+        status=status,
+        section=SECTION,
+        app=app,
+        app_type=app_type,
+        secrets=secrets,
+        new_secret=new_secret,
+        guide=chosen,
+        guides=guides_for(app_type),
+        values=values,
+        errors=errors or {},
+        issuer=f"{ctx.endpoint}/oidc",
+        app_secret=new_secret or "<your-app-secret>",
+        redirect_uri=redirect_uri,
+        post_logout_redirect_uri=post_logout,
+        now=now_ms(),
+    )
+
+
+async def details(ctx: Console) -> Response:
+    return await _details(ctx, ctx.request.path_params["id"])
+
+
+def _origin_errors(origins: list[str]) -> str | None:
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("",):
+            return f"{origin!r} is not an origin (scheme://host[:port], no path)"
+    return None
+
+
+def _bounded(text: str, low: int, high: int) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+async def update(ctx: Console) -> Response:
+    app_id = ctx.request.path_params["id"]
+    draft = {
+        name: ctx.field(name, 20_000)
+        for name in ("name", "description", "redirect_uris", "post_logout_redirect_uris",
+                     "cors_origins", "id_token_ttl", "refresh_days", "rotate_refresh",
+                     "always_refresh")
+    }  # fmt: skip
+    errors: dict[str, str] = {}
+    origins = _lines(draft["cors_origins"])
+    if problem := _origin_errors(origins):
+        errors["cors_origins"] = problem
+    id_ttl = _bounded(draft["id_token_ttl"], 1, MAX_ID_TOKEN_TTL)
+    if id_ttl is None:
+        errors["id_token_ttl"] = f"A whole number of seconds from 1 to {MAX_ID_TOKEN_TTL}."
+    days = _bounded(draft["refresh_days"], 1, MAX_REFRESH_DAYS)
+    if days is None:
+        errors["refresh_days"] = f"A whole number of days from 1 to {MAX_REFRESH_DAYS}."
+    if errors:
+        return await _details(ctx, app_id, status=400, errors=errors, draft=draft)
+    try:
+        async with ctx.write() as conn:
+            current = await service.get_application(conn, ctx.tenant, app_id)
+            custom = {
+                **(current["custom_client_metadata"] or {}),
+                "corsAllowedOrigins": origins,
+                "idTokenTtl": id_ttl,
+                "refreshTokenTtlInDays": days,
+                "rotateRefreshToken": bool(draft["rotate_refresh"]),
+                "alwaysIssueRefreshToken": bool(draft["always_refresh"]),
+            }
+            oidc = {
+                **(current["oidc_client_metadata"] or {}),
+                "redirectUris": _lines(draft["redirect_uris"]),
+                "postLogoutRedirectUris": _lines(draft["post_logout_redirect_uris"]),
+            }
+            await service.update_application(
+                conn,
+                ctx.tenant,
+                app_id,
+                {
+                    "name": draft["name"],
+                    "description": draft["description"] or None,
+                    "oidc_client_metadata": oidc,
+                    "custom_client_metadata": custom,
+                },
+            )
+            await ctx.audit(conn, "UpdateApplication", application_id=app_id, status=200)
+    except ServiceError as error:
+        errors = {"form": error.message}
+        return await _details(ctx, app_id, status=400, errors=errors, draft=draft)
+    ctx.flash("Application saved.")
+    return await ctx.redirect(f"/console/applications/{app_id}")
+
+
+async def rotate_secret(ctx: Console) -> Response:
+    """A new secret, shown once; the old ones keep working until deleted, so a deployment
+    can switch over without downtime."""
+    app_id = ctx.request.path_params["id"]
+    async with ctx.write() as conn:
+        taken = {s["name"] for s in await service.list_secrets(conn, ctx.tenant, app_id)}
+        name = next(f"Secret {n}" for n in range(2, 10_000) if f"Secret {n}" not in taken)
+        _, value = await service.create_secret(conn, ctx.tenant, app_id, name, None)
+        await ctx.audit(conn, "CreateApplicationSecret", application_id=app_id, status=201)
+    return await _details(ctx, app_id, status=201, new_secret=value)
+
+
+async def delete_secret(ctx: Console) -> Response:
+    app_id = ctx.request.path_params["id"]
+    name = ctx.field("name", 256)
+    async with ctx.write() as conn:
+        await service.delete_secret(conn, ctx.tenant, app_id, name)
+        await ctx.audit(conn, "DeleteApplicationSecret", application_id=app_id, status=204)
+    ctx.flash(f"Secret “{name}” deleted: it no longer authenticates the application.")
+    return await ctx.redirect(f"/console/applications/{app_id}")
+
+
+async def delete(ctx: Console) -> Response:
+    app_id = ctx.request.path_params["id"]
+    async with ctx.write() as conn:
+        app = await service.get_application(conn, ctx.tenant, app_id)
+        await service.delete_application(conn, ctx.tenant, app_id)
+        await ctx.audit(conn, "DeleteApplication", application_id=app_id, status=204)
+    ctx.flash(f"Application “{app['name']}” deleted.")
+    return await ctx.redirect("/console/applications")
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    base = "/console/applications"
+    return [
+        Route(base, page(runtime, index), methods=["GET"]),
+        Route(base, form(runtime, create), methods=["POST"]),
+        Route(f"{base}/new", page(runtime, new), methods=["GET"]),
+        Route(base + "/{id}", page(runtime, details), methods=["GET"]),
+        Route(base + "/{id}", form(runtime, update), methods=["POST"]),
+        Route(base + "/{id}/secrets", form(runtime, rotate_secret, destructive=True),
+              methods=["POST"]),
+        Route(base + "/{id}/secrets/delete", form(runtime, delete_secret, destructive=True),
+              methods=["POST"]),
+        Route(base + "/{id}/delete", form(runtime, delete, destructive=True), methods=["POST"]),
+    ]  # fmt: skip

@@ -1,0 +1,274 @@
+"""Who may use the console: first-run set-up, sign-in, sign-out and invitations.
+
+Console users are users of the ``admin`` tenant (``services/users`` with tenant ``admin``,
+Argon2id passwords), never the ``default`` tenant's end users. Failed sign-ins are counted
+by ``experience/sentinel.py`` (``credentials.py``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.ids import digest, opaque_token
+from portico.protocol.errors import OAuthError
+from portico.services import audit
+from portico.services import users as user_service
+from portico.services.bootstrap import ADMIN_TENANT
+from portico.services.errors import ServiceError
+from portico.storage import artifacts, configs
+from portico.storage import users as user_repo
+from portico.web.console import session as sessions
+from portico.web.console.context import Console, admin_count, error_page, render, signed_in
+from portico.web.console.credentials import policy_error, verify
+from portico.web.http import body_params, redirect
+from portico.web.runtime import Runtime
+
+INVITATION = "ConsoleInvitation"
+INVITATION_TTL = 7 * 24 * 3600
+# Written once, in the transaction that creates the first admin: two visitors racing through
+# set-up cannot both become the first admin.
+_OWNER_KEY = "portico.consoleOwner"
+_PRE_AUTH_TTL = 3600
+
+
+# Pages before sign-in -----------------------------------------------------------------------
+def _handle(runtime: Runtime, request: Request) -> tuple[str, bool]:
+    """The cookie value the forms' CSRF token derives from, and whether it is new."""
+    handle = sessions.cookie_handle(runtime, request)
+    return (handle, False) if handle else (opaque_token(), True)
+
+
+def _anonymous(
+    runtime: Runtime, request: Request, template: str, status: int = 200, **values: Any
+) -> Response:
+    handle, new = _handle(runtime, request)
+    response = render(
+        template, status=status, csrf_token=sessions.csrf_token(runtime, handle), **values
+    )
+    if new:
+        sessions.set_cookie(runtime, response, handle, _PRE_AUTH_TTL)
+    return response
+
+
+async def _posted(runtime: Runtime, request: Request) -> dict[str, list[str]] | Response:
+    try:
+        fields = await body_params(request)
+    except OAuthError as error:
+        return error_page(error.description, 400)
+    posted = (fields.get("csrf_token") or [""])[0]
+    if not sessions.csrf_ok(runtime, sessions.cookie_handle(runtime, request), posted):
+        return error_page(
+            "The form expired or came from another site. Go back, reload and try again.",
+            403,
+            "Request refused",
+        )
+    return fields
+
+
+def _one(fields: dict[str, list[str]], name: str, limit: int = 1024) -> str:
+    return (fields.get(name) or [""])[0][:limit]
+
+
+def safe_next(target: str) -> str:
+    """Only a console path: never another site (``//evil``) after signing in."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/console") or "\\" in target:
+        return "/console"
+    return target
+
+
+async def _signed_in_response(
+    runtime: Runtime, request: Request, admin: dict[str, Any], target: str
+) -> Response:
+    session = await sessions.start(runtime, admin["id"], sessions.cookie_handle(runtime, request))
+    response = redirect(safe_next(target))
+    sessions.set_cookie(runtime, response, session.handle, sessions.ABSOLUTE_TTL)
+    return response
+
+
+async def _record(
+    runtime: Runtime,
+    request: Request,
+    conn: AsyncConnection,
+    key: str,
+    admin_id: str | None,
+    error: str | None = None,
+    **details: Any,
+) -> None:
+    """An entry in the ``admin`` tenant's log: the console's own events."""
+    await audit.record(
+        conn,
+        ADMIN_TENANT,
+        f"Console.{key}",
+        result=audit.LogResult.ERROR if error else audit.LogResult.SUCCESS,
+        user_id=admin_id,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        error={"code": "console.sign_in_failed", "message": error} if error else None,
+        **details,
+    )
+
+
+async def _create_admin(
+    runtime: Runtime, conn: AsyncConnection, username: str, password: str
+) -> dict[str, Any]:
+    problem = await policy_error(runtime, password, username)
+    if problem:
+        raise ServiceError(problem, code="password.rejected")
+    return await user_service.create_user(conn, ADMIN_TENANT, username=username, password=password)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    async def welcome(request: Request) -> Response:
+        if await admin_count(runtime) > 0:
+            return redirect("/console/sign-in")
+        return _anonymous(runtime, request, "welcome.html")
+
+    async def create_first_admin(request: Request) -> Response:
+        fields = await _posted(runtime, request)
+        if isinstance(fields, Response):
+            return fields
+        username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
+        if password != _one(fields, "confirm"):
+            return _anonymous(
+                runtime,
+                request,
+                "welcome.html",
+                400,
+                username=username,
+                error="The passwords do not match.",
+            )
+        assert runtime.engine is not None
+        marker = secrets.token_hex(16)
+        try:
+            async with runtime.engine.begin() as conn:
+                owner = await configs.add_if_absent(conn, ADMIN_TENANT, _OWNER_KEY, marker)
+                if owner != marker or await user_repo.count_users(conn, ADMIN_TENANT) > 0:
+                    return redirect("/console/sign-in")
+                admin = await _create_admin(runtime, conn, username, password)
+                await _record(runtime, request, conn, "CreateAdmin", admin["id"], first=True)
+        except ServiceError as error:
+            return _anonymous(
+                runtime, request, "welcome.html", 400, username=username, error=error.message
+            )
+        return await _signed_in_response(runtime, request, admin, "/console/get-started")
+
+    async def sign_in_page(request: Request) -> Response:
+        if await admin_count(runtime) == 0:
+            return redirect("/console/welcome")
+        if await signed_in(runtime, request):
+            return redirect(safe_next(request.query_params.get("next", "/console")))
+        return _anonymous(
+            runtime,
+            request,
+            "sign_in.html",
+            next=safe_next(request.query_params.get("next", "/console")),
+        )
+
+    async def sign_in(request: Request) -> Response:
+        fields = await _posted(runtime, request)
+        if isinstance(fields, Response):
+            return fields
+        username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
+        target = safe_next(_one(fields, "next") or "/console")
+        result = await verify(runtime, username, password)
+        assert runtime.engine is not None
+        async with runtime.engine.begin() as conn:
+            if isinstance(result, str):
+                await _record(runtime, request, conn, "SignIn", None, error=result)
+            else:
+                await _record(runtime, request, conn, "SignIn", result["id"])
+        if isinstance(result, str):
+            return _anonymous(
+                runtime, request, "sign_in.html", 401, username=username, next=target, error=result
+            )
+        return await _signed_in_response(runtime, request, result, target)
+
+    async def sign_out(request: Request) -> Response:
+        fields = await _posted(runtime, request)
+        if isinstance(fields, Response):
+            return fields
+        handle = sessions.cookie_handle(runtime, request)
+        if handle:
+            await sessions.end(runtime, handle)
+        response = redirect("/console/sign-in")
+        sessions.clear_cookie(runtime, response)
+        return response
+
+    async def invitation(request: Request) -> Response:
+        token = request.path_params["token"]
+        found = await sessions.store(runtime).find(INVITATION, digest(token))
+        if found is None or found.consumed_at is not None:
+            return error_page(
+                "This invitation was already used or has expired.", 410, "Invitation not valid"
+            )
+        return _anonymous(runtime, request, "invitation.html", token=token)
+
+    async def accept_invitation(request: Request) -> Response:
+        token = request.path_params["token"]
+        fields = await _posted(runtime, request)
+        if isinstance(fields, Response):
+            return fields
+        username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
+        if password != _one(fields, "confirm"):
+            return _anonymous(
+                runtime,
+                request,
+                "invitation.html",
+                400,
+                token=token,
+                username=username,
+                error="The passwords do not match.",
+            )
+        assert runtime.engine is not None
+        try:
+            async with runtime.engine.begin() as conn:
+                admin = await _create_admin(runtime, conn, username, password)
+                if not await artifacts.consume(conn, ADMIN_TENANT, INVITATION, digest(token)):
+                    raise _Spent()
+                await _record(runtime, request, conn, "AcceptInvitation", admin["id"])
+        except _Spent:
+            return error_page(
+                "This invitation was already used or has expired.", 410, "Invitation not valid"
+            )
+        except ServiceError as error:
+            return _anonymous(
+                runtime,
+                request,
+                "invitation.html",
+                400,
+                token=token,
+                username=username,
+                error=error.message,
+            )
+        return await _signed_in_response(runtime, request, admin, "/console/get-started")
+
+    return [
+        Route("/console/welcome", welcome, methods=["GET"]),
+        Route("/console/welcome", create_first_admin, methods=["POST"]),
+        Route("/console/sign-in", sign_in_page, methods=["GET"]),
+        Route("/console/sign-in", sign_in, methods=["POST"]),
+        Route("/console/sign-out", sign_out, methods=["POST"]),
+        Route("/console/invitations/{token}", invitation, methods=["GET"]),
+        Route("/console/invitations/{token}", accept_invitation, methods=["POST"]),
+    ]
+
+
+class _Spent(Exception):
+    """The invitation was used (or expired) between showing the form and submitting it."""
+
+
+async def create_invitation(ctx: Console) -> str:
+    """A single-use link that lets its holder create an admin account within seven days."""
+    token = opaque_token()
+    await sessions.store(ctx.runtime).save(
+        INVITATION, digest(token), {"invitedBy": ctx.admin["id"]}, INVITATION_TTL
+    )
+    return f"{ctx.endpoint}/console/invitations/{token}"

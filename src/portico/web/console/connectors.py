@@ -1,0 +1,233 @@
+"""Connectors: the "Email and SMS connectors" and "Social connectors" lists, set-up and edit
+forms made from each factory's config schema (``schema_form``), "send a test code" through
+the connector's real send path, the redirect URI social providers need, delete.
+
+``portico.connectors.Connectors`` holds the rules and writes in its own transaction (as for
+/api); the audit entry follows in the next one, like ``web/api/audit.AuditedRoute``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.connectors import Connectors, ConnectorType
+from portico.connectors.errors import ConnectorError
+from portico.connectors.types import TemplateType
+from portico.services.errors import ServiceError
+from portico.web.console import schema_form
+from portico.web.console.context import Console, form, page
+from portico.web.runtime import Runtime
+
+SECTION = "connectors"
+MESSAGE_KINDS = (ConnectorType.Email.value, ConnectorType.Sms.value)
+# What a new connector's ``templates`` editor starts with: one template per required use.
+STARTER_TEMPLATES = [
+    {
+        "usageType": usage.value,
+        "contentType": "text/plain",
+        "subject": "Your verification code",
+        "content": "Your verification code is {{code}}. It expires in 10 minutes.",
+    }
+    for usage in (TemplateType.SignIn, TemplateType.Register, TemplateType.ForgotPassword,
+                  TemplateType.Generic)
+]  # fmt: skip
+
+
+def _service(ctx: Console) -> Connectors:
+    assert ctx.runtime.connectors is not None
+    return ctx.runtime.connectors
+
+
+def _factory(ctx: Console, factory_id: str) -> dict[str, Any]:
+    try:
+        return _service(ctx).factory(factory_id)
+    except ConnectorError as error:
+        raise _not_found(error) from None
+
+
+def _not_found(error: ConnectorError) -> ServiceError:
+    return ServiceError(error.admin_message, code=error.code, status=404)
+
+
+async def index(ctx: Console) -> Response:
+    views = await _service(ctx).list_connectors(ctx.tenant)
+    return await ctx.render(
+        "connectors.html",
+        section=SECTION,
+        messaging=[v for v in views if v["type"] in MESSAGE_KINDS],
+        social=[v for v in views if v["type"] == ConnectorType.Social.value],
+    )
+
+
+async def pick(ctx: Console) -> Response:
+    wanted = ctx.request.query_params.get("type", "Email")
+    kinds = (
+        [ConnectorType.Social] if wanted == "Social" else [ConnectorType.Email, ConnectorType.Sms]
+    )
+    factories = [f for kind in kinds for f in _service(ctx).factories(kind)]
+    return await ctx.render(
+        "connector_pick.html", section=SECTION, factories=factories, social=wanted == "Social"
+    )
+
+
+async def _form(
+    ctx: Console,
+    factory: dict[str, Any],
+    *,
+    connector: dict[str, Any] | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    notice: str | None = None,
+    error: str | None = None,
+) -> Response:
+    fields = schema_form.fields_of(factory["configSchema"])
+    if values is None:
+        config = connector["config"] if connector else {}
+        values = schema_form.values_of(fields, config)
+        if connector is None and "templates" in values and not values["templates"]:
+            values["templates"] = schema_form.values_of(fields, {"templates": STARTER_TEMPLATES})[
+                "templates"
+            ]
+    stored = connector["config"] if connector else {}
+    return await ctx.render(
+        "connector.html",
+        status=status,
+        section=SECTION,
+        factory=factory,
+        connector=connector,
+        fields=fields,
+        values=values,
+        errors=errors or {},
+        has_secret={f.name: stored.get(f.name) == "******" for f in fields},
+        sends=factory["type"] in MESSAGE_KINDS,
+        redirect_uri=f"{ctx.endpoint}/callback/{connector['id']}" if connector else None,
+        test_to=ctx.field("test_to", 320),
+        notice=notice,
+        error=error,
+    )
+
+
+async def new(ctx: Console) -> Response:
+    return await _form(ctx, _factory(ctx, ctx.request.path_params["factory"]))
+
+
+async def details(ctx: Console) -> Response:
+    connector = await _connector(ctx)
+    return await _form(ctx, _factory(ctx, connector["connectorId"]), connector=connector)
+
+
+async def _connector(ctx: Console) -> dict[str, Any]:
+    try:
+        return await _service(ctx).get(ctx.tenant, ctx.request.path_params["id"])
+    except ConnectorError as error:
+        raise _not_found(error) from None
+
+
+async def create(ctx: Console) -> Response:
+    factory = _factory(ctx, ctx.request.path_params["factory"])
+    return await _submit(ctx, factory, None)
+
+
+async def update(ctx: Console) -> Response:
+    connector = await _connector(ctx)
+    return await _submit(ctx, _factory(ctx, connector["connectorId"]), connector)
+
+
+async def _submit(
+    ctx: Console, factory: dict[str, Any], connector: dict[str, Any] | None
+) -> Response:
+    """Save, or (``action=test``) send a test code through the form's unsaved values."""
+    fields = schema_form.fields_of(factory["configSchema"])
+    values = {f.name: ctx.field(f.name, 200_000) for f in fields}
+    config, errors = schema_form.parse(
+        fields, lambda name: values[name], connector["config"] if connector else None
+    )
+    again = {"connector": connector, "values": values}
+    if errors:
+        return await _form(
+            ctx, factory, **again, errors=errors, status=400, error="Some fields need attention."
+        )
+    if ctx.field("action") == "test":
+        return await _test(ctx, factory, config, again)
+    try:
+        if connector is None:
+            saved = await _service(ctx).create(ctx.tenant, factory["id"], config)
+        else:
+            saved = await _service(ctx).update(ctx.tenant, connector["id"], config=config)
+    except ConnectorError as error:
+        errors = schema_form.validation_errors(error.data)
+        return await _form(
+            ctx, factory, **again, errors=errors, status=400, error=error.admin_message
+        )
+    operation = "CreateConnector" if connector is None else "UpdateConnector"
+    async with ctx.write() as conn:
+        await ctx.audit(conn, operation, params={"connectorId": saved["id"]}, status=200)
+    ctx.flash(f"{factory['name']['en']} connector saved.")
+    return await ctx.redirect(f"/console/connectors/{saved['id']}")
+
+
+async def _test(
+    ctx: Console, factory: dict[str, Any], config: dict[str, Any], again: dict[str, Any]
+) -> Response:
+    to = ctx.field("test_to", 320).strip()
+    if not to:
+        return await _form(
+            ctx, factory, **again, errors={"test_to": "Enter where to send it."}, status=400
+        )
+    failure: ConnectorError | None = None
+    try:
+        await _service(ctx).test(ctx.tenant, factory["id"], to, config)
+    except ConnectorError as error:
+        failure = error
+    async with ctx.write() as conn:
+        await ctx.audit(
+            conn, "TestConnector", params={"factoryId": factory["id"]},
+            status=400 if failure else 204,
+            error=_as_service_error(failure) if failure else None,
+        )  # fmt: skip
+    if failure is not None:
+        errors = schema_form.validation_errors(failure.data)
+        return await _form(
+            ctx,
+            factory,
+            **again,
+            errors=errors,
+            status=400,
+            error=f"The test message was not sent: {failure.admin_message}",
+        )
+    return await _form(ctx, factory, **again, notice=f"Test code sent to {to}.")
+
+
+def _as_service_error(error: ConnectorError) -> ServiceError:
+    return ServiceError(error.admin_message, code=error.code)
+
+
+async def delete(ctx: Console) -> Response:
+    connector = await _connector(ctx)
+    try:
+        await _service(ctx).delete(ctx.tenant, connector["id"])
+    except ConnectorError as error:
+        raise _not_found(error) from None
+    async with ctx.write() as conn:
+        await ctx.audit(
+            conn, "DeleteConnector", params={"connectorId": connector["id"]}, status=204
+        )
+    ctx.flash(f"{connector['name']['en']} connector deleted.")
+    return await ctx.redirect("/console/connectors")
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    base = "/console/connectors"
+    return [
+        Route(base, page(runtime, index), methods=["GET"]),
+        Route(f"{base}/new", page(runtime, pick), methods=["GET"]),
+        Route(base + "/new/{factory}", page(runtime, new), methods=["GET"]),
+        Route(base + "/new/{factory}", form(runtime, create), methods=["POST"]),
+        Route(base + "/{id}", page(runtime, details), methods=["GET"]),
+        Route(base + "/{id}", form(runtime, update), methods=["POST"]),
+        Route(base + "/{id}/delete", form(runtime, delete, destructive=True), methods=["POST"]),
+    ]

@@ -1,0 +1,223 @@
+"""Users of the ``default`` tenant: search and pages, creation, the details page (profile,
+password reset shown once, suspension, deletion, social identities, roles).
+
+Each change writes the audit entry ``/api/users`` writes for it (``ManagementApi.<Op>``)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portico.services import rbac
+from portico.services import users as user_service
+from portico.services.errors import ServiceError
+from portico.storage import rbac as rbac_repo
+from portico.storage import search as search_sql
+from portico.storage import users as user_repo
+from portico.web.console.context import Console, form, page
+from portico.web.console.paging import page_count, page_number
+from portico.web.runtime import Runtime
+
+SECTION = "users"
+PAGE_SIZE = 20
+
+
+def _search(term: str) -> search_sql.Search | None:
+    """The search box as Logto's console sends it: ``search=%term%`` over every field."""
+    term = term.strip()
+    return search_sql.parse([("search", f"%{term}%")]) if term else None
+
+
+async def _list(ctx: Console, status: int = 200, **values: Any) -> Response:
+    term = ctx.request.query_params.get("search", "")[:128]
+    number = page_number(ctx)
+    async with ctx.read() as conn:
+        total, rows = await user_repo.find_users(
+            conn,
+            ctx.tenant,
+            search=_search(term),
+            offset=(number - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
+    return await ctx.render(
+        "users.html",
+        status=status,
+        section=SECTION,
+        users=rows,
+        total=total,
+        search=term,
+        page=number,
+        pages=page_count(total, PAGE_SIZE),
+        **values,
+    )
+
+
+async def index(ctx: Console) -> Response:
+    return await _list(ctx)
+
+
+def _optional(ctx: Console, name: str, limit: int = 256) -> str | None:
+    return ctx.field(name, limit).strip() or None
+
+
+async def create(ctx: Console) -> Response:
+    values = {
+        "username": _optional(ctx, "username", 128),
+        "email": _optional(ctx, "email", 128),
+        "phone": _optional(ctx, "phone", 32),
+        "name": _optional(ctx, "name", 128),
+    }
+    password = ctx.field("password", 1024) or None
+    try:
+        if password is not None:
+            user_service.check_admin_set_password(password)
+        async with ctx.write() as conn:
+            user = await user_service.create_user(conn, ctx.tenant, password=password, **values)
+            await ctx.audit(conn, "CreateUser", user_id=user["id"], status=200)
+    except ServiceError as error:
+        return await _list(ctx, 400, error=error.message, new=values)
+    ctx.flash("User created.")
+    return await ctx.redirect(f"/console/users/{user['id']}")
+
+
+async def _details(ctx: Console, user_id: str, status: int = 200, **values: Any) -> Response:
+    async with ctx.read() as conn:
+        user = await user_service.get_user(conn, ctx.tenant, user_id)
+        _, held = await rbac_repo.find_roles(conn, ctx.tenant, user_id=user_id, limit=200)
+        _, others = await rbac_repo.find_roles(
+            conn, ctx.tenant, exclude_user_id=user_id, role_type="User", limit=200
+        )
+    return await ctx.render(
+        "user.html",
+        status=status,
+        section=SECTION,
+        user=user,
+        roles=held,
+        other_roles=others,
+        **values,
+    )
+
+
+async def details(ctx: Console) -> Response:
+    return await _details(ctx, ctx.request.path_params["id"])
+
+
+async def update(ctx: Console) -> Response:
+    user_id = ctx.request.path_params["id"]
+    changes = {
+        "username": ctx.field("username", 128).strip(),
+        "primary_email": ctx.field("email", 128).strip(),
+        "primary_phone": ctx.field("phone", 32).strip(),
+        "name": ctx.field("name", 128).strip(),
+        "avatar": ctx.field("avatar", 2048).strip(),
+    }
+    try:
+        user_service.check_avatar(changes["avatar"])
+        async with ctx.write() as conn:
+            await user_service.update_user(conn, ctx.tenant, user_id, changes)
+            await ctx.audit(conn, "UpdateUser", user_id=user_id, status=200)
+    except ServiceError as error:
+        if error.status == 404:
+            raise
+        return await _details(ctx, user_id, 400, error=error.message, edited=changes)
+    ctx.flash("Profile saved.")
+    return await ctx.redirect(f"/console/users/{user_id}")
+
+
+async def reset_password(ctx: Console) -> Response:
+    """Set the given password, or generate one; either way it is shown on this response
+    only (never in a redirect or a flash)."""
+    user_id = ctx.request.path_params["id"]
+    password = ctx.field("password", 1024)
+    generated = not password
+    if generated:
+        password = secrets.token_urlsafe(12)
+    try:
+        user_service.check_admin_set_password(password)
+        async with ctx.write() as conn:
+            await user_service.set_password(conn, ctx.tenant, user_id, password)
+            await ctx.audit(conn, "UpdateUserPassword", user_id=user_id, status=200)
+    except ServiceError as error:
+        if error.status == 404:
+            raise
+        return await _details(ctx, user_id, 400, error=error.message)
+    return await _details(
+        ctx, user_id, new_password=password if generated else None, password_set=True
+    )
+
+
+async def suspend(ctx: Console) -> Response:
+    user_id = ctx.request.path_params["id"]
+    suspended = ctx.field("suspended") == "true"
+    async with ctx.write() as conn:
+        await user_service.set_suspended(conn, ctx.tenant, user_id, suspended)
+        await ctx.audit(conn, "UpdateUserIsSuspended", user_id=user_id, status=200)
+    ctx.flash("User suspended: signed out everywhere." if suspended else "User reactivated.")
+    return await ctx.redirect(f"/console/users/{user_id}")
+
+
+async def delete(ctx: Console) -> Response:
+    user_id = ctx.request.path_params["id"]
+    async with ctx.write() as conn:
+        await user_service.delete_user(conn, ctx.tenant, user_id)
+        await ctx.audit(conn, "DeleteUser", user_id=user_id, status=204)
+    ctx.flash("User deleted.")
+    return await ctx.redirect("/console/users")
+
+
+async def unlink(ctx: Console) -> Response:
+    user_id, target = ctx.request.path_params["id"], ctx.request.path_params["target"]
+    async with ctx.write() as conn:
+        await user_service.delete_identity(conn, ctx.tenant, user_id, target)
+        await ctx.audit(
+            conn, "DeleteUserIdentity", user_id=user_id, params={"target": target}, status=200
+        )
+    ctx.flash(f"The {target} identity is unlinked.")
+    return await ctx.redirect(f"/console/users/{user_id}")
+
+
+async def assign_roles(ctx: Console) -> Response:
+    user_id = ctx.request.path_params["id"]
+    role_ids = [r[:128] for r in ctx.values("role_id")][:100]
+    if not role_ids:
+        return await _details(ctx, user_id, 400, error="Pick at least one role.")
+    try:
+        async with ctx.write() as conn:
+            await rbac.assign_roles(conn, ctx.tenant, "user", user_id, role_ids)
+            await ctx.audit(conn, "AssignUserRoles", user_id=user_id, status=201)
+    except ServiceError as error:
+        if error.status == 404:
+            raise
+        return await _details(ctx, user_id, 400, error=error.message)
+    ctx.flash("Roles assigned.")
+    return await ctx.redirect(f"/console/users/{user_id}")
+
+
+async def remove_role(ctx: Console) -> Response:
+    user_id, role_id = ctx.request.path_params["id"], ctx.request.path_params["role"]
+    async with ctx.write() as conn:
+        await rbac.unassign_role(conn, ctx.tenant, "user", user_id, role_id)
+        await ctx.audit(
+            conn, "DeleteUserRole", user_id=user_id, params={"roleId": role_id}, status=204
+        )
+    ctx.flash("Role removed.")
+    return await ctx.redirect(f"/console/users/{user_id}")
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    base = "/console/users/{id}"
+    return [
+        Route("/console/users", page(runtime, index), methods=["GET"]),
+        Route("/console/users", form(runtime, create), methods=["POST"]),
+        Route(base, page(runtime, details), methods=["GET"]),
+        Route(base, form(runtime, update), methods=["POST"]),
+        Route(f"{base}/password", form(runtime, reset_password), methods=["POST"]),
+        Route(f"{base}/suspension", form(runtime, suspend), methods=["POST"]),
+        Route(f"{base}/delete", form(runtime, delete, destructive=True), methods=["POST"]),
+        Route(f"{base}/identities/{{target}}/delete", form(runtime, unlink), methods=["POST"]),
+        Route(f"{base}/roles", form(runtime, assign_roles), methods=["POST"]),
+        Route(f"{base}/roles/{{role}}/delete", form(runtime, remove_role), methods=["POST"]),
+    ]
