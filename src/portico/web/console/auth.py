@@ -45,13 +45,12 @@ def _handle(runtime: Runtime, request: Request) -> tuple[str, bool]:
     return (handle, False) if handle else (opaque_token(), True)
 
 
-def _anonymous(
+async def _anonymous(
     runtime: Runtime, request: Request, template: str, status: int = 200, **values: Any
 ) -> Response:
     handle, new = _handle(runtime, request)
-    response = render(
-        template, status=status, csrf_token=sessions.csrf_token(runtime, handle), **values
-    )
+    csrf_token = await sessions.csrf_token(runtime, handle)
+    response = render(template, status=status, csrf_token=csrf_token, **values)
     if new:
         sessions.set_cookie(runtime, response, handle, _PRE_AUTH_TTL)
     return response
@@ -63,7 +62,7 @@ async def _posted(runtime: Runtime, request: Request) -> dict[str, list[str]] | 
     except OAuthError as error:
         return error_page(error.description, 400)
     posted = (fields.get("csrf_token") or [""])[0]
-    if not sessions.csrf_ok(runtime, sessions.cookie_handle(runtime, request), posted):
+    if not await sessions.csrf_ok(runtime, sessions.cookie_handle(runtime, request), posted):
         return error_page(
             "The form expired or came from another site. Go back, reload and try again.",
             403,
@@ -129,7 +128,7 @@ def routes(runtime: Runtime) -> list[Route]:
     async def welcome(request: Request) -> Response:
         if await admin_count(runtime) > 0:
             return redirect("/console/sign-in")
-        return _anonymous(runtime, request, "welcome.html")
+        return await _anonymous(runtime, request, "welcome.html")
 
     async def create_first_admin(request: Request) -> Response:
         fields = await _posted(runtime, request)
@@ -137,7 +136,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return fields
         username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
         if password != _one(fields, "confirm"):
-            return _anonymous(
+            return await _anonymous(
                 runtime,
                 request,
                 "welcome.html",
@@ -155,7 +154,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 admin = await _create_admin(runtime, conn, username, password)
                 await _record(runtime, request, conn, "CreateAdmin", admin["id"], first=True)
         except ServiceError as error:
-            return _anonymous(
+            return await _anonymous(
                 runtime, request, "welcome.html", 400, username=username, error=error.message
             )
         return await _signed_in_response(runtime, request, admin, "/console/get-started")
@@ -165,7 +164,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return redirect("/console/welcome")
         if await signed_in(runtime, request):
             return redirect(safe_next(request.query_params.get("next", "/console")))
-        return _anonymous(
+        return await _anonymous(
             runtime,
             request,
             "sign_in.html",
@@ -186,7 +185,7 @@ def routes(runtime: Runtime) -> list[Route]:
             else:
                 await _record(runtime, request, conn, "SignIn", result["id"])
         if isinstance(result, str):
-            return _anonymous(
+            return await _anonymous(
                 runtime, request, "sign_in.html", 401, username=username, next=target, error=result
             )
         return await _signed_in_response(runtime, request, result, target)
@@ -209,7 +208,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return error_page(
                 "This invitation was already used or has expired.", 410, "Invitation not valid"
             )
-        return _anonymous(runtime, request, "invitation.html", token=token)
+        return await _anonymous(runtime, request, "invitation.html", token=token)
 
     async def accept_invitation(request: Request) -> Response:
         token = request.path_params["token"]
@@ -218,7 +217,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return fields
         username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
         if password != _one(fields, "confirm"):
-            return _anonymous(
+            return await _anonymous(
                 runtime,
                 request,
                 "invitation.html",
@@ -239,7 +238,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 "This invitation was already used or has expired.", 410, "Invitation not valid"
             )
         except ServiceError as error:
-            return _anonymous(
+            return await _anonymous(
                 runtime,
                 request,
                 "invitation.html",

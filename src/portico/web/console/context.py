@@ -141,10 +141,6 @@ class Console:
             await sessions.save(self.runtime, self.session)
         return redirect(path)
 
-    @property
-    def csrf_token(self) -> str:
-        return sessions.csrf_token(self.runtime, self.session.handle)
-
     async def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         flashes, self.session.flashes = self.session.flashes, []
         if flashes:
@@ -153,7 +149,7 @@ class Console:
             template,
             status=status,
             admin=self.admin,
-            csrf_token=self.csrf_token,
+            csrf_token=await sessions.csrf_token(self.runtime, self.session.handle),
             flashes=flashes,
             path=self.request.url.path,
             endpoint=self.endpoint,
@@ -210,7 +206,7 @@ def _handler(runtime: Runtime, handler: Handler, *, form: bool, destructive: boo
             except OAuthError as error:
                 return error_page(error.description, 400)
             posted = (fields.get("csrf_token") or [""])[0]
-            if not sessions.csrf_ok(runtime, session.handle, posted):
+            if not await sessions.csrf_ok(runtime, session.handle, posted):
                 return error_page(
                     "The form expired or came from another site. Go back, reload and try again.",
                     403,

@@ -13,7 +13,6 @@ it with a new value (session fixation).
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,14 +63,16 @@ def store(runtime: Runtime) -> ArtifactStore:
     return ArtifactStore(runtime.engine, ADMIN_TENANT)
 
 
-def csrf_token(runtime: Runtime, handle: str) -> str:
-    return runtime.mac(_PURPOSE, handle)
+async def csrf_token(runtime: Runtime, handle: str) -> str:
+    return await runtime.mac(_PURPOSE, handle)
 
 
-def csrf_ok(runtime: Runtime, handle: str | None, posted: str) -> bool:
+async def csrf_ok(runtime: Runtime, handle: str | None, posted: str) -> bool:
+    """Checked against every cookie key still in the ring (constant time), so a form
+    rendered before a key rotation is still accepted after it."""
     if not handle or not posted:
         return False
-    return hmac.compare_digest(csrf_token(runtime, handle).encode(), posted.encode())
+    return await runtime.mac_matches(_PURPOSE, handle, posted)
 
 
 def cookie_handle(runtime: Runtime, request: Request) -> str | None:
