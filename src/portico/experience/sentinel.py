@@ -21,7 +21,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, text
+from sqlalchemy import bindparam, delete, func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.ids import standard_id
@@ -48,6 +48,43 @@ class Locked:
 
     def minutes_left(self, now: int | None = None) -> int:
         return max(1, -(-(self.until - (now or now_ms())) // 60_000))
+
+
+def _reserve_statement() -> Any:
+    """``INSERT … SELECT … WHERE (failures in the window) < max``: one failure recorded ahead
+    of the check unless the window is full, in one statement (built once; see reserve)."""
+    c = sentinel_activities.c
+    failures = (
+        select(func.count())
+        .select_from(sentinel_activities)
+        .where(
+            c.tenant_id == bindparam("p_tenant"),
+            c.target_type == "User",
+            c.target_hash == bindparam("p_target"),
+            c.action == SIGN_IN,
+            c.action_result == FAILED,
+            c.created_at > bindparam("p_since"),
+        )
+        .scalar_subquery()
+    )
+    values = {
+        "tenant_id": bindparam("p_tenant", type_=c.tenant_id.type),
+        "id": bindparam("p_id", type_=c.id.type),
+        "target_type": literal("User", c.target_type.type),
+        "target_hash": bindparam("p_target", type_=c.target_hash.type),
+        "action": literal(SIGN_IN, c.action.type),
+        "action_result": literal(FAILED, c.action_result.type),
+        "payload": literal({}, c.payload.type),
+        "decision": literal("Allowed", c.decision.type),
+        "decision_expires_at": literal(0, c.decision_expires_at.type),
+        "created_at": bindparam("p_now", type_=c.created_at.type),
+    }
+    return insert(sentinel_activities).from_select(
+        list(values), select(*values.values()).where(failures < bindparam("p_max"))
+    )
+
+
+_RESERVE = _reserve_statement()
 
 
 class Sentinel:
@@ -109,26 +146,13 @@ class Sentinel:
         event_id = standard_id()
         now = now_ms()
         since = now - lockout_seconds * 1000
-        failures = (
-            select(func.count())
-            .select_from(sentinel_activities)
-            .where(*self._failures_of(tenant_id, target), sentinel_activities.c.created_at > since)
-            .scalar_subquery()
-        )
-        row = {
-            "tenant_id": tenant_id, "id": event_id, "target_type": "User",
-            "target_hash": target, "action": SIGN_IN, "action_result": FAILED, "payload": {},
-            "decision": "Allowed", "decision_expires_at": 0, "created_at": now,
+        params = {
+            "p_tenant": tenant_id, "p_id": event_id, "p_target": target, "p_now": now,
+            "p_since": since, "p_max": max_attempts,
         }  # fmt: skip
-        guarded = insert(sentinel_activities).from_select(
-            list(row),
-            select(*(literal(v, sentinel_activities.c[k].type) for k, v in row.items())).where(
-                failures < max_attempts
-            ),
-        )
         async with self._engine.begin() as conn:
             await self._serialise(conn, target)
-            inserted = (await conn.execute(guarded)).rowcount == 1
+            inserted = (await conn.execute(_RESERVE, params)).rowcount == 1
         if inserted:
             return event_id
         _, newest = await self._events(tenant_id, "User", target, SIGN_IN, FAILED, since)
@@ -162,17 +186,22 @@ class Sentinel:
     async def failed(self, tenant_id: str, identifier: str) -> None:
         await self._record(tenant_id, "User", self._target(identifier), SIGN_IN, FAILED)
 
-    async def succeeded(self, tenant_id: str, identifier: str) -> None:
-        """A successful sign-in clears the account's failures (as Logto's sentinel does)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                delete(sentinel_activities).where(
-                    sentinel_activities.c.tenant_id == tenant_id,
-                    sentinel_activities.c.target_type == "User",
-                    sentinel_activities.c.target_hash == self._target(identifier),
-                    sentinel_activities.c.action == SIGN_IN,
-                )
-            )
+    async def succeeded(
+        self, tenant_id: str, identifier: str, conn: AsyncConnection | None = None
+    ) -> None:
+        """A successful sign-in clears the account's failures (as Logto's sentinel does);
+        ``conn``: in the caller's transaction."""
+        statement = delete(sentinel_activities).where(
+            sentinel_activities.c.tenant_id == tenant_id,
+            sentinel_activities.c.target_type == "User",
+            sentinel_activities.c.target_hash == self._target(identifier),
+            sentinel_activities.c.action == SIGN_IN,
+        )
+        if conn is not None:
+            await conn.execute(statement)
+            return
+        async with self._engine.begin() as own:
+            await own.execute(statement)
 
     # Message sends ------------------------------------------------------------------------
     async def allow_send(self, tenant_id: str, recipient: str) -> bool:

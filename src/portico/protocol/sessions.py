@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from portico.ids import digest, opaque_token, standard_id
 from portico.protocol.provider import Provider
 
@@ -26,7 +28,10 @@ class Session:
     sid: str
 
 
-async def start_session(provider: Provider, account_id: str) -> tuple[str, Session]:
+async def start_session(
+    provider: Provider, account_id: str, conn: AsyncConnection | None = None
+) -> tuple[str, Session]:
+    """``conn``: in the caller's transaction (sign-in writes everything it changes at once)."""
     handle = opaque_token()
     session = Session(account_id, int(time.time()), standard_id())
     await provider.artifacts.save(
@@ -34,6 +39,7 @@ async def start_session(provider: Provider, account_id: str) -> tuple[str, Sessi
         digest(handle),
         {"accountId": account_id, "authTime": session.auth_time, "sid": session.sid},
         SESSION_TTL,
+        conn=conn,
     )
     return handle, session
 
@@ -48,9 +54,11 @@ async def find_session(provider: Provider, handle: str | None) -> Session | None
     return Session(p["accountId"], int(p["authTime"]), p["sid"])
 
 
-async def end_session(provider: Provider, handle: str | None) -> None:
+async def end_session(
+    provider: Provider, handle: str | None, conn: AsyncConnection | None = None
+) -> None:
     if handle:
-        await provider.artifacts.destroy(SESSION, digest(handle))
+        await provider.artifacts.destroy(SESSION, digest(handle), conn)
 
 
 async def start_interaction(provider: Provider, payload: dict[str, Any]) -> str:
@@ -67,8 +75,10 @@ async def find_interaction(provider: Provider, uid: str | None) -> dict[str, Any
     return stored.payload if stored and stored.consumed_at is None else None
 
 
-async def update_interaction(provider: Provider, uid: str, payload: dict[str, Any]) -> None:
-    await provider.artifacts.replace(INTERACTION, digest(uid), payload)
+async def update_interaction(
+    provider: Provider, uid: str, payload: dict[str, Any], conn: AsyncConnection | None = None
+) -> None:
+    await provider.artifacts.replace(INTERACTION, digest(uid), payload, conn)
 
 
 async def finish_interaction(provider: Provider, uid: str) -> bool:

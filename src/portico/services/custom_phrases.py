@@ -39,7 +39,7 @@ class CustomPhrases:
         """Flat overrides for one language; empty when the tenant has none."""
         return await self._cache.get((tenant_id, language_tag), self._load) or {}
 
-    async def _load(self, key: tuple[str, str]) -> dict[str, str] | None:
+    async def _load(self, key: tuple[str, str]) -> dict[str, str]:
         tenant_id, tag = key
         async with self._engine.connect() as conn:
             value = (
@@ -50,7 +50,9 @@ class CustomPhrases:
                     )
                 )
             ).scalar_one_or_none()
-        return flatten(value) if value else None
+        # An empty dict, not None, when there are none: the cache keeps no None, and every
+        # page would otherwise query for phrases that do not exist (the usual case).
+        return flatten(value) if value else {}
 
     async def list(self, tenant_id: str) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:

@@ -29,6 +29,12 @@ _FIND = select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where
     t.c.tenant_id == bindparam("p_tenant"),
     t.c.expires_at > bindparam("p_now"),
 )
+_REPLACE = (
+    update(t)
+    .where(t.c.model_name == bindparam("p_kind"), t.c.id == bindparam("p_id"))
+    .values(payload=bindparam("payload", type_=t.c.payload.type))
+)
+_DESTROY = delete(t).where(t.c.model_name == bindparam("p_kind"), t.c.id == bindparam("p_id"))
 _FIND_KINDS = select(
     t.c.model_name, t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id
 ).where(
@@ -75,7 +81,9 @@ class ArtifactStore:
         grant_id: str | None = None,
         *,
         expires_at: int | None = None,
+        conn: AsyncConnection | None = None,
     ) -> None:
+        """``conn``: write in the caller's transaction (else one of its own)."""
         values = {
             "tenant_id": self._tenant_id,
             "model_name": kind,
@@ -84,16 +92,26 @@ class ArtifactStore:
             "expires_at": expires_at or now_ms() + ttl_seconds * 1000,
             "grant_id": grant_id,
         }
-        async with self._engine.begin() as conn:
-            await conn.execute(_INSERT, values)
+        await self._write(conn, _INSERT, values)
 
-    async def replace(self, kind: str, artifact_id: str, payload: dict[str, Any]) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(t)
-                .where(t.c.model_name == kind, t.c.id == artifact_id)
-                .values(payload=payload)
-            )
+    async def replace(
+        self,
+        kind: str,
+        artifact_id: str,
+        payload: dict[str, Any],
+        conn: AsyncConnection | None = None,
+    ) -> None:
+        params = {"p_kind": kind, "p_id": artifact_id, "payload": payload}
+        await self._write(conn, _REPLACE, params)
+
+    async def _write(
+        self, conn: AsyncConnection | None, statement: Any, params: dict[str, Any]
+    ) -> None:
+        if conn is not None:
+            await conn.execute(statement, params)
+            return
+        async with self._engine.begin() as own:
+            await own.execute(statement, params)
 
     async def find(
         self, kind: str, artifact_id: str, conn: AsyncConnection | None = None
@@ -134,9 +152,10 @@ class ArtifactStore:
         async with self._engine.begin() as conn:
             return await consume(conn, self._tenant_id, kind, artifact_id)
 
-    async def destroy(self, kind: str, artifact_id: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(delete(t).where(t.c.model_name == kind, t.c.id == artifact_id))
+    async def destroy(
+        self, kind: str, artifact_id: str, conn: AsyncConnection | None = None
+    ) -> None:
+        await self._write(conn, _DESTROY, {"p_kind": kind, "p_id": artifact_id})
 
     async def revoke_grant(self, grant_id: str) -> int:
         """Delete everything issued under a grant (code replay, refresh reuse, revocation).

@@ -75,8 +75,8 @@ class Ctx:
         found = self.exp.get("pending")
         return Identifier.from_dict(found) if found else None
 
-    async def save(self) -> None:
-        await sessions_mod.update_interaction(self.provider, self.uid, self.interaction)
+    async def save(self, conn: AsyncConnection | None = None) -> None:
+        await sessions_mod.update_interaction(self.provider, self.uid, self.interaction, conn)
 
     def reset(self, event: str = "SignIn") -> None:
         self.interaction["exp"] = {"event": event, "profile": {}}
