@@ -7,7 +7,7 @@ is the tool the performance work used before changing anything (bench/README.md)
 figures; asserts nothing.
 
     python bench/cpu_profile.py client_credentials [--count 2000] [--top 25] [--database-url URL]
-    python bench/cpu_profile.py userinfo | refresh | introspection | jwks | discovery | sign_in_page
+    python bench/cpu_profile.py userinfo | refresh | introspection | jwks | discovery
 """
 
 from __future__ import annotations

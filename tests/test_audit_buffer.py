@@ -129,3 +129,29 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(database: str) -> None:
     dropped, sent, stored = asyncio.run(run())
     assert dropped == 2
     assert sorted(stored) == sorted(sent[2:])
+
+
+def test_a_row_the_database_refuses_is_dropped_alone(database: str) -> None:
+    """One entry that cannot be stored (here a value JSON cannot encode) must not hold back
+    the others, nor every later flush."""
+
+    async def run() -> tuple[int, int, list[str], list[str]]:
+        await _migrate(database)
+        engine = create_engine(database)
+        buffer = AuditBuffer(engine, interval=3600)
+        good = _entries(3)
+        bad = audit.entry("default", "ExchangeTokenBy.ClientCredentials", params={"x": object()})
+        for row in (good[0], bad, good[1], good[2]):
+            buffer.add(row)
+        await buffer.flush()
+        await engine.dispose()
+        return (
+            buffer.dropped,
+            buffer.pending,
+            [str(r["id"]) for r in good],
+            await _stored_ids(database),
+        )
+
+    dropped, pending, sent, stored = asyncio.run(run())
+    assert (dropped, pending) == (1, 0)
+    assert sorted(stored) == sorted(sent)

@@ -208,3 +208,28 @@ def test_delete_asks_for_the_password(console: ConsoleClient) -> None:
     assert gone.status_code == 303 and user_row(console, user_id) is None
     assert console.get(f"/console/users/{user_id}").status_code == 404
     assert "ManagementApi.DeleteUser" in audit_keys(console, user_id)
+
+
+def test_setting_a_password_and_adding_admins_ask_for_the_password(
+    console: ConsoleClient,
+) -> None:
+    """A session alone (borrowed, stolen) must not take over an account or add a way in."""
+    user_id = created(console, username=unique("target"))
+    age_reauth(console)
+    page = console.get(f"/console/users/{user_id}")
+    asked = console.post(
+        f"/console/users/{user_id}/password",
+        {"csrf_token": csrf_of(page.text), "password": "Another-Harbor-Lantern-58"},
+    )
+    assert asked.status_code == 200 and "Confirm it is you" in asked.text
+    admins = console.get("/console/admins")
+    name = unique("intruder")
+    asked = console.post(
+        "/console/admins",
+        {"csrf_token": csrf_of(admins.text), "username": name,
+         "password": "Another-Harbor-Lantern-58"},
+    )  # fmt: skip
+    assert asked.status_code == 200 and "Confirm it is you" in asked.text
+    assert name not in console.get("/console/admins").text
+    invited = console.post("/console/admins/invitations", {"csrf_token": csrf_of(admins.text)})
+    assert invited.status_code == 200 and "Confirm it is you" in invited.text

@@ -513,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=user_create)
     p = user.add_parser("seed", help="create many synthetic users fast (load tests)")
     p.add_argument("--count", type=int, required=True)
-    p.add_argument("--prefix", default="", help="usernames are <prefix><first>.<last><n>")
+    p.add_argument("--prefix", default="", help="usernames are <prefix><first>_<last><n>")
     p.add_argument("--start", type=int, default=0, help="first number (to add more later)")
     p.add_argument("--domain", default="", help="e-mail domain (default: a few examples)")
     p.add_argument("--password", help="one password for all of them (hashed once)")

@@ -3,7 +3,6 @@ E.164, and the rendered message's bounds."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from portico.connectors import templates
 from portico.connectors.errors import ConnectorError
 from portico.connectors.types import TemplateType
+from portico.services.phones import E164_DIGITS
 
 REQUIRED_TEMPLATES = (
     TemplateType.Register,
@@ -20,7 +20,6 @@ REQUIRED_TEMPLATES = (
 )
 # Twilio refuses longer bodies (error 21617); a code message is far shorter anyway.
 MAX_BODY = 1600
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class SmsTemplate(BaseModel):
@@ -50,14 +49,14 @@ def check_templates(value: list[SmsTemplate]) -> list[SmsTemplate]:
 def e164(to: str) -> str:
     """``+`` and digits: Portico stores numbers as E.164 digits without the ``+`` (as Logto
     does); providers want the ``+``."""
-    number = to if to.startswith("+") else f"+{to}"
-    if not _E164.match(number):
+    digits = to.removeprefix("+")
+    if not E164_DIGITS.match(digits):
         raise ConnectorError(
             "connector.invalid_request_parameters",
             "The recipient is not an E.164 phone number.",
             reason="invalid_recipient",
         )
-    return number
+    return f"+{digits}"
 
 
 def body(items: list[SmsTemplate], template_type: str, payload: dict[str, Any]) -> str:

@@ -26,11 +26,15 @@ import contextlib
 import logging
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.storage import logs as repo
 
 log = logging.getLogger("portico.audit")
+
+# The database is away (not the rows' fault): keep the entries and try again later.
+_UNREACHABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
 
 INTERVAL = 0.1
 BATCH = 500
@@ -66,16 +70,38 @@ class AuditBuffer:
         return len(self._rows)
 
     async def flush(self) -> None:
-        """Write every entry accepted so far; on failure they stay queued and this raises."""
+        """Write every entry accepted so far. When the database cannot be reached they stay
+        queued and this raises; an entry the database refuses by itself (a value it cannot
+        store) is dropped and counted, so that one bad row never holds back the others."""
         async with self._lock:
             while self._rows:
                 batch = [self._rows.popleft() for _ in range(min(BATCH, len(self._rows)))]
                 try:
-                    async with self._engine.begin() as conn:
-                        await repo.insert_logs(conn, batch)
-                except BaseException:
+                    await self._insert(batch)
+                except _UNREACHABLE:
                     self._rows.extendleft(reversed(batch))
                     raise
+                except asyncio.CancelledError:
+                    self._rows.extendleft(reversed(batch))
+                    raise
+                except Exception:
+                    await self._insert_one_by_one(batch)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        async with self._engine.begin() as conn:
+            await repo.insert_logs(conn, rows)
+
+    async def _insert_one_by_one(self, batch: list[dict[str, Any]]) -> None:
+        for index, row in enumerate(batch):
+            try:
+                await self._insert([row])
+            except _UNREACHABLE:
+                self._rows.extendleft(reversed(batch[index:]))
+                raise
+            except Exception as error:
+                self.dropped += 1
+                log.error("audit entry %s refused by the database (%s): dropped",
+                          row.get("key"), type(error).__name__)  # fmt: skip
 
     def start(self) -> None:
         if self._task is None:

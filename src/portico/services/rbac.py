@@ -57,7 +57,8 @@ def check_resource_values(name: str, access_token_ttl: int) -> None:
 
 
 def check_role_values(name: str, description: str) -> None:
-    """A role's name and description: 1 to 128 characters each (/api's body schema bounds)."""
+    """A role's name (1 to 128 characters) and description (at most 128, may be empty):
+    /api's body schema bounds."""
     if not 1 <= len(name) <= 128:
         raise InvalidRbac("The role name must be 1 to 128 characters.")
     if len(description) > 128:

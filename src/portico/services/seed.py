@@ -3,12 +3,13 @@
 A million users through the Management API would take hours of Argon2id; here the rows are
 built in Python and written in batches of one multi-row statement each, every batch its own
 transaction, so progress is kept if the run is stopped and memory stays flat. Seeded users
-are ordinary users with varied, realistic identifiers (so that search indexes meet the
-spread of real data, not one shared prefix): ``<prefix><first>.<last><n>`` usernames, the
-same at one of a few example domains as e-mail, phone numbers in the fictional +1 555 range,
-and "First Last" names from lists of 50 and 32 (one name matches ~1/1600 of the users); when
-a password is given,
-one Argon2id hash computed once and shared by all of them (they are test accounts).
+are ordinary users with varied identifiers (so that search indexes meet the spread of real
+data, not one shared prefix): ``<prefix><first>_<last><n>`` usernames (Logto's username
+rule), the same with dots at one of a few example domains as e-mail, phone numbers
+``1 555 …`` (555 numbers, though only 555-0100 to 0199 are reserved for fiction: these are
+test data and never texted), and "First Last" names from lists of 50 and 32 (one name
+matches ~1/1600 of the users). When a password is given, one Argon2id hash is computed once
+and shared by all of them (they are test accounts).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.ids import short_id
 from portico.services.passwords import hash_password
+from portico.services.users import USERNAME_RE
 from portico.storage import users as repo
 from portico.storage.database import now_ms, refresh_statistics
 
@@ -111,7 +113,7 @@ LAST = [
     "Reyes",
 ]
 DOMAINS = ("example.com", "mail.example", "corp.example", "school.example", "shop.example")
-PHONE_BASE = 15550100000  # +1 555 …: the range kept for fiction
+PHONE_BASE = 15550100000  # +1 555 …
 
 
 def rows(
@@ -121,12 +123,12 @@ def rows(
     base = now_ms()
     for n in range(start, start + count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        handle = f"{prefix}{first.lower()}.{last.lower()}{n}"
+        handle = f"{prefix}{first.lower()}_{last.lower()}{n}"  # Logto's username rule
         yield {
             "tenant_id": tenant_id,
             "id": short_id(),
             "username": handle,
-            "primary_email": f"{handle}@{domain or rng.choice(DOMAINS)}",
+            "primary_email": f"{handle.replace('_', '.')}@{domain or rng.choice(DOMAINS)}",
             "primary_phone": str(PHONE_BASE + n),  # stored as digits with the country code
             "password_encrypted": password[0] or None,
             "password_encryption_method": password[1] or None,
@@ -157,6 +159,10 @@ async def seed_users(
     """Insert ``count`` users numbered from ``start``; returns how many were inserted.
     A clash with an existing username/e-mail/phone fails that batch (nothing half-written);
     earlier batches stay."""
+    if batch < 1 or count < 1:
+        raise ValueError("count and batch must be at least 1")
+    if prefix and not USERNAME_RE.match(f"{prefix}a_b0"):
+        raise ValueError("the prefix must be letters, digits or _ and start with a letter or _")
     hashed = await hash_password(password) if password else ("", "")
     done = 0
     while done < count:

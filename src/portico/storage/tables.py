@@ -344,6 +344,7 @@ logs = Table(
     Index(None, "tenant_id", "key"),
     Index(None, "tenant_id", "user_id"),
     Index(None, "tenant_id", "application_id"),
+    Index(None, "created_at"),  # the retention purge (migration 0007)
 )
 
 # Organizations (Logto's RFC 0001): one template of organization roles and scopes shared by

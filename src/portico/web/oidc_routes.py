@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +34,6 @@ from portico.web.http import (
 from portico.web.runtime import Runtime
 
 Handler = Callable[[Request], Awaitable[Response]]
-log = logging.getLogger("portico")
 
 # Logto's ``ExchangeTokenBy.<type>`` audit keys, and the request members safe to log (never
 # a code, verifier, token or secret).

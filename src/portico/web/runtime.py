@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,8 @@ from portico.settings import Settings
 from portico.storage.database import create_engine, refresh_statistics
 from portico.web import i18n
 from portico.web.i18n import Translate
+
+log = logging.getLogger("portico")
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -94,6 +97,17 @@ class Runtime:
         self.audit = AuditBuffer(self.engine)
         self.audit.start()
         self.ready = True
+
+    async def flush_audit(self) -> None:
+        """Write the token-endpoint audit entries this process still holds, so that reading
+        the log shows every exchange this process has answered; if the database cannot take
+        them now, the read goes on (it shows what is stored, the entries wait)."""
+        if self.audit is None:
+            return
+        try:
+            await self.audit.flush()
+        except Exception as error:
+            log.warning("audit entries not written before a log read (%s)", type(error).__name__)
 
     async def stop(self) -> None:
         if self.audit is not None:

@@ -87,7 +87,7 @@ class HttpSmsConnector(MessageConnector[HttpSmsConfig]):
     async def send_message(self, to: str, template_type: str, payload: dict[str, Any]) -> None:
         document = {"to": sms.e164(to), "type": str(template_type), "payload": payload}
         body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-        status, raw = await http.fetch(
+        status, _ = await http.fetch(
             "POST",
             self.config.endpoint,
             content=body,
@@ -96,7 +96,9 @@ class HttpSmsConnector(MessageConnector[HttpSmsConfig]):
         )
         if 200 <= status < 300:
             return
-        summary = f"The HTTP SMS endpoint answered HTTP {status}: {_excerpt(raw)}"
+        # The status only: the body may echo the request, and with it the code
+        # (connectors/http.py: never a provider's body in a message or log).
+        summary = f"The HTTP SMS endpoint answered HTTP {status}."
         if status in (401, 403):
             raise ConnectorError("connector.invalid_config", summary, reason="auth_rejected")
         if status == 429:
@@ -114,8 +116,3 @@ class HttpSmsConnector(MessageConnector[HttpSmsConfig]):
                 self.config.signingSecret.get_secret_value(), timestamp, body
             )
         return headers
-
-
-def _excerpt(raw: bytes) -> str:
-    text = raw[:200].decode("utf-8", "replace").replace("\n", " ").strip()
-    return text or "(empty body)"

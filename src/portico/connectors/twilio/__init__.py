@@ -11,6 +11,7 @@ tests, or an egress proxy, can stand in for Twilio.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -20,6 +21,10 @@ from portico.connectors.errors import ConnectorError
 from portico.connectors.kit import CONFIDENTIAL, MessageConnector
 from portico.connectors.twilio.errors import twilio_error
 from portico.connectors.types import ConnectorMetadata, ConnectorType
+
+# A Messaging Service's SID ("MG" + 32 hex digits); any other sender (a number, or an
+# alphanumeric sender ID such as "MGShop") goes out as ``From``.
+MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 DEFAULT_HOST = "api.twilio.com"
 README = """Send verification codes by SMS through Twilio.
@@ -85,7 +90,7 @@ class TwilioSmsConnector(MessageConnector[TwilioConfig]):
         sender = config.fromMessagingServiceSID
         form = {
             "To": sms.e164(to),
-            "MessagingServiceSid" if sender.startswith("MG") else "From": sender,
+            "MessagingServiceSid" if MESSAGING_SERVICE_SID.fullmatch(sender) else "From": sender,
             "Body": sms.body(config.templates, template_type, payload),
             "RiskCheck": "disable" if config.disableRiskCheck else "enable",
         }

@@ -35,8 +35,7 @@ class ApiContext:
     async def flush_audit(self) -> None:
         """Write the token-endpoint entries this process still holds (``AuditBuffer``), so
         that reading the log shows every exchange this process has answered."""
-        if self.runtime.audit is not None:
-            await self.runtime.audit.flush()
+        await self.runtime.flush_audit()
 
     def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
         assert self.runtime.engine is not None

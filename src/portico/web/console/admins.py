@@ -73,8 +73,14 @@ async def delete(ctx: Console) -> Response:
 def routes(runtime: Runtime) -> list[Route]:
     return [
         Route("/console/admins", page(runtime, index), methods=["GET"]),
-        Route("/console/admins", form(runtime, create), methods=["POST"]),
-        Route("/console/admins/invitations", form(runtime, invite), methods=["POST"]),
+        # Another admin is a lasting way in: like a delete, it needs the password again, so
+        # a borrowed or stolen session cannot make one.
+        Route("/console/admins", form(runtime, create, destructive=True), methods=["POST"]),
+        Route(
+            "/console/admins/invitations",
+            form(runtime, invite, destructive=True),
+            methods=["POST"],
+        ),
         Route(
             "/console/admins/{id}/delete",
             form(runtime, delete, destructive=True),

@@ -163,7 +163,8 @@ async def update(ctx: Console) -> Response:
         return await _details(ctx, app_id, status=400, errors=errors, draft=draft)
     try:
         async with ctx.write() as conn:
-            current = await service.get_application(conn, ctx.tenant, app_id)
+            # Locked: a concurrent /api PATCH must not be overwritten by this merge.
+            current = await service.get_application(conn, ctx.tenant, app_id, for_update=True)
             custom = {
                 **(current["custom_client_metadata"] or {}),
                 "corsAllowedOrigins": origins,

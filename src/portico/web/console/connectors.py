@@ -16,6 +16,7 @@ from starlette.routing import Route
 from portico.connectors import Connectors, ConnectorType
 from portico.connectors.errors import ConnectorError
 from portico.connectors.types import TemplateType
+from portico.services import phones
 from portico.services.errors import ServiceError
 from portico.web.console import schema_form
 from portico.web.console.context import Console, form, page
@@ -174,6 +175,8 @@ async def _test(
     ctx: Console, factory: dict[str, Any], config: dict[str, Any], again: dict[str, Any]
 ) -> Response:
     to = ctx.field("test_to", 320).strip()
+    if to and "@" not in to:  # a phone number, typed any way: the stored E.164 digits
+        to = phones.normalise(to) or to
     if not to:
         return await _form(
             ctx, factory, **again, errors={"test_to": "Enter where to send it."}, status=400

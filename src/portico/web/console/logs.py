@@ -22,13 +22,6 @@ PAGE_SIZE = 50
 FILTERS = ("key", "user_id", "application_id", "start", "end")
 
 
-async def _flush(ctx: Console) -> None:
-    """Write the token-endpoint entries this process still holds in memory
-    (``services/audit_buffer.py``), so that an exchange made a moment ago shows."""
-    if ctx.runtime.audit is not None:
-        await ctx.runtime.audit.flush()
-
-
 def _moment(raw: str, label: str) -> int | None:
     """A ``datetime-local`` value, read as UTC, in epoch milliseconds."""
     if not raw:
@@ -62,7 +55,7 @@ async def index(ctx: Console) -> Response:
             pages=1,
             query="",
         )
-    await _flush(ctx)
+    await ctx.runtime.flush_audit()
     async with ctx.read() as conn:
         total, rows = await log_repo.find_logs(
             conn,
@@ -89,7 +82,7 @@ async def index(ctx: Console) -> Response:
 
 async def details(ctx: Console) -> Response:
     log_id = ctx.request.path_params["id"]
-    await _flush(ctx)
+    await ctx.runtime.flush_audit()
     async with ctx.read() as conn:
         row = await log_repo.get_log(conn, ctx.tenant, log_id)
     if row is None:

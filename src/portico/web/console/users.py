@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.services import rbac
+from portico.services import phones, rbac
 from portico.services import users as user_service
 from portico.services.errors import ServiceError
 from portico.storage import rbac as rbac_repo
@@ -63,11 +63,18 @@ def _optional(ctx: Console, name: str, limit: int = 256) -> str | None:
     return ctx.field(name, limit).strip() or None
 
 
+def _phone(ctx: Console) -> str:
+    """The typed phone number in the stored E.164 form; as typed when it is not one (the
+    service then says what is wrong)."""
+    typed = ctx.field("phone", 32).strip()
+    return (phones.normalise(typed) or typed) if typed else ""
+
+
 async def create(ctx: Console) -> Response:
     values = {
         "username": _optional(ctx, "username", 128),
         "email": _optional(ctx, "email", 128),
-        "phone": _optional(ctx, "phone", 32),
+        "phone": _phone(ctx) or None,
         "name": _optional(ctx, "name", 128),
     }
     password = ctx.field("password", 1024) or None
@@ -110,7 +117,7 @@ async def update(ctx: Console) -> Response:
     changes = {
         "username": ctx.field("username", 128).strip(),
         "primary_email": ctx.field("email", 128).strip(),
-        "primary_phone": ctx.field("phone", 32).strip(),
+        "primary_phone": _phone(ctx),
         "name": ctx.field("name", 128).strip(),
         "avatar": ctx.field("avatar", 2048).strip(),
     }
@@ -214,7 +221,10 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/console/users", form(runtime, create), methods=["POST"]),
         Route(base, page(runtime, details), methods=["GET"]),
         Route(base, form(runtime, update), methods=["POST"]),
-        Route(f"{base}/password", form(runtime, reset_password), methods=["POST"]),
+        # Setting someone's password takes over their account: password asked again.
+        Route(
+            f"{base}/password", form(runtime, reset_password, destructive=True), methods=["POST"]
+        ),
         Route(f"{base}/suspension", form(runtime, suspend), methods=["POST"]),
         Route(f"{base}/delete", form(runtime, delete, destructive=True), methods=["POST"]),
         Route(f"{base}/identities/{{target}}/delete", form(runtime, unlink), methods=["POST"]),

@@ -206,9 +206,7 @@ async def _callback(ctx: Ctx, connector_id: str) -> Response:
             else "error.social_failed"
         )
         return _failed(ctx, key, 502 if key == "error.social_failed" else 400, provider=provider)
-    # The provider's number in the one stored form (E.164 digits), so it finds and links the
-    # same account a typed number would; one that is not E.164 is not used at all.
-    info = info.model_copy(update={"phone": info.phone and phones.normalise(info.phone)})
+    info = normalised(info)
     identity = {
         "target": found["target"],
         "id": info.id,
@@ -220,6 +218,13 @@ async def _callback(ctx: Ctx, connector_id: str) -> Response:
         return await _decide(ctx, identity, info)
     except StepError as error:
         return _failed(ctx, error.key, error.status, **{"provider": provider, **error.params})
+
+
+def normalised(info: SocialUserInfo) -> SocialUserInfo:
+    """The provider's phone number in the one stored form (E.164 digits), so it finds and
+    links the same account a typed number would; one that is not E.164 is not used at all.
+    The pages and the Experience API both take the provider's profile through this."""
+    return info.model_copy(update={"phone": info.phone and phones.normalise(info.phone)})
 
 
 async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> Response:

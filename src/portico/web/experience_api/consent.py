@@ -67,18 +67,19 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             else None
         )
         assert runtime.engine is not None
-        try:
-            async with runtime.engine.begin() as conn:
-                await consents.remember(
-                    conn,
-                    ctx.tenant,
-                    ctx.client.id,
-                    session.account_id,
-                    authz.consent_request(auth_request),
-                    chosen,
-                )
-        except ServiceError as error:
-            raise ApiError(error.status, error.code, error.message) from None
+        if ctx.client.is_third_party:  # first-party apps are never asked: nothing to keep
+            try:
+                async with runtime.engine.begin() as conn:
+                    await consents.remember(
+                        conn,
+                        ctx.tenant,
+                        ctx.client.id,
+                        session.account_id,
+                        authz.consent_request(auth_request),
+                        chosen,
+                    )
+            except ServiceError as error:
+                raise ApiError(error.status, error.code, error.message) from None
         ctx.interaction["consented"] = True
         await ctx.save()
         return {"redirectTo": f"{ctx.provider.issuer}/auth/{ctx.uid}"}

@@ -42,6 +42,8 @@ class CodeVerify(Body):
 class SocialStart(Body):
     state: str = Field(min_length=1, max_length=512)
     redirectUri: str = Field(min_length=1, max_length=2048, pattern=r"^https?://")
+    # Accepted as Logto's SPA may send it, and ignored: the scope a provider is asked for is
+    # the connector's configuration (docs/experience-api.md).
     scope: str | None = Field(None, max_length=1024)
 
 

@@ -150,8 +150,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     async def create_social_verification(
         connector_id: str, body: SocialStart, ctx: Ctx = context
     ) -> dict:
-        """The provider's URL for the SPA; our own state goes to the provider and is checked
-        at ``verify`` (the SPA's state is its own business, as in Logto)."""
+        """The provider's URL for the SPA. As in Logto, the state is the SPA's own (it
+        checks the callback against it itself, so the provider must get exactly that value);
+        it is also kept in this interaction's record and must come back at ``verify``."""
         assert runtime.connectors is not None
         enabled = {b["id"]: b for b in await social.buttons(ctx)}
         if connector_id not in enabled:
@@ -179,8 +180,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     async def verify_social_verification(
         connector_id: str, body: SocialVerify, ctx: Ctx = context
     ) -> dict:
-        """The provider's callback parameters: the state is checked (in constant time) and
-        spent before the provider is called, so a record verifies at most once."""
+        """The provider's callback parameters: the state must be the one given at
+        ``authorization-uri`` for this interaction (constant-time comparison); it is taken out
+        of the record before the provider is called, so a replayed callback is refused."""
         assert runtime.connectors is not None
         record = record_of(ctx, body.verificationId, "Social")
         data = {
@@ -212,6 +214,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             cancelled = error.code == SocialErrorCode.AuthorizationFailed
             code = "connector.authorization_failed" if cancelled else "connector.general"
             raise ApiError(400 if cancelled else 502, code, "The provider refused.") from None
+        info = social.normalised(info)
         record.update(
             verified=True,
             identity={"target": found["target"], "id": info.id,
