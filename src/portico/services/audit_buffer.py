@@ -33,8 +33,16 @@ from portico.storage import logs as repo
 
 log = logging.getLogger("portico.audit")
 
-# The database is away (not the rows' fault): keep the entries and try again later.
-_UNREACHABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+# Not the rows' fault: the database is away, or its schema is not there yet (SQLite says
+# OperationalError for a missing table, PostgreSQL ProgrammingError). Keep the entries and
+# try again later; only data errors (a value that cannot be stored) are a row's own.
+_UNREACHABLE = (
+    exc.OperationalError,
+    exc.ProgrammingError,
+    exc.InterfaceError,
+    OSError,
+    TimeoutError,
+)
 
 INTERVAL = 0.1
 BATCH = 500
