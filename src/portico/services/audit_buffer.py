@@ -36,7 +36,7 @@ log = logging.getLogger("portico.audit")
 # Not the rows' fault: the database is away, or its schema is not there yet (SQLite says
 # OperationalError for a missing table, PostgreSQL ProgrammingError). Keep the entries and
 # try again later; only data errors (a value that cannot be stored) are a row's own.
-_UNREACHABLE = (
+_NOT_THE_ROWS_FAULT = (
     exc.OperationalError,
     exc.ProgrammingError,
     exc.InterfaceError,
@@ -86,7 +86,7 @@ class AuditBuffer:
                 batch = [self._rows.popleft() for _ in range(min(BATCH, len(self._rows)))]
                 try:
                     await self._insert(batch)
-                except _UNREACHABLE:
+                except _NOT_THE_ROWS_FAULT:
                     self._rows.extendleft(reversed(batch))
                     raise
                 except asyncio.CancelledError:
@@ -103,7 +103,7 @@ class AuditBuffer:
         for index, row in enumerate(batch):
             try:
                 await self._insert([row])
-            except _UNREACHABLE:
+            except _NOT_THE_ROWS_FAULT:
                 self._rows.extendleft(reversed(batch[index:]))
                 raise
             except Exception as error:
