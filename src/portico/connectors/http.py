@@ -17,7 +17,6 @@ import ssl
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import AfterValidator
 
 from portico.connectors.errors import ConnectorError
@@ -110,6 +109,8 @@ async def _fetch(
     auth: tuple[str, str] | None,
     what: str,
 ) -> tuple[int, bytes]:
+    import httpx  # here, not at the top: a server whose connectors never call out saves ~5 MB
+
     try:
         async with (
             httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client,

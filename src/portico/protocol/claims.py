@@ -157,11 +157,18 @@ def wants_account_claims(scopes: list[str]) -> bool:
     return not _ACCOUNT_SCOPES.isdisjoint(scopes)
 
 
+def wants_organizations(scopes: list[str]) -> bool:
+    """Whether ``scopes`` ask for organization claims (which cost a read)."""
+    return bool(
+        {org_service.SCOPE_ORGANIZATIONS, org_service.SCOPE_ORGANIZATION_ROLES} & set(scopes)
+    )
+
+
 async def organization_claims(
     provider: Provider, conn: AsyncConnection, user_id: str, client_id: str, scopes: list[str]
 ) -> OrganizationClaims | None:
     """Read only when an organizations scope asks for them."""
-    if not {org_service.SCOPE_ORGANIZATIONS, org_service.SCOPE_ORGANIZATION_ROLES} & set(scopes):
+    if not wants_organizations(scopes):
         return None
     client = await provider.client(client_id)
     return await org_service.claims_for(

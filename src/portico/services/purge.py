@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.storage import purge as sql
 from portico.storage.database import now_ms, refresh_statistics
+from portico.storage.sqlite_driver import threaded
 
 log = logging.getLogger("portico.purge")
 
@@ -103,12 +104,13 @@ class PurgeTask:
         await asyncio.sleep(random.uniform(0, self._interval))  # noqa: S311 (jitter, not a secret)
         while True:
             try:
-                report = await purge_expired(
-                    self._engine, log_retention_days=self._log_retention_days
-                )
-                if report.total:
-                    log.info("purged expired rows: %s", report.as_dict())
-                await refresh_statistics(self._engine)
+                with threaded():  # batched deletes and ANALYZE: beside the loop on SQLite
+                    report = await purge_expired(
+                        self._engine, log_retention_days=self._log_retention_days
+                    )
+                    if report.total:
+                        log.info("purged expired rows: %s", report.as_dict())
+                    await refresh_statistics(self._engine)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database may be away; try again next time

@@ -109,7 +109,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # No busy wait on the event loop: a busy statement is retried on the connection's thread
+    # with the wait on (sqlite_driver.py).
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
 
 

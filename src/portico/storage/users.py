@@ -21,8 +21,9 @@ from sqlalchemy import (
 from sqlalchemy import (
     column as column_clause,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from portico.storage import hot_path
 from portico.storage import search as search_sql
 from portico.storage.tables import organization_user_relations, users, users_roles
 
@@ -62,6 +63,7 @@ _GET_USER = select(users).where(
     users.c.tenant_id == bindparam("p_tenant"), users.c.id == bindparam("p_id")
 )
 _GET_USER_FOR_UPDATE = _GET_USER.with_for_update()
+_HOT_GET_USER = hot_path.HotStatement(_GET_USER, users)
 
 
 async def get_user(
@@ -71,6 +73,19 @@ async def get_user(
     query = _GET_USER_FOR_UPDATE if for_update else _GET_USER
     row = (await conn.execute(query, {"p_tenant": tenant_id, "p_id": user_id})).first()
     return dict(row._mapping) if row else None
+
+
+async def read_user(engine: AsyncEngine, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+    """One user, read on its own (no caller transaction): what the token and userinfo
+    endpoints ask on every request, so on SQLite it is a hot read (storage/hot_path.py)."""
+    params = {"p_tenant": tenant_id, "p_id": user_id}
+    hot = hot_path.for_engine(engine)
+    if hot is not None:
+        rows = hot.rows(_HOT_GET_USER, params)
+        if rows is not None:
+            return rows[0] if rows else None
+    async with engine.connect() as conn:
+        return await get_user(conn, tenant_id, user_id)
 
 
 async def update_user(

@@ -20,6 +20,7 @@ from portico.settings import Settings, load_settings
 from portico.web import console, experience, failures, oidc_routes
 from portico.web.api.app import create_api
 from portico.web.body_limit import BodyLimit
+from portico.web.long_work import LongWork
 from portico.web.no_nul import NoNul
 from portico.web.runtime import Runtime
 from portico.web.security_headers import SecurityHeaders
@@ -59,7 +60,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/api", app=create_api(runtime)),
             Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
         ],
-        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit), Middleware(NoNul)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit),
+            Middleware(NoNul),
+            Middleware(LongWork),
+        ],
         lifespan=lifespan,
     )
     failures.install(app)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import time
 
-import httpx
-
 from portico.connectors.errors import ConnectorError
 from portico.connectors.smtp.config import OAuth2Auth
 
@@ -48,6 +46,8 @@ async def _refresh(auth: OAuth2Auth) -> tuple[str, float]:
         "client_secret": auth.clientSecret.get_secret_value(),
         "refresh_token": auth.refreshToken.get_secret_value(),
     }
+    import httpx  # here: most SMTP connectors never refresh a token (and it costs ~5 MB)
+
     try:
         async with httpx.AsyncClient(timeout=TOKEN_FETCH_TIMEOUT) as client:
             response = await client.post(auth.accessUrl, data=form)

@@ -21,8 +21,7 @@ from portico.storage import users as users_repo
 
 
 async def load_account(provider: Provider, account_id: str) -> dict[str, Any]:
-    async with provider.engine.connect() as conn:
-        user = await users_repo.get_user(conn, provider.tenant_id, account_id)
+    user = await users_repo.read_user(provider.engine, provider.tenant_id, account_id)
     audit.note(user_id=account_id)
     if user is None or user["is_suspended"]:
         raise invalid_grant("the user of this grant no longer exists or is suspended")
