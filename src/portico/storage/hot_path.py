@@ -26,12 +26,13 @@ import json
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Boolean, Table, event
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import JSON, TypeEngine
 
@@ -119,6 +120,17 @@ def for_engine(engine: AsyncEngine) -> HotPath | None:
         event.listen(sync_engine, "engine_disposed", lambda _engine: hot.close())
     _PATHS[sync_engine] = hot
     return hot
+
+
+@asynccontextmanager
+async def connection_unless_hot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection | None]:
+    """For a request that makes several point reads: ``None`` where they take the hot path
+    (each on its own), else one connection for all of them (one checkout, not several)."""
+    if for_engine(engine) is not None:
+        yield None
+        return
+    async with engine.connect() as conn:
+        yield conn
 
 
 def row_mapper(table: Table, names: Sequence[str]) -> Callable[[tuple[Any, ...]], dict[str, Any]]:

@@ -182,8 +182,12 @@ class LoopConnection(AsyncAdapt_aiosqlite_connection):
         """Take this process's write turn before the transaction's first write."""
         if self._writing:
             return
+        lock = self.dbapi.write_lock()
         try:
-            self.await_(asyncio.wait_for(self.dbapi.write_lock().acquire(), WRITE_WAIT_SECONDS))
+            if lock.locked():
+                self.await_(asyncio.wait_for(lock.acquire(), WRITE_WAIT_SECONDS))
+            else:  # free: taken at once (wait_for would cost a task and a loop turn)
+                self.await_(lock.acquire())
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._writing = True

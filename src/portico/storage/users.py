@@ -75,9 +75,14 @@ async def get_user(
     return dict(row._mapping) if row else None
 
 
-async def read_user(engine: AsyncEngine, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-    """One user, read on its own (no caller transaction): what the token and userinfo
-    endpoints ask on every request, so on SQLite it is a hot read (storage/hot_path.py)."""
+async def read_user(
+    engine: AsyncEngine, tenant_id: str, user_id: str, conn: AsyncConnection | None = None
+) -> dict[str, Any] | None:
+    """One user outside any transaction: what the token and userinfo endpoints ask on every
+    request, so on SQLite a hot read (storage/hot_path.py). ``conn``: read on it instead
+    (from :func:`~portico.storage.hot_path.connection_unless_hot`)."""
+    if conn is not None:
+        return await get_user(conn, tenant_id, user_id)
     params = {"p_tenant": tenant_id, "p_id": user_id}
     hot = hot_path.for_engine(engine)
     if hot is not None:
