@@ -7,11 +7,11 @@ processes or machines starting together migrate once.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import Table, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -187,14 +187,16 @@ async def insert_ignore(conn: AsyncConnection, table: Table, rows: list[dict[str
     await conn.execute(dialect.insert(table).values(rows).on_conflict_do_nothing())
 
 
-# Exception classes that may mean "database unavailable"; :func:`is_unavailable` decides.
-UNAVAILABLE_CANDIDATES: tuple[type[Exception], ...] = (
-    exc.DBAPIError,
-    exc.TimeoutError,
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-)
+def unavailable_candidates(url: str) -> tuple[type[Exception], ...]:
+    """Exception classes that may mean "database unavailable" for the database at ``url``;
+    :func:`is_unavailable` decides. asyncpg's only on PostgreSQL: a SQLite server never
+    imports asyncpg (a few MB of every process)."""
+    candidates: tuple[type[Exception], ...] = (exc.DBAPIError, exc.TimeoutError, OSError)
+    if async_url(url).startswith("postgresql"):
+        import asyncpg
+
+        candidates += (asyncpg.PostgresError, asyncpg.InterfaceError)
+    return candidates
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -205,11 +207,10 @@ def is_unavailable(error: BaseException) -> bool:
         return error.connection_invalidated or isinstance(
             error, exc.OperationalError | exc.InterfaceError
         )
-    return isinstance(
+    if isinstance(error, exc.TimeoutError | OSError):
+        return True  # waiting for a pooled connection; refused, reset, unreachable, timeout
+    asyncpg = sys.modules.get("asyncpg")  # raised by asyncpg only once it is imported
+    return asyncpg is not None and isinstance(
         error,
-        exc.TimeoutError  # waiting for a pooled connection
-        | OSError  # refused, reset, unreachable; connect or statement timeout
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError,
+        asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.CannotConnectNowError,
     )

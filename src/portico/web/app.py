@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    failures.install(app)
+    failures.install(app, runtime.settings.database_url)
     app.state.runtime = runtime
     return app
 

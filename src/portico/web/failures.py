@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from portico.protocol.errors import OAuthError
-from portico.storage.database import UNAVAILABLE_CANDIDATES, is_unavailable
+from portico.storage.database import is_unavailable, unavailable_candidates
 from portico.web.http import NO_STORE, error_page
 
 log = logging.getLogger("portico")
@@ -76,10 +76,10 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return answer(request.url.path, error, "unknown")
 
 
-def install(app: Starlette) -> None:
+def install(app: Starlette, database_url: str) -> None:
     """Register these answers on ``app`` (the root app and the mounted ``/api`` app each
-    run their own exception handling)."""
-    for candidate in UNAVAILABLE_CANDIDATES:
+    run their own exception handling) for the database at ``database_url``."""
+    for candidate in unavailable_candidates(database_url):
         app.add_exception_handler(candidate, unavailable)
     app.add_exception_handler(OAuthError, oauth_error)
     app.add_exception_handler(500, server_error)

@@ -49,7 +49,9 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.state.runtime = runtime
     for exc_type in HANDLED:
         api.add_exception_handler(exc_type, api_error_handler)
-    failures.install(api)  # database unavailable: 503 {code, message}; 500 without details
+    failures.install(
+        api, runtime.settings.database_url
+    )  # database unavailable: 503 {code, message}; 500 without details
     authorized = Depends(guard(lambda: runtime.provider))
     context = ApiContext(runtime)
 
