@@ -79,6 +79,7 @@ class ArtifactStore:
         self._engine = engine
         self._tenant_id = tenant_id
         self._hot = hot_path.for_engine(engine)
+        self._autocommit = hot_path.autocommit(engine)
 
     async def save(
         self,
@@ -120,7 +121,7 @@ class ArtifactStore:
         if conn is not None:
             await conn.execute(statement, params)
             return
-        async with self._engine.begin() as own:
+        async with self._autocommit.begin() as own:  # one statement: its own transaction
             await own.execute(statement, params)
 
     async def find(
@@ -135,7 +136,7 @@ class ArtifactStore:
             if rows is not None:
                 return _artifact(artifact_id, rows[0]) if rows else None
         if conn is None:
-            async with self._engine.connect() as own:
+            async with self._autocommit.connect() as own:
                 row = (await own.execute(_FIND, params)).first()
         else:
             row = (await conn.execute(_FIND, params)).first()
@@ -152,7 +153,7 @@ class ArtifactStore:
             return [(kind, found) for kind, found in found_each if found is not None]
         params = {"p_kinds": list(kinds), "p_id": artifact_id, "p_tenant": self._tenant_id}
         params["p_now"] = now_ms()
-        async with self._engine.connect() as conn:
+        async with self._autocommit.connect() as conn:
             rows = (await conn.execute(_FIND_KINDS, params)).all()
         found = {
             row.model_name: Artifact(
@@ -169,7 +170,7 @@ class ArtifactStore:
             changed = self._hot.write(_HOT_CONSUME, {**params, "p_now": now_ms()})
             if changed is not None:
                 return changed == 1
-        async with self._engine.begin() as conn:
+        async with self._autocommit.begin() as conn:  # one UPDATE: atomic by itself
             return await consume(conn, self._tenant_id, kind, artifact_id)
 
     async def destroy(

@@ -89,7 +89,7 @@ async def read_user(
         rows = hot.rows(_HOT_GET_USER, params)
         if rows is not None:
             return rows[0] if rows else None
-    async with engine.connect() as conn:
+    async with hot_path.autocommit(engine).connect() as conn:
         return await get_user(conn, tenant_id, user_id)
 
 
