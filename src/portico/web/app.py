@@ -18,8 +18,8 @@ from portico.protocol import grants
 from portico.services.purge import PurgeTask
 from portico.settings import Settings, load_settings
 from portico.web import console, experience, failures, oidc_routes
-from portico.web.api.app import create_api
 from portico.web.body_limit import BodyLimit
+from portico.web.lazy import LazyApp
 from portico.web.long_work import LongWork
 from portico.web.no_nul import NoNul
 from portico.web.runtime import Runtime
@@ -51,13 +51,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def home(_: Request) -> Response:
         return RedirectResponse("/oidc/.well-known/openid-configuration", status_code=303)
 
+    async def status(_: Request) -> Response:
+        """The health check, here rather than in the Management API (documented there): a
+        process is ready before that API is first built (web/lazy.py)."""
+        return Response(status_code=204)
+
+    def management_api() -> Starlette:
+        from portico.web.api.app import create_api  # built at the first /api request
+
+        return create_api(runtime)
+
     app = Starlette(
         routes=[
             Route("/", home),
             *oidc_routes.routes(runtime),
             *experience.routes(runtime),
             *console.routes(runtime),
-            Mount("/api", app=create_api(runtime)),
+            Route("/api/status", status),
+            Mount("/api", app=LazyApp(management_api)),
             Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
         ],
         middleware=[
