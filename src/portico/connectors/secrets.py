@@ -12,6 +12,7 @@ import base64
 import json
 import os
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -71,7 +72,7 @@ def _locate(value: Any, path: Path, here: Path = ()) -> Iterator[tuple[Any, str 
             yield value, key, (*here, str(key))
 
 
-def _transform(config: dict[str, Any], paths: set[Path], fn: Any) -> dict[str, Any]:
+def _transform(config: dict[str, Any], paths: AbstractSet[Path], fn: Any) -> dict[str, Any]:
     copy = json.loads(json.dumps(config))
     for path in sorted(paths, key=len):
         for container, key, concrete in list(_locate(copy, path)):
@@ -86,7 +87,9 @@ class Sealer:
             raise ValueError("the encryption key must be 32 bytes")
         self._aead = AESGCM(key)
 
-    def seal(self, config: dict[str, Any], paths: set[Path], context: str) -> dict[str, Any]:
+    def seal(
+        self, config: dict[str, Any], paths: AbstractSet[Path], context: str
+    ) -> dict[str, Any]:
         def seal_one(value: Any, path: Path) -> Any:
             if isinstance(value, dict) and SEALED in value:
                 return value  # already sealed (kept from the stored row)
@@ -96,7 +99,9 @@ class Sealer:
 
         return _transform(config, paths, seal_one)
 
-    def open(self, config: dict[str, Any], paths: set[Path], context: str) -> dict[str, Any]:
+    def open(
+        self, config: dict[str, Any], paths: AbstractSet[Path], context: str
+    ) -> dict[str, Any]:
         def open_one(value: Any, path: Path) -> Any:
             if not (isinstance(value, dict) and SEALED in value):
                 return value
@@ -119,12 +124,14 @@ def _aad(context: str, path: Path) -> bytes:
     return f"{context}|{'.'.join(path)}".encode()
 
 
-def mask(config: dict[str, Any], paths: set[Path]) -> dict[str, Any]:
+def mask(config: dict[str, Any], paths: AbstractSet[Path]) -> dict[str, Any]:
     """The config as the API shows it: confidential values replaced by :data:`MASK`."""
     return _transform(config, paths, lambda value, path: MASK)
 
 
-def keep_masked(new: dict[str, Any], stored: dict[str, Any], paths: set[Path]) -> dict[str, Any]:
+def keep_masked(
+    new: dict[str, Any], stored: dict[str, Any], paths: AbstractSet[Path]
+) -> dict[str, Any]:
     """A console sends the masked config back untouched: where ``new`` still holds the mask,
     take the stored value, so saving a form never overwrites a password with asterisks."""
     result = json.loads(json.dumps(new))

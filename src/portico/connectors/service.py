@@ -8,6 +8,7 @@ change within that time (the writing process at once: writes invalidate locally)
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -257,8 +258,8 @@ class Connectors:
         return factory
 
     @staticmethod
-    def _paths(factory: Factory) -> set[secrets.Path]:
-        return secrets.confidential_paths(factory.config_schema())
+    def _paths(factory: Factory) -> frozenset[secrets.Path]:
+        return _confidential_paths(factory)
 
     def _seal(
         self, factory: Factory, tenant_id: str, row_id: str, config: dict[str, Any]
@@ -283,3 +284,10 @@ class Connectors:
         if row is None:
             raise not_found(f"The connector with id {connector_id!r} does not exist.")
         return self._registry.get(row["connector_id"]), self._open(row)
+
+
+@functools.cache
+def _confidential_paths(factory: Factory) -> frozenset[secrets.Path]:
+    """Per connector class, once: building its JSON schema costs milliseconds, and every
+    connector read (each verification code sent, every cache refill) needs the paths."""
+    return frozenset(secrets.confidential_paths(factory.config_schema()))
