@@ -85,6 +85,15 @@ def _reserve_statement() -> Any:
 
 
 _RESERVE = _reserve_statement()
+# Built once, as _RESERVE: a successful sign-in runs both (building a statement and its
+# cache key per call cost more than running it).
+_RELEASE = delete(sentinel_activities).where(sentinel_activities.c.id == bindparam("p_id"))
+_CLEAR = delete(sentinel_activities).where(
+    sentinel_activities.c.tenant_id == bindparam("p_tenant"),
+    sentinel_activities.c.target_type == "User",
+    sentinel_activities.c.target_hash == bindparam("p_target"),
+    sentinel_activities.c.action == SIGN_IN,
+)
 
 
 class Sentinel:
@@ -161,9 +170,7 @@ class Sentinel:
     async def release(self, event_id: str) -> None:
         """The reserved attempt succeeded: it is not a failure after all."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                delete(sentinel_activities).where(sentinel_activities.c.id == event_id)
-            )
+            await conn.execute(_RELEASE, {"p_id": event_id})
 
     @staticmethod
     def _failures_of(tenant_id: str, target: str) -> tuple[Any, ...]:
@@ -191,17 +198,12 @@ class Sentinel:
     ) -> None:
         """A successful sign-in clears the account's failures (as Logto's sentinel does);
         ``conn``: in the caller's transaction."""
-        statement = delete(sentinel_activities).where(
-            sentinel_activities.c.tenant_id == tenant_id,
-            sentinel_activities.c.target_type == "User",
-            sentinel_activities.c.target_hash == self._target(identifier),
-            sentinel_activities.c.action == SIGN_IN,
-        )
+        params = {"p_tenant": tenant_id, "p_target": self._target(identifier)}
         if conn is not None:
-            await conn.execute(statement)
+            await conn.execute(_CLEAR, params)
             return
         async with self._engine.begin() as own:
-            await own.execute(statement)
+            await own.execute(_CLEAR, params)
 
     # Message sends ------------------------------------------------------------------------
     async def allow_send(self, tenant_id: str, recipient: str) -> bool:

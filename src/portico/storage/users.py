@@ -207,8 +207,16 @@ def _member_of(organization_id: str):  # type: ignore[no-untyped-def]
     return select(members.c.user_id).where(members.c.organization_id == organization_id)
 
 
+_TOUCH_SIGN_IN = (
+    update(users)
+    .where(users.c.id == bindparam("p_id"))
+    .values(last_sign_in_at=bindparam("p_at", type_=users.c.last_sign_in_at.type))
+)
+
+
 async def touch_sign_in(conn: AsyncConnection, user_id: str, at: int) -> None:
-    await conn.execute(update(users).where(users.c.id == user_id).values(last_sign_in_at=at))
+    """Every sign-in runs it: built once (see ``_GET_USER``)."""
+    await conn.execute(_TOUCH_SIGN_IN, {"p_id": user_id, "p_at": at})
 
 
 async def count_users(conn: AsyncConnection, tenant_id: str) -> int:
