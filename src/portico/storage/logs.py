@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.storage.tables import logs
 
 
+_INSERT = insert(logs)  # built once: every sign-in and token request adds an entry
+
+
 async def insert_logs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """One statement for any number of rows (executemany)."""
-    await conn.execute(insert(logs), rows)
+    await conn.execute(_INSERT, rows)
 
 
 async def get_log(conn: AsyncConnection, tenant_id: str, log_id: str) -> dict[str, Any] | None:
