@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.storage.tables import logs
 
-
 _INSERT = insert(logs)  # built once: every sign-in and token request adds an entry
 
 
