@@ -42,22 +42,24 @@ Converter = Callable[[Any], Any] | None
 
 
 class HotStatement:
-    """A statement on one table compiled once to SQLite's SQL: the very statement the
-    SQLAlchemy path runs, so the two paths cannot drift apart."""
+    """A statement on one table compiled once to SQLite's SQL by SQLAlchemy (for reads, the
+    very construct the SQLAlchemy path runs, so the two cannot drift apart). Values are
+    bound by name; literals in the construct keep their compiled values."""
 
     def __init__(self, statement: Executable, table: Table) -> None:
         compiled = statement.compile(dialect=sqlite.dialect())
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup or ())
+        self.literals = {k: v for k, v in compiled.params.items() if v is not None}
         self.binds = [_bind_converter(compiled.binds[name].type) for name in self.names]
         selected = getattr(statement, "selected_columns", None)
         names = [column.name for column in selected] if selected is not None else []
         self.mapped = row_mapper(table, names)
 
     def parameters(self, values: dict[str, Any]) -> list[Any]:
+        given = [values[n] if n in values else self.literals[n] for n in self.names]
         return [
-            value if fn is None else fn(value)
-            for fn, value in zip(self.binds, (values[name] for name in self.names), strict=True)
+            value if fn is None else fn(value) for fn, value in zip(self.binds, given, strict=True)
         ]
 
 
