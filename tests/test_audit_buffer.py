@@ -155,3 +155,27 @@ def test_a_row_the_database_refuses_is_dropped_alone(database: str) -> None:
     dropped, pending, sent, stored = asyncio.run(run())
     assert (dropped, pending) == (1, 0)
     assert sorted(stored) == sorted(sent)
+
+
+def test_stopping_while_entries_keep_coming_writes_each_once(database: str) -> None:
+    """stop() lets a batch being written finish: cancelling it after its commit queued the
+    batch again, and the second write of every entry was refused as a duplicate."""
+
+    async def run() -> tuple[list[str], list[str], int, int]:
+        await _migrate(database)
+        engine = create_engine(database)
+        buffer = AuditBuffer(engine, interval=0.001)
+        buffer.start()
+        sent: list[str] = []
+        for _ in range(20):
+            for row in _entries(40):
+                buffer.add(row)
+                sent.append(str(row["id"]))
+            await asyncio.sleep(0.002)
+        await buffer.stop()
+        await engine.dispose()
+        return sent, await _stored_ids(database), buffer.dropped, buffer.pending
+
+    sent, stored, dropped, pending = asyncio.run(run())
+    assert sorted(stored) == sorted(sent)
+    assert (dropped, pending) == (0, 0)

@@ -60,6 +60,7 @@ class AuditBuffer:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.dropped = 0
 
     def add(self, row: dict[str, Any]) -> None:
@@ -116,11 +117,16 @@ class AuditBuffer:
             self._task = asyncio.create_task(self._run(), name="portico-audit-buffer")
 
     async def stop(self) -> None:
+        """Let the writer finish the batch it is writing (never cancel it mid-write: a batch
+        committed just before the cancellation would be queued again and written twice),
+        then write what is left."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            self._stopping = True
+            self._wake.set()
+            with contextlib.suppress(Exception):
                 await self._task
             self._task = None
+            self._stopping = False
         try:
             await self.flush()
         except Exception:
@@ -128,10 +134,12 @@ class AuditBuffer:
 
     async def _run(self) -> None:
         failing = False
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.flush()
             except Exception as error:  # the database is down: keep the rows, try again
@@ -142,7 +150,7 @@ class AuditBuffer:
                         self.pending,
                     )
                 failing = True
-                await asyncio.sleep(min(1.0, self._interval * 10))
+                await asyncio.sleep(min(1.0, self._interval * 10))  # stop() waits this out
             else:
                 if failing:
                     log.warning("audit log writes resumed")
