@@ -292,6 +292,44 @@ def test_search_by_any_identifier_or_name(admin: httpx.Client) -> None:
     error(admin.get("/users", params={"search": ""}), 400, "request.invalid_input")
 
 
+def test_search_index_narrows_but_never_decides(admin: httpx.Client) -> None:
+    """The substring index only proposes candidates: every pattern is still checked on the
+    user's own fields, so runs spread over two fields, case, wildcards and runs too short for
+    trigrams all give what SQL's LIKE over each field gives."""
+    a, b = (f"q{uuid.uuid4().hex[:8]}" for _ in range(2))  # a letter, for the case checks
+    apart = _create(admin, username=f"apart_{a}", primaryEmail=f"{b}@apart.example")
+    together = _create(admin, username=f"together_{a}x{b}", name="Émile Zola")
+
+    def found(**params: str) -> list[str]:
+        response = admin.get("/users", params=params)
+        assert response.status_code == 200, response.text
+        assert response.headers["total-number"] == str(len(response.json()))
+        return [u["id"] for u in response.json()]
+
+    # Both runs in one field of `together`, one in each of two fields of `apart`.
+    assert found(search=f"%{a}%{b}%") == [together["id"]]
+    assert found(search=f"%{a}_{b}%") == [together["id"]]
+    assert found(search=f"%{a.upper()}%") == [together["id"], apart["id"]]
+    assert found(search=f"%{a.upper()}%", isCaseSensitive="true") == []
+    assert found(search=f"%{a}%", isCaseSensitive="true") == [together["id"], apart["id"]]
+    assert found(search=f"apart_{a}") == [apart["id"]]  # no wildcard: the whole field
+    assert found(search=f"%{a}\"'%") == []  # the index's own quoting is not the caller's
+    name_and_username = {"search.name": "%Émile zola%", "search.username": f"%{b}", "joint": "and"}
+    assert found(**name_and_username) == [together["id"]]
+    # Exact values, case folded unless asked not to; several values are alternatives.
+    email = apart["primaryEmail"]
+    exact = {"search.primaryEmail": email.upper(), "mode": "exact"}
+    assert found(**exact) == [apart["id"]]
+    assert found(**exact, isCaseSensitive="true") == []
+    both = [("search.username", f"apart_{a}"), ("search.username", together["username"])]
+    response = admin.get("/users", params=[*both, ("mode", "exact")])
+    assert [u["id"] for u in response.json()] == [together["id"], apart["id"]]
+    # Runs shorter than a trigram: the same answer without the index.
+    short = admin.get("/users", params={"search.username": f"ap%{a[:2]}_{a[3:5]}%"})
+    assert apart["id"] in [u["id"] for u in short.json()]
+    assert together["id"] not in [u["id"] for u in short.json()]
+
+
 def test_pagination_headers(admin: httpx.Client) -> None:
     tag = unique("p").replace("_", "")
     made = [admin.post("/users", json={"username": f"p{tag}{i}"}).json()["id"] for i in range(3)]

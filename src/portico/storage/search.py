@@ -9,6 +9,7 @@ Logto's ``similar_to`` and ``posix`` modes are PostgreSQL-only and refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -84,16 +85,17 @@ def _field_of(key: str) -> str | None:
     return parts[1] if len(parts) == 2 else None
 
 
-# A table's own substring index: given the API field names and a ``like`` pattern, the
-# condition that answers a case-insensitive ``like`` from it (users on SQLite: FTS5 trigram).
-SubstringIndex = Callable[[Sequence[str], str], ColumnElement[bool]]
+# A table's own index, asked first: given the API field names a match covers and the match,
+# a condition that every row the match selects also meets (it may let others through: the
+# match itself is checked after it), or None where the index cannot narrow this match.
+Prefilter = Callable[[Sequence[str], Match], ColumnElement[bool] | None]
 
 
 def condition(
     search: Search,
     columns: Mapping[str, ColumnElement[str]],
     dialect: str,
-    substring_index: SubstringIndex | None = None,
+    prefilter: Prefilter | None = None,
 ) -> ColumnElement[bool]:
     """The WHERE condition for ``search`` over ``columns`` (API field name -> column);
     ``dialect`` is the connection's (``conn.dialect.name``)."""
@@ -106,12 +108,25 @@ def condition(
                 f"Search field `{match.field}` is not valid, expect one of {', '.join(columns)}."
             )
         names = [match.field] if match.field else list(columns)
-        if substring_index is not None and match.mode == "like" and not search.case_sensitive:
-            parts.append(substring_index(names, match.values[0]))
-            continue
         targets = [columns[name] for name in names]
-        parts.append(or_(*(_compare(c, match, search.case_sensitive, dialect) for c in targets)))
+        part = or_(*(_compare(c, match, search.case_sensitive, dialect) for c in targets))
+        narrowed = prefilter(names, match) if prefilter is not None else None
+        parts.append(part if narrowed is None else and_(narrowed, part))
     return and_(*parts) if search.joint == "and" else or_(*parts)
+
+
+def literal_runs(match: Match) -> list[list[str]]:
+    """For each of the match's values, the runs of characters it requires literally, as
+    SQLite reads a ``LIKE`` pattern (``%`` and ``_`` are wildcards, there is no escape
+    character): ``%ann_smith%`` -> ``["ann", "smith"]``; an ``exact`` value is one run."""
+    if match.mode == "exact":
+        return [[value] for value in match.values]
+    return [[run for run in re.split("[%_]", value) if run] for value in match.values]
+
+
+def escape_like(value: str) -> str:
+    """``value`` as a PostgreSQL ``LIKE`` pattern matching only itself (backslash escapes)."""
+    return re.sub(r"([\\%_])", r"\\\1", value)
 
 
 def _compare(

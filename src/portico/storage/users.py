@@ -7,15 +7,16 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    String,
     and_,
     bindparam,
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
     table,
-    union,
     update,
 )
 from sqlalchemy import (
@@ -38,15 +39,42 @@ SEARCH_FIELDS = {
 
 
 # SQLite's trigram index of the searched columns (migration 0005), kept by triggers.
-_USERS_SEARCH = table("users_search", *(column_clause(c.name) for c in SEARCH_FIELDS.values()))
+_USERS_SEARCH = table("users_search", column_clause("id"))
+_TRIGRAM = 3  # FTS5's trigram tokenizer finds nothing shorter
 
 
-def _fts_substring(fields: Sequence[str], pattern: str) -> ColumnElement[bool]:
-    """``field LIKE pattern`` for any of ``fields``, answered by the trigram index (FTS5's
-    LIKE ignores ASCII case, as SQLite's does): user ids from one indexed query per field."""
-    search = _USERS_SEARCH.c
-    ids = [select(search.id).where(search[SEARCH_FIELDS[f].name].like(pattern)) for f in fields]
-    return users.c.id.in_(union(*ids) if len(ids) > 1 else ids[0])
+def _fts_prefilter(fields: Sequence[str], match: search_sql.Match) -> ColumnElement[bool] | None:
+    """Users whose indexed fields hold every literal run of the match's pattern (or its
+    exact value), from one FTS5 query: a superset, since a run may sit in another field or
+    differ in non-ASCII case. Runs under three characters are left to the check that
+    follows; a value with no longer run cannot be narrowed (None)."""
+    alternatives = []
+    for runs in search_sql.literal_runs(match):
+        phrases = [f'"{run.replace(chr(34), chr(34) * 2)}"' for run in runs if len(run) >= _TRIGRAM]
+        if not phrases:
+            return None
+        alternatives.append("(" + " AND ".join(phrases) + ")")
+    columns = " ".join(SEARCH_FIELDS[f].name for f in fields)
+    query = "{" + columns + "} : (" + " OR ".join(alternatives) + ")"
+    ids = select(_USERS_SEARCH.c.id).where(
+        literal_column("users_search").op("MATCH")(bindparam(None, query, type_=String))
+    )
+    return users.c.id.in_(ids)
+
+
+def _trgm_prefilter(fields: Sequence[str], match: search_sql.Match) -> ColumnElement[bool] | None:
+    """PostgreSQL's ``ILIKE`` and ``LIKE`` use the pg_trgm indexes (migration 0005) as they
+    are; a case-insensitive ``exact`` match compares ``lower()`` values, which they cannot
+    answer, so it is narrowed by the same value as an escaped ``ILIKE`` first."""
+    if match.mode != "exact":
+        return None
+    return or_(
+        *(
+            SEARCH_FIELDS[f].ilike(search_sql.escape_like(value))
+            for f in fields
+            for value in match.values
+        )
+    )
 
 
 async def insert_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
@@ -175,8 +203,8 @@ async def find_users(
     conditions = [users.c.tenant_id == tenant_id]
     if search is not None:
         dialect = conn.dialect.name
-        index = _fts_substring if dialect == "sqlite" else None  # PostgreSQL: pg_trgm
-        conditions.append(search_sql.condition(search, SEARCH_FIELDS, dialect, index))
+        prefilter = _fts_prefilter if dialect == "sqlite" else _trgm_prefilter
+        conditions.append(search_sql.condition(search, SEARCH_FIELDS, dialect, prefilter))
     if role_id:
         conditions.append(users.c.id.in_(_with_role(role_id)))
     if exclude_role_id:
