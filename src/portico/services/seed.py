@@ -165,12 +165,13 @@ async def seed_users(
         raise ValueError("the prefix must be letters, digits or _ and start with a letter or _")
     hashed = await hash_password(password) if password else ("", "")
     done = 0
-    while done < count:
-        size = min(batch, count - done)
-        chunk = list(rows(tenant_id, prefix, start + done, size, domain, hashed))
-        async with engine.begin() as conn:
-            await repo.insert_users(conn, chunk)
-        done += size
-        progress(size)
+    async with repo.bulk_loading(engine):
+        while done < count:
+            size = min(batch, count - done)
+            chunk = list(rows(tenant_id, prefix, start + done, size, domain, hashed))
+            async with engine.begin() as conn:
+                await repo.insert_users(conn, chunk)
+            done += size
+            progress(size)
     await settle_bulk_load(engine, "users")
     return done
