@@ -24,7 +24,7 @@ from portico.ids import short_id
 from portico.services.passwords import hash_password
 from portico.services.users import USERNAME_RE
 from portico.storage import users as repo
-from portico.storage.database import now_ms, settle_bulk_load
+from portico.storage.database import now_ms
 
 FIRST = [
     "Ada",
@@ -173,5 +173,4 @@ async def seed_users(
                 await repo.insert_users(conn, chunk)
             done += size
             progress(size)
-    await settle_bulk_load(engine, "users")
     return done

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage import hot_path
 from portico.storage import search as search_sql
+from portico.storage.database import settle_bulk_load
 from portico.storage.tables import organization_user_relations, users, users_roles
 
 # Logto's searchable user fields (``userSearchKeys``).
@@ -54,7 +55,8 @@ def _fts_prefilter(fields: Sequence[str], match: search_sql.Match) -> ColumnElem
     follows; a value with no longer run cannot be narrowed (None)."""
     alternatives = []
     for runs in search_sql.literal_runs(match):
-        phrases = [f'"{run.replace(chr(34), chr(34) * 2)}"' for run in runs if len(run) >= _TRIGRAM]
+        quoted = ('"' + run.replace('"', '""') + '"' for run in runs if len(run) >= _TRIGRAM)
+        phrases = list(quoted)
         if not phrases:
             return None
         alternatives.append("(" + " AND ".join(phrases) + ")")
@@ -83,8 +85,8 @@ def _trgm_prefilter(fields: Sequence[str], match: search_sql.Match) -> ColumnEle
 
 # A prepared statement is planned for its parameters five times, then PostgreSQL may keep a
 # generic plan, which cannot see how rare a pattern's trigrams are and reads every user
-# (14 ms a search instead of 1.3 at 10k users, bench/scale.py). A search is planned for its own
-# pattern, to the end of the transaction (or of this statement, outside one).
+# (14 ms a search instead of 1.3 at 10k users, bench/scale.py). A search is planned for its
+# own pattern, to the end of the transaction (or of this statement, outside one).
 _CUSTOM_PLANS = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
 
 
@@ -95,14 +97,16 @@ log = logging.getLogger("portico")
 
 @asynccontextmanager
 async def bulk_loading(engine: AsyncEngine) -> AsyncIterator[None]:
-    """Around many inserts at once (seeding): on PostgreSQL the trigram indexes queue new
-    entries in their pending list meanwhile (``fastupdate``: 12-14k users/s instead of 4k
-    with direct writes), and at the end the list is merged and direct writes come back
+    """Around many user inserts at once (seeding): on PostgreSQL the trigram indexes queue
+    new entries in their pending list meanwhile (``fastupdate``: 12-14k users/s instead of
+    4k with direct writes), and at the end the list is merged and direct writes come back
     (migration 0008 says why searches need them). Searches during the load may be slower.
     Where the indexes cannot be switched within a few seconds (locked by a long query),
-    the load runs at the slower pace."""
+    the load runs at the slower pace. A load that completes ends settled
+    (:func:`~portico.storage.database.settle_bulk_load`)."""
     if engine.dialect.name != "postgresql":
         yield
+        await settle_bulk_load(engine, "users")
         return
     try:
         switched = await _set_fastupdate(engine, True, wait="5s")
@@ -114,6 +118,7 @@ async def bulk_loading(engine: AsyncEngine) -> AsyncIterator[None]:
     finally:
         if switched:
             await _set_fastupdate(engine, False, wait="60s")
+    await settle_bulk_load(engine, "users")
 
 
 async def _set_fastupdate(engine: AsyncEngine, on: bool, wait: str) -> list[str]:
