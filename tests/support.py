@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.settings import load_settings
 from portico.storage.database import create_engine
 from portico.web.app import create_app
+from portico.web.http_protocol import CoalescingHttpToolsProtocol
 
 PG_ADMIN_URL = os.environ.get("PORTICO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -82,6 +83,7 @@ class Server:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            http=CoalescingHttpToolsProtocol,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

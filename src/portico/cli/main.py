@@ -44,6 +44,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from portico.web.http_protocol import CoalescingHttpToolsProtocol
+
     settings = _settings(args)
     engine = create_engine(settings.database_url, pool=False)
     asyncio.run(ensure_ready(engine))  # once, before any worker starts
@@ -66,6 +68,7 @@ def serve(args: argparse.Namespace) -> None:
         proxy_headers=settings.proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        http=CoalescingHttpToolsProtocol,
     )
 
 
