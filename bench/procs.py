@@ -1,4 +1,5 @@
-"""Process helpers for the benchmark: start in a new process group, wait, measure RSS, stop."""
+"""Process helpers for the benchmark: start in a new process group, wait, measure RSS and
+CPU time, stop."""
 
 from __future__ import annotations
 
@@ -62,6 +63,10 @@ class Server:
         """Sum of VmRSS over every live process in the server's process group."""
         return group_rss_kib(self.pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's process group."""
+        return group_cpu_seconds(self.pid)
+
     def stop(self) -> None:
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
@@ -88,8 +93,9 @@ def vmrss_kib(pid: int) -> int:
     return 0
 
 
-def group_rss_kib(pgid: int) -> int:
-    total = 0
+def group_pids(pgid: int) -> list[int]:
+    """The live processes whose process group is ``pgid`` (a server and its workers)."""
+    pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -100,5 +106,26 @@ def group_rss_kib(pgid: int) -> int:
         # Field 5 (pgrp) follows the parenthesised command name, which may contain spaces.
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 2 and int(fields[2]) == pgid:
-            total += vmrss_kib(int(entry.name))
-    return total
+            pids.append(int(entry.name))
+    return pids
+
+
+def group_rss_kib(pgid: int) -> int:
+    return sum(vmrss_kib(pid) for pid in group_pids(pgid))
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in the group, all their threads
+    included (Node signs on its thread pool: one process may use several cores)."""
+    total = 0
+    for pid in group_pids(pgid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICK

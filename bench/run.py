@@ -320,20 +320,30 @@ def sanity(req: Request, name: str, who: str) -> None:
 
 
 def measure(
-    report: Report, who: str, name: str, req: Request, args: argparse.Namespace, use_wrk: bool
-) -> Result:
+    report: Report,
+    who: str,
+    name: str,
+    req: Request,
+    args: argparse.Namespace,
+    use_wrk: bool,
+    server: Server,
+) -> tuple[Result, float]:
+    """One load run: the result, and the 2xx answers per CPU-second the server used."""
     sanity(req, name, who)
     if args.warmup > 0:
         run_load(req, args.warmup, args.connections, args.threads, use_wrk)
     log(f"{who}: {name} for {args.duration:g}s x {args.connections} connections")
+    cpu_before = server.cpu_seconds()
     res = run_load(req, args.duration, args.connections, args.threads, use_wrk)
+    cpu = server.cpu_seconds() - cpu_before
+    per_cpu = res.ok_per_s * res.seconds / cpu if cpu > 0 else 0.0
     p50 = f"{res.p50_ms:.2f}ms" if res.p50_ms is not None else "?"
     p99 = f"{res.p99_ms:.2f}ms" if res.p99_ms is not None else "?"
     report.details.append(
         f"{who:<16} {name:<20} {res.ok_per_s:>9.1f}/s  n={res.total:<7} bad={res.bad:<5} "
-        f"p50={p50:<9} p99={p99}"
+        f"p50={p50:<9} p99={p99:<9} server CPU {100 * cpu / res.seconds:.0f}%"
     )
-    return res
+    return res, per_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -417,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
             "refresh_token": tokens.get("refresh_token"),
         }
         for name, req in requests_for(pbase, pcreds).items():
-            put(name, "portico", measure(report, "portico", name, req, args, use_wrk).ok_per_s)
+            res, per_cpu = measure(report, "portico", name, req, args, use_wrk, srv)
+            put(name, "portico", res.ok_per_s)
+            put(f"{name}_cpu", "portico", per_cpu)
         put("rss_load", "portico", srv.rss_kib() / 1024)
         srv.stop()
 
@@ -440,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
             }
             pg_reqs = requests_for(pbase, pg_creds)
             for name in ("refresh", "userinfo", "introspection"):
-                res = measure(report, "portico (pg)", name, pg_reqs[name], args, use_wrk)
+                res, per_cpu = measure(
+                    report, "portico (pg)", name, pg_reqs[name], args, use_wrk, srv_pg
+                )
                 put(f"{name}_pg", "portico", res.ok_per_s)
             srv_pg.stop()
 
@@ -459,7 +473,9 @@ def main(argv: list[str] | None = None) -> int:
                 "refresh_token": info["refreshToken"],
             }
             for name, req in requests_for(qbase, qcreds).items():
-                put(name, "peer", measure(report, "peer", name, req, args, use_wrk).ok_per_s)
+                res, per_cpu = measure(report, "peer", name, req, args, use_wrk, q)
+                put(name, "peer", res.ok_per_s)
+                put(f"{name}_cpu", "peer", per_cpu)
             put("rss_load", "peer", q.rss_kib() / 1024)
             q.stop()
 
@@ -470,8 +486,11 @@ def main(argv: list[str] | None = None) -> int:
             srv2.wait_http(pbase + "/api/status", 204)
             time.sleep(1.0)
             req = requests_for(pbase, pcreds)["client_credentials"]
-            res = measure(report, "portico -w2", "client_credentials", req, args, use_wrk)
+            res, per_cpu = measure(
+                report, "portico -w2", "client_credentials", req, args, use_wrk, srv2
+            )
             put("cc2", "portico", res.ok_per_s)
+            put("cc2_cpu", "portico", per_cpu)
             srv2.stop()
             if peer_ok:
                 q2, info2 = start_peer(qport, 2, logs)
@@ -480,8 +499,11 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(1.0)
                 creds2 = {"m2m": (info2["m2m"]["id"], info2["m2m"]["secret"])}
                 req = requests_for(qbase, creds2)["client_credentials"]
-                res = measure(report, "peer cluster 2", "client_credentials", req, args, use_wrk)
+                res, per_cpu = measure(
+                    report, "peer cluster 2", "client_credentials", req, args, use_wrk, q2
+                )
                 put("cc2", "peer", res.ok_per_s)
+                put("cc2_cpu", "peer", per_cpu)
                 q2.stop()
     finally:
         for s in reversed(servers):
@@ -522,6 +544,16 @@ def main(argv: list[str] | None = None) -> int:
         ("RSS idle, MiB", "rss_idle", "{:.1f}", "VmRSS, process group"),
         ("RSS after load, MiB", "rss_load", "{:.1f}", ""),
     ]
+    per_cpu_rows = [
+        ("client-credentials (1 proc)", "client_credentials_cpu"),
+        ("client-credentials (2 procs)", "cc2_cpu"),
+        ("discovery", "discovery_cpu"),
+        ("JWKS", "jwks_cpu"),
+        ("userinfo", "userinfo_cpu"),
+        ("introspection", "introspection_cpu"),
+        ("refresh", "refresh_cpu"),
+    ]
+    rows += [(f"per server CPU-second: {label}", key, "{:.0f}", "") for label, key in per_cpu_rows]
     for label, key, fmt, note in rows:
         if key in fig:
             report.add(label, g(key, "portico"), g(key, "peer"), fmt, note)

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.ids import short_id
 from portico.services import identities, phones
@@ -354,13 +354,14 @@ async def delete_identity(
 
 
 async def authenticate(
-    conn: AsyncConnection, tenant_id: str, identifier: str, password: str
+    engine: AsyncEngine, tenant_id: str, identifier: str, password: str
 ) -> dict[str, Any] | None:
     """The user if the password is right and the account usable; same work either way.
     A password stored with another method (an imported Logto, bcrypt or SHA hash) or weaker
-    Argon2id parameters is stored again as Argon2id now that it is known."""
+    Argon2id parameters is stored again as Argon2id now that it is known. No connection is
+    held while the password is checked (tens of milliseconds of a pooled connection)."""
     user = (
-        await repo.find_by_identifier(conn, tenant_id, identifier.strip()) if identifier else None
+        await repo.read_by_identifier(engine, tenant_id, identifier.strip()) if identifier else None
     )
     encrypted = user["password_encrypted"] if user else None
     method = user["password_encryption_method"] if user else None
@@ -369,20 +370,18 @@ async def authenticate(
         return None
     assert encrypted is not None and method is not None
     if needs_rehash(encrypted, method):
-        user = await _upgrade_hash(conn, user, password)
+        user = await _upgrade_hash(engine, user, password)
     return user
 
 
-async def _upgrade_hash(
-    conn: AsyncConnection, user: dict[str, Any], password: str
-) -> dict[str, Any]:
-    """Store the new hash in a transaction of its own: callers check passwords on a read-only
-    connection, and the upgrade must not wait for (or be undone with) their work. Guarded by
-    the old value, so a password changed meanwhile is never overwritten. A failure only
-    postpones the upgrade to the next sign-in."""
+async def _upgrade_hash(engine: AsyncEngine, user: dict[str, Any], password: str) -> dict[str, Any]:
+    """Store the new hash in a transaction of its own: the upgrade must not wait for (or be
+    undone with) the caller's work. Guarded by the old value, so a password changed
+    meanwhile is never overwritten. A failure only postpones the upgrade to the next
+    sign-in."""
     encrypted, method = await hash_password(password)
     try:
-        async with conn.engine.begin() as own:
+        async with engine.begin() as own:
             changed = await repo.replace_password(
                 own, user["id"], user["password_encrypted"], encrypted, method, now_ms()
             )

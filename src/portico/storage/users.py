@@ -199,27 +199,58 @@ async def delete_user(conn: AsyncConnection, tenant_id: str, user_id: str) -> bo
     return result.rowcount == 1
 
 
+# Built once (a sign-in asks it every time). Each branch names the tenant itself: written as
+# ``tenant AND (a OR b OR c)``, SQLite without ANALYZE statistics scanned every user of the
+# tenant (73 ms at 100k users); in this form it looks up each unique index (bench/scale.py).
+_FIND_BY_IDENTIFIER = (
+    select(users)
+    .where(
+        or_(
+            and_(
+                users.c.tenant_id == bindparam("p_tenant"),
+                users.c.username == bindparam("p_identifier"),
+            ),
+            and_(
+                users.c.tenant_id == bindparam("p_tenant"),
+                users.c.primary_email == bindparam("p_lowered"),
+            ),
+            and_(
+                users.c.tenant_id == bindparam("p_tenant"),
+                users.c.primary_phone == bindparam("p_identifier"),
+            ),
+        )
+    )
+    .limit(1)
+)
+_HOT_FIND_BY_IDENTIFIER = hot_path.HotStatement(_FIND_BY_IDENTIFIER, users)
+
+
+def _identifier_params(tenant_id: str, identifier: str) -> dict[str, str]:
+    return {"p_tenant": tenant_id, "p_identifier": identifier, "p_lowered": identifier.lower()}
+
+
 async def find_by_identifier(
     conn: AsyncConnection, tenant_id: str, identifier: str
 ) -> dict[str, Any] | None:
     """Username (exact), e-mail (stored lower-cased) or phone; each is unique per tenant."""
-    lowered = identifier.lower()
-    row = (
-        await conn.execute(
-            # Each branch names the tenant itself: written as ``tenant AND (a OR b OR c)``,
-            # SQLite without ANALYZE statistics scanned every user of the tenant (73 ms at
-            # 100k users); in this form it looks up each unique index (bench/scale.py).
-            select(users)
-            .where(
-                or_(
-                    and_(users.c.tenant_id == tenant_id, users.c.username == identifier),
-                    and_(users.c.tenant_id == tenant_id, users.c.primary_email == lowered),
-                    and_(users.c.tenant_id == tenant_id, users.c.primary_phone == identifier),
-                ),
-            )
-            .limit(1)
-        )
-    ).first()
+    params = _identifier_params(tenant_id, identifier)
+    row = (await conn.execute(_FIND_BY_IDENTIFIER, params)).first()
+    return dict(row._mapping) if row else None
+
+
+async def read_by_identifier(
+    engine: AsyncEngine, tenant_id: str, identifier: str
+) -> dict[str, Any] | None:
+    """:func:`find_by_identifier` outside any transaction, as :func:`read_user`: the password
+    sign-in reads the user this way, so no connection is held while the password is hashed."""
+    params = _identifier_params(tenant_id, identifier)
+    hot = hot_path.for_engine(engine)
+    if hot is not None:
+        rows = hot.rows(_HOT_FIND_BY_IDENTIFIER, params)
+        if rows is not None:
+            return rows[0] if rows else None
+    async with hot_path.autocommit(engine).connect() as conn:
+        row = (await conn.execute(_FIND_BY_IDENTIFIER, params)).first()
     return dict(row._mapping) if row else None
 
 

@@ -41,8 +41,7 @@ async def verify(runtime: Runtime, username: str, password: str) -> dict[str, An
     reserved = await runtime.sentinel.reserve(ADMIN_TENANT, target, MAX_FAILURES, LOCKOUT_SECONDS)
     if isinstance(reserved, Locked):
         return f"Too many failed attempts. Try again in {reserved.minutes_left()} minutes."
-    async with runtime.engine.connect() as conn:
-        admin = await user_service.authenticate(conn, ADMIN_TENANT, username, password)
+    admin = await user_service.authenticate(runtime.engine, ADMIN_TENANT, username, password)
     if admin is None:
         return "Wrong username or password."
     await runtime.sentinel.release(reserved)

@@ -74,8 +74,9 @@ async def check_password_of(ctx: Ctx, identifier: Identifier, password: str) -> 
     whether the account does not exist, is suspended or the password is wrong."""
     assert ctx.runtime.engine is not None and ctx.runtime.sentinel is not None
     attempt = await reserve_attempt(ctx, identifier)
-    async with ctx.runtime.engine.connect() as conn:
-        user = await user_service.authenticate(conn, ctx.tenant, identifier.value, password[:512])
+    user = await user_service.authenticate(
+        ctx.runtime.engine, ctx.tenant, identifier.value, password[:512]
+    )
     if user is None:
         await ctx.audit(
             "Interaction.SignIn.Verification.Password.Submit",
