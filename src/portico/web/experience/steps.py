@@ -253,8 +253,7 @@ async def conclude(ctx: Ctx) -> str | Missing:
     user_id = exp.get("userId")
     if not user_id:
         raise StepError("error.not_identified", 404)
-    async with runtime.engine.connect() as conn:
-        user = await users_repo.get_user(conn, ctx.tenant, user_id)
+    user = await users_repo.read_user(runtime.engine, ctx.tenant, user_id)
     if user is None or user["is_suspended"]:
         ctx.reset()
         raise StepError("error.invalid_credentials", 422)
