@@ -501,8 +501,7 @@ def test_sqlite_instance_moves_to_the_suite_database(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
 
         async def check(engine: Any) -> Any:
-            async with engine.connect() as conn:
-                return await authenticate(conn, "default", "moving", PASSWORD)
+            return await authenticate(engine, "default", "moving", PASSWORD)
 
         assert run_db(url, check)["username"] == "moving"
     finally:
