@@ -132,7 +132,7 @@ class ArtifactStore:
         params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": self._tenant_id}
         params["p_now"] = now_ms()
         if conn is None and self._hot is not None:
-            rows = self._hot.rows(_HOT_FIND, params)
+            rows = await self._hot.rows(_HOT_FIND, params)
             if rows is not None:
                 return _artifact(artifact_id, rows[0]) if rows else None
         if conn is None:

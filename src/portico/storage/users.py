@@ -176,7 +176,7 @@ async def read_user(
     params = {"p_tenant": tenant_id, "p_id": user_id}
     hot = hot_path.for_engine(engine)
     if hot is not None:
-        rows = hot.rows(_HOT_GET_USER, params)
+        rows = await hot.rows(_HOT_GET_USER, params)
         if rows is not None:
             return rows[0] if rows else None
     async with hot_path.autocommit(engine).connect() as conn:
@@ -246,7 +246,7 @@ async def read_by_identifier(
     params = _identifier_params(tenant_id, identifier)
     hot = hot_path.for_engine(engine)
     if hot is not None:
-        rows = hot.rows(_HOT_FIND_BY_IDENTIFIER, params)
+        rows = await hot.rows(_HOT_FIND_BY_IDENTIFIER, params)
         if rows is not None:
             return rows[0] if rows else None
     async with hot_path.autocommit(engine).connect() as conn:

@@ -1,0 +1,164 @@
+"""The hot reads (storage/hot_path.py) on the suite's database, SQLite or PostgreSQL: rows
+equal to what SQLAlchemy returns, no SQLAlchemy statement when they are taken, and on
+PostgreSQL SQLAlchemy answering when the hot connections fail, then the hot reads again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
+from portico.storage import hot_path
+from portico.storage import users as users_repo
+from portico.storage.artifacts import ArtifactStore
+from portico.storage.database import create_engine
+from tests import support
+
+# The tests run in the loop the fixtures run in: asyncpg connections belong to the loop that
+# opened them.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+on_postgresql = pytest.mark.skipif(
+    support.test_database_kind() != "postgresql", reason="PostgreSQL's hot connections"
+)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    url, drop = support.create_database(str(tmp_path))
+    yield url
+    drop()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A pooled engine on the migrated database."""
+    engine = create_engine(database_url)
+    await ensure_ready(engine)
+    yield engine
+    await engine.dispose()
+
+
+class Statements:
+    """The statements SQLAlchemy sends on ``engine`` while counting."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.seen: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.seen.append(statement)
+
+
+USER = {
+    "tenant_id": DEFAULT_TENANT,
+    "id": "hotuser00001",
+    "username": "Hot",
+    "primary_email": "hot@example.com",
+    "primary_phone": "821012345678",
+    "password_encrypted": None,
+    "password_encryption_method": None,
+    "name": "Ümlaut Name",
+    "avatar": None,
+    "profile": {"givenName": "Ü", "address": {"country": "KR"}},
+    "identities": {"kakao": {"userId": "42", "details": {"n": [1, 2]}}},
+    "custom_data": {"plan": None, "seats": 3, "flag": True},
+    "is_suspended": True,
+    "last_sign_in_at": None,
+    "created_at": 1,
+    "updated_at": 2,
+}
+
+
+async def test_hot_reads_equal_sqlalchemy_and_send_nothing_through_it(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await users_repo.insert_user(conn, USER)
+    store = ArtifactStore(engine, DEFAULT_TENANT)
+    await store.save("AccessToken", "tok1", {"scope": "openid", "n": [1, "ü"]}, 60, "g1")
+
+    statements = Statements(engine)
+    hot_user = await users_repo.read_user(engine, DEFAULT_TENANT, "hotuser00001")
+    missing = await users_repo.read_user(engine, DEFAULT_TENANT, "nobody000000")
+    by_email = await users_repo.read_by_identifier(engine, DEFAULT_TENANT, "HOT@example.com")
+    by_phone = await users_repo.read_by_identifier(engine, DEFAULT_TENANT, "821012345678")
+    by_username = await users_repo.read_by_identifier(engine, DEFAULT_TENANT, "Hot")
+    wrong_case = await users_repo.read_by_identifier(engine, DEFAULT_TENANT, "hot")
+    token = await store.find("AccessToken", "tok1")
+    kinds = await store.find_kinds(("RefreshToken", "AccessToken"), "tok1")
+    assert statements.seen == []  # every read above took the hot path
+
+    async with engine.connect() as conn:
+        expected = await users_repo.get_user(conn, DEFAULT_TENANT, "hotuser00001")
+        token_expected = await store.find("AccessToken", "tok1", conn)
+    assert expected is not None and expected["is_suspended"] is True
+    assert hot_user == expected == by_email == by_phone == by_username
+    assert hot_user == USER
+    assert missing is None and wrong_case is None  # usernames match exactly
+    assert token == token_expected
+    assert token is not None and token.payload == {"scope": "openid", "n": [1, "ü"]}
+    assert [kind for kind, _ in kinds] == ["AccessToken"]
+
+
+async def test_writes_are_never_hot_on_postgresql(engine: AsyncEngine) -> None:
+    """A write whose connection fails may have committed: on PostgreSQL writes always go
+    through SQLAlchemy (on SQLite a refused write had no effect, so they may be hot)."""
+    store = ArtifactStore(engine, DEFAULT_TENANT)
+    statements = Statements(engine)
+    await store.save("AuthorizationCode", "c1", {"v": 1}, 60, "g")
+    assert await store.consume("AuthorizationCode", "c1") is True
+    assert await store.consume("AuthorizationCode", "c1") is False
+    sent = [s.split()[0] for s in statements.seen]
+    if engine.dialect.name == "postgresql":
+        assert sent.count("INSERT") == 1 and sent.count("UPDATE") == 2
+    else:
+        assert sent == []
+
+
+@on_postgresql
+async def test_unpooled_engines_have_no_hot_connections(database_url: str) -> None:
+    unpooled = create_engine(database_url, pool=False)
+    assert hot_path.for_engine(unpooled) is None
+    await unpooled.dispose()
+
+
+async def hot_backends(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": hot_path.PG_HOT_APPLICATION_NAME},
+        )
+        return [row.pid for row in rows]
+
+
+@on_postgresql
+async def test_failed_hot_connections_leave_the_reads_to_sqlalchemy_then_recover(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await users_repo.insert_user(conn, USER)
+    assert await users_repo.read_user(engine, DEFAULT_TENANT, USER["id"]) == USER
+    backends = await hot_backends(engine)
+    assert backends  # the read opened a hot connection, named as such
+    async with engine.connect() as conn:
+        for pid in backends:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    statements = Statements(engine)
+    assert await users_repo.read_user(engine, DEFAULT_TENANT, USER["id"]) == USER
+    assert any("FROM users" in s for s in statements.seen)  # answered by SQLAlchemy
+    statements.seen.clear()
+    assert await users_repo.read_user(engine, DEFAULT_TENANT, USER["id"]) == USER
+    assert statements.seen != []  # still stepping aside, without trying again
+
+    await asyncio.sleep(hot_path.PG_HOT_PAUSE + 0.1)
+    statements.seen.clear()
+    assert await users_repo.read_user(engine, DEFAULT_TENANT, USER["id"]) == USER
+    assert statements.seen == []  # hot again, on a fresh connection
+    assert set(await hot_backends(engine)).isdisjoint(backends)
