@@ -45,13 +45,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Boolean, NullPool, Table, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import JSON, TypeEngine
 
-from portico.storage.database import CONNECT_TIMEOUT, POOL_TIMEOUT, STATEMENT_TIMEOUT
+from portico.storage.database import CONNECT_TIMEOUT, STATEMENT_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,13 @@ class HotStatement:
         ]
 
 
-_DIALECTS: dict[str, Callable[[], Dialect]] = {
-    "sqlite": sqlite.dialect,
-    "postgresql": postgresql.asyncpg.dialect,  # $n placeholders, one per distinct name
-}
+def _postgresql() -> Dialect:
+    from sqlalchemy.dialects.postgresql import asyncpg  # imported on PostgreSQL only
+
+    return asyncpg.dialect()  # $n placeholders, one per distinct name
+
+
+_DIALECTS: dict[str, Callable[[], Dialect]] = {"sqlite": sqlite.dialect, "postgresql": _postgresql}
 
 
 def _compile(statement: Executable, dialect: str) -> _Compiled:
@@ -191,8 +194,6 @@ class PgHotReads:
         self._paused_until = 0.0
 
     async def _opened(self) -> Any:
-        import asyncpg  # the PostgreSQL driver, present wherever PostgreSQL is used
-
         loop = asyncio.get_running_loop()
         if self._pool is not None:
             return self._pool if loop is self._loop else None  # pools are bound to a loop
@@ -200,6 +201,8 @@ class PgHotReads:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._pool is None:
+                import asyncpg  # the driver SQLAlchemy uses there: not loaded on SQLite
+
                 self._pool = await asyncpg.create_pool(
                     **self._connect,
                     min_size=0,
@@ -223,7 +226,10 @@ class PgHotReads:
             pool = await self._opened()
             if pool is None:
                 return None
-            async with pool.acquire(timeout=POOL_TIMEOUT) as conn:
+            # No timeout of its own for the wait (it costs a task per read): a connection is
+            # held for one read, bounded by command_timeout, or being opened, bounded by
+            # CONNECT_TIMEOUT.
+            async with pool.acquire() as conn:
                 records = await conn.fetch(sql, *params)
         except Exception as error:  # any failure at all: SQLAlchemy runs it and reports
             self._paused_until = time.monotonic() + PG_HOT_PAUSE
