@@ -131,16 +131,12 @@ class ArtifactStore:
         ``conn``: read on the caller's connection (one checkout for several reads)."""
         params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": self._tenant_id}
         params["p_now"] = now_ms()
-        if conn is None and self._hot is not None:
-            rows = await self._hot.rows(_HOT_FIND, params)
-            if rows is not None:
-                return _artifact(artifact_id, rows[0]) if rows else None
         if conn is None:
-            async with self._autocommit.connect() as own:
-                row = (await own.execute(_FIND, params)).first()
+            row = await hot_path.first_row(self._engine, _HOT_FIND, params)
         else:
-            row = (await conn.execute(_FIND, params)).first()
-        return _artifact(artifact_id, row._mapping) if row else None
+            found = (await conn.execute(_FIND, params)).first()
+            row = dict(found._mapping) if found else None
+        return _artifact(artifact_id, row) if row else None
 
     async def find_kinds(
         self, kinds: tuple[str, ...], artifact_id: str

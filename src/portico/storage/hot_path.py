@@ -72,7 +72,7 @@ class HotStatement:
     bound by name; literals in the construct keep their compiled values."""
 
     def __init__(self, statement: Executable, table: Table) -> None:
-        self._statement = statement
+        self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
         selected = getattr(statement, "selected_columns", None)
         names = [column.name for column in selected] if selected is not None else []
@@ -83,7 +83,7 @@ class HotStatement:
     def compiled(self, name: str) -> _Compiled:
         found = self._by_dialect.get(name)
         if found is None:
-            found = self._by_dialect[name] = _compile(self._statement, name)
+            found = self._by_dialect[name] = _compile(self.statement, name)
         return found
 
     def parameters(self, values: dict[str, Any], dialect: str = "sqlite") -> list[Any]:
@@ -286,6 +286,21 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     if made is None:
         made = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
     return made
+
+
+async def first_row(
+    engine: AsyncEngine, statement: HotStatement, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The first row of a SELECT outside any transaction: on the hot path, else (none here,
+    or it refused) the same statement on an autocommit connection."""
+    hot = for_engine(engine)
+    if hot is not None:
+        rows = await hot.rows(statement, values)
+        if rows is not None:
+            return rows[0] if rows else None
+    async with autocommit(engine).connect() as conn:
+        row = (await conn.execute(statement.statement, values)).first()
+    return dict(row._mapping) if row else None
 
 
 @asynccontextmanager

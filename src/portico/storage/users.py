@@ -173,14 +173,7 @@ async def read_user(
     (from :func:`~portico.storage.hot_path.connection_unless_hot`)."""
     if conn is not None:
         return await get_user(conn, tenant_id, user_id)
-    params = {"p_tenant": tenant_id, "p_id": user_id}
-    hot = hot_path.for_engine(engine)
-    if hot is not None:
-        rows = await hot.rows(_HOT_GET_USER, params)
-        if rows is not None:
-            return rows[0] if rows else None
-    async with hot_path.autocommit(engine).connect() as conn:
-        return await get_user(conn, tenant_id, user_id)
+    return await hot_path.first_row(engine, _HOT_GET_USER, {"p_tenant": tenant_id, "p_id": user_id})
 
 
 async def update_user(
@@ -244,14 +237,7 @@ async def read_by_identifier(
     """:func:`find_by_identifier` outside any transaction, as :func:`read_user`: the password
     sign-in reads the user this way, so no connection is held while the password is hashed."""
     params = _identifier_params(tenant_id, identifier)
-    hot = hot_path.for_engine(engine)
-    if hot is not None:
-        rows = await hot.rows(_HOT_FIND_BY_IDENTIFIER, params)
-        if rows is not None:
-            return rows[0] if rows else None
-    async with hot_path.autocommit(engine).connect() as conn:
-        row = (await conn.execute(_FIND_BY_IDENTIFIER, params)).first()
-    return dict(row._mapping) if row else None
+    return await hot_path.first_row(engine, _HOT_FIND_BY_IDENTIFIER, params)
 
 
 async def taken_identifier(
