@@ -19,18 +19,24 @@ from portico.web.failures import answer
 # A JSON escape of NUL: "\u0000" preceded by an even number of backslashes (an odd number
 # would make the first one escape the backslash of "\u0000", leaving plain text).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-_URL_NUL = re.compile(rb"%00")
+_URL_NUL = b"%00"  # how a form or query string writes NUL
 
 
 def carries_nul(scope: Scope, body: bytes) -> bool:
-    if "\x00" in scope.get("path", "") or _URL_NUL.search(scope.get("query_string", b"")):
+    # Plain substring tests, and the headers read only for a body: this runs on every
+    # request, and the JWKS answer's whole application time is ~15 µs.
+    if "\x00" in scope.get("path", "") or _URL_NUL in scope.get("query_string", b""):
         return True
+    if not body:
+        return False
     if b"\x00" in body:
         return True
-    content_type = dict(scope.get("headers", [])).get(b"content-type", b"").lower()
+    content_type = next(
+        (value for name, value in scope.get("headers", []) if name == b"content-type"), b""
+    ).lower()
     if b"json" in content_type:
         return bool(_JSON_NUL.search(body))
-    return bool(_URL_NUL.search(body)) if b"urlencoded" in content_type else False
+    return _URL_NUL in body if b"urlencoded" in content_type else False
 
 
 class NoNul:
