@@ -10,8 +10,8 @@ the start of the next turn, so a response leaves in one segment.
 
 Nothing else changes: bytes and their order are the same; ``close`` sends what is held before
 closing, ``abort`` drops it as the real one drops its buffer, and the held bytes count in
-``get_write_buffer_size`` so flow control still sees them. Selected with
-``uvicorn.run(http="portico.web.http_protocol:CoalescingHttpToolsProtocol")``.
+``get_write_buffer_size`` so flow control still sees them. Selected by handing the class
+to uvicorn as its ``http`` protocol (``portico serve``, the test server).
 """
 
 from __future__ import annotations
