@@ -452,9 +452,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             pg_reqs = requests_for(pbase, pg_creds)
             for name in ("refresh", "userinfo", "introspection"):
-                res, _ = measure(
-                    report, "portico (pg)", name, pg_reqs[name], args, use_wrk, srv_pg
-                )
+                res, _ = measure(report, "portico (pg)", name, pg_reqs[name], args, use_wrk, srv_pg)
                 put(f"{name}_pg", "portico", res.ok_per_s)
             srv_pg.stop()
 
