@@ -105,6 +105,13 @@ def _ensure_sqlite_directory(driver_url: str) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    sqlite_pragmas(dbapi_connection)
+
+
+def sqlite_pragmas(dbapi_connection: Any) -> None:
+    """The settings of every SQLite connection Portico opens: the pool's, and the hot path's
+    own (storage/hot_path.py), which once lacked ``synchronous=NORMAL`` and so waited for an
+    fsync on every write."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

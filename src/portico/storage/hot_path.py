@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import JSON, TypeEngine
 
-from portico.storage.database import CONNECT_TIMEOUT, STATEMENT_TIMEOUT
+from portico.storage.database import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, sqlite_pragmas
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +128,7 @@ class HotPath:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=0")  # never sleep on the event loop
-            # As database.py's connections: without it every hot write (a token stored, a
-            # code used) waited for an fsync of the WAL, ~0.5 ms each (bench/sign_in.py).
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            sqlite_pragmas(conn)  # the pool's settings; the busy wait off: never sleep here
             self._local.conn = conn
             with self._lock:
                 self._opened.append(conn)

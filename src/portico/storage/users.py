@@ -33,6 +33,8 @@ from portico.storage import search as search_sql
 from portico.storage.database import settle_bulk_load
 from portico.storage.tables import organization_user_relations, users, users_roles
 
+log = logging.getLogger("portico")
+
 # Logto's searchable user fields (``userSearchKeys``).
 SEARCH_FIELDS = {
     "id": users.c.id,
@@ -92,7 +94,6 @@ _CUSTOM_PLANS = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', 
 
 # PostgreSQL's trigram indexes of the searched columns (migrations 0005 and 0008).
 TRIGRAM_INDEXES = tuple(f"ix_users_{column.name}_trgm" for column in SEARCH_FIELDS.values())
-log = logging.getLogger("portico")
 
 
 @asynccontextmanager
@@ -131,8 +132,8 @@ async def _set_fastupdate(engine: AsyncEngine, on: bool, wait: str) -> list[str]
             {"names": list(TRIGRAM_INDEXES)},
         )
         names = [row[0] for row in found]
+        setting = "on" if on else "off"
         for name in names:
-            setting = "on" if on else "off"
             await conn.execute(text(f"ALTER INDEX {name} SET (fastupdate = {setting})"))
             if not on:
                 await conn.execute(text(f"SELECT gin_clean_pending_list('{name}'::regclass)"))
