@@ -1,6 +1,7 @@
-"""The hot reads (storage/hot_path.py) on the suite's database, SQLite or PostgreSQL: rows
-equal to what SQLAlchemy returns, no SQLAlchemy statement when they are taken, and on
-PostgreSQL SQLAlchemy answering when a hot read fails, then the hot reads again."""
+"""The hot path (storage/hot_path.py) on the suite's database, SQLite or PostgreSQL: rows
+equal to what SQLAlchemy returns and values stored as it stores them, no SQLAlchemy
+statement when it is taken, and on PostgreSQL SQLAlchemy answering when a hot statement is
+refused, then the hot path again; a write cut off after it was sent is never run twice."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from portico.experience.sentinel import Sentinel
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.storage import hot_path
 from portico.storage import users as users_repo
 from portico.storage.artifacts import ArtifactStore
-from portico.storage.database import create_engine
+from portico.storage.database import create_engine, is_unavailable
 from tests import support
 
 # The tests run in the loop the fixtures run in: asyncpg connections belong to the loop that
@@ -107,19 +109,110 @@ async def test_hot_reads_equal_sqlalchemy_and_send_nothing_through_it(
     assert [kind for kind, _ in kinds] == ["AccessToken"]
 
 
-async def test_writes_are_never_hot_on_postgresql(engine: AsyncEngine) -> None:
-    """A write whose connection fails may have committed: on PostgreSQL writes always go
-    through SQLAlchemy (on SQLite a refused write had no effect, so they may be hot)."""
+async def test_hot_writes_store_what_sqlalchemy_would_and_send_nothing_through_it(
+    engine: AsyncEngine,
+) -> None:
     store = ArtifactStore(engine, DEFAULT_TENANT)
     statements = Statements(engine)
-    await store.save("AuthorizationCode", "c1", {"v": 1}, 60, "g")
+    await store.save("AuthorizationCode", "c1", {"v": 1, "s": "ü", "n": None}, 60, "g")
     assert await store.consume("AuthorizationCode", "c1") is True
-    assert await store.consume("AuthorizationCode", "c1") is False
-    sent = [s.split()[0] for s in statements.seen]
+    assert await store.consume("AuthorizationCode", "c1") is False  # single use
+    assert await store.consume("AuthorizationCode", "absent") is False
+    assert statements.seen == []  # all four took the hot path
+
+    async with engine.connect() as conn:  # what SQLAlchemy reads back
+        stored = await store.find("AuthorizationCode", "c1", conn)
+    assert stored is not None
+    assert stored.payload == {"v": 1, "s": "ü", "n": None}
+    assert stored.grant_id == "g" and stored.consumed_at is not None
+
+
+async def test_the_lockout_reserve_is_serialised_on_postgresql(engine: AsyncEngine) -> None:
+    """The reserve counts failures and inserts in one statement, which is only safe where
+    one runs at a time: on PostgreSQL it keeps its advisory-locked transaction."""
+    sentinel = Sentinel(engine, b"k" * 32)
+    statements = Statements(engine)
+    reserved = await sentinel.reserve(DEFAULT_TENANT, "someone", 3, 60)
+    assert isinstance(reserved, str)
     if engine.dialect.name == "postgresql":
-        assert sent.count("INSERT") == 1 and sent.count("UPDATE") == 2
+        assert any("pg_advisory_xact_lock" in s for s in statements.seen)
     else:
-        assert sent == []
+        assert statements.seen == []
+    statements.seen.clear()
+    await sentinel.release(reserved)
+    assert statements.seen == []  # one DELETE by id: hot on both
+
+
+async def artifact_rows(engine: AsyncEngine, artifact_id: str) -> list[Any]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT consumed_at FROM oidc_model_instances WHERE id = :id"),
+            {"id": artifact_id},
+        )
+        return list(rows)
+
+
+@on_postgresql
+async def test_a_refused_hot_write_is_run_and_reported_by_sqlalchemy(engine: AsyncEngine) -> None:
+    store = ArtifactStore(engine, DEFAULT_TENANT)
+    await store.save("AccessToken", "dup", {"v": 1}, 60)
+    statements = Statements(engine)
+    with pytest.raises(IntegrityError):  # the server refused the hot INSERT; SQLAlchemy too
+        await store.save("AccessToken", "dup", {"v": 2}, 60)
+    assert [s.split()[0] for s in statements.seen] == ["INSERT"]
+    assert len(await artifact_rows(engine, "dup")) == 1
+
+    statements.seen.clear()
+    await store.save("AccessToken", "next", {"v": 3}, 60)
+    assert [s.split()[0] for s in statements.seen] == ["INSERT"]  # standing aside
+    await asyncio.sleep(hot_path.PG_HOT_PAUSE + 0.1)
+    statements.seen.clear()
+    assert await store.consume("AccessToken", "next") is True
+    assert statements.seen == []  # hot again
+
+
+@on_postgresql
+async def test_a_write_cut_off_after_it_was_sent_is_never_run_again(
+    engine: AsyncEngine,
+) -> None:
+    """The hot connection dies while its UPDATE waits for a row lock: the write may have
+    committed, for all the client can tell, so it is raised (503), not re-run."""
+    store = ArtifactStore(engine, DEFAULT_TENANT)
+    await store.save("AuthorizationCode", "held", {"v": 1}, 60)
+    assert await hot_backends(engine)
+    statements = Statements(engine)
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM oidc_model_instances WHERE id = 'held' FOR UPDATE")
+        )
+        consuming = asyncio.ensure_future(store.consume("AuthorizationCode", "held"))
+        waiting: list[int] = []
+        for _ in range(100):  # until the hot UPDATE waits for the lock
+            await asyncio.sleep(0.05)
+            waiting = await lock_waiters(engine)
+            if waiting:
+                break
+        assert waiting, "the hot UPDATE never reached the database"
+        async with engine.connect() as killer:
+            await killer.execute(text("SELECT pg_terminate_backend(:p)"), {"p": waiting[0]})
+        with pytest.raises(Exception) as raised:
+            await consuming
+        await holder.rollback()
+    assert is_unavailable(raised.value)  # answered 503, as a lost SQLAlchemy connection is
+    assert not any(s.startswith("UPDATE") for s in statements.seen)  # never run twice
+    assert [row.consumed_at for row in await artifact_rows(engine, "held")] == [None]
+
+
+async def lock_waiters(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = :name"
+                " AND wait_event_type = 'Lock' AND datname = current_database()"
+            ),
+            {"name": hot_path.PG_HOT_APPLICATION_NAME},
+        )
+        return [row.pid for row in rows]
 
 
 @on_postgresql
@@ -192,3 +285,29 @@ async def test_reads_stay_right_when_the_hot_connections_are_killed(engine: Asyn
     assert await users_repo.read_user(engine, DEFAULT_TENANT, USER["id"]) == USER
     assert statements.seen == []  # hot, on a new connection
     assert set(await hot_backends(engine)).isdisjoint(backends)
+
+
+@on_postgresql
+async def test_writes_stay_right_when_the_hot_connections_are_killed(
+    engine: AsyncEngine,
+) -> None:
+    """Idle hot connections cut by the server (a restart, a failover): the next writes
+    either take a new connection or are answered 503; none is lost or done twice."""
+    store = ArtifactStore(engine, DEFAULT_TENANT)
+    await store.save("AuthorizationCode", "before", {"v": 1}, 60)
+    backends = await hot_backends(engine)
+    async with engine.connect() as conn:
+        for pid in backends:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await asyncio.sleep(0.1)
+    outcomes = []
+    for n in range(3):
+        try:
+            await store.save("AuthorizationCode", f"after{n}", {"v": n}, 60)
+            outcomes.append("stored")
+        except Exception as error:
+            assert is_unavailable(error)
+            outcomes.append("503")
+    for n, outcome in enumerate(outcomes):
+        assert len(await artifact_rows(engine, f"after{n}")) == (outcome == "stored")
+    assert outcomes[-1] == "stored"

@@ -89,8 +89,9 @@ _RESERVE = _reserve_statement()
 # Built once, as _RESERVE: a successful sign-in runs both (building a statement and its
 # cache key per call cost more than running it).
 _RELEASE = delete(sentinel_activities).where(sentinel_activities.c.id == bindparam("p_id"))
-# On SQLite each is one statement, atomic by itself (SQLite runs one writer at a time), so
-# both take the hot path there (storage/hot_path.py): two of a sign-in's few writes.
+# Each is one statement, atomic by itself, so both take the hot path (storage/hot_path.py):
+# two of a sign-in's few writes. The reserve only where one writer runs at a time (SQLite):
+# PostgreSQL serialises it under an advisory lock, in a transaction.
 _HOT_RESERVE = hot_path.HotStatement(_RESERVE, sentinel_activities)
 _HOT_RELEASE = hot_path.HotStatement(_RELEASE, sentinel_activities)
 _CLEAR = delete(sentinel_activities).where(
@@ -165,7 +166,9 @@ class Sentinel:
             "p_tenant": tenant_id, "p_id": event_id, "p_target": target, "p_now": now,
             "p_since": since, "p_max": max_attempts,
         }  # fmt: skip
-        written = self._hot.write(_HOT_RESERVE, params) if self._hot is not None else None
+        written = None
+        if self._hot is not None:  # only where one writer runs at a time (SQLite)
+            written = await self._hot.write(_HOT_RESERVE, params, serialised=True)
         if written is None:  # PostgreSQL, or SQLite busy: a transaction, serialised
             async with self._engine.begin() as conn:
                 await self._serialise(conn, target)
@@ -178,7 +181,7 @@ class Sentinel:
     async def release(self, event_id: str) -> None:
         """The reserved attempt succeeded: it is not a failure after all."""
         params = {"p_id": event_id}
-        if self._hot is not None and self._hot.write(_HOT_RELEASE, params) is not None:
+        if self._hot is not None and await self._hot.write(_HOT_RELEASE, params) is not None:
             return
         async with hot_path.autocommit(self._engine).begin() as conn:  # one DELETE
             await conn.execute(_RELEASE, params)

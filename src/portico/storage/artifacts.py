@@ -102,7 +102,7 @@ class ArtifactStore:
             "grant_id": grant_id,
         }
         hot = self._hot if conn is None else None  # in a caller's transaction: its connection
-        if hot is None or hot.write(_HOT_INSERT, values) is None:
+        if hot is None or await hot.write(_HOT_INSERT, values) is None:
             await self._write(conn, _INSERT, values)
 
     async def replace(
@@ -163,7 +163,7 @@ class ArtifactStore:
         """Mark as used; True only for the one caller that consumed an unexpired artifact."""
         if self._hot is not None:
             params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": self._tenant_id}
-            changed = self._hot.write(_HOT_CONSUME, {**params, "p_now": now_ms()})
+            changed = await self._hot.write(_HOT_CONSUME, {**params, "p_now": now_ms()})
             if changed is not None:
                 return changed == 1
         async with self._autocommit.begin() as conn:  # one UPDATE: atomic by itself

@@ -233,5 +233,9 @@ def is_unavailable(error: BaseException) -> bool:
     asyncpg = sys.modules.get("asyncpg")  # raised by asyncpg only once it is imported
     return asyncpg is not None and isinstance(
         error,
-        asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.CannotConnectNowError,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        # class 57: the server shutting down or ending the session (its own connection
+        # cut by an administrator, a failover), or not yet accepting connections
+        | asyncpg.exceptions.OperatorInterventionError,
     )

@@ -16,15 +16,21 @@ any error at all, the method returns ``None`` and the caller runs the same state
 SQLAlchemy, which waits (on the connection's thread) or reports the error like every other
 query. A refused statement had no effect, so nothing is done twice.
 
-PostgreSQL (:class:`PgHotReads`): the reads only, on asyncpg connections of their own
+PostgreSQL (:class:`PgHotPath`): the same statements on asyncpg connections of their own
 (13 µs of Python for a point read on an open connection, against 65 µs through SQLAlchemy
-and 80 µs more for its checkout). Writes are not taken there: a write whose connection fails
-may still have committed, so running it again through SQLAlchemy could do it twice (a code
-used twice reads as a replay). Any failure returns ``None`` as on SQLite, and the reads are
-left to SQLAlchemy for a second, so an unreachable database costs one failed attempt, not
-one per request. One-statement writes and reads without a hot statement run on
-:func:`autocommit` connections: SQLAlchemy otherwise wraps every statement in BEGIN ...
-ROLLBACK (or COMMIT), two round trips more than the statement itself.
+and 80 µs more for its checkout; each SQLAlchemy call also starts a greenlet, whose frame
+stack is mapped and unmapped again: page faults on every one). A read that fails in any way
+returns ``None`` and SQLAlchemy runs it and reports. A write is handed to SQLAlchemy only
+when it surely had no effect: nothing was sent (no connection), or the server refused the
+statement and the session lives on (an autocommit statement that fails is rolled back).
+When the connection is lost after the statement was sent, the write may have committed;
+running it again could do it twice (a code used twice reads as a replay), so the error is
+raised and the request answered 503, as SQLAlchemy's own lost connection is. A write that
+must run inside a lock (``serialised``: the lockout reserve takes an advisory lock in its
+transaction) never takes this path. After any failure the hot path stands aside for a second,
+so an unreachable database costs one failed attempt, not one per request. Statements
+without a hot form run on :func:`autocommit` connections: SQLAlchemy otherwise wraps every
+statement in BEGIN ... ROLLBACK (or COMMIT), two round trips more than the statement itself.
 
 Values are converted with the table's own column types on both, so rows come back exactly
 as SQLAlchemy returns them and values are stored as it stores them.
@@ -52,6 +58,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import JSON, TypeEngine
 
 from portico.storage.database import CONNECT_TIMEOUT, STATEMENT_TIMEOUT, sqlite_pragmas
+from portico.storage.pg_connections import ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +152,13 @@ class HotPath:
         except sqlite3.Error:
             return None
 
-    def write(self, statement: HotStatement, values: dict[str, Any]) -> int | None:
+    async def write(
+        self, statement: HotStatement, values: dict[str, Any], *, serialised: bool = False
+    ) -> int | None:
         """Run an INSERT, UPDATE or DELETE as its own transaction: the rows it changed, or
-        None: nothing was written, run it through SQLAlchemy instead."""
+        None: nothing was written, run it through SQLAlchemy instead. ``serialised``: the
+        statement must not run beside another one like it (SQLite runs one writer at a
+        time: always so here)."""
         sql = statement.compiled("sqlite").sql
         try:
             return self._connection().execute(sql, statement.parameters(values)).rowcount
@@ -162,91 +173,125 @@ class HotPath:
         self._local = threading.local()
 
 
-# Connections per process for the hot reads, beside SQLAlchemy's pool: each read holds one
-# for a round trip, so a few serve many concurrent requests.
+# Connections per process for the hot path, beside SQLAlchemy's pool: each statement holds
+# one for a round trip, so a few serve many concurrent requests.
 PG_HOT_POOL_SIZE = 8
-# After a failure the hot reads step aside for this long (SQLAlchemy reports the outage).
+# After a failure the hot path steps aside for this long (SQLAlchemy reports the outage).
 PG_HOT_PAUSE = 1.0
+# SQLSTATE classes of errors that end the session (connection exception, operator
+# intervention): the statement may have committed before the error.
+_SESSION_ENDED = ("08", "57")
 # How these connections show in pg_stat_activity.
-PG_HOT_APPLICATION_NAME = "portico-hot-reads"
+PG_HOT_APPLICATION_NAME = "portico-hot-path"
 
 
-async def _keep_session(_conn: Any) -> None:
-    """asyncpg's pool resets a connection on release (a round trip); these connections only
-    ever run single SELECTs, which leave no session state to reset."""
+def _session_ended(conn: Any, error: Any) -> bool:
+    """Whether the server ended the session with ``error`` (then the statement may have
+    committed before it) rather than refusing the statement and carrying on."""
+    return conn.is_closed() or (error.sqlstate or "08")[:2] in _SESSION_ENDED
 
 
-class PgHotReads:
-    """Point reads on PostgreSQL through asyncpg connections of this process's own."""
+class PgHotPath:
+    """Point reads and one-statement writes on PostgreSQL through asyncpg connections of
+    this process's own."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         connect = dict(engine.dialect.create_connect_args(engine.url)[1])
         settings = dict(connect.pop("server_settings", None) or {})
         settings["application_name"] = PG_HOT_APPLICATION_NAME
-        self._connect = {**connect, "server_settings": settings}
-        self._pool: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock: asyncio.Lock | None = None
+        self._connect = {
+            **connect,
+            "server_settings": settings,
+            "timeout": CONNECT_TIMEOUT,
+            "command_timeout": STATEMENT_TIMEOUT,
+        }
+        self._pool: ConnectionPool | None = None
         self._paused_until = 0.0
 
-    async def _opened(self) -> Any:
+    def _connections(self) -> ConnectionPool | None:
+        """This loop's pool; None on another loop (connections are bound to their loop)."""
         loop = asyncio.get_running_loop()
-        if self._pool is not None:
-            return self._pool if loop is self._loop else None  # pools are bound to a loop
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._pool is None:
-                import asyncpg  # the driver SQLAlchemy uses there: not loaded on SQLite
+        if self._pool is None:
+            self._pool = ConnectionPool(self._connect, PG_HOT_POOL_SIZE)
+        return self._pool if self._pool.loop is loop else None
 
-                self._pool = await asyncpg.create_pool(
-                    **self._connect,
-                    min_size=0,
-                    max_size=PG_HOT_POOL_SIZE,
-                    reset=_keep_session,
-                    timeout=CONNECT_TIMEOUT,
-                    command_timeout=STATEMENT_TIMEOUT,
-                )
-                self._loop = loop
-        return self._pool
+    async def _acquire(self) -> tuple[ConnectionPool, Any] | None:
+        if time.monotonic() < self._paused_until:
+            return None
+        pool = self._connections()
+        if pool is None:
+            return None
+        try:
+            # No timeout of its own for the wait (it costs a task per statement): a
+            # connection is held for one statement, bounded by command_timeout, or being
+            # opened, bounded by CONNECT_TIMEOUT.
+            return pool, await pool.acquire()
+        except Exception as error:  # nothing was sent
+            self._step_aside(error)
+            return None
 
     async def rows(
         self, statement: HotStatement, values: dict[str, Any]
     ) -> list[dict[str, Any]] | None:
         """The rows of a SELECT, or None: read through SQLAlchemy instead."""
-        if time.monotonic() < self._paused_until:
+        acquired = await self._acquire()
+        if acquired is None:
             return None
-        sql = statement.compiled("postgresql").sql
-        params = statement.parameters(values, "postgresql")
+        pool, conn = acquired
+        compiled = statement.compiled("postgresql")
         try:
-            pool = await self._opened()
-            if pool is None:
+            records = await conn.fetch(compiled.sql, *statement.parameters(values, "postgresql"))
+        except BaseException as error:
+            pool.release(conn, reuse=False)
+            if isinstance(error, Exception):  # any failure: SQLAlchemy runs it and reports
+                self._step_aside(error)
                 return None
-            # No timeout of its own for the wait (it costs a task per read): a connection is
-            # held for one read, bounded by command_timeout, or being opened, bounded by
-            # CONNECT_TIMEOUT.
-            async with pool.acquire() as conn:
-                records = await conn.fetch(sql, *params)
-        except Exception as error:  # any failure at all: SQLAlchemy runs it and reports
-            self._paused_until = time.monotonic() + PG_HOT_PAUSE
-            log.debug("hot read refused (%s); SQLAlchemy runs it", type(error).__name__)
-            return None
+            raise  # cancelled
+        pool.release(conn)
         return [statement.mapped(record) for record in records]
 
-    def write(self, _statement: HotStatement, _values: dict[str, Any]) -> int | None:
-        """Never here (see the module's docstring): run it through SQLAlchemy."""
-        return None
+    async def write(
+        self, statement: HotStatement, values: dict[str, Any], *, serialised: bool = False
+    ) -> int | None:
+        """Run an INSERT, UPDATE or DELETE as its own transaction: the rows it changed, or
+        None when it surely had no effect: run it through SQLAlchemy instead. Raises when it
+        may have had one (the connection lost once it was sent). ``serialised``: never here
+        (the caller serialises in a transaction of its own)."""
+        acquired = None if serialised else await self._acquire()
+        if acquired is None:
+            return None
+        pool, conn = acquired
+        compiled = statement.compiled("postgresql")
+        from asyncpg import PostgresError  # loaded by now (a connection is open)
+
+        try:
+            status: str = await conn.execute(
+                compiled.sql, *statement.parameters(values, "postgresql")
+            )
+        except BaseException as error:
+            refused = isinstance(error, PostgresError) and not _session_ended(conn, error)
+            pool.release(conn, reuse=False)
+            if refused:  # rolled back, nothing written: SQLAlchemy runs it and reports
+                self._step_aside(error)
+                return None
+            raise  # it may have committed: answered 503, never run again
+        pool.release(conn)
+        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 1", "UPDATE 1", "DELETE 0"
+
+    def _step_aside(self, error: BaseException) -> None:
+        self._paused_until = time.monotonic() + PG_HOT_PAUSE
+        log.debug("hot statement refused (%s); SQLAlchemy runs it", type(error).__name__)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.terminate()
+            pool.close()
 
 
-_PATHS: weakref.WeakKeyDictionary[Any, HotPath | PgHotReads | None] = weakref.WeakKeyDictionary()
+_PATHS: weakref.WeakKeyDictionary[Any, HotPath | PgHotPath | None] = weakref.WeakKeyDictionary()
 
 
-def for_engine(engine: AsyncEngine) -> HotPath | PgHotReads | None:
+def for_engine(engine: AsyncEngine) -> HotPath | PgHotPath | None:
     """The hot path to ``engine``'s database: SQLite files (not ``:memory:``), and PostgreSQL
     engines that pool their connections (an unpooled engine is a command's or a test's,
     short-lived and free to change event loops)."""
@@ -255,12 +300,12 @@ def for_engine(engine: AsyncEngine) -> HotPath | PgHotReads | None:
         return _PATHS[sync_engine]
     except KeyError:
         pass
-    hot: HotPath | PgHotReads | None = None
+    hot: HotPath | PgHotPath | None = None
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
         hot = HotPath(database)
     elif engine.dialect.name == "postgresql" and not isinstance(sync_engine.pool, NullPool):
-        hot = PgHotReads(engine)
+        hot = PgHotPath(engine)
     if hot is not None:
         event.listen(sync_engine, "engine_disposed", lambda _engine: hot.close())
     _PATHS[sync_engine] = hot
