@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,10 @@ PEER_DIR = BENCH / ".peer"
 RESOURCE = "https://default.logto.app/api"
 REDIRECT = "http://localhost:3000/callback"
 USERNAME, PASSWORD = "bench", "bench-password-123"
+
+
+# Figures also measured with Portico on PostgreSQL (the peer keeps these in memory).
+PG_FIGURES = ("refresh", "userinfo", "introspection")
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -356,6 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per figure")
     ap.add_argument("--flows", type=int, default=50, help="sequential auth-code flows")
     ap.add_argument("--port", type=int, default=18080, help="Portico port (peer uses port+1)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every figure this many times, Portico and peer back to back each "
+        "round; the table gives the medians",
+    )
     ap.add_argument("--no-peer", action="store_true", help="skip oidc-provider")
     ap.add_argument("--no-cluster", action="store_true", help="skip the 2-process figures")
     ap.add_argument("--python-load", action="store_true", help="use the Python load generator")
@@ -431,12 +443,13 @@ def main(argv: list[str] | None = None) -> int:
             "access_token": tokens.get("access_token"),
             "refresh_token": tokens.get("refresh_token"),
         }
-        for name, req in requests_for(pbase, pcreds).items():
-            res, per_cpu = measure(report, "portico", name, req, args, use_wrk, srv)
-            put(name, "portico", res.ok_per_s)
-            put(f"{name}_cpu", "portico", per_cpu)
-        put("rss_load", "portico", srv.rss_kib() / 1024)
-        srv.stop()
+        # Every server of the figures is started first and stays up (idle between its runs),
+        # so that each figure is measured on Portico and on the peer back to back, round
+        # after round: this machine's speed drifts by tens of percent over minutes (other
+        # tenants of the host), and a ratio of figures taken minutes apart carried that drift.
+        subjects: list[tuple[str, str, Server, dict[str, Request]]] = [
+            ("portico", "", srv, requests_for(pbase, pcreds))
+        ]
 
         # ---------------------------------------------------------------- Portico on PostgreSQL
         if args.postgres:
@@ -444,22 +457,21 @@ def main(argv: list[str] | None = None) -> int:
             cleanups.append(drop)
             pg = {"DATABASE_URL": url}
             pg_m2m, pg_web = prepare_portico(tmp / "data-pg", pg)
-            srv_pg = start_portico(tmp / "data-pg", pport, 1, logs, pg)
+            gport = args.port + 2
+            gbase = f"http://127.0.0.1:{gport}"
+            srv_pg = start_portico(tmp / "data-pg", gport, 1, logs, pg)
             servers.append(srv_pg)
-            srv_pg.wait_http(pbase + "/api/status", 204)
+            srv_pg.wait_http(gbase + "/api/status", 204)
             with httpx.Client(timeout=30, follow_redirects=False) as client:
-                pg_tokens = auth_code_flow(client, pbase, pg_web["id"], pg_web["secret"])
+                pg_tokens = auth_code_flow(client, gbase, pg_web["id"], pg_web["secret"])
             pg_creds = {
                 "m2m": (pg_m2m["id"], pg_m2m["secret"]),
                 "web": (pg_web["id"], pg_web["secret"]),
                 "access_token": pg_tokens["access_token"],
                 "refresh_token": pg_tokens["refresh_token"],
             }
-            pg_reqs = requests_for(pbase, pg_creds)
-            for name in ("refresh", "userinfo", "introspection"):
-                res, _ = measure(report, "portico (pg)", name, pg_reqs[name], args, use_wrk, srv_pg)
-                put(f"{name}_pg", "portico", res.ok_per_s)
-            srv_pg.stop()
+            pg_reqs = requests_for(gbase, pg_creds)
+            subjects.append(("portico (pg)", "_pg", srv_pg, {n: pg_reqs[n] for n in PG_FIGURES}))
 
         # ---------------------------------------------------------------- peer, 1 process
         peer_ok = not args.no_peer and ensure_peer()
@@ -475,12 +487,29 @@ def main(argv: list[str] | None = None) -> int:
                 "access_token": info["accessToken"],
                 "refresh_token": info["refreshToken"],
             }
-            for name, req in requests_for(qbase, qcreds).items():
-                res, per_cpu = measure(report, "peer", name, req, args, use_wrk, q)
-                put(name, "peer", res.ok_per_s)
-                put(f"{name}_cpu", "peer", per_cpu)
+            subjects.append(("peer", "", q, requests_for(qbase, qcreds)))
+
+        # ---------------------------------------------------------------- the load figures
+        runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for round_no in range(1, args.rounds + 1):
+            for name in requests_for(pbase, pcreds):
+                for who, suffix, server, reqs in subjects:
+                    if name in reqs:
+                        label = who if args.rounds == 1 else f"{who} r{round_no}"
+                        res, per_cpu = measure(
+                            report, label, name, reqs[name], args, use_wrk, server
+                        )
+                        key = (name + suffix, "peer" if who == "peer" else "portico")
+                        runs.setdefault(key, []).append((res.ok_per_s, per_cpu))
+        for (key, who), values in runs.items():
+            put(key, who, statistics.median(v[0] for v in values))
+            if not key.endswith("_pg"):
+                put(f"{key}_cpu", who, statistics.median(v[1] for v in values))
+        put("rss_load", "portico", srv.rss_kib() / 1024)
+        if peer_ok:
             put("rss_load", "peer", q.rss_kib() / 1024)
-            q.stop()
+        for _, _, server, _ in subjects:
+            server.stop()
 
         # ---------------------------------------------------------------- 2 processes each
         if not args.no_cluster:
@@ -520,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    for name in ("refresh", "userinfo", "introspection"):  # the peer keeps them in memory
+    for name in PG_FIGURES:  # the peer keeps them in memory
         if f"{name}_pg" in fig:
             fig[f"{name}_pg"]["peer"] = fig.get(name, {}).get("peer")
 

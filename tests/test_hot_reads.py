@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.experience.sentinel import Sentinel
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
-from portico.storage import hot_path
+from portico.storage import artifacts, hot_path
 from portico.storage import users as users_repo
 from portico.storage.artifacts import ArtifactStore
 from portico.storage.database import create_engine, is_unavailable
@@ -84,7 +84,9 @@ async def test_hot_reads_equal_sqlalchemy_and_send_nothing_through_it(
     async with engine.begin() as conn:
         await users_repo.insert_user(conn, USER)
     store = ArtifactStore(engine, DEFAULT_TENANT)
-    await store.save("AccessToken", "tok1", {"scope": "openid", "n": [1, "ü"]}, 60, "g1")
+    payload = {"scope": "openid", "n": [1, "ü"], "accountId": USER["id"]}
+    await store.save("AccessToken", "tok1", payload, 60, "g1")
+    await store.save("AccessToken", "orphan", {**payload, "accountId": "nobody000000"}, 60)
 
     statements = Statements(engine)
     hot_user = await users_repo.read_user(engine, DEFAULT_TENANT, "hotuser00001")
@@ -95,6 +97,9 @@ async def test_hot_reads_equal_sqlalchemy_and_send_nothing_through_it(
     wrong_case = await users_repo.read_by_identifier(engine, DEFAULT_TENANT, "hot")
     token = await store.find("AccessToken", "tok1")
     kinds = await store.find_kinds(("RefreshToken", "AccessToken"), "tok1")
+    with_account = await store.find_with_account("AccessToken", "tok1")
+    orphan = await store.find_with_account("AccessToken", "orphan")
+    absent = await store.find_with_account("AccessToken", "nothing")
     assert statements.seen == []  # every read above took the hot path
 
     async with engine.connect() as conn:
@@ -105,8 +110,18 @@ async def test_hot_reads_equal_sqlalchemy_and_send_nothing_through_it(
     assert hot_user == USER
     assert missing is None and wrong_case is None  # usernames match exactly
     assert token == token_expected
-    assert token is not None and token.payload == {"scope": "openid", "n": [1, "ü"]}
+    assert token is not None and token.payload == payload
     assert [kind for kind, _ in kinds] == ["AccessToken"]
+    assert with_account == (token, USER)  # the token and its user in one read
+    assert orphan[0] is not None and orphan[1] is None  # the user is gone
+    assert absent == (None, None)
+
+    # The same join through SQLAlchemy (what runs when the hot path refuses) agrees.
+    joined = artifacts._HOT_FIND_WITH_ACCOUNT
+    params = {"p_kind": "AccessToken", "p_id": "tok1", "p_tenant": DEFAULT_TENANT, "p_now": 0}
+    async with engine.connect() as conn:
+        via_sqlalchemy = (await conn.execute(joined.statement, params)).mappings().one()
+    assert await hot_path.first_row(engine, joined, params) == dict(via_sqlalchemy)
 
 
 async def test_hot_writes_store_what_sqlalchemy_would_and_send_nothing_through_it(

@@ -92,8 +92,8 @@ _RELEASE = delete(sentinel_activities).where(sentinel_activities.c.id == bindpar
 # Each is one statement, atomic by itself, so both take the hot path (storage/hot_path.py):
 # two of a sign-in's few writes. The reserve only where one writer runs at a time (SQLite):
 # PostgreSQL serialises it under an advisory lock, in a transaction.
-_HOT_RESERVE = hot_path.HotStatement(_RESERVE, sentinel_activities)
-_HOT_RELEASE = hot_path.HotStatement(_RELEASE, sentinel_activities)
+_HOT_RESERVE = hot_path.HotStatement(_RESERVE)
+_HOT_RELEASE = hot_path.HotStatement(_RELEASE)
 _CLEAR = delete(sentinel_activities).where(
     sentinel_activities.c.tenant_id == bindparam("p_tenant"),
     sentinel_activities.c.target_type == "User",

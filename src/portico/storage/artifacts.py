@@ -7,15 +7,17 @@ read-then-write in Python, so two processes racing on one code cannot both win.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage import hot_path
 from portico.storage.database import insert_ignore, now_ms
 from portico.storage.tables import oidc_model_instances as t
+from portico.storage.tables import users
 
 REVOKED_GRANT = "RevokedGrant"
 # Long enough to outlive any issuance in flight when the grant was revoked.
@@ -32,23 +34,47 @@ _FIND = select(t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where
 )
 _SAVED_COLUMNS = ("tenant_id", "model_name", "id", "payload", "expires_at", "grant_id")
 _HOT_INSERT = hot_path.HotStatement(
-    insert(t).values({column: bindparam(column) for column in _SAVED_COLUMNS}), t
+    insert(t).values({column: bindparam(column) for column in _SAVED_COLUMNS})
 )
-_HOT_FIND = hot_path.HotStatement(_FIND, t)
+_HOT_FIND = hot_path.HotStatement(_FIND)
+# A token or code with the user it was issued to (columns labelled ``account_<name>``), in
+# one read: userinfo and the code and refresh grants need both, and on PostgreSQL each read
+# is a round trip.
+_ACCOUNT = "account_"
+_HOT_FIND_WITH_ACCOUNT = hot_path.HotStatement(
+    _FIND.add_columns(*(column.label(_ACCOUNT + column.name) for column in users.c)).select_from(
+        t.outerjoin(
+            users,
+            and_(
+                users.c.tenant_id == t.c.tenant_id,
+                users.c.id == t.c.payload["accountId"].as_string(),
+            ),
+        )
+    )
+)
 _REPLACE = (
     update(t)
     .where(t.c.model_name == bindparam("p_kind"), t.c.id == bindparam("p_id"))
     .values(payload=bindparam("payload", type_=t.c.payload.type))
 )
 _DESTROY = delete(t).where(t.c.model_name == bindparam("p_kind"), t.c.id == bindparam("p_id"))
-_FIND_KINDS = select(
-    t.c.model_name, t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id
-).where(
-    t.c.model_name.in_(bindparam("p_kinds", expanding=True)),
-    t.c.id == bindparam("p_id"),
-    t.c.tenant_id == bindparam("p_tenant"),
-    t.c.expires_at > bindparam("p_now"),
-)
+
+
+@functools.cache
+def _hot_find_kinds(kinds: tuple[str, ...]) -> hot_path.HotStatement:
+    """An artifact of any of ``kinds`` (a handful of tuples: the lookup orders of revocation
+    and introspection, each built once): one statement where a token of unknown kind would
+    otherwise take one per kind."""
+    return hot_path.HotStatement(
+        select(t.c.model_name, t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id).where(
+            or_(*(t.c.model_name == kind for kind in kinds)),
+            t.c.id == bindparam("p_id"),
+            t.c.tenant_id == bindparam("p_tenant"),
+            t.c.expires_at > bindparam("p_now"),
+        )
+    )
+
+
 _CONSUME = (
     update(t)
     .where(
@@ -60,7 +86,7 @@ _CONSUME = (
     )
     .values(consumed_at=bindparam("p_now"))
 )
-_HOT_CONSUME = hot_path.HotStatement(_CONSUME, t)
+_HOT_CONSUME = hot_path.HotStatement(_CONSUME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,25 +164,29 @@ class ArtifactStore:
             row = dict(found._mapping) if found else None
         return _artifact(artifact_id, row) if row else None
 
+    async def find_with_account(
+        self, kind: str, artifact_id: str
+    ) -> tuple[Artifact | None, dict[str, Any] | None]:
+        """The artifact (as :meth:`find`) and the user of its ``accountId``, None when that
+        user is gone, in one read."""
+        params = {"p_kind": kind, "p_id": artifact_id, "p_tenant": self._tenant_id}
+        params["p_now"] = now_ms()
+        row = await hot_path.first_row(self._engine, _HOT_FIND_WITH_ACCOUNT, params)
+        if row is None:
+            return None, None
+        account = {
+            name[len(_ACCOUNT) :]: value for name, value in row.items() if name.startswith(_ACCOUNT)
+        }
+        return _artifact(artifact_id, row), account if account["id"] is not None else None
+
     async def find_kinds(
         self, kinds: tuple[str, ...], artifact_id: str
     ) -> list[tuple[str, Artifact]]:
         """The unexpired artifacts of any of ``kinds`` with this id, in the order of
-        ``kinds``: one query where a token of unknown kind (introspection, revocation)
-        would otherwise take one per kind."""
-        if self._hot is not None:  # one hot read per kind costs less than the query below
-            found_each = [(kind, await self.find(kind, artifact_id)) for kind in kinds]
-            return [(kind, found) for kind, found in found_each if found is not None]
-        params = {"p_kinds": list(kinds), "p_id": artifact_id, "p_tenant": self._tenant_id}
-        params["p_now"] = now_ms()
-        async with self._autocommit.connect() as conn:
-            rows = (await conn.execute(_FIND_KINDS, params)).all()
-        found = {
-            row.model_name: Artifact(
-                artifact_id, row.payload, row.expires_at, row.consumed_at, row.grant_id
-            )
-            for row in rows
-        }
+        ``kinds`` (a token of unknown kind: introspection, revocation)."""
+        params = {"p_id": artifact_id, "p_tenant": self._tenant_id, "p_now": now_ms()}
+        rows = await hot_path.all_rows(self._engine, _hot_find_kinds(kinds), params)
+        found = {row["model_name"]: _artifact(artifact_id, row) for row in rows}
         return [(kind, found[kind]) for kind in kinds if kind in found]
 
     async def consume(self, kind: str, artifact_id: str) -> bool:

@@ -45,15 +45,14 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, NullPool, Table, event
+from sqlalchemy import Boolean, NullPool, event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import JSON, TypeEngine
 
@@ -74,17 +73,16 @@ class _Compiled:
 
 
 class HotStatement:
-    """A statement on one table compiled once per database by SQLAlchemy (for reads, the
-    very construct the SQLAlchemy path runs, so the two cannot drift apart). Values are
-    bound by name; literals in the construct keep their compiled values."""
+    """A statement compiled once per database by SQLAlchemy (for reads, the very construct
+    the SQLAlchemy path runs, so the two cannot drift apart). Values are bound by name;
+    literals in the construct keep their compiled values."""
 
-    def __init__(self, statement: Executable, table: Table) -> None:
+    def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
         selected = getattr(statement, "selected_columns", None)
-        names = [column.name for column in selected] if selected is not None else []
         # A raw row (sqlite3 tuple, asyncpg record: both iterate over their values).
-        self.mapped = row_mapper(table, names)
+        self.mapped = row_mapper(list(selected) if selected is not None else [])
         self.compiled("sqlite")  # a mistake in a construct shows at import
 
     def compiled(self, name: str) -> _Compiled:
@@ -112,12 +110,18 @@ _DIALECTS: dict[str, Callable[[], Dialect]] = {"sqlite": sqlite.dialect, "postgr
 
 
 def _compile(statement: Executable, dialect: str) -> _Compiled:
-    compiled = statement.compile(dialect=_DIALECTS[dialect]())
+    target = _DIALECTS[dialect]()
+    compiled = statement.compile(dialect=target)
     names = tuple(compiled.positiontup or ())
+    literals = {}
+    for name, value in compiled.params.items():
+        if value is not None:  # as SQLAlchemy sends it (a JSON path: '$."key"' on SQLite)
+            process = compiled.binds[name].type._cached_bind_processor(target)
+            literals[name] = value if process is None else process(value)
     return _Compiled(
         sql=compiled.string,
         names=names,
-        literals={k: v for k, v in compiled.params.items() if v is not None},
+        literals=literals,
         binds=[_bind_converter(compiled.binds[name].type, dialect) for name in names],
     )
 
@@ -329,36 +333,34 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     return made
 
 
-async def first_row(
+async def all_rows(
     engine: AsyncEngine, statement: HotStatement, values: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The first row of a SELECT outside any transaction: on the hot path, else (none here,
-    or it refused) the same statement on an autocommit connection."""
+) -> list[dict[str, Any]]:
+    """The rows of a SELECT outside any transaction: on the hot path, else (none here, or
+    it refused) the same statement on an autocommit connection."""
     hot = for_engine(engine)
     if hot is not None:
         rows = await hot.rows(statement, values)
         if rows is not None:
-            return rows[0] if rows else None
+            return rows
     async with autocommit(engine).connect() as conn:
-        row = (await conn.execute(statement.statement, values)).first()
-    return dict(row._mapping) if row else None
+        result = await conn.execute(statement.statement, values)
+        return [dict(row._mapping) for row in result]
 
 
-@asynccontextmanager
-async def connection_unless_hot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection | None]:
-    """For a request that makes several point reads: ``None`` where they take the hot path
-    (each on its own), else one autocommit connection for all of them (one checkout)."""
-    if for_engine(engine) is not None:
-        yield None
-        return
-    async with autocommit(engine).connect() as conn:
-        yield conn
+async def first_row(
+    engine: AsyncEngine, statement: HotStatement, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The first row of :func:`all_rows` (a point read), or None."""
+    rows = await all_rows(engine, statement, values)
+    return rows[0] if rows else None
 
 
-def row_mapper(table: Table, names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any]]:
-    """Map a raw row of ``names`` (columns of ``table``) to the dict SQLAlchemy returns: JSON
-    decoded (both drivers hand it over as text), booleans as ``bool``, the rest as stored."""
-    pairs = [(name, _result_converter(table.c[name].type)) for name in names]
+def row_mapper(columns: Sequence[Any]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """Map a raw row of a SELECT's ``columns`` to the dict SQLAlchemy returns (keyed by
+    column name or label): JSON decoded (both drivers hand it over as text), booleans as
+    ``bool``, the rest as stored."""
+    pairs = [(column.name, _result_converter(column.type)) for column in columns]
 
     def mapped(row: Sequence[Any]) -> dict[str, Any]:
         return {

@@ -154,7 +154,7 @@ _GET_USER = select(users).where(
     users.c.tenant_id == bindparam("p_tenant"), users.c.id == bindparam("p_id")
 )
 _GET_USER_FOR_UPDATE = _GET_USER.with_for_update()
-_HOT_GET_USER = hot_path.HotStatement(_GET_USER, users)
+_HOT_GET_USER = hot_path.HotStatement(_GET_USER)
 
 
 async def get_user(
@@ -166,14 +166,10 @@ async def get_user(
     return dict(row._mapping) if row else None
 
 
-async def read_user(
-    engine: AsyncEngine, tenant_id: str, user_id: str, conn: AsyncConnection | None = None
-) -> dict[str, Any] | None:
-    """One user outside any transaction: what the token and userinfo endpoints ask on every
-    request, so on SQLite a hot read (storage/hot_path.py). ``conn``: read on it instead
-    (from :func:`~portico.storage.hot_path.connection_unless_hot`)."""
-    if conn is not None:
-        return await get_user(conn, tenant_id, user_id)
+async def read_user(engine: AsyncEngine, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+    """One user outside any transaction, a hot read (storage/hot_path.py): the sign-in
+    steps ask it. The token endpoints and userinfo read the user with the token instead
+    (``ArtifactStore.find_with_account``)."""
     return await hot_path.first_row(engine, _HOT_GET_USER, {"p_tenant": tenant_id, "p_id": user_id})
 
 
@@ -216,7 +212,7 @@ _FIND_BY_IDENTIFIER = (
     )
     .limit(1)
 )
-_HOT_FIND_BY_IDENTIFIER = hot_path.HotStatement(_FIND_BY_IDENTIFIER, users)
+_HOT_FIND_BY_IDENTIFIER = hot_path.HotStatement(_FIND_BY_IDENTIFIER)
 
 
 def _identifier_params(tenant_id: str, identifier: str) -> dict[str, str]:

@@ -26,7 +26,9 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     code = required(params, "code")
     redirect_uri = single(params, "redirect_uri")
     verifier = single(params, "code_verifier")
-    stored = await provider.artifacts.find(tokens.AUTHORIZATION_CODE, digest(code))
+    stored, account = await provider.artifacts.find_with_account(
+        tokens.AUTHORIZATION_CODE, digest(code)
+    )
     if stored is None or stored.payload["clientId"] != client.id:
         raise invalid_grant("authorization code is invalid, expired or issued to another client")
     grant_id = stored.grant_id or ""
@@ -40,7 +42,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     if not await provider.artifacts.consume(tokens.AUTHORIZATION_CODE, stored.id):
         await provider.artifacts.revoke_grant(grant_id)
         raise invalid_grant("authorization code already used; tokens issued with it are revoked")
-    user = await user_tokens.load_account(provider, payload["accountId"])
+    user = user_tokens.account_of(payload["accountId"], account)
     scopes: list[str] = payload["scope"].split()
     response = await user_tokens.issue(
         provider,

@@ -39,7 +39,9 @@ def should_rotate(client: Client, stored: Artifact, now_ms: int) -> bool:
 @register(GRANT_TYPE)
 async def handle(provider: Provider, client: Client, params: Params) -> dict[str, Any]:
     presented = required(params, "refresh_token")
-    stored = await provider.artifacts.find(tokens.REFRESH_TOKEN, digest(presented))
+    stored, account = await provider.artifacts.find_with_account(
+        tokens.REFRESH_TOKEN, digest(presented)
+    )
     if stored is None or stored.payload["clientId"] != client.id:
         raise invalid_grant("refresh token is invalid, expired or issued to another client")
     grant_id = stored.grant_id or ""
@@ -50,7 +52,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     requested = scope_set(single(params, "scope"))
     if not set(requested) <= set(granted):
         raise invalid_scope("requested scope exceeds the scope granted to the refresh token")
-    user = await user_tokens.load_account(provider, stored.payload["accountId"])
+    user = user_tokens.account_of(stored.payload["accountId"], account)
     organization_id = single(params, "organization_id")
     if organization_id:
         await organization_tokens.check_access(provider, client, user, organization_id, granted)

@@ -17,11 +17,11 @@ from portico.protocol.provider import Provider
 from portico.services import audit
 from portico.services.applications import Client
 from portico.storage import rbac as rbac_repo
-from portico.storage import users as users_repo
 
 
-async def load_account(provider: Provider, account_id: str) -> dict[str, Any]:
-    user = await users_repo.read_user(provider.engine, provider.tenant_id, account_id)
+def account_of(account_id: str, user: dict[str, Any] | None) -> dict[str, Any]:
+    """The user a grant was issued to (read with its code or token, see
+    ``ArtifactStore.find_with_account``), unless gone or suspended."""
     audit.note(user_id=account_id)
     if user is None or user["is_suspended"]:
         raise invalid_grant("the user of this grant no longer exists or is suspended")
