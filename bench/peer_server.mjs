@@ -9,7 +9,10 @@
 //   access tokens
 // - a confidential web client ("bench-web") for refresh / userinfo figures; the grant, an opaque
 //   access token and a refresh token are minted at start-up through the provider's models (no
-//   interactive sign-in in the peer) and printed as one JSON line on stdout ("READY {...}")
+//   interactive sign-in in the peer) and printed as one JSON line on stdout ("READY {...}");
+//   POST /bench/mint (one process only) mints a fresh set: the library's in-memory store is an
+//   LRU of 1,000 entries, so a refresh-grant run (a new access token per request) evicts the
+//   start-up access token and a later round's userinfo run needs a new one
 // - WORKERS > 1 starts a node:cluster; the key and the tokens are created in the primary and
 //   shared with workers, and each worker owns its own in-memory store, so the minted tokens are
 //   saved into each worker's store.
@@ -130,6 +133,16 @@ async function serve(jwk, seeded) {
     if (req.url === '/status') {
       res.statusCode = 204;
       res.end();
+      return;
+    }
+    if (req.url === '/bench/mint' && req.method === 'POST' && !seeded) {
+      mintTokens(provider, null).then((fresh) => {
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify(fresh));
+      }, (err) => {
+        res.statusCode = 500;
+        res.end(String(err));
+      });
       return;
     }
     if (req.url.startsWith(prefix)) {

@@ -492,6 +492,16 @@ def main(argv: list[str] | None = None) -> int:
         # ---------------------------------------------------------------- the load figures
         runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for round_no in range(1, args.rounds + 1):
+            if peer_ok and round_no > 1:
+                # The peer's store is an LRU of 1,000 entries: the last round's refresh run
+                # evicted its access token (Portico's stays stored until it expires).
+                fresh = httpx.post(qbase + "/bench/mint", timeout=10).json()
+                qcreds["access_token"] = fresh["accessToken"]
+                qcreds["refresh_token"] = fresh["refreshToken"]
+                subjects = [
+                    (w, sx, sv, requests_for(qbase, qcreds) if w == "peer" else rq)
+                    for w, sx, sv, rq in subjects
+                ]
             for name in requests_for(pbase, pcreds):
                 for who, suffix, server, reqs in subjects:
                     if name in reqs:

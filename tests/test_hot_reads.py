@@ -204,7 +204,7 @@ async def test_a_write_cut_off_after_it_was_sent_is_never_run_again(
         waiting: list[int] = []
         for _ in range(100):  # until the hot UPDATE waits for the lock
             await asyncio.sleep(0.05)
-            waiting = await lock_waiters(engine)
+            waiting = await hot_backends(engine, waiting_for_lock=True)
             if waiting:
                 break
         assert waiting, "the hot UPDATE never reached the database"
@@ -218,18 +218,6 @@ async def test_a_write_cut_off_after_it_was_sent_is_never_run_again(
     assert [row.consumed_at for row in await artifact_rows(engine, "held")] == [None]
 
 
-async def lock_waiters(engine: AsyncEngine) -> list[int]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = :name"
-                " AND wait_event_type = 'Lock' AND datname = current_database()"
-            ),
-            {"name": hot_path.PG_HOT_APPLICATION_NAME},
-        )
-        return [row.pid for row in rows]
-
-
 @on_postgresql
 async def test_unpooled_engines_have_no_hot_connections(database_url: str) -> None:
     unpooled = create_engine(database_url, pool=False)
@@ -237,12 +225,14 @@ async def test_unpooled_engines_have_no_hot_connections(database_url: str) -> No
     await unpooled.dispose()
 
 
-async def hot_backends(engine: AsyncEngine) -> list[int]:
+async def hot_backends(engine: AsyncEngine, *, waiting_for_lock: bool = False) -> list[int]:
+    """The server pids of this database's hot-path connections (those waiting for a lock)."""
+    lock = " AND wait_event_type = 'Lock'" if waiting_for_lock else ""
     async with engine.connect() as conn:
         rows = await conn.execute(
             text(
                 "SELECT pid FROM pg_stat_activity"
-                " WHERE application_name = :name AND datname = current_database()"
+                f" WHERE application_name = :name AND datname = current_database(){lock}"
             ),
             {"name": hot_path.PG_HOT_APPLICATION_NAME},
         )

@@ -22,6 +22,7 @@ from portico.web.body_limit import BodyLimit
 from portico.web.lazy import LazyApp
 from portico.web.long_work import LongWork
 from portico.web.no_nul import NoNul
+from portico.web.routing import IndexedRouter
 from portico.web.runtime import Runtime
 from portico.web.security_headers import SecurityHeaders
 
@@ -79,6 +80,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    # The same routes, looked up rather than tried in turn (web/routing.py); replaced before
+    # the first request builds the middleware stack around the router.
+    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     failures.install(app, runtime.settings.database_url)
     app.state.runtime = runtime
     return app
