@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portico.services import audit
 from portico.services.audit_buffer import AuditBuffer
 from portico.services.bootstrap import ensure_ready
+from portico.storage import hot_path
+from portico.storage import logs as logs_repo
 from portico.storage.database import create_engine
 from portico.storage.tables import logs
 from tests.support import create_database
@@ -179,3 +181,32 @@ def test_stopping_while_entries_keep_coming_writes_each_once(database: str) -> N
     sent, stored, dropped, pending = asyncio.run(run())
     assert sorted(stored) == sorted(sent)
     assert (dropped, pending) == (0, 0)
+
+
+@pytest.mark.parametrize("hot", [True, False], ids=["hot-path", "sqlalchemy"])
+def test_a_batch_written_twice_is_stored_once(
+    database: str, hot: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose connection was lost after it was sent may have committed; the buffer
+    then writes it again, so writing must skip what is already stored. On the hot path no
+    statement goes through SQLAlchemy; without one (or when it refuses) SQLAlchemy writes."""
+    if not hot:
+        monkeypatch.setattr(hot_path, "for_engine", lambda engine: None)
+
+    async def run() -> tuple[list[str], list[str], list[str]]:
+        await _migrate(database)
+        engine = create_engine(database)
+        seen: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+        rows = _entries(30)
+        try:
+            await logs_repo.write_batch(engine, rows)
+            await logs_repo.write_batch(engine, rows[10:] + _entries(1))
+        finally:
+            await engine.dispose()
+        return [str(r["id"]) for r in rows], await _stored_ids(database), seen
+
+    sent, stored, seen = asyncio.run(run())
+    assert len(stored) == 31 and set(sent) <= set(stored)
+    through_sqlalchemy = [s for s in seen if s.lstrip().upper().startswith("INSERT")]
+    assert len(through_sqlalchemy) == (0 if hot else 2)

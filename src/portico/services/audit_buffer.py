@@ -3,8 +3,9 @@
 The token endpoint is the hottest write path Portico has: every client-credentials token is
 one entry and otherwise no write at all. Writing each entry in its own transaction (pool
 checkout, INSERT, COMMIT) cost about as much as issuing the token, so each process keeps the
-entries it accepted in memory and one background task writes them with a single
-multi-row INSERT every :data:`INTERVAL` seconds, or as soon as :data:`BATCH` are waiting.
+entries it accepted in memory and one background task writes them in one transaction
+(``storage/logs.write_batch``) every :data:`INTERVAL` seconds, or as soon as :data:`BATCH`
+are waiting.
 
 What that trades, on purpose:
 - An entry reaches the database within ~0.1 s, not before the response. A process killed
@@ -30,6 +31,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.storage import logs as repo
+from portico.storage.database import is_unavailable
 
 log = logging.getLogger("portico.audit")
 
@@ -43,6 +45,13 @@ _NOT_THE_ROWS_FAULT = (
     OSError,
     TimeoutError,
 )
+
+
+def not_the_rows_fault(error: Exception) -> bool:
+    """The batch may be written later: the database is away (or was lost mid-write: the
+    batch is written again, entries already stored are skipped)."""
+    return isinstance(error, _NOT_THE_ROWS_FAULT) or is_unavailable(error)
+
 
 INTERVAL = 0.1
 BATCH = 500
@@ -86,28 +95,24 @@ class AuditBuffer:
             while self._rows:
                 batch = [self._rows.popleft() for _ in range(min(BATCH, len(self._rows)))]
                 try:
-                    await self._insert(batch)
-                except _NOT_THE_ROWS_FAULT:
-                    self._rows.extendleft(reversed(batch))
-                    raise
+                    await repo.write_batch(self._engine, batch)
                 except asyncio.CancelledError:
                     self._rows.extendleft(reversed(batch))
                     raise
-                except Exception:
+                except Exception as error:
+                    if not_the_rows_fault(error):
+                        self._rows.extendleft(reversed(batch))
+                        raise
                     await self._insert_one_by_one(batch)
-
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        async with self._engine.begin() as conn:
-            await repo.insert_logs(conn, rows)
 
     async def _insert_one_by_one(self, batch: list[dict[str, Any]]) -> None:
         for index, row in enumerate(batch):
             try:
-                await self._insert([row])
-            except _NOT_THE_ROWS_FAULT:
-                self._rows.extendleft(reversed(batch[index:]))
-                raise
+                await repo.write_batch(self._engine, [row])
             except Exception as error:
+                if not_the_rows_fault(error):
+                    self._rows.extendleft(reversed(batch[index:]))
+                    raise
                 self.dropped += 1
                 log.error("audit entry %s refused by the database (%s): dropped",
                           row.get("key"), type(error).__name__)  # fmt: skip

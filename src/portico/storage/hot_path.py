@@ -1,5 +1,5 @@
-"""The request path's point reads and one-statement writes, without SQLAlchemy's
-per-statement cost.
+"""The request path's point reads and one-statement writes (and the token endpoint's
+batched audit entries), without SQLAlchemy's per-statement cost.
 
 Userinfo, introspection and the token grants look up a token by its digest and a user by
 id, and store a token or mark a code used: indexed statements that take SQLite 10-40 µs.
@@ -45,7 +45,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +169,27 @@ class HotPath:
         except sqlite3.Error:
             return None
 
+    async def write_many(
+        self, statement: HotStatement, rows: Sequence[dict[str, Any]]
+    ) -> int | None:
+        """Run an INSERT once per row, all in one transaction: how many ran, or None:
+        nothing was written, run them through SQLAlchemy instead."""
+        sql = statement.compiled("sqlite").sql
+        parameters = [statement.parameters(row) for row in rows]  # before anything begins
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # the write lock now, or SQLITE_BUSY: no wait
+        except sqlite3.Error:
+            return None
+        try:
+            conn.executemany(sql, parameters)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.rollback()
+            return None
+        return len(rows)
+
     def close(self) -> None:
         with self._lock:
             opened, self._opened = self._opened, []
@@ -261,26 +282,44 @@ class PgHotPath:
         None when it surely had no effect: run it through SQLAlchemy instead. Raises when it
         may have had one (the connection lost once it was sent). ``serialised``: never here
         (the caller serialises in a transaction of its own)."""
-        acquired = None if serialised else await self._acquire()
-        if acquired is None:
+        if serialised:
             return None
+        parameters = statement.parameters(values, "postgresql")
+        sent, status = await self._send(statement, lambda conn, sql: conn.execute(sql, *parameters))
+        return int(status.rsplit(" ", 1)[-1]) if sent else None  # "INSERT 0 1", "UPDATE 1"
+
+    async def write_many(
+        self, statement: HotStatement, rows: Sequence[dict[str, Any]]
+    ) -> int | None:
+        """Run an INSERT once per row, all or none (asyncpg's ``executemany`` is one
+        transaction): how many ran, or None as :meth:`write`, which it raises as too."""
+        parameters = [statement.parameters(row, "postgresql") for row in rows]
+        sent, _ = await self._send(statement, lambda conn, sql: conn.executemany(sql, parameters))
+        return len(rows) if sent else None
+
+    async def _send(
+        self, statement: HotStatement, run: Callable[[Any, str], Awaitable[Any]]
+    ) -> tuple[bool, Any]:
+        """(True, what ``run`` returned), or (False, None) when the statement surely had no
+        effect; raises when it may have had one."""
+        sql = statement.compiled("postgresql").sql
+        acquired = await self._acquire()
+        if acquired is None:
+            return False, None
         pool, conn = acquired
-        compiled = statement.compiled("postgresql")
         from asyncpg import PostgresError  # loaded by now (a connection is open)
 
         try:
-            status: str = await conn.execute(
-                compiled.sql, *statement.parameters(values, "postgresql")
-            )
+            result = await run(conn, sql)
         except BaseException as error:
             refused = isinstance(error, PostgresError) and not _session_ended(conn, error)
             pool.release(conn, reuse=False)
             if refused:  # rolled back, nothing written: SQLAlchemy runs it and reports
                 self._step_aside(error)
-                return None
-            raise  # it may have committed: answered 503, never run again
+                return False, None
+            raise  # it may have committed: not to be run again blindly (a request: 503)
         pool.release(conn)
-        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 1", "UPDATE 1", "DELETE 0"
+        return True, result
 
     def _step_aside(self, error: BaseException) -> None:
         self._paused_until = time.monotonic() + PG_HOT_PAUSE

@@ -5,16 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from portico.storage import hot_path
+from portico.storage.database import insert_ignore
 from portico.storage.tables import logs
 
 _INSERT = insert(logs)  # built once: every sign-in and token request adds an entry
+# ON CONFLICT DO NOTHING (both databases' syntax): a batch whose connection was lost after
+# it was sent may have committed, and is written again.
+_HOT_INSERT = hot_path.HotStatement(postgresql.insert(logs).on_conflict_do_nothing())
 
 
 async def insert_logs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """One statement for any number of rows (executemany)."""
     await conn.execute(_INSERT, rows)
+
+
+async def write_batch(engine: AsyncEngine, rows: list[dict[str, Any]]) -> None:
+    """The audit buffer's batch in one transaction, on the hot path when it can be (through
+    SQLAlchemy it cost ~7 % of a refresh grant's CPU on PostgreSQL). Idempotent: an entry
+    already stored (same id) is skipped, so a batch that may have been written is simply
+    written again."""
+    hot = hot_path.for_engine(engine)
+    if hot is not None and await hot.write_many(_HOT_INSERT, rows) is not None:
+        return
+    async with engine.begin() as conn:
+        await insert_ignore(conn, logs, rows)
 
 
 async def get_log(conn: AsyncConnection, tenant_id: str, log_id: str) -> dict[str, Any] | None:
