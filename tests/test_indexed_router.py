@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute, Match, Mount, Route, Router
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from portico.settings import load_settings
 from portico.web.app import create_app
@@ -143,11 +143,3 @@ def test_the_index_alone_finds_every_full_match() -> None:
         scope = {"type": "http", "path": path, "root_path": "", "method": method}
         selected = router.select(dict(scope))
         assert (selected[0] if selected else None) is starlette_choice(routes, scope), path
-
-
-def test_stock_router_is_what_the_reference_mirrors() -> None:
-    """The reference above is Starlette's own rule: check it against a stock Router once."""
-    routes = _routes()
-    router = Router(routes)
-    scope = {"type": "http", "path": "/items/new", "root_path": "", "method": "GET"}
-    assert starlette_choice(router.routes, scope) is routes[3]
