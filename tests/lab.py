@@ -74,12 +74,13 @@ class Lab:
     def messages_to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.mail.messages if address.lower() in str(m["To"]).lower()]
 
-    def code_for(self, address: str, timeout: float = 10) -> str:
-        """The code of the newest message to ``address`` (waits for it to arrive)."""
+    def code_for(self, address: str, timeout: float = 10, after: int = 0) -> str:
+        """The code of the newest message to ``address``, once more than ``after`` messages
+        reached it (waits for it: reset codes leave after the response)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             found = self.messages_to(address)
-            if found:
+            if len(found) > after:
                 body = found[-1].get_body(("plain", "html"))
                 assert body is not None
                 match = CODE_RE.search(body.get_content())

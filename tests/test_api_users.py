@@ -389,3 +389,27 @@ def test_identities(admin: httpx.Client) -> None:
     error(admin.get(path), 404, "user.identity_not_exist")
     odd = admin.put(f"/users/{user['id']}/identities/a%22b", json={"userId": "x"})
     assert invalid_fields(odd) == {"path.target"}
+
+
+def test_a_new_password_ends_sessions_and_refresh_tokens(
+    admin: httpx.Client, server: Server, web_app: App
+) -> None:
+    """ASVS: whoever knew the old password must not stay signed in through its grants."""
+    user = _create(admin, password=PASSWORD)
+    refresh = _sign_in_with_refresh(server, web_app, user["username"])
+    changed = admin.patch(f"/users/{user['id']}/password", json={"password": PASSWORD + "x"})
+    assert changed.status_code == 200, changed.text
+
+    async def left(conn):  # type: ignore[no-untyped-def]
+        query = select(oidc_model_instances.c.model_name).where(
+            oidc_model_instances.c.payload["accountId"].as_string() == user["id"]
+        )
+        return [r.model_name for r in await conn.execute(query)]
+
+    assert server.db(left) == []
+    response = httpx.post(
+        f"{server.issuer}/token",
+        auth=(web_app.id, web_app.secret or ""),
+        data={"grant_type": "refresh_token", "refresh_token": refresh},
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"

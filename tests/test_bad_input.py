@@ -113,6 +113,8 @@ BODIES: list[tuple[str, str | None, bytes]] = [
     ("JSON array", "application/json", b'["grant_type", "client_credentials"]'),
     ("JSON nested", "application/json", b'{"grant_type": {"a": [1, {"b": null}]}}'),
     ("JSON null", "application/json", b"null"),
+    ("JSON 50,000 deep", "application/json", b'{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+    ("JSON left open", "application/json", b'{"grant_type": ' + b"[" * 50_000),
     ("XML", "application/xml", b"<grant_type>client_credentials</grant_type>"),
     ("plain text", "text/plain", b"grant_type=client_credentials"),
     ("multipart garbage", "multipart/form-data; boundary=zz", b"--zz\r\ngarbage\r\n--zz--"),
@@ -230,6 +232,26 @@ def test_nul_characters_are_refused_on_every_surface(
                                    headers=headers)  # fmt: skip
     assert response.status_code == 400, (response.status_code, response.text[:200])
     assert_handled(response, path)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/users", "/api/applications", "/api/experience/verification/password"]
+)
+def test_json_nested_too_deep_is_refused_before_it_is_parsed(
+    server: Server, interaction: httpx.Client, api_token_of_server: str, path: str
+) -> None:
+    """Python's parser recurses per level: 50,000 levels were a RecursionError (a 500)."""
+    headers = {"Authorization": f"Bearer {api_token_of_server}",
+               "Content-Type": "application/json"}  # fmt: skip
+    deep = b'{"name": "x", "customData": {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}"
+    response = interaction.post(f"{server.endpoint}{path}", content=deep, headers=headers)
+    assert response.status_code == 400, (response.status_code, response.text[:200])
+    assert response.json()["code"] == "guard.invalid_input"
+    # 32 levels are still taken as they are.
+    fine = b'{"username": "deep_ok_%d", "customData": {"a": ' % len(path)
+    fine += b"[" * 30 + b"]" * 30 + b"}}"
+    accepted = httpx.post(f"{server.endpoint}/api/users", content=fine, headers=headers)
+    assert accepted.status_code == 200, accepted.text
 
 
 def test_a_literal_backslash_u0000_in_json_text_is_not_a_nul(

@@ -103,6 +103,21 @@ def test_rfc8707_unknown_resource_is_invalid_target(
     assert query["error"] == "invalid_target"
 
 
+def test_oidc_6_request_objects_are_refused_not_ignored(
+    browser: Browser, server: Server, web_app: App
+) -> None:
+    """Acting as if ``request`` were absent would answer a request other than the client's."""
+    for name, value, error in (
+        ("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.", "request_not_supported"),
+        ("request_uri", "https://client.example/request.jwt", "request_uri_not_supported"),
+        ("registration", '{"logo_uri": "https://x"}', "registration_not_supported"),
+    ):
+        url = authorize_url(server, web_app.id, web_app.redirect_uri, state="s1", **{name: value})
+        query = _error_redirect(browser, url)
+        assert query["error"] == error, (name, query)
+        assert query["state"] == "s1" and query["iss"] == server.issuer
+
+
 def test_rfc6749_3_1_repeated_parameter_is_invalid_request(
     browser: Browser, server: Server, web_app: App
 ) -> None:

@@ -3,12 +3,13 @@ requires of a user (profile fulfilment)."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from portico.services import phones
+from portico.services import emails, phones
 from portico.services.sign_in_experience import SignInExperience
 
 
@@ -29,12 +30,15 @@ class Identifier:
 
 
 def normalise_email(raw: str) -> str | None:
+    """The stored form (``services/emails.canonical``) of a syntactically valid address."""
+    address = emails.canonical(raw)
+    if address is None:
+        return None
     try:
-        checked = validate_email(raw.strip(), check_deliverability=False)
+        validate_email(address, check_deliverability=False)
     except EmailNotValidError:
         return None
-    normalised = checked.normalized.lower()
-    return normalised if len(normalised) <= 128 else None
+    return address
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -46,7 +50,7 @@ def read(raw: str, allowed: set[str]) -> Identifier | None:
     """The identifier ``raw`` is, among ``allowed`` kinds; None when it is none of them.
     An ``@`` means email; digits (with +, spaces, dashes) mean phone; anything else is a
     username."""
-    raw = raw.strip()[:256]
+    raw = unicodedata.normalize("NFKC", raw.strip()[:256])  # fullwidth letters and digits
     if not raw:
         return None
     if "@" in raw:

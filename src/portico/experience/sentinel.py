@@ -3,9 +3,10 @@
 
 Targets are stored as keyed digests, never as addresses. Counting is done in the database,
 the one source of truth every process shares (Redis is never asked: a counter there could be
-lost with it, and a lost counter means unlimited attempts). The identifier, not the account,
-is the target: unknown identifiers lock the same way, so a lockout says nothing about whether
-an account exists.
+lost with it, and a lost counter means unlimited attempts). Sign-in failures count against the
+account (:func:`lockout_target`): its username, email and phone share one budget, or each
+would give a fresh one. An identifier no account has is a target of its own and locks the
+same way, so a lockout says nothing about whether an account exists.
 
 A sign-in attempt is counted as a failure *before* it is checked (:meth:`Sentinel.reserve`),
 in one statement that inserts only while the window holds fewer failures than the limit,
@@ -39,6 +40,16 @@ SEND_LIMIT = 10
 SEND_WINDOW = 600
 # PostgreSQL advisory locks (classid, objid): this class serialises reservations per target.
 _PG_LOCK_CLASS = 0x73656E74
+
+
+def lockout_target(kind: str, value: str, account_id: str | None) -> str:
+    """What sign-in failures count against: the account when one has this identifier
+    (``kind`` username/email/phone, ``value`` in its stored form), else the identifier."""
+    return account_target(account_id) if account_id else f"{kind}:{value}"
+
+
+def account_target(account_id: str) -> str:
+    return f"account:{account_id}"
 
 
 @dataclass(frozen=True)

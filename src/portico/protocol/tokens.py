@@ -9,14 +9,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from joserfc import jwt
+from joserfc.errors import JoseError
+
 from portico.ids import digest, opaque_token
 from portico.protocol.provider import Provider
+from portico.services.rbac import MAX_ACCESS_TOKEN_TTL
 
 ACCESS_TOKEN = "AccessToken"
 REFRESH_TOKEN = "RefreshToken"
 AUTHORIZATION_CODE = "AuthorizationCode"
 GRANT = "Grant"
 DEFAULT_ACCESS_TOKEN_TTL = 3600
+JWT_ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §4, either spelling
+CLOCK_SKEW = 60  # seconds another machine's clock may be ahead or behind
 
 _HASH_OF_ALG = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
@@ -90,6 +96,45 @@ async def jwt_access_token(
         **(extra or {}),
     }
     return IssuedToken(await provider.sign(payload, typ="at+jwt"), ttl, scope)
+
+
+async def verify_jwt_access_token(
+    provider: Provider, token: str, audience: str | None = None
+) -> dict[str, Any] | None:
+    """The claims of a JWT access token this issuer signed and that is valid now, else None.
+
+    RFC 9068 §4 and RFC 8725: one of the ring's keys and algorithms, ``typ: at+jwt`` (so an
+    ID token is never taken for an access token), this issuer, ``aud`` when given; ``exp``
+    and ``iat`` present as whole seconds, ``iat`` and any ``nbf`` not in the future, and a
+    lifetime no resource can be given (an ``exp`` in milliseconds would otherwise live for
+    ever). The Management API guard and introspection share it.
+    """
+    ring = await provider.current_keys()
+    try:
+        decoded = jwt.decode(token, ring.verification_keys, algorithms=list(ring.algorithms))
+    except (JoseError, ValueError):
+        return None
+    if str(decoded.header.get("typ", "")).lower() not in JWT_ACCESS_TOKEN_TYPES:
+        return None
+    claims = decoded.claims
+    registry = jwt.JWTClaimsRegistry(
+        leeway=CLOCK_SKEW,
+        iss={"essential": True, "value": provider.issuer},
+        exp={"essential": True},
+        iat={"essential": True},
+    )
+    try:
+        registry.validate(claims)
+    except JoseError:
+        return None
+    exp, iat = claims["exp"], claims["iat"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat)):
+        return None
+    if not 0 < exp - iat <= MAX_ACCESS_TOKEN_TTL:
+        return None
+    if audience is not None and claims.get("aud") != audience:
+        return None
+    return claims
 
 
 async def opaque_access_token(

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import digest, standard_id, standard_secret
 from portico.services.errors import NotFound, ServiceError
+from portico.services.urls import check_public_url, is_loopback_host
 from portico.storage import applications as repo
 from portico.storage.database import now_ms
 
-LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "::1", "localhost"}
 DEFAULT_SECRET_NAME = "Default secret"
 
 
@@ -51,7 +51,7 @@ def validate_redirect_uri(uri: str, app_type: AppType) -> str:
     if parts.scheme in ("http", "https"):
         if not parts.hostname:
             raise InvalidApplication(f"redirect URI {uri!r} has no host")
-        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
             raise InvalidApplication(
                 f"redirect URI {uri!r}: http is allowed for loopback hosts only"
             )
@@ -117,7 +117,7 @@ class Client:
 
 def _without_loopback_port(uri: str) -> str | None:
     parts = urlsplit(uri)
-    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+    if parts.scheme != "http" or not is_loopback_host(parts.hostname):
         return None
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
     return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
@@ -178,6 +178,12 @@ def build_oidc_metadata(app_type: AppType, metadata: dict[str, Any]) -> dict[str
     backchannel = metadata.get("backchannelLogoutUri")
     if backchannel is not None:
         validate_redirect_uri(backchannel, AppType.TRADITIONAL)  # an http(s) URL, no fragment
+    logo = metadata.get("logoUri")
+    if logo:  # shown on the consent page
+        try:
+            check_public_url(logo)
+        except ValueError as problem:
+            raise InvalidApplication(f"logoUri {problem}") from None
     return built
 
 

@@ -7,6 +7,7 @@ this form, so "+1 (415) 555-2671" and "14155552671" are one number and one count
 from __future__ import annotations
 
 import re
+import unicodedata
 
 E164_DIGITS = re.compile(r"^[1-9][0-9]{6,14}$")
 # What people type: an optional +, digits, and the usual separators.
@@ -16,7 +17,7 @@ _SEPARATORS = re.compile(r"[ ().\-]")
 
 def normalise(raw: str) -> str | None:
     """The E.164 digits of ``raw``, or None when it is not an international number."""
-    typed = raw.strip()
+    typed = unicodedata.normalize("NFKC", raw).strip()  # fullwidth digits and plus sign
     if not _TYPED.match(typed):
         return None
     digits = _SEPARATORS.sub("", typed).removeprefix("+")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.cache import TTLCache
 from portico.coherence import CACHE_TTL
+from portico.services.urls import PublicUrl
 from portico.storage.database import insert_ignore, now_ms
 from portico.storage.tables import sign_in_experiences
 
@@ -36,10 +37,10 @@ class Color(_Model):
 
 
 class Branding(_Model):
-    logoUrl: str | None = Field(None, max_length=2048, pattern=r"^https?://")
-    darkLogoUrl: str | None = Field(None, max_length=2048, pattern=r"^https?://")
-    favicon: str | None = Field(None, max_length=2048, pattern=r"^https?://")
-    darkFavicon: str | None = Field(None, max_length=2048, pattern=r"^https?://")
+    logoUrl: PublicUrl | None = None
+    darkLogoUrl: PublicUrl | None = None
+    favicon: PublicUrl | None = None
+    darkFavicon: PublicUrl | None = None
 
 
 class LanguageInfo(_Model):
@@ -144,8 +145,8 @@ class SignInExperience(_Model):
     branding: Branding = Field(default_factory=Branding)
     hideLogtoBranding: bool = False
     languageInfo: LanguageInfo = Field(default_factory=LanguageInfo)
-    termsOfUseUrl: str | None = Field(None, max_length=2048, pattern=r"^https?://")
-    privacyPolicyUrl: str | None = Field(None, max_length=2048, pattern=r"^https?://")
+    termsOfUseUrl: PublicUrl | None = None
+    privacyPolicyUrl: PublicUrl | None = None
     agreeToTermsPolicy: Literal["Automatic", "ManualRegistrationOnly", "Manual"] = "Automatic"
     signUp: SignUp = Field(default_factory=SignUp)
     signIn: SignIn = Field(default_factory=SignIn)
@@ -159,8 +160,8 @@ class SignInExperience(_Model):
     mfa: Mfa = Field(default_factory=Mfa)
     singleSignOnEnabled: bool = False
     supportEmail: str | None = None
-    supportWebsiteUrl: str | None = None
-    unknownSessionRedirectUrl: str | None = Field(None, pattern=r"^https?://")
+    supportWebsiteUrl: PublicUrl | None = None
+    unknownSessionRedirectUrl: PublicUrl | None = None
     sentinelPolicy: SentinelPolicy = Field(default_factory=SentinelPolicy)
     verificationCodePolicy: VerificationCodePolicy = Field(default_factory=VerificationCodePolicy)
     forgotPasswordMethods: list[ForgotPasswordMethod] | None = None

@@ -18,6 +18,7 @@ Usernames are checked as they will be stored, i.e. after :func:`normalise_userna
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,9 @@ class UsernamePolicy:
 
 
 def normalise_username(username: str, policy: UsernamePolicy) -> str:
-    """The form to store and look up: lower-case unless the policy is case-sensitive."""
+    """The form to store and look up: NFKC (``alice`` in fullwidth letters is ``alice``), then
+    lower-case unless the policy is case-sensitive."""
+    username = unicodedata.normalize("NFKC", username)
     return username if policy.case_sensitive else username.lower()
 
 

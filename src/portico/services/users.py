@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.ids import short_id
-from portico.services import identities, phones
+from portico.services import emails, identities, phones
 from portico.services.errors import NotFound, ServiceError
 from portico.services.password_policy import PasswordPolicy, Rejection
 from portico.services.password_policy import check_password as check_policy
@@ -68,19 +69,25 @@ def check_avatar(avatar: str) -> None:
         raise InvalidUser("The avatar must be an http or https URL.", code="user.invalid_avatar")
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
+def normalise_email(email: str) -> str | None:
+    """The one stored form (``services/emails.canonical``); None when it cannot be one."""
+    return emails.canonical(email)
 
 
 def _identifiers(
     username: str | None, email: str | None, phone: str | None
 ) -> tuple[str | None, str | None, str | None]:
-    if username is not None and not USERNAME_RE.match(username):
-        raise InvalidUser("username must start with a letter or _ and hold letters, digits, _")
+    if username is not None:
+        username = unicodedata.normalize("NFKC", username)
+        if not USERNAME_RE.match(username):
+            raise InvalidUser("username must start with a letter or _ and hold letters, digits, _")
     if email is not None:
-        email = normalise_email(email)
-        if not EMAIL_RE.match(email) or len(email) > 128:
+        canonical = normalise_email(email)
+        if canonical is None or not EMAIL_RE.match(canonical):
             raise InvalidUser("email is not a valid address")
+        email = canonical
+    if phone is not None:
+        phone = unicodedata.normalize("NFKC", phone)
     if phone is not None and not PHONE_RE.match(phone):
         raise InvalidUser("phone must be E.164 digits: country code first, at most 15 digits")
     return username, email, phone
@@ -258,14 +265,19 @@ async def merge_custom_data(
 async def set_password(
     conn: AsyncConnection, tenant_id: str, user_id: str, password: str
 ) -> dict[str, Any]:
+    """A new password set by an administrator (Management API, console). Every session,
+    code and token of the user ends with the old password (ASVS 6.4: whoever knew it must
+    not stay signed in through a refresh token or an old browser session)."""
     user = await get_user(conn, tenant_id, user_id, for_update=True)
     encrypted, method = await _hashed(password)
-    return await _write(
+    updated = await _write(
         conn,
         tenant_id,
         user,
         {"password_encrypted": encrypted, "password_encryption_method": method},
     )
+    await artifacts.revoke_account(conn, tenant_id, user_id)
+    return updated
 
 
 async def check_password(
@@ -363,6 +375,13 @@ async def authenticate(
     user = (
         await repo.read_by_identifier(engine, tenant_id, identifier.strip()) if identifier else None
     )
+    return await verify_credentials(engine, user, password)
+
+
+async def verify_credentials(
+    engine: AsyncEngine, user: dict[str, Any] | None, password: str
+) -> dict[str, Any] | None:
+    """:func:`authenticate` for a user already read (or None: the same work, and None)."""
     encrypted = user["password_encrypted"] if user else None
     method = user["password_encryption_method"] if user else None
     ok = await verify_password(encrypted, method, password)

@@ -167,10 +167,10 @@ class User(Record):
     def _email(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = user_rules.normalise_email(value)
-        if not user_rules.EMAIL_RE.match(value) or len(value) > 128:
+        canonical = user_rules.normalise_email(value)
+        if canonical is None or not user_rules.EMAIL_RE.match(canonical):
             raise ValueError("is not a valid email address")
-        return value
+        return canonical
 
     @field_validator("primaryPhone")
     @classmethod

@@ -19,9 +19,9 @@ from portico.services.purge import PurgeTask
 from portico.settings import Settings, load_settings
 from portico.web import console, experience, failures, oidc_routes
 from portico.web.body_limit import BodyLimit
+from portico.web.input_guard import InputGuard
 from portico.web.lazy import LazyApp
 from portico.web.long_work import LongWork
-from portico.web.no_nul import NoNul
 from portico.web.routing import IndexedRouter
 from portico.web.runtime import Runtime
 from portico.web.security_headers import SecurityHeaders
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(BodyLimit),
-            Middleware(NoNul),
+            Middleware(InputGuard),
             Middleware(LongWork),
         ],
         lifespan=lifespan,

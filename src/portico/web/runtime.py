@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -61,6 +63,7 @@ class Runtime:
     cors_origins: TTLCache[str, frozenset[str]] | None = None
     audit: AuditBuffer | None = None
     _cookie_keys: TTLCache[str, CookieKeys] | None = None
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         # Migrations may wait for another process's (advisory lock): no statement timeout.
@@ -109,7 +112,16 @@ class Runtime:
         except Exception as error:
             log.warning("audit entries not written before a log read (%s)", type(error).__name__)
 
+    def spawn(self, work: Coroutine[object, object, None]) -> None:
+        """Run ``work`` after the response, holding a reference until it ends (the event loop
+        keeps only weak ones); a normal stop waits for it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def stop(self) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=15)
         if self.audit is not None:
             await self.audit.stop()
         await self.coherence.stop()

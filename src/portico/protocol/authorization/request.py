@@ -103,6 +103,22 @@ def check_response_mode(request: AuthorizationRequest, params: Params) -> None:
     request.response_mode = mode
 
 
+# OIDC Core §6 and §7.2.1: parameters that change what the request means. Going on without
+# them would act on a request other than the one the client sent (its signed request object,
+# say), so each is refused with its own error until it is supported.
+UNSUPPORTED_PARAMETERS = {
+    "request": "request_not_supported",
+    "request_uri": "request_uri_not_supported",
+    "registration": "registration_not_supported",
+}
+
+
+def check_unsupported(params: Params) -> None:
+    for name, error in UNSUPPORTED_PARAMETERS.items():
+        if params.get(name):
+            raise OAuthError(error, f"the '{name}' parameter is not supported")
+
+
 def check_response_type(request: AuthorizationRequest, params: Params) -> None:
     response_type = single(params, "response_type")
     if not response_type:
@@ -183,6 +199,7 @@ async def parse(provider: Provider, params: Params) -> tuple[Client, Authorizati
     try:
         request.state = single(params, "state")
         check_response_mode(request, params)
+        check_unsupported(params)
         check_response_type(request, params)
         check_prompt(request, params)
         check_scope(request, params)

@@ -3,20 +3,16 @@ audience ``https://default.logto.app/api``, whose ``scope`` holds ``all``."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Request, Security
 from fastapi.security import HTTPBearer
-from joserfc import jwt
-from joserfc.errors import JoseError
 
+from portico.protocol import tokens
 from portico.protocol.provider import Provider
 from portico.services.bootstrap import MANAGEMENT_API_INDICATOR
 from portico.web.api.errors import ApiError
-
-CLOCK_SKEW = 60
 
 
 @dataclass(frozen=True)
@@ -35,23 +31,10 @@ async def verify_management_token(provider: Provider, authorization: str | None)
             "auth.authorization_token_type_not_supported",
             "Authorization type is not supported. Only Bearer is supported.",
         )
-    ring = await provider.current_keys()
-    try:
-        decoded = jwt.decode(
-            token.strip(), ring.verification_keys, algorithms=list(ring.algorithms)
-        )
-    except (JoseError, ValueError):
-        raise ApiError(
-            401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope."
-        ) from None
-    claims = decoded.claims
-    now = time.time()
-    if (
-        claims.get("iss") != provider.issuer
-        or claims.get("aud") != MANAGEMENT_API_INDICATOR
-        or not isinstance(claims.get("exp"), int)
-        or claims["exp"] + CLOCK_SKEW < now
-    ):
+    claims = await tokens.verify_jwt_access_token(
+        provider, token.strip(), audience=MANAGEMENT_API_INDICATOR
+    )
+    if claims is None:
         raise ApiError(
             401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope."
         )

@@ -51,7 +51,7 @@ async def verified(ctx: Ctx, identifier: Identifier, purpose: str, bind: bool) -
             ctx.reset("ForgotPassword")
             await ctx.save()
             raise StepError("error.account_not_found", 404)
-        exp.update(resetUserId=owner["id"], identified=[identifier.value])
+        exp.update(resetUserId=owner["id"])
         await ctx.save()
         return ctx.go("/forgot-password/reset")
     if purpose == "SignIn":
@@ -61,7 +61,7 @@ async def verified(ctx: Ctx, identifier: Identifier, purpose: str, bind: bool) -
             if not ctx.sie.can_register:
                 raise StepError("error.account_not_found", 404)
             return ctx.go("/transition/register")
-        exp.update(userId=owner["id"], identified=[identifier.value])
+        exp.update(userId=owner["id"])
         return await steps.advance(ctx)
     # Register
     if owner is not None:

@@ -123,7 +123,7 @@ def routes(runtime: Runtime) -> list[Route]:
             else:
                 existing = ctx.exp.get("existingUserId")
                 ctx.reset("SignIn")
-                ctx.exp.update(userId=existing, identified=[identifier.value])
+                ctx.exp.update(userId=existing)
             return await steps.advance(ctx)
         except StepError as error:
             return ctx.error(

@@ -161,5 +161,5 @@ def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
 
 async def _signed_in_with_password(ctx: Ctx, identifier: Identifier, password: str) -> Response:
     user = await steps.check_password_of(ctx, identifier, password)
-    ctx.exp.update(userId=user["id"], identified=[identifier.value])
+    ctx.exp.update(userId=user["id"])
     return await steps.advance(ctx)

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from portico.connectors import ConnectorError
 from portico.connectors.kit import SocialUserInfo
 from portico.connectors.social import SocialErrorCode
-from portico.services import identities, phones
+from portico.services import emails, identities, phones
 from portico.storage import users as users_repo
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, log, view
@@ -221,10 +221,16 @@ async def _callback(ctx: Ctx, connector_id: str) -> Response:
 
 
 def normalised(info: SocialUserInfo) -> SocialUserInfo:
-    """The provider's phone number in the one stored form (E.164 digits), so it finds and
-    links the same account a typed number would; one that is not E.164 is not used at all.
-    The pages and the Experience API both take the provider's profile through this."""
-    return info.model_copy(update={"phone": info.phone and phones.normalise(info.phone)})
+    """The provider's email and phone number in the one stored form (``services/emails``,
+    E.164 digits), so they find and link the same account a typed one would; one that has
+    no such form is not used at all. The pages and the Experience API both take the
+    provider's profile through this."""
+    return info.model_copy(
+        update={
+            "email": info.email and emails.canonical(info.email),
+            "phone": info.phone and phones.normalise(info.phone),
+        }
+    )
 
 
 async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> Response:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from portico.connectors import ConnectorError, ConnectorType
 from portico.experience.codes import CodeError, Recipient
 from portico.experience.identifiers import Identifier, missing
-from portico.experience.sentinel import Locked
+from portico.experience.sentinel import Locked, account_target, lockout_target
 from portico.protocol import sessions as sessions_mod
 from portico.services import identities
 from portico.services import users as user_service
@@ -56,13 +56,23 @@ class StepError(Exception):
 
 
 # Lockout ------------------------------------------------------------------------------------
-async def reserve_attempt(ctx: Ctx, identifier: Identifier) -> str:
+async def owner_row(ctx: Ctx, identifier: Identifier) -> dict[str, Any] | None:
+    """The user this identifier belongs to, read outside any transaction."""
+    assert ctx.runtime.engine is not None
+    return await users_repo.read_by_identifier(ctx.runtime.engine, ctx.tenant, identifier.value)
+
+
+def target_of(identifier: Identifier, owner: dict[str, Any] | None) -> str:
+    return lockout_target(identifier.kind, identifier.value, owner["id"] if owner else None)
+
+
+async def reserve_attempt(ctx: Ctx, target: str) -> str:
     """Count this attempt as a failure before checking it, or refuse it when locked: checking
     first and counting after would let parallel guesses past the limit (see ``Sentinel``)."""
     assert ctx.runtime.sentinel is not None
     policy = ctx.sie.sentinelPolicy
     reserved = await ctx.runtime.sentinel.reserve(
-        ctx.tenant, identifier.value, policy.max_attempts, policy.lockout_seconds
+        ctx.tenant, target, policy.max_attempts, policy.lockout_seconds
     )
     if isinstance(reserved, Locked):
         raise StepError("error.locked", 429, minutes=reserved.minutes_left())
@@ -71,12 +81,12 @@ async def reserve_attempt(ctx: Ctx, identifier: Identifier) -> str:
 
 async def check_password_of(ctx: Ctx, identifier: Identifier, password: str) -> dict[str, Any]:
     """The user when the password is right; the same generic error (and the same work)
-    whether the account does not exist, is suspended or the password is wrong."""
+    whether the account does not exist, is suspended or the password is wrong. Failures
+    count against the account, whichever of its identifiers was typed."""
     assert ctx.runtime.engine is not None and ctx.runtime.sentinel is not None
-    attempt = await reserve_attempt(ctx, identifier)
-    user = await user_service.authenticate(
-        ctx.runtime.engine, ctx.tenant, identifier.value, password[:512]
-    )
+    owner = await owner_row(ctx, identifier)
+    attempt = await reserve_attempt(ctx, target_of(identifier, owner))
+    user = await user_service.verify_credentials(ctx.runtime.engine, owner, password[:512])
     if user is None:
         await ctx.audit(
             "Interaction.SignIn.Verification.Password.Submit",
@@ -93,7 +103,7 @@ async def issue_code(ctx: Ctx, identifier: Identifier, purpose: str) -> None:
     """Send a fresh code for ``purpose`` (pages and the Experience API). The send limit per
     recipient applies before anything leaves the server."""
     runtime = ctx.runtime
-    assert runtime.codes and runtime.sentinel and runtime.connectors
+    assert runtime.codes and runtime.sentinel and runtime.connectors and runtime.engine
     if not await runtime.sentinel.allow_send(ctx.tenant, identifier.value):
         raise StepError("error.too_many_codes", 429)
     code = await runtime.codes.issue(
@@ -110,12 +120,31 @@ async def issue_code(ctx: Ctx, identifier: Identifier, purpose: str) -> None:
         "uiLocales": ctx.ui_locales or "",
         "application": {"id": ctx.client.id, "name": ctx.client.name} if ctx.client else {},
     }
+    if purpose == "ForgotPassword":
+        # A reset code goes only to an address an account uses, or anyone could make this
+        # server mail or text any address. The answer must not tell the two apart: the code
+        # is stored (so a guess fails exactly as it would for an account) and the message
+        # leaves after the response, so neither its presence nor its time shows.
+        if await users_repo.read_by_identifier(runtime.engine, ctx.tenant, identifier.value):
+            runtime.spawn(_send_later(ctx, kind, identifier.value, purpose, payload))
+        return
     try:
         await runtime.connectors.send_message(ctx.tenant, kind, identifier.value, purpose, payload)
     except ConnectorError as error:
         log.warning("sending a %s code failed: %s", purpose, error.admin_message)
         key = "error.no_connector" if error.code == "connector.not_found" else "error.send_failed"
         raise StepError(key, 503) from None
+
+
+async def _send_later(
+    ctx: Ctx, kind: ConnectorType, to: str, purpose: str, payload: dict[str, Any]
+) -> None:
+    assert ctx.runtime.connectors is not None
+    try:
+        await ctx.runtime.connectors.send_message(ctx.tenant, kind, to, purpose, payload)
+    except Exception as error:  # after the response: the log is the only place to tell
+        reason = error.admin_message if isinstance(error, ConnectorError) else type(error).__name__
+        log.warning("sending a %s code failed: %s", purpose, reason)
 
 
 async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: bool = False) -> None:
@@ -128,7 +157,8 @@ async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: boo
 async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) -> None:
     runtime = ctx.runtime
     assert runtime.codes and runtime.sentinel
-    attempt = await reserve_attempt(ctx, identifier) if purpose == "SignIn" else None
+    target = target_of(identifier, await owner_row(ctx, identifier))
+    attempt = await reserve_attempt(ctx, target) if purpose == "SignIn" else None
     try:
         await runtime.codes.verify(
             ctx.tenant,
@@ -143,7 +173,7 @@ async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) 
         if attempt and not mismatch:
             await runtime.sentinel.release(attempt)  # not a guess (expired, used up, ...)
         elif mismatch and not attempt:
-            await runtime.sentinel.failed(ctx.tenant, identifier.value)
+            await runtime.sentinel.failed(ctx.tenant, target)
         event = ctx.exp.get("event", purpose)
         kind = "Email" if identifier.kind == "email" else "Phone"
         await ctx.audit(
@@ -350,8 +380,7 @@ async def sign_in(ctx: Ctx, user_id: str) -> str:
     # One transaction: a sign-in happens whole or not at all, and one commit instead of five
     # was most of the page's own time (bench/sign_in.py).
     async with runtime.engine.begin() as conn:
-        for identifier in ctx.exp.get("identified", []):
-            await runtime.sentinel.succeeded(ctx.tenant, identifier, conn)
+        await runtime.sentinel.succeeded(ctx.tenant, account_target(user_id), conn)
         await sessions_mod.end_session(ctx.provider, old_session, conn)
         handle, _ = await sessions_mod.start_session(ctx.provider, user_id, conn)
         await users_repo.touch_sign_in(conn, user_id, now_ms())
@@ -377,13 +406,12 @@ async def finish(ctx: Ctx, user_id: str) -> Response:
 
 async def reset_password(ctx: Ctx, user_id: str, hashed: dict[str, Any]) -> None:
     """Forgot password, last step: the new password replaces the old one, whose sessions
-    and tokens end with it (ASVS 3.3.3), and the lockout of what was proven is cleared."""
+    and tokens end with it (ASVS 3.3.3), and the account's lockout is cleared."""
     runtime = ctx.runtime
     assert runtime.engine is not None and runtime.sentinel is not None
     async with runtime.engine.begin() as conn:
         await set_password(conn, user_id, hashed)
         await artifacts.revoke_account(conn, ctx.tenant, user_id)
         await ctx.audit("Interaction.ForgotPassword.Submit", user_id=user_id, conn=conn)
-    for identifier in ctx.exp.get("identified", []):
-        await runtime.sentinel.succeeded(ctx.tenant, identifier)
+    await runtime.sentinel.succeeded(ctx.tenant, account_target(user_id))
     ctx.reset("SignIn")

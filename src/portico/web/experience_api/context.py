@@ -8,6 +8,7 @@ send) is refused with 415 before anything runs, as is a body without a declared 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from fastapi import Request
@@ -107,7 +108,7 @@ def verified_record(ctx: Ctx, verification_id: str | None, *types: str) -> dict[
 
 def identifier_of(kind: str, value: str) -> Identifier:
     """The identifier in the users table's form (``guard.invalid_input`` when malformed)."""
-    normalised: str | None = value.strip()
+    normalised: str | None = unicodedata.normalize("NFKC", value.strip())
     if kind == "email":
         normalised = normalise_email(value)
     elif kind == "phone":

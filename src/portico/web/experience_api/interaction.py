@@ -207,8 +207,6 @@ async def _register(ctx: Ctx, body: Identification) -> Response:
             exp["profile"][identifier.kind] = identifier.value
             if record["type"] == "NewPasswordIdentity":
                 exp["profile"].update(record["password"])
-            else:
-                exp["identified"] = [identifier.value]
     concluded = await steps.conclude(ctx)
     if isinstance(concluded, Missing):
         await ctx.save()
@@ -231,7 +229,7 @@ async def _identify_for_sign_in(ctx: Ctx, body: Identification) -> None:
         owner = await owner_of(ctx, identifier)
         if owner is None:
             raise ApiError(404, "user.user_not_exist", "No account uses this identifier.")
-        exp.update(userId=owner["id"], identified=[identifier.value])
+        exp.update(userId=owner["id"])
     await _refuse_suspended(ctx, exp["userId"])
 
 
@@ -266,7 +264,7 @@ async def _identify_for_reset(ctx: Ctx, verification_id: str) -> None:
     owner = await owner_of(ctx, identifier)
     if owner is None:
         raise ApiError(404, "user.user_not_exist", "No account uses this identifier.")
-    ctx.exp.update(resetUserId=owner["id"], identified=[identifier.value])
+    ctx.exp.update(resetUserId=owner["id"])
 
 
 async def _refuse_suspended(ctx: Ctx, user_id: str) -> None:

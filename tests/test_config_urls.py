@@ -1,0 +1,71 @@
+"""Every URL an admin configures and a public page shows follows one rule (https, or http for
+loopback hosts): a ``javascript:`` support link would run in the sign-in page's origin."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.management import admin  # noqa: F401  (fixture)
+from tests.support import Server
+
+BAD = [
+    "javascript:alert(document.domain)",
+    "JavaScript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "http://example.com/help",
+    "https://user:secret@example.com/",
+    "https://exa mple.com/",
+    "https://example.com/\nSet-Cookie: a=b",
+    "//example.com/help",
+    "https://",
+    "https://example.com:port/",
+]
+FIELDS = [
+    ("supportWebsiteUrl",),
+    ("termsOfUseUrl",),
+    ("privacyPolicyUrl",),
+    ("unknownSessionRedirectUrl",),
+    ("branding", "logoUrl"),
+    ("branding", "darkLogoUrl"),
+    ("branding", "favicon"),
+]
+
+
+def _body(path: tuple[str, ...], value: str) -> dict:
+    return {path[0]: value} if len(path) == 1 else {path[0]: {path[1]: value}}
+
+
+@pytest.mark.parametrize("path", FIELDS, ids=[".".join(f) for f in FIELDS])
+def test_sign_in_experience_urls_follow_one_rule(admin: httpx.Client, path: tuple) -> None:  # noqa: F811
+    before = admin.get("/sign-in-exp").json()
+    for value in BAD:
+        response = admin.patch("/sign-in-exp", json=_body(path, value))
+        assert response.status_code == 400, (path, value, response.text)
+        assert response.json()["code"] == "sign_in_experiences.invalid", response.text
+    assert admin.get("/sign-in-exp").json() == before
+    for value in ("https://example.com/help?x=1#top", "http://localhost:3000/help"):
+        response = admin.patch("/sign-in-exp", json=_body(path, value))
+        assert response.status_code == 200, (path, value, response.text)
+    admin.patch("/sign-in-exp", json=_body(path, None) if len(path) == 1 else {path[0]: {}})
+
+
+def test_the_support_link_on_public_pages_is_never_a_script(
+    admin: httpx.Client,  # noqa: F811
+    server: Server,
+) -> None:
+    refused = admin.patch("/sign-in-exp", json={"supportWebsiteUrl": "javascript:alert(1)"})
+    assert refused.status_code == 400
+    public = httpx.get(f"{server.endpoint}/api/.well-known/sign-in-exp")
+    assert "javascript:" not in public.text
+
+
+def test_application_logo_follows_the_rule(admin: httpx.Client) -> None:  # noqa: F811
+    for value in ("javascript:alert(1)", "http://example.com/logo.png"):
+        response = admin.post(
+            "/applications",
+            json={"name": "logo test", "type": "Traditional",
+                  "oidcClientMetadata": {"redirectUris": [], "postLogoutRedirectUris": [],
+                                         "logoUri": value}},
+        )  # fmt: skip
+        assert response.status_code == 400, (value, response.text)
