@@ -32,7 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.storage import configs
 from portico.storage.database import create_engine
 from tests.smtp_server import Recorder
-from tests.support import LoopbackCookies, csrf_of, free_port, pkce_pair, query_of
+from tests.support import (
+    LOOPBACK_TARGETS,
+    LoopbackCookies,
+    csrf_of,
+    free_port,
+    pkce_pair,
+    query_of,
+)
 
 REDIS_URL = os.environ.get("PORTICO_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PORTICO = str(Path(sys.executable).with_name("portico"))
@@ -302,6 +309,7 @@ def start_cluster(
             "PORTICO_DATA_DIR": str(data_dir),
             "PORTICO_ENCRYPTION_KEY": key,
             "PORTICO_LOG_LEVEL": "warning",
+            "PORTICO_ALLOW_PRIVATE_TARGETS": LOOPBACK_TARGETS,
         }
         env.pop("REDIS_URL", None)
         env.pop("PORTICO_REDIS_URL", None)

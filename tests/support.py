@@ -30,6 +30,8 @@ from portico.web.app import create_app
 from portico.web.http_protocol import CoalescingHttpToolsProtocol
 
 PG_ADMIN_URL = os.environ.get("PORTICO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+# PORTICO_ALLOW_PRIVATE_TARGETS of the test servers: connectors may call fakes on loopback.
+LOOPBACK_TARGETS = "127.0.0.1,localhost"
 
 
 def test_database_kind() -> str:
@@ -73,6 +75,8 @@ class Server:
                 "database_url": database_url,
                 "data_dir": data_dir,
                 "port": self.port,
+                # Fake providers (tests/fake_kakao.py, a second Portico...) listen here.
+                "allow_private_targets": LOOPBACK_TARGETS,
                 **settings,
             },
             environ={},

@@ -108,7 +108,7 @@ def test_lockout_counts_survive_rotation_on_both_processes(defaults: Cluster) ->
                 process, "/sign-in", page, identifier=user.username, password="wrong-pw"
             )
             assert wrong.status_code == 422
-        assert sentinel_failures(cluster, user.username) == 4
+        assert sentinel_failures(cluster, user.id) == 4
         locked = browser.post(
             cluster.b, "/sign-in", page, identifier=user.username, password=PASSWORD
         )

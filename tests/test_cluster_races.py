@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
+from portico.experience.sentinel import account_target
 from portico.services import cookie_keys
 from portico.storage.tables import passcodes, sentinel_activities, users
 from tests.cluster import Agent, Cluster, Process, agent
@@ -52,8 +53,9 @@ def signed_in(cluster: Cluster, browser: Agent, user: Any, **params: str) -> str
     return browser.code_from(browser.follow(cluster.b, done))
 
 
-def sentinel_failures(cluster: Cluster, identifier: str) -> int:
-    """Failed sign-in events stored for ``identifier`` (targets are keyed digests)."""
+def sentinel_failures(cluster: Cluster, account_id: str) -> int:
+    """Failed sign-in events stored for the account (targets are keyed digests)."""
+    identifier = account_target(account_id)
 
     async def count(conn):  # type: ignore[no-untyped-def]
         key = await cookie_keys.sentinel_key(conn, "default")
@@ -225,7 +227,7 @@ def test_parallel_wrong_codes_count_no_more_than_the_attempt_limit(defaults: Clu
         ).scalar_one()
 
     assert cluster.db(tries) == 5
-    assert sentinel_failures(cluster, user.email) == 5
+    assert sentinel_failures(cluster, user.id) == 5
 
 
 def test_parallel_wrong_passwords_lock_after_exactly_the_limit(defaults: Cluster) -> None:
@@ -251,4 +253,4 @@ def test_parallel_wrong_passwords_lock_after_exactly_the_limit(defaults: Cluster
     finally:
         for browser in browsers:
             browser.close()
-    assert sentinel_failures(cluster, user.username) == 5
+    assert sentinel_failures(cluster, user.id) == 5

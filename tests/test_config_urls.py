@@ -50,6 +50,15 @@ def test_sign_in_experience_urls_follow_one_rule(admin: httpx.Client, path: tupl
     admin.patch("/sign-in-exp", json=_body(path, None) if len(path) == 1 else {path[0]: {}})
 
 
+def test_the_support_email_is_an_address(admin: httpx.Client) -> None:  # noqa: F811
+    for value in ("javascript:alert(1)", "mailto:x@example.com?body=hi", "nobody"):
+        response = admin.patch("/sign-in-exp", json={"supportEmail": value})
+        assert response.status_code == 400, (value, response.text)
+    fine = admin.patch("/sign-in-exp", json={"supportEmail": "Help@Example.com"})
+    assert fine.status_code == 200 and fine.json()["supportEmail"] == "help@example.com"
+    admin.patch("/sign-in-exp", json={"supportEmail": None})
+
+
 def test_the_support_link_on_public_pages_is_never_a_script(
     admin: httpx.Client,  # noqa: F811
     server: Server,
@@ -69,3 +78,35 @@ def test_application_logo_follows_the_rule(admin: httpx.Client) -> None:  # noqa
                                          "logoUri": value}},
         )  # fmt: skip
         assert response.status_code == 400, (value, response.text)
+
+
+def test_connector_logos_follow_the_rule_and_unknown_metadata_is_refused(
+    admin: httpx.Client,  # noqa: F811
+) -> None:
+    """A connector's logo is an ``<img>`` on the public sign-in page."""
+    config = {"clientId": "c1", "clientSecret": "s1"}
+    for metadata in (
+        {"logo": "javascript:alert(1)"},
+        {"logoDark": "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4="},
+        {"logo": "http://example.com/logo.png"},
+        {"target": "two words"},
+        {"onload": "alert(1)"},
+    ):
+        response = admin.post(
+            "/connectors",
+            json={"connectorId": "github-universal", "config": config, "metadata": metadata},
+        )
+        assert response.status_code == 400, (metadata, response.text)
+        assert response.json()["code"] == "connector.invalid_config", response.text
+    created = admin.post(
+        "/connectors",
+        json={"connectorId": "github-universal", "config": config,
+              "metadata": {"logo": "https://example.com/logo.png", "target": "gh-2"}},
+    )  # fmt: skip
+    assert created.status_code == 200, created.text
+    connector_id = created.json()["id"]
+    bad_logo = {"metadata": {"logo": "javascript:x"}}
+    patched = admin.patch(f"/connectors/{connector_id}", json=bad_logo)
+    assert patched.status_code == 400
+    assert admin.get(f"/connectors/{connector_id}").json()["logo"] == "https://example.com/logo.png"
+    admin.delete(f"/connectors/{connector_id}")

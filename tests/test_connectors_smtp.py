@@ -13,6 +13,7 @@ import pytest
 
 from portico.connectors import ConnectorError
 from portico.connectors.smtp import SmtpConnector
+from portico.net import outbound
 from tests.smtp_server import (
     Certificate,
     Recorder,
@@ -24,6 +25,7 @@ from tests.smtp_server import (
     smtp_server,
     token_endpoint,
 )
+from tests.support import LOOPBACK_TARGETS
 
 PASSWORD = "s3cret-app-password"
 
@@ -275,6 +277,7 @@ async def test_xoauth2_with_an_access_token_and_with_refresh_credentials() -> No
     with (
         smtp_server(recorder) as server,
         token_endpoint("the-refresh-token", "fresh-access-token") as token_url,
+        outbound.allowing(LOOPBACK_TARGETS),  # the token endpoint is a local fake
     ):
         direct = {"type": "oauth2", "user": "me@example.com", "accessToken": "fresh-access-token"}
         await send(smtp_config(server.port, auth=direct))

@@ -18,7 +18,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from playwright.sync_api import Page, expect
 
-from tests.console import start_server
+from tests.console import setup_code, start_server
 from tests.smtp_server import Running, smtp_server
 from tests.support import Server, query_of, unique
 from tests.test_pages_browser import CLIENT_ORIGIN, chromium_context, submit_and_wait_for_client
@@ -66,6 +66,7 @@ def test_seed_first_run_through_the_console(fresh: Server, mailbox: Running, pag
     page.goto(f"{fresh.endpoint}/console")
     expect(page.get_by_role("heading", level=1)).to_have_text("Create the admin account")
     shot(page, "01-welcome")
+    page.get_by_label("Set-up code").fill(setup_code(fresh) or "")
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
     page.get_by_label("Confirm password").fill(ADMIN_PASSWORD)

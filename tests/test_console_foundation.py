@@ -3,9 +3,11 @@ timeout), CSRF, lockout, re-authentication, several admins, security headers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -17,9 +19,10 @@ from tests.console import (
     ConsoleClient,
     create_first_admin,
     flash_of,
+    setup_code,
     start_server,
 )
-from tests.support import Server, csrf_of, unique
+from tests.support import Server, browser_client, csrf_of, unique
 
 STRONG = "quartz-meadow-fiddle-38"
 
@@ -52,11 +55,25 @@ def test_first_visit_creates_the_admin_account_once(fresh: Server) -> None:
     first = visitor.get("/console")
     assert first.status_code == 303
     assert visitor.get(first.headers["location"]).headers.get("location") == "/console/welcome"
+    code = setup_code(fresh)
+    assert code and len(code.replace("-", "")) == 24
+    # Without the set-up code printed by `portico serve`, nobody becomes the admin.
+    for wrong in ("", "AAAAA-BBBBB-CCCCC-DDDDD-EEEE", code[:-1]):
+        refused = visitor.submit(
+            "/console/welcome",
+            "/console/welcome",
+            {"username": "scanner", "password": STRONG, "confirm": STRONG, "setup": wrong},
+        )
+        assert refused.status_code == 403 and "set-up code is not right" in refused.text
+    assert admin_rows(fresh) == []
+    # The link fills the code in; case, spaces and dashes do not matter.
+    assert f'value="{code}"' in visitor.get(f"/console/welcome?setup={code}").text
     weak = visitor.submit(
         "/console/welcome",
         "/console/welcome",
-        {"username": ADMIN, "password": "short", "confirm": "short"},
-    )
+        {"username": ADMIN, "password": "short", "confirm": "short",
+         "setup": code.lower().replace("-", " ")},
+    )  # fmt: skip
     assert weak.status_code == 400 and "at least 8" in weak.text
     assert admin_rows(fresh) == []
 
@@ -65,6 +82,7 @@ def test_first_visit_creates_the_admin_account_once(fresh: Server) -> None:
     assert "Get started" in visitor.get("/console/get-started").text
     assert [r.username for r in admin_rows(fresh)] == [ADMIN]
     assert "Console.CreateAdmin" in log_keys(fresh, "admin")
+    assert setup_code(fresh) is None  # worthless once there is an admin
 
     # Set-up is over: another visitor is sent to sign-in and cannot post the form.
     other = ConsoleClient(fresh)
@@ -193,21 +211,43 @@ def test_sign_out_ends_the_session(console: ConsoleClient) -> None:
     assert console.get("/console/get-started").status_code == 303
 
 
-def test_repeated_failures_lock_the_username(console_server: Server) -> None:
-    visitor = ConsoleClient(console_server)
-    username = unique("locked")
-    page = visitor.get("/console/sign-in")
-    token = csrf_of(page.text)
-    for _ in range(10):
-        response = visitor.post(
-            "/console/sign-in",
-            {"csrf_token": token, "username": username, "password": "nope-nope-1"},
-        )
-        assert "Wrong username or password." in response.text
-    response = visitor.post(
-        "/console/sign-in", {"csrf_token": token, "username": username, "password": "nope-nope-1"}
+def _attempt(visitor: ConsoleClient, token: str, username: str, password: str) -> httpx.Response:
+    return visitor.post(
+        "/console/sign-in", {"csrf_token": token, "username": username, "password": password}
     )
-    assert response.status_code == 401 and "Too many failed attempts" in response.text
+
+
+def test_failures_slow_down_their_address_and_never_lock_the_owner_out(
+    console_server: Server,
+) -> None:
+    """Ten wrong passwords for the admin's name used to lock the real admin out for ten
+    minutes; now they slow down only the address they came from."""
+    stranger = ConsoleClient(
+        console_server, browser_client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    )
+    token = csrf_of(stranger.get("/console/sign-in").text)
+    for _ in range(5):
+        response = _attempt(stranger, token, ADMIN, "nope-nope-1")
+        assert response.status_code == 401 and "Wrong username or password." in response.text
+    # The sixth at once waits, even with the right password (it is not even checked).
+    for password in ("nope-nope-1", ADMIN_PASSWORD):
+        response = _attempt(stranger, token, ADMIN, password)
+        assert response.status_code == 401
+        assert "Too many failed attempts from this address. Try again in 1 second." in (
+            response.text
+        )
+    # The owner, from another address, signs in at once.
+    owner = ConsoleClient(console_server)
+    owner.sign_in()
+    # The delay doubles with each failure after it has passed.
+    time.sleep(1.1)
+    assert "Wrong username or password." in _attempt(stranger, token, ADMIN, "nope-2").text
+    assert "Try again in 2 seconds." in _attempt(stranger, token, ADMIN, "nope-3").text
+    # Unknown usernames are counted the same way (nothing tells them apart).
+    ghost = unique("ghost")
+    for _ in range(5):
+        assert "Wrong username" in _attempt(stranger, token, ghost, "nope-nope-1").text
+    assert "Try again in 1 second." in _attempt(stranger, token, ghost, "nope-nope-1").text
 
 
 def test_admins_add_admins_and_deleting_one_needs_the_password_again(

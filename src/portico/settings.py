@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 
+from portico.net.outbound import AllowList
+
 DEFAULT_PORT = 3001
 DEFAULT_REDIS_URL = "redis://localhost:6379"
 
@@ -38,6 +40,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "trusted_proxies": ("PORTICO_TRUSTED_PROXIES",),
     "purge_interval": ("PORTICO_PURGE_INTERVAL",),
     "log_retention_days": ("PORTICO_LOG_RETENTION_DAYS",),
+    "allow_private_targets": ("PORTICO_ALLOW_PRIVATE_TARGETS",),
 }
 ENCRYPTION_KEY_FILE = "encryption.key"
 
@@ -78,6 +81,12 @@ class Settings(BaseModel):
     # Days the audit log (``logs``) keeps an entry; older entries go with the purge. 0 keeps
     # them forever. 90 days covers most incident reviews without keeping IPs indefinitely.
     log_retention_days: int = Field(default=90, ge=0, le=36_500)
+    # Internal hosts and networks Portico may send HTTP requests to (connectors' provider
+    # URLs...): comma-separated host names, IP addresses and CIDR networks. Empty: only public
+    # addresses, so that whoever configures a URL cannot reach the metadata service, the
+    # database or a neighbour through Portico (portico.net.outbound). "127.0.0.1,localhost"
+    # for development against local fakes.
+    allow_private_targets: str = ""
 
     @field_validator("endpoint")
     @classmethod
@@ -132,6 +141,17 @@ class Settings(BaseModel):
                     f"{entry!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)"
                 ) from None
         return ",".join(entries)
+
+    @field_validator("allow_private_targets", mode="before")
+    @classmethod
+    def _allow_list_entries(cls, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, list | tuple):  # a TOML array
+            value = ",".join(str(entry) for entry in value)
+        if not isinstance(value, str):
+            raise ValueError("must list host names, IP addresses or CIDR networks")
+        return str(AllowList.parse(value))  # normalised; ValueError names a bad entry
 
     @property
     def forwarded_allow_ips(self) -> str:

@@ -6,18 +6,20 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico import coherence
-from portico.services import applications, keys, rbac, users
+from portico.experience import sentinel
+from portico.services import admins, applications, keys, rbac, users
 from portico.services import purge as purge_service
-from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
+from portico.services.bootstrap import ADMIN_TENANT, DEFAULT_TENANT, ensure_ready
 from portico.services.errors import ServiceError
 from portico.settings import Settings, SettingsError, decode_encryption_key, load_settings
 from portico.storage.database import create_engine
@@ -48,8 +50,10 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings(args)
     engine = create_engine(settings.database_url, pool=False)
-    asyncio.run(ensure_ready(engine))  # once, before any worker starts
+    code = asyncio.run(_ready_and_setup_code(engine))  # once, before any worker starts
     print(f"Portico: issuer {settings.issuer}, listening on http://{settings.host}:{settings.port}")
+    if code:
+        print(f"Create the console's admin account: {_setup_link(settings, code)}")
     env = {
         "PORTICO_ENDPOINT": settings.endpoint,
         "DATABASE_URL": settings.database_url,
@@ -70,6 +74,20 @@ def serve(args: argparse.Namespace) -> None:
         server_header=False,
         http=CoalescingHttpToolsProtocol,
     )
+
+
+async def _ready_and_setup_code(engine: AsyncEngine) -> str | None:
+    """Migrate and seed; the console's set-up code while it has no admin."""
+    try:
+        await ensure_ready(engine)
+        async with engine.connect() as conn:
+            return await admins.setup_code(conn)
+    finally:
+        await engine.dispose()
+
+
+def _setup_link(settings: Settings, code: str) -> str:
+    return f"{settings.endpoint}/console/welcome?setup={code}"
 
 
 def _with_db(
@@ -316,6 +334,79 @@ def user_create(args: argparse.Namespace) -> None:
     _emit(args, data, f"Created user {data['id']}")
 
 
+def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from standard input (``--password-stdin``), else a generated one; and
+    whether it was generated (then it is printed once). Never an argument: command lines
+    are visible to every user of the machine and kept in shell histories."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CommandError("--password-stdin: no password on standard input")
+        return password, False
+    return secrets.token_urlsafe(15), True
+
+
+def _admin_password_error(error: admins.PasswordRejected) -> CommandError:
+    from portico.web.i18n import DEFAULT, translator
+
+    phrase = translator(DEFAULT)(error.rejection.code, **error.rejection.data)
+    return CommandError(f"the admin password policy refuses this password: {phrase}")
+
+
+def admin_setup_link(args: argparse.Namespace) -> None:
+    """The link with the set-up code that lets the first admin be created in the console."""
+
+    async def work(conn: AsyncConnection) -> str | None:
+        return await admins.setup_code(conn)
+
+    code = _with_db(args, work)
+    if code is None:
+        raise CommandError(
+            "the console already has an admin; 'portico admin reset-password' recovers one"
+        )
+    link = _setup_link(_settings(args), code)
+    _emit(args, {"setupCode": code, "link": link}, link)
+
+
+def admin_create(args: argparse.Namespace) -> None:
+    """An admin made from the shell (automation, or instead of the set-up page)."""
+    password, generated = _new_password(args)
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        try:
+            return await admins.create_admin(conn, args.username, password)
+        except admins.PasswordRejected as error:
+            raise _admin_password_error(error) from None
+
+    row = _with_db(args, work)
+    data = {"id": row["id"], "username": row["username"]}
+    if generated:
+        data["password"] = password
+    human = f"Created admin {row['username']}" + (f" with password {password}" if generated else "")
+    _emit(args, data, human)
+
+
+def admin_reset_password(args: argparse.Namespace) -> None:
+    """The way back in for someone at the server: a new password for an admin, their console
+    sessions ended, and every console sign-in failure forgotten."""
+    password, generated = _new_password(args)
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        try:
+            row = await admins.reset_password(conn, args.username, password)
+        except admins.PasswordRejected as error:
+            raise _admin_password_error(error) from None
+        await sentinel.clear_failures(conn, ADMIN_TENANT)
+        return row
+
+    row = _with_db(args, work)
+    data = {"id": row["id"], "username": row["username"]}
+    if generated:
+        data["password"] = password
+    human = f"New password for admin {row['username']}" + (f": {password}" if generated else "")
+    _emit(args, data, human)
+
+
 def user_seed(args: argparse.Namespace) -> None:
     """Bulk synthetic users for load tests (services/seed.py), with a progress bar."""
     from portico.services.seed import seed_users
@@ -545,6 +636,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", action="append", default=[])
     common(p)
     p.set_defaults(func=role_create)
+
+    admin = sub.add_parser("admin", help="console admins").add_subparsers(
+        dest="admin_command", required=True
+    )
+    p = admin.add_parser(
+        "setup-link", help="print the link that creates the first admin (while there is none)"
+    )
+    common(p)
+    p.set_defaults(func=admin_setup_link)
+    for name, func, what in (
+        ("create", admin_create, "create a console admin"),
+        ("reset-password", admin_reset_password, "set an admin's password, forget failures"),
+    ):
+        p = admin.add_parser(name, help=what)
+        p.add_argument("--username", required=True)
+        p.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from standard input (else one is generated and printed)",
+        )
+        common(p)
+        p.set_defaults(func=func)
 
     connector = sub.add_parser("connector", help="connectors").add_subparsers(
         dest="connector_command", required=True

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from portico.cache import TTLCache
 from portico.connectors import secrets
 from portico.connectors.errors import ConnectorError, not_found
+from portico.connectors.http import check_provider_urls
 from portico.connectors.kit import Connector, MessageConnector, SocialConnector
 from portico.connectors.registry import Registry, registry
 from portico.connectors.types import ConnectorType, TemplateType
-from portico.connectors.views import connector_view, factory_view
+from portico.connectors.views import checked_metadata, connector_view, factory_view
 from portico.ids import short_id
 from portico.storage import connectors as repo
 from portico.storage.database import now_ms
@@ -177,10 +178,11 @@ class Connectors:
         metadata: dict[str, Any] | None = None,
         connector_id: str | None = None,
     ) -> dict[str, Any]:
-        """Validate, seal and store; an Email/Sms connector replaces the tenant's existing one
-        of the same type (one sender per kind, as Logto)."""
+        """Validate (provider URLs looked up: none may lead to an internal address, see
+        ``connectors/http.py``), seal and store; an Email/Sms connector replaces the tenant's
+        existing one of the same type (one sender per kind, as Logto)."""
         factory = self._registry.get(factory_id)
-        factory.parse_config(config)
+        await check_provider_urls(factory.parse_config(config))
         rows = await self._rows(tenant_id)
         row_id = connector_id or short_id()
         if any(r["id"] == row_id for r in rows):
@@ -194,7 +196,7 @@ class Connectors:
             "sync_profile": False,
             "connector_id": factory_id,
             "config": self._seal(factory, tenant_id, row_id, config),
-            "metadata": metadata or {},
+            "metadata": checked_metadata(metadata or {}),
             "created_at": now_ms(),
         }
         async with self._engine.begin() as conn:
@@ -223,10 +225,10 @@ class Connectors:
         plain = row["config"]
         if config is not None:
             plain = secrets.keep_masked(config, row["config"], self._paths(factory))
-            factory.parse_config(plain)
+            await check_provider_urls(factory.parse_config(plain))
             values["config"] = self._seal(factory, tenant_id, connector_id, plain)
         if metadata is not None:
-            values["metadata"] = metadata
+            values["metadata"] = checked_metadata(metadata)
         if sync_profile is not None:
             values["sync_profile"] = sync_profile
         if values:

@@ -3,12 +3,44 @@ the stored row's fields beside it), with confidential config values masked."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portico.connectors import secrets
+from portico.connectors.errors import invalid_config
 from portico.connectors.kit import Connector
+from portico.services.urls import PublicUrl
 
 OVERRIDABLE = ("target", "name", "logo", "logoDark")  # what a row's ``metadata`` may replace
+
+
+class MetadataOverride(BaseModel):
+    """A row's ``metadata``: what it may replace of the factory's (Logto's partial connector
+    metadata). The logos are shown on the public sign-in page, so they follow the one rule
+    for configured URLs (``services/urls.py``); unknown members are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: dict[str, Annotated[str, Field(max_length=128)]] | None = Field(None, max_length=50)
+    logo: PublicUrl | None = None
+    logoDark: PublicUrl | None = None
+
+
+def checked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` as stored (members left unset are dropped); ``connector.invalid_config``
+    naming each wrong member otherwise."""
+    try:
+        parsed = MetadataOverride.model_validate(metadata)
+    except ValidationError as error:
+        problems = [
+            {"path": "metadata." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in error.errors()
+        ]
+        summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
+        raise invalid_config(f"Invalid connector metadata: {summary}", problems) from None
+    return parsed.model_dump(exclude_unset=True)
 
 
 def factory_view(factory: type[Connector]) -> dict[str, Any]:  # type: ignore[type-arg]

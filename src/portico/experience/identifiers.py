@@ -7,8 +7,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
 from portico.services import emails, phones
 from portico.services.sign_in_experience import SignInExperience
 
@@ -30,15 +28,8 @@ class Identifier:
 
 
 def normalise_email(raw: str) -> str | None:
-    """The stored form (``services/emails.canonical``) of a syntactically valid address."""
-    address = emails.canonical(raw)
-    if address is None:
-        return None
-    try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError:
-        return None
-    return address
+    """The stored form of a well-formed address (``services/emails.normalise``)."""
+    return emails.normalise(raw)
 
 
 def normalise_phone(raw: str) -> str | None:

@@ -13,16 +13,32 @@ in one statement that inserts only while the window holds fewer failures than th
 serialised per target (SQLite runs one writer at a time; PostgreSQL takes a transaction-level
 advisory lock on the target). So parallel guesses, on any number of processes, can never get
 more than the limit past the check. A correct attempt takes its reservation back.
+
+A :class:`Backoff` makes the same statement also wait a growing delay after the newest
+failure (throttling instead of locking): the console uses it per account *and* client
+address, so that a stranger's guesses slow down the stranger, never lock out the owner.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, text
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.ids import standard_id
@@ -61,14 +77,40 @@ class Locked:
     def minutes_left(self, now: int | None = None) -> int:
         return max(1, -(-(self.until - (now or now_ms())) // 60_000))
 
+    def seconds_left(self, now: int | None = None) -> int:
+        return max(1, -(-(self.until - (now or now_ms())) // 1000))
 
-def _reserve_statement() -> Any:
-    """``INSERT … SELECT … WHERE (failures in the window) < max``: one failure recorded ahead
-    of the check unless the window is full, in one statement (built once; see reserve)."""
+
+@dataclass(frozen=True)
+class Backoff:
+    """After ``free`` failures in the window, each attempt waits ``first`` seconds after the
+    newest failure, twice as long for each failure more, at most ``longest`` seconds."""
+
+    free: int
+    first: int
+    longest: int
+
+    def delays_ms(self) -> list[int]:
+        """The wait after ``free``, ``free + 1``, ... failures, up to the first at ``longest``
+        (every later count waits ``longest``)."""
+        delays, delay = [], self.first
+        while delay < self.longest:
+            delays.append(delay * 1000)
+            delay *= 2
+        return [*delays, self.longest * 1000]
+
+    def delay_ms(self, failures: int) -> int:
+        if failures < self.free:
+            return 0
+        delays = self.delays_ms()
+        return delays[min(failures - self.free, len(delays) - 1)]
+
+
+def _failures_in_window() -> Any:
+    """The target's failures in the window: ``n`` and the time of the ``newest`` (0: none)."""
     c = sentinel_activities.c
-    failures = (
-        select(func.count())
-        .select_from(sentinel_activities)
+    return (
+        select(func.count().label("n"), func.coalesce(func.max(c.created_at), 0).label("newest"))
         .where(
             c.tenant_id == bindparam("p_tenant"),
             c.target_type == "User",
@@ -77,8 +119,28 @@ def _reserve_statement() -> Any:
             c.action_result == FAILED,
             c.created_at > bindparam("p_since"),
         )
-        .scalar_subquery()
+        .subquery("failures")
     )
+
+
+@functools.cache
+def _reserve_statement(backoff: Backoff | None = None) -> Any:
+    """``INSERT … SELECT … WHERE (failures in the window) < max``: one failure recorded ahead
+    of the check unless the window is full, in one statement (built once per backoff; see
+    reserve). With a ``backoff``, also only once its delay after the newest failure has
+    passed: the delay for each count is a ``CASE`` written out here, so both databases
+    decide it in the same statement."""
+    window = _failures_in_window()
+    allowed = window.c.n < bindparam("p_max")
+    if backoff is not None:
+        delays = backoff.delays_ms()
+        wait = case(
+            *((window.c.n < backoff.free + i, delay) for i, delay in enumerate(delays[:-1], 1)),
+            else_=delays[-1],
+        )
+        waited = window.c.newest <= bindparam("p_now") - wait
+        allowed = and_(allowed, or_(window.c.n < backoff.free, waited))
+    c = sentinel_activities.c
     values = {
         "tenant_id": bindparam("p_tenant", type_=c.tenant_id.type),
         "id": bindparam("p_id", type_=c.id.type),
@@ -92,7 +154,7 @@ def _reserve_statement() -> Any:
         "created_at": bindparam("p_now", type_=c.created_at.type),
     }
     return insert(sentinel_activities).from_select(
-        list(values), select(*values.values()).where(failures < bindparam("p_max"))
+        list(values), select(*values.values()).select_from(window).where(allowed)
     )
 
 
@@ -111,6 +173,18 @@ _CLEAR = delete(sentinel_activities).where(
     sentinel_activities.c.target_hash == bindparam("p_target"),
     sentinel_activities.c.action == SIGN_IN,
 )
+
+
+async def clear_failures(conn: AsyncConnection, tenant_id: str) -> int:
+    """Forget every sign-in failure of the tenant, in the caller's transaction (``portico
+    admin reset-password``: whoever runs it at the server needs no counter against them)."""
+    result = await conn.execute(
+        delete(sentinel_activities).where(
+            sentinel_activities.c.tenant_id == tenant_id,
+            sentinel_activities.c.action == SIGN_IN,
+        )
+    )
+    return int(result.rowcount)
 
 
 class Sentinel:
@@ -164,11 +238,17 @@ class Sentinel:
 
     # Lockout ------------------------------------------------------------------------------
     async def reserve(
-        self, tenant_id: str, identifier: str, max_attempts: int, lockout_seconds: int
+        self,
+        tenant_id: str,
+        identifier: str,
+        max_attempts: int,
+        lockout_seconds: int,
+        backoff: Backoff | None = None,
     ) -> str | Locked:
         """Record one failed attempt ahead of checking it, unless the target is locked; the
         id of the recorded event (give it to :meth:`release` when the attempt succeeds), or
-        :class:`Locked` when the window already holds ``max_attempts`` failures."""
+        :class:`Locked` when the window already holds ``max_attempts`` failures (or, with a
+        ``backoff``, its delay after the newest failure has not passed)."""
         target = self._target(identifier)
         event_id = standard_id()
         now = now_ms()
@@ -178,16 +258,19 @@ class Sentinel:
             "p_since": since, "p_max": max_attempts,
         }  # fmt: skip
         written = None
-        if self._hot is not None:  # only where one writer runs at a time (SQLite)
+        if self._hot is not None and backoff is None:  # one writer at a time (SQLite)
             written = await self._hot.write(_HOT_RESERVE, params, serialised=True)
-        if written is None:  # PostgreSQL, or SQLite busy: a transaction, serialised
+        if written is None:  # PostgreSQL, SQLite busy, a backoff: a transaction, serialised
             async with self._engine.begin() as conn:
                 await self._serialise(conn, target)
-                written = (await conn.execute(_RESERVE, params)).rowcount
+                statement = _reserve_statement(backoff)
+                written = (await conn.execute(statement, params)).rowcount
         if written == 1:
             return event_id
-        _, newest = await self._events(tenant_id, "User", target, SIGN_IN, FAILED, since)
-        return Locked(newest + lockout_seconds * 1000)
+        count, newest = await self._events(tenant_id, "User", target, SIGN_IN, FAILED, since)
+        if count >= max_attempts or backoff is None:
+            return Locked(newest + lockout_seconds * 1000)
+        return Locked(newest + backoff.delay_ms(count))
 
     async def release(self, event_id: str) -> None:
         """The reserved attempt succeeded: it is not a failure after all."""

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import digest, standard_id, standard_secret
+from portico.net.outbound import is_loopback_host
 from portico.services.errors import NotFound, ServiceError
-from portico.services.urls import check_public_url, is_loopback_host
+from portico.services.urls import check_public_url
 from portico.storage import applications as repo
 from portico.storage.database import now_ms
 
@@ -117,7 +118,7 @@ class Client:
 
 def _without_loopback_port(uri: str) -> str | None:
     parts = urlsplit(uri)
-    if parts.scheme != "http" or not is_loopback_host(parts.hostname):
+    if parts.scheme != "http" or not is_loopback_host(parts.hostname or ""):
         return None
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
     return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import unicodedata
 
 import idna
+from email_validator import EmailNotValidError, validate_email
 
 MAX_LENGTH = 128  # users.primary_email is varchar(128)
 
@@ -42,3 +43,16 @@ def canonical(raw: str) -> str | None:
             return None
     address = f"{local}@{domain}"
     return address if len(address) <= MAX_LENGTH else None
+
+
+def normalise(raw: str) -> str | None:
+    """:func:`canonical` of an address that is also well-formed (``email-validator``'s syntax
+    rules, no DNS): what a person types on a page, or an admin sets as a support address."""
+    address = canonical(raw)
+    if address is None:
+        return None
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return address

@@ -8,14 +8,15 @@ process is seen by all within that time, and at once by the process that made it
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.cache import TTLCache
 from portico.coherence import CACHE_TTL
+from portico.services import emails
 from portico.services.urls import PublicUrl
 from portico.storage.database import insert_ignore, now_ms
 from portico.storage.tables import sign_in_experiences
@@ -24,6 +25,14 @@ SIE_ID = "default"
 Identifier = Literal["username", "email", "phone"]
 ForgotPasswordMethod = Literal["EmailVerificationCode", "PhoneVerificationCode"]
 HEX_COLOR = r"^#[0-9A-Fa-f]{6}$"
+
+
+def _support_email(value: str) -> str:
+    """Shown by sign-in UIs as a ``mailto:`` link: an address, in its one stored form."""
+    address = emails.normalise(value)
+    if address is None:
+        raise ValueError("must be an email address")
+    return address
 
 
 class _Model(BaseModel):
@@ -159,7 +168,7 @@ class SignInExperience(_Model):
     usernamePolicy: dict[str, Any] = Field(default_factory=dict)
     mfa: Mfa = Field(default_factory=Mfa)
     singleSignOnEnabled: bool = False
-    supportEmail: str | None = None
+    supportEmail: Annotated[str, AfterValidator(_support_email)] | None = None
     supportWebsiteUrl: PublicUrl | None = None
     unknownSessionRedirectUrl: PublicUrl | None = None
     sentinelPolicy: SentinelPolicy = Field(default_factory=SentinelPolicy)

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from portico.protocol import grants
 from portico.services.purge import PurgeTask
 from portico.settings import Settings, load_settings
-from portico.web import console, experience, failures, oidc_routes
+from portico.web import access_log, console, experience, failures, oidc_routes
 from portico.web.body_limit import BodyLimit
 from portico.web.input_guard import InputGuard
 from portico.web.lazy import LazyApp
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app; the database is migrated and seeded when it starts (idempotent)."""
     runtime = Runtime(settings or load_settings())
     grants.load_builtin()
+    access_log.install()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

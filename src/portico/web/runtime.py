@@ -27,6 +27,7 @@ from portico.coherence import (
 from portico.connectors import Connectors
 from portico.experience.codes import VerificationCodes
 from portico.experience.sentinel import Sentinel
+from portico.net import outbound
 from portico.protocol.provider import Provider
 from portico.services import cookie_keys
 from portico.services.audit_buffer import AuditBuffer
@@ -66,6 +67,8 @@ class Runtime:
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
+        # Where outgoing requests (connectors...) may go: this process's settings.
+        outbound.configure(self.settings.allow_private_targets)
         # Migrations may wait for another process's (advisory lock): no statement timeout.
         migrator = create_engine(self.settings.database_url, pool=False)
         try:

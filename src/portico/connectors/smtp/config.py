@@ -20,6 +20,7 @@ from pydantic import (
 
 from portico.connectors import mail
 from portico.connectors.errors import ConnectorError
+from portico.connectors.http import ProviderUrl
 from portico.connectors.kit import CONFIDENTIAL
 from portico.connectors.types import TemplateType
 
@@ -78,7 +79,8 @@ class OAuth2Auth(_Model):
     refreshToken: SecretStr | None = Field(None, json_schema_extra=CONFIDENTIAL)
     accessToken: SecretStr | None = Field(None, json_schema_extra=CONFIDENTIAL)
     expires: int | None = Field(None, description="access token expiry, epoch ms")
-    accessUrl: str = GOOGLE_TOKEN_URL
+    # Called over HTTP with the client secret: https, and guarded like every provider URL.
+    accessUrl: ProviderUrl = GOOGLE_TOKEN_URL
 
     @model_validator(mode="after")
     def _has_a_way_to_a_token(self) -> OAuth2Auth:

@@ -8,6 +8,7 @@ import time
 
 from portico.connectors.errors import ConnectorError
 from portico.connectors.smtp.config import OAuth2Auth
+from portico.net import outbound
 
 TOKEN_FETCH_TIMEOUT = 10.0
 _cache: dict[str, tuple[str, float]] = {}
@@ -48,9 +49,13 @@ async def _refresh(auth: OAuth2Auth) -> tuple[str, float]:
     }
     import httpx  # here: most SMTP connectors never refresh a token (and it costs ~5 MB)
 
+    # The SMTP relay may be on any address (the admin's infrastructure), but this is an HTTP
+    # request to a URL from the configuration: guarded like every other (portico.net.outbound).
     try:
-        async with httpx.AsyncClient(timeout=TOKEN_FETCH_TIMEOUT) as client:
+        async with outbound.guarded_client(timeout=TOKEN_FETCH_TIMEOUT) as client:
             response = await client.post(auth.accessUrl, data=form)
+    except outbound.TargetRefused as exc:
+        raise _oauth_error(f"{auth.accessUrl} refused: {exc}") from None
     except httpx.HTTPError as exc:
         raise _oauth_error(f"{auth.accessUrl} unreachable ({type(exc).__name__})") from None
     try:

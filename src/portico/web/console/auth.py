@@ -18,16 +18,16 @@ from starlette.routing import Route
 
 from portico.ids import digest, opaque_token
 from portico.protocol.errors import OAuthError
-from portico.services import audit
-from portico.services import users as user_service
+from portico.services import admins, audit
 from portico.services.bootstrap import ADMIN_TENANT
 from portico.services.errors import ServiceError
 from portico.storage import artifacts, configs
 from portico.storage import users as user_repo
 from portico.web.console import session as sessions
 from portico.web.console.context import Console, admin_count, error_page, render, signed_in
-from portico.web.console.credentials import policy_error, verify
-from portico.web.http import body_params, redirect
+from portico.web.console.credentials import verify
+from portico.web.http import body_params, client_address, redirect
+from portico.web.i18n import DEFAULT, translator
 from portico.web.runtime import Runtime
 
 INVITATION = "ConsoleInvitation"
@@ -36,6 +36,10 @@ INVITATION_TTL = 7 * 24 * 3600
 # set-up cannot both become the first admin.
 _OWNER_KEY = "portico.consoleOwner"
 _PRE_AUTH_TTL = 3600
+WRONG_CODE = (
+    "This set-up code is not right. The server printed the link with the code when it "
+    "started; 'portico admin setup-link' prints it again."
+)
 
 
 # Pages before sign-in -----------------------------------------------------------------------
@@ -118,45 +122,50 @@ async def _record(
 async def _create_admin(
     runtime: Runtime, conn: AsyncConnection, username: str, password: str
 ) -> dict[str, Any]:
-    problem = await policy_error(runtime, password, username)
-    if problem:
-        raise ServiceError(problem, code="password.rejected")
-    return await user_service.create_user(conn, ADMIN_TENANT, username=username, password=password)
+    try:
+        return await admins.create_admin(conn, username, password)
+    except admins.PasswordRejected as rejected:
+        phrase = translator(DEFAULT)(rejected.rejection.code, **rejected.rejection.data)
+        raise ServiceError(phrase, code="password.rejected") from None
 
 
 def routes(runtime: Runtime) -> list[Route]:
     async def welcome(request: Request) -> Response:
         if await admin_count(runtime) > 0:
             return redirect("/console/sign-in")
-        return await _anonymous(runtime, request, "welcome.html")
+        setup = request.query_params.get("setup", "")[:64]
+        return await _anonymous(runtime, request, "welcome.html", setup=setup)
 
     async def create_first_admin(request: Request) -> Response:
         fields = await _posted(runtime, request)
         if isinstance(fields, Response):
             return fields
         username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
-        if password != _one(fields, "confirm"):
+        setup = _one(fields, "setup", 64)
+
+        async def again(error: str, status: int = 400) -> Response:
             return await _anonymous(
-                runtime,
-                request,
-                "welcome.html",
-                400,
-                username=username,
-                error="The passwords do not match.",
+                runtime, request, "welcome.html", status, username=username, error=error
             )
+
+        if password != _one(fields, "confirm"):
+            return await again("The passwords do not match.")
         assert runtime.engine is not None
         marker = secrets.token_hex(16)
         try:
             async with runtime.engine.begin() as conn:
+                if not await admins.setup_code_matches(conn, setup):
+                    if await user_repo.count_users(conn, ADMIN_TENANT) > 0:
+                        return redirect("/console/sign-in")
+                    await _record(runtime, request, conn, "CreateAdmin", None, error=WRONG_CODE)
+                    return await again(WRONG_CODE, 403)
                 owner = await configs.add_if_absent(conn, ADMIN_TENANT, _OWNER_KEY, marker)
                 if owner != marker or await user_repo.count_users(conn, ADMIN_TENANT) > 0:
                     return redirect("/console/sign-in")
                 admin = await _create_admin(runtime, conn, username, password)
                 await _record(runtime, request, conn, "CreateAdmin", admin["id"], first=True)
         except ServiceError as error:
-            return await _anonymous(
-                runtime, request, "welcome.html", 400, username=username, error=error.message
-            )
+            return await again(error.message)
         return await _signed_in_response(runtime, request, admin, "/console/get-started")
 
     async def sign_in_page(request: Request) -> Response:
@@ -177,7 +186,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return fields
         username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
         target = safe_next(_one(fields, "next") or "/console")
-        result = await verify(runtime, username, password)
+        result = await verify(runtime, username, password, client_address(request))
         assert runtime.engine is not None
         async with runtime.engine.begin() as conn:
             if isinstance(result, str):

@@ -32,7 +32,7 @@ from portico.storage.database import now_ms
 from portico.web.console import session as sessions
 from portico.web.console.credentials import check_own_password
 from portico.web.console.session import ConsoleSession
-from portico.web.http import NO_STORE, body_params, redirect
+from portico.web.http import NO_STORE, body_params, client_address, redirect
 from portico.web.runtime import TEMPLATES, Runtime
 
 log = logging.getLogger("portico.console")
@@ -231,7 +231,9 @@ async def _reauthenticate(ctx: Console) -> Response | None:
     recently authenticated); else the page asking for it, which re-posts the same form."""
     password = ctx.field("reauth_password", 1024)
     if password:
-        error = await check_own_password(ctx.runtime, ctx.admin, password)
+        error = await check_own_password(
+            ctx.runtime, ctx.admin, password, client_address(ctx.request)
+        )
         if error is None:
             ctx.session.reauth_at = now_ms()
             await sessions.save(ctx.runtime, ctx.session)

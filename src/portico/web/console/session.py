@@ -47,6 +47,9 @@ class ConsoleSession:
     def payload(self) -> dict[str, Any]:
         return {
             "adminId": self.admin_id,
+            # What ``storage/artifacts.revoke_account`` ends an account's artifacts by: a new
+            # password or a deleted admin ends their console sessions too.
+            "accountId": self.admin_id,
             "createdAt": self.created_at,
             "lastSeen": self.last_seen,
             "reauthAt": self.reauth_at,
