@@ -30,13 +30,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.storage import configs
-from portico.storage.database import create_engine
 from tests.smtp_server import Recorder
 from tests.support import (
     LOOPBACK_TARGETS,
     LoopbackCookies,
     csrf_of,
     free_port,
+    in_transaction,
     pkce_pair,
     query_of,
 )
@@ -216,16 +216,7 @@ class Cluster:
 
     def db(self, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
         """Run ``work`` in one committed transaction (same contract as ``Server.db``)."""
-
-        async def run() -> Any:
-            engine = create_engine(self.database_url, pool=False)
-            try:
-                async with engine.begin() as conn:
-                    return await work(conn)
-            finally:
-                await engine.dispose()
-
-        return asyncio.run(run())
+        return in_transaction(self.database_url, work)
 
     def api(self, process: Process) -> httpx.Client:
         return httpx.Client(

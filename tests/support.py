@@ -111,18 +111,23 @@ class Server:
 
     def db(self, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
         """Run ``work`` in one committed transaction on the server's database."""
+        return in_transaction(self.database_url, work)
 
-        async def run() -> Any:
-            engine = create_engine(self.database_url, pool=False)
-            try:
-                async with engine.begin() as conn:
-                    return await work(conn)
-            finally:
-                await engine.dispose()
 
-        # A thread of its own, so that async tests (with a running loop) can call it too.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, run()).result()
+def in_transaction(database_url: str, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+    """``work`` in one committed transaction on the database at ``database_url``."""
+
+    async def run() -> Any:
+        engine = create_engine(database_url, pool=False)
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    # A thread of its own, so that async tests (with a running loop) can call it too.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 class LoopbackCookies:

@@ -292,7 +292,7 @@ AUTHORIZATIONS = [
     "Basic " + base64.b64encode(b"\xff\xfe:\xfd").decode(),
     "Basic " + base64.b64encode(b"no-colon").decode(),
     "Basic " + base64.b64encode(b"%ZZ:%").decode(),
-    "Bearer " + "a" * 10_000,
+    "Bearer " + "a" * 7_000,  # under the 8 KiB header cap (test_http_protocol.py covers past it)
     "Bearer a.b.c",
     "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
     "Digest username=x",

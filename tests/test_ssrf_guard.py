@@ -10,8 +10,6 @@ connection: no test sends a packet off this machine.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import datetime
 import ipaddress
@@ -39,12 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.connectors import ConnectorError, http
 from portico.net import outbound
 from portico.settings import SettingsError, load_settings
-from portico.storage.database import create_engine
 from tests.cluster import Process
 from tests.console import ConsoleClient
 from tests.lab import Lab
 from tests.management import client_with, token_for
-from tests.support import create_database, free_port
+from tests.support import create_database, free_port, in_transaction
 from tests.test_experience_flows import start
 
 SETTING = "PORTICO_ALLOW_PRIVATE_TARGETS"
@@ -484,16 +481,7 @@ class Isolated:
     database_url: str
 
     def db(self, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
-        async def run() -> Any:
-            engine = create_engine(self.database_url, pool=False)
-            try:
-                async with engine.begin() as conn:
-                    return await work(conn)
-            finally:
-                await engine.dispose()
-
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, run()).result()
+        return in_transaction(self.database_url, work)
 
 
 CLEARED = {

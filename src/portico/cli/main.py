@@ -368,13 +368,18 @@ def admin_setup_link(args: argparse.Namespace) -> None:
     _emit(args, {"setupCode": code, "link": link}, link)
 
 
-def admin_create(args: argparse.Namespace) -> None:
-    """An admin made from the shell (automation, or instead of the set-up page)."""
+def _admin_password_command(
+    args: argparse.Namespace,
+    act: Callable[[AsyncConnection, str], Awaitable[dict[str, Any]]],
+    done: str,
+) -> None:
+    """Run ``act(conn, password)`` with the new password; print ``done`` and the admin (and
+    the password, once, when it was generated)."""
     password, generated = _new_password(args)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         try:
-            return await admins.create_admin(conn, args.username, password)
+            return await act(conn, password)
         except admins.PasswordRejected as error:
             raise _admin_password_error(error) from None
 
@@ -382,29 +387,28 @@ def admin_create(args: argparse.Namespace) -> None:
     data = {"id": row["id"], "username": row["username"]}
     if generated:
         data["password"] = password
-    human = f"Created admin {row['username']}" + (f" with password {password}" if generated else "")
-    _emit(args, data, human)
+    _emit(args, data, f"{done} {row['username']}" + (f": {password}" if generated else ""))
+
+
+def admin_create(args: argparse.Namespace) -> None:
+    """An admin made from the shell (automation, or instead of the set-up page)."""
+
+    async def create(conn: AsyncConnection, password: str) -> dict[str, Any]:
+        return await admins.create_admin(conn, args.username, password)
+
+    _admin_password_command(args, create, "Created admin")
 
 
 def admin_reset_password(args: argparse.Namespace) -> None:
     """The way back in for someone at the server: a new password for an admin, their console
     sessions ended, and every console sign-in failure forgotten."""
-    password, generated = _new_password(args)
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        try:
-            row = await admins.reset_password(conn, args.username, password)
-        except admins.PasswordRejected as error:
-            raise _admin_password_error(error) from None
+    async def reset(conn: AsyncConnection, password: str) -> dict[str, Any]:
+        row = await admins.reset_password(conn, args.username, password)
         await sentinel.clear_failures(conn, ADMIN_TENANT)
         return row
 
-    row = _with_db(args, work)
-    data = {"id": row["id"], "username": row["username"]}
-    if generated:
-        data["password"] = password
-    human = f"New password for admin {row['username']}" + (f": {password}" if generated else "")
-    _emit(args, data, human)
+    _admin_password_command(args, reset, "New password for admin")
 
 
 def user_seed(args: argparse.Namespace) -> None:
