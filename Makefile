@@ -18,10 +18,12 @@ run: $(STAMP)
 # PORTICO_TEST_DB=postgresql runs the same suite against the PostgreSQL at 127.0.0.1:5432.
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -185,6 +185,22 @@ def test_register_then_sign_in_with_email_codes(lab: Lab) -> None:
     assert lab.messages_to(address)[-1]["Subject"] == "SignIn code"
 
 
+def test_a_suspended_account_is_told_so_once_it_is_proven_by_a_code(lab: Lab) -> None:
+    """As the Experience API answers (Logto's ``user.suspended``), not as a wrong password:
+    the code proved the address the user's own."""
+    lab.configure(**EMAIL_SIGN_IN)
+    user = lab_user(lab)
+    suspended = lab.api.patch(f"/api/users/{user.id}/is-suspended", json={"isSuspended": True})
+    assert suspended.status_code == 200
+    browser = lab.browser()
+    page, _ = start(lab, browser)
+    submit(browser, page, "/sign-in", identifier=user.email)
+    code_page = browser.get("/verification-code")
+    refused = submit(browser, code_page, "/verification-code", code=lab.code_for(user.email))
+    assert refused.status_code == 401 and "This account is suspended." in refused.text
+    assert browser.client.portico_cookies.values.get("__Host-portico_session") is None
+
+
 def test_code_for_unknown_email_offers_to_create_the_account(lab: Lab) -> None:
     lab.configure(**EMAIL_SIGN_IN)
     address = email()

@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico import coherence
-from portico.experience import sentinel
 from portico.services import admins, applications, keys, rbac, users
 from portico.services import purge as purge_service
-from portico.services.bootstrap import ADMIN_TENANT, DEFAULT_TENANT, ensure_ready
+from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.services.errors import ServiceError
 from portico.settings import Settings, SettingsError, decode_encryption_key, load_settings
 from portico.storage.database import create_engine
@@ -404,9 +403,7 @@ def admin_reset_password(args: argparse.Namespace) -> None:
     sessions ended, and every console sign-in failure forgotten."""
 
     async def reset(conn: AsyncConnection, password: str) -> dict[str, Any]:
-        row = await admins.reset_password(conn, args.username, password)
-        await sentinel.clear_failures(conn, ADMIN_TENANT)
-        return row
+        return await admins.reset_password(conn, args.username, password)
 
     _admin_password_command(args, reset, "New password for admin")
 

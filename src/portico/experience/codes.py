@@ -3,9 +3,9 @@
 A code is 6 digits from the OS CSPRNG, stored only as an HMAC (a plain hash of a 6-digit
 value would be reversed by trying all of them), bound to the interaction, the recipient and
 the purpose, single use, and expires after the policy's duration. Each guess first takes one
-attempt with a guarded ``UPDATE … WHERE try_count < max``, which both databases apply
-atomically, so parallel wrong guesses can never exceed the limit. Issuing a new code deletes
-the previous one of the same interaction and purpose.
+attempt with a guarded ``UPDATE … WHERE try_count < max`` (``storage/passcodes.py``), which
+both databases apply atomically, so parallel wrong guesses can never exceed the limit.
+Issuing a new code deletes the previous one of the same interaction and purpose.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from sqlalchemy import and_, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from portico.ids import standard_id
 from portico.services.cookie_keys import CookieKeys
+from portico.storage import passcodes
 from portico.storage.database import now_ms
-from portico.storage.tables import passcodes
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class CodeError(Exception):
@@ -64,29 +65,18 @@ class VerificationCodes:
         row_id = standard_id()
         mac = (await self._keys()).sign(self._message(code, row_id))
         now = now_ms()
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                delete(passcodes).where(
-                    passcodes.c.tenant_id == tenant_id,
-                    passcodes.c.interaction_jti == jti,
-                    passcodes.c.type == purpose,
-                )
-            )
-            await conn.execute(
-                passcodes.insert().values(
-                    tenant_id=tenant_id,
-                    id=row_id,
-                    interaction_jti=jti,
-                    email=recipient.value if recipient.kind == "email" else None,
-                    phone=recipient.value if recipient.kind == "phone" else None,
-                    type=purpose,
-                    code=mac,
-                    consumed=False,
-                    try_count=0,
-                    created_at=now,
-                    expires_at=now + ttl * 1000,
-                )
-            )
+        await passcodes.replace(
+            self._engine,
+            tenant_id,
+            jti,
+            purpose,
+            row_id=row_id,
+            email=recipient.value if recipient.kind == "email" else None,
+            phone=recipient.value if recipient.kind == "phone" else None,
+            mac=mac,
+            created_at=now,
+            expires_at=now + ttl * 1000,
+        )
         return code
 
     async def verify(
@@ -101,45 +91,18 @@ class VerificationCodes:
         """Accept ``code`` once, or raise :class:`CodeError` with Logto's code:
         ``verification_code.not_found|expired|exceed_max_try|code_mismatch|email_mismatch|
         phone_mismatch``."""
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(passcodes).where(
-                        passcodes.c.tenant_id == tenant_id,
-                        passcodes.c.interaction_jti == jti,
-                        passcodes.c.type == purpose,
-                        passcodes.c.consumed.is_(False),
-                    )
-                )
-            ).first()
-            if row is None:
-                raise CodeError("verification_code.not_found")
-            target = row.email if recipient.kind == "email" else row.phone
-            if target != recipient.value:
-                raise CodeError(f"verification_code.{recipient.kind}_mismatch")
-            if row.expires_at <= now_ms():
-                raise CodeError("verification_code.expired")
-            taken = await conn.execute(
-                update(passcodes)
-                .where(
-                    and_(
-                        passcodes.c.id == row.id,
-                        passcodes.c.consumed.is_(False),
-                        passcodes.c.try_count < max_attempts,
-                    )
-                )
-                .values(try_count=passcodes.c.try_count + 1)
-            )
-        if taken.rowcount != 1:
+        found = await passcodes.find_open(self._engine, tenant_id, jti, purpose)
+        if found is None:
+            raise CodeError("verification_code.not_found")
+        target = found.email if recipient.kind == "email" else found.phone
+        if target != recipient.value:
+            raise CodeError(f"verification_code.{recipient.kind}_mismatch")
+        if found.expires_at <= now_ms():
+            raise CodeError("verification_code.expired")
+        if not await passcodes.take_attempt(self._engine, found.id, max_attempts):
             raise CodeError("verification_code.exceed_max_try")
         cleaned = code.strip().replace(" ", "")
-        if not (await self._keys()).verify(self._message(cleaned, row.id), row.code):
+        if not (await self._keys()).verify(self._message(cleaned, found.id), found.mac):
             raise CodeError("verification_code.code_mismatch")
-        async with self._engine.begin() as conn:
-            used = await conn.execute(
-                update(passcodes)
-                .where(passcodes.c.id == row.id, passcodes.c.consumed.is_(False))
-                .values(consumed=True)
-            )
-        if used.rowcount != 1:
+        if not await passcodes.consume(self._engine, found.id):
             raise CodeError("verification_code.not_found")

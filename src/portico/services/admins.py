@@ -26,6 +26,7 @@ from portico.services.cookie_keys import STABLE_SECRET
 from portico.services.errors import ServiceError
 from portico.services.password_policy import PasswordPolicy, Rejection, check_password
 from portico.storage import configs
+from portico.storage import sentinel as sentinel_repo
 from portico.storage import users as user_repo
 
 _SETUP_LABEL = b"portico/console-setup/v1"
@@ -85,9 +86,12 @@ async def create_admin(conn: AsyncConnection, username: str, password: str) -> d
 async def reset_password(conn: AsyncConnection, username: str, password: str) -> dict[str, Any]:
     """The recovery path from the shell: a new password for the admin ``username``; their
     console sessions end with the old one (``users.set_password`` ends every artifact of the
-    account)."""
+    account), and every console sign-in failure is forgotten (whoever runs this at the
+    server needs no counter against them)."""
     admin = await user_repo.find_by_identifier(conn, ADMIN_TENANT, username)
     if admin is None:
         raise ServiceError(f"No admin is named {username!r}.", code="entity.not_found", status=404)
     await _check_policy(conn, password, username)
-    return await user_service.set_password(conn, ADMIN_TENANT, admin["id"], password)
+    updated = await user_service.set_password(conn, ADMIN_TENANT, admin["id"], password)
+    await sentinel_repo.clear_failures(conn, ADMIN_TENANT)
+    return updated

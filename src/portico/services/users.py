@@ -280,6 +280,17 @@ async def set_password(
     return updated
 
 
+async def store_password_hash(
+    conn: AsyncConnection, tenant_id: str, user_id: str, encrypted: str, method: str
+) -> dict[str, Any]:
+    """Store a password the sign-in experience already hashed (a sign-up, a password added
+    at sign-in, a reset by the user), in the caller's transaction. Unlike
+    :func:`set_password`, no grant is ended here: the caller decides (a reset does)."""
+    user = await get_user(conn, tenant_id, user_id, for_update=True)
+    values = {"password_encrypted": encrypted, "password_encryption_method": method}
+    return await _write(conn, tenant_id, user, values)
+
+
 async def check_password(
     conn: AsyncConnection, tenant_id: str, user_id: str, password: str
 ) -> None:

@@ -32,8 +32,9 @@ def should_rotate(client: Client, stored: Artifact, now_ms: int) -> bool:
         return False
     if client.is_public:
         return True
-    lifetime = stored.expires_at - stored.payload["iat"]
-    return now_ms - stored.payload["iat"] >= ROTATE_AFTER_FRACTION * lifetime
+    issued = int(stored.payload["iat"])
+    lifetime = stored.expires_at - issued
+    return now_ms - issued >= ROTATE_AFTER_FRACTION * lifetime
 
 
 @register(GRANT_TYPE)

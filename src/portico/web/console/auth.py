@@ -8,10 +8,9 @@ by ``experience/sentinel.py`` (``credentials.py``).
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,6 +28,9 @@ from portico.web.console.credentials import verify
 from portico.web.http import body_params, client_address, redirect
 from portico.web.i18n import DEFAULT, translator
 from portico.web.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 INVITATION = "ConsoleInvitation"
 INVITATION_TTL = 7 * 24 * 3600

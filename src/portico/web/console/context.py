@@ -14,10 +14,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -34,6 +33,9 @@ from portico.web.console.credentials import check_own_password
 from portico.web.console.session import ConsoleSession
 from portico.web.http import NO_STORE, body_params, client_address, redirect
 from portico.web.runtime import TEMPLATES, Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger("portico.console")
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -7,10 +7,9 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -25,6 +24,9 @@ from portico.services.sign_in_experience import SignInExperience
 from portico.web.http import NO_STORE, body_params, form_target_csp, page, redirect
 from portico.web.i18n import Translate
 from portico.web.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger("portico.experience")
 Endpoint = Callable[[Request], Awaitable[Response]]

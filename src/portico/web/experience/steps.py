@@ -9,10 +9,8 @@ transition) applies the same rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from portico.connectors import ConnectorError, ConnectorType
@@ -27,8 +25,10 @@ from portico.services.passwords import hash_password
 from portico.storage import artifacts
 from portico.storage import users as users_repo
 from portico.storage.database import now_ms
-from portico.storage.tables import users
 from portico.web.experience.context import Ctx, log
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 CODE_ERRORS = {
     "verification_code.code_mismatch": "error.code_mismatch",
@@ -273,7 +273,7 @@ async def conclude(ctx: Ctx) -> str | Missing:
                     avatar=profile.get("avatar"),
                 )
                 if profile.get("passwordEncrypted"):
-                    await set_password(conn, user["id"], profile)
+                    await set_password(conn, ctx.tenant, user["id"], profile)
                 if social:
                     await _link(conn, ctx.tenant, user["id"], social)
         except user_service.InvalidUser:
@@ -284,9 +284,14 @@ async def conclude(ctx: Ctx) -> str | Missing:
     if not user_id:
         raise StepError("error.not_identified", 404)
     user = await users_repo.read_user(runtime.engine, ctx.tenant, user_id)
-    if user is None or user["is_suspended"]:
+    if user is None:
         ctx.reset()
         raise StepError("error.invalid_credentials", 422)
+    if user["is_suspended"]:
+        # Reached only once the user proved the account theirs (a code, a provider): a
+        # password sign-in refuses a suspended account as a wrong password, giving no oracle.
+        ctx.reset()
+        raise StepError("error.suspended", 401)
     if need := still_missing(ctx, user):
         return Missing(need)
     link = social if social and not exp.get("created") else None
@@ -312,16 +317,12 @@ async def advance(ctx: Ctx) -> Response:
     return await finish(ctx, concluded)
 
 
-async def set_password(conn: AsyncConnection, user_id: str, profile: dict[str, Any]) -> None:
+async def set_password(
+    conn: AsyncConnection, tenant: str, user_id: str, profile: dict[str, Any]
+) -> None:
     """Store the hash in ``profile`` (from :func:`new_password`) as the user's password."""
-    await conn.execute(
-        update(users)
-        .where(users.c.id == user_id)
-        .values(
-            password_encrypted=profile["passwordEncrypted"],
-            password_encryption_method=profile["passwordEncryptionMethod"],
-            updated_at=now_ms(),
-        )
+    await user_service.store_password_hash(
+        conn, tenant, user_id, profile["passwordEncrypted"], profile["passwordEncryptionMethod"]
     )
 
 
@@ -366,7 +367,7 @@ async def _apply_profile(
     if values:
         await user_service.update_user(conn, tenant, user_id, values)
     if profile.get("passwordEncrypted"):
-        await set_password(conn, user_id, profile)
+        await set_password(conn, tenant, user_id, profile)
 
 
 async def sign_in(ctx: Ctx, user_id: str) -> str:
@@ -410,7 +411,7 @@ async def reset_password(ctx: Ctx, user_id: str, hashed: dict[str, Any]) -> None
     runtime = ctx.runtime
     assert runtime.engine is not None and runtime.sentinel is not None
     async with runtime.engine.begin() as conn:
-        await set_password(conn, user_id, hashed)
+        await set_password(conn, ctx.tenant, user_id, hashed)
         await artifacts.revoke_account(conn, ctx.tenant, user_id)
         await ctx.audit("Interaction.ForgotPassword.Submit", user_id=user_id, conn=conn)
     await runtime.sentinel.succeeded(ctx.tenant, account_target(user_id))

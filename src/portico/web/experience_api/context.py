@@ -24,6 +24,7 @@ from portico.web.runtime import Runtime
 # used when it is None.
 CODES: dict[str, tuple[str, int | None]] = {
     "error.invalid_credentials": ("session.invalid_credentials", 422),
+    "error.suspended": ("user.suspended", 401),
     "error.locked": ("session.verification_blocked_too_many_attempts", 400),
     "error.too_many_codes": ("verification_code.too_many_requests", 429),
     "error.no_connector": ("connector.not_found", 501),
