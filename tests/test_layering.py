@@ -6,9 +6,9 @@
 - ``protocol`` and ``experience`` never import ``portico.web``;
 - ``experience`` never imports SQLAlchemy (its SQL is in ``storage/``).
 
-Imports inside ``if TYPE_CHECKING:`` are annotations only and do not count. ``KNOWN`` lists
-the violations that remain from before the contract (issue 29 removes them); the test fails
-on any other, and on a listed one that is gone, so the list only shrinks.
+Imports inside ``if TYPE_CHECKING:`` are annotations only and do not count. ``KNOWN`` would
+list violations kept knowingly while they are removed (it is empty); the test fails on any
+other, and on a listed one that is gone, so the list only shrinks.
 """
 
 from __future__ import annotations
@@ -23,21 +23,7 @@ PACKAGE = SRC / "portico"
 PAGES = ("portico/web/experience/", "portico/web/experience_api/")
 
 # (file under src/, imported module) pairs still to be removed.
-KNOWN: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("portico/web/experience/codes.py", "portico.storage.users"),
-        ("portico/web/experience/consent.py", "portico.storage.organizations"),
-        ("portico/web/experience/profile.py", "portico.storage.users"),
-        ("portico/web/experience/recovery.py", "portico.storage.users"),
-        ("portico/web/experience/register.py", "portico.storage.users"),
-        ("portico/web/experience/social.py", "portico.storage.users"),
-        ("portico/web/experience/steps.py", "portico.storage.artifacts"),
-        ("portico/web/experience/steps.py", "portico.storage.users"),
-        ("portico/web/experience/steps.py", "portico.storage.database.now_ms"),
-        ("portico/web/experience_api/consent.py", "portico.storage.organizations"),
-        ("portico/web/experience_api/interaction.py", "portico.storage.users"),
-    }
-)
+KNOWN: frozenset[tuple[str, str]] = frozenset()
 
 
 def _runtime_imports(path: Path) -> Iterator[str]:

@@ -10,8 +10,9 @@ Management API (the application's consent organizations, or the whole consent).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.services import applications as app_service
 from portico.services import organizations as org_service
@@ -74,6 +75,18 @@ async def forget(conn: AsyncConnection, tenant_id: str, app_id: str, user_id: st
     await _third_party_app_and_user(conn, tenant_id, app_id, user_id)
     await org_repo.remove_consented(conn, app_id, user_id)
     await repo.remove(conn, app_id, user_id)
+
+
+async def organization_choices(
+    engine: AsyncEngine, app_id: str, user_id: str
+) -> list[dict[str, Any]]:
+    """The user's organizations as a consent screen offers them (``id``, ``name``,
+    ``description``), each ``checked`` when this application was granted it before: the
+    consent page and the Experience API's consent info list the same."""
+    async with engine.connect() as conn:
+        rows = await org_repo.user_organizations(conn, user_id)
+        granted = set(await org_repo.consented_ids(conn, app_id, user_id))
+    return [{**row, "checked": row["id"] in granted} for row in rows]
 
 
 # The application's consent organizations (Management API) ---------------------------------

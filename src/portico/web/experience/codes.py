@@ -3,11 +3,13 @@ What a verified identifier leads to depends on why the code was sent (its purpos
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience import accounts
 from portico.experience.identifiers import Identifier
-from portico.storage import users as users_repo
 from portico.web.experience import recovery, register, sign_in, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.steps import StepError
@@ -29,10 +31,9 @@ def _form(ctx: Ctx, error: StepError | None = None, status: int = 200) -> Respon
     return ctx.render("verification_code.html", status=status, **values)
 
 
-async def _owner(ctx: Ctx, identifier: Identifier) -> dict | None:
+async def _owner(ctx: Ctx, identifier: Identifier) -> dict[str, Any] | None:
     assert ctx.runtime.engine is not None
-    async with ctx.runtime.engine.connect() as conn:
-        return await users_repo.find_by_identifier(conn, ctx.tenant, identifier.value)
+    return await accounts.owner(ctx.runtime.engine, ctx.tenant, identifier.value)
 
 
 async def verified(ctx: Ctx, identifier: Identifier, purpose: str, bind: bool) -> Response:

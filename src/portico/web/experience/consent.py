@@ -16,7 +16,6 @@ from portico.protocol.errors import OAuthError
 from portico.services import consents
 from portico.services.errors import ServiceError
 from portico.services.organizations import SCOPE_ORGANIZATIONS
-from portico.storage import organizations as org_repo
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.http import authorization_response
 from portico.web.runtime import Runtime
@@ -41,10 +40,7 @@ def routes(runtime: Runtime) -> list[Route]:
         if user_id is None or SCOPE_ORGANIZATIONS not in ctx.interaction["request"]["scopes"]:
             return None
         assert runtime.engine is not None and ctx.client is not None
-        async with runtime.engine.connect() as conn:
-            rows = await org_repo.user_organizations(conn, user_id)
-            granted = set(await org_repo.consented_ids(conn, ctx.client.id, user_id))
-        return [{**row, "checked": row["id"] in granted} for row in rows]
+        return await consents.organization_choices(runtime.engine, ctx.client.id, user_id)
 
     async def render(ctx: Ctx, error: str | None = None) -> Response:
         scopes = [

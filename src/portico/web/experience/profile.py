@@ -9,8 +9,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience import accounts
 from portico.experience.identifiers import Identifier, read
-from portico.storage import users as users_repo
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.register import username_available
@@ -22,8 +22,7 @@ async def _user(ctx: Ctx) -> dict[str, Any] | None:
     """The existing account being signed in to, if any."""
     if ctx.exp.get("event") == "SignIn" and ctx.exp.get("userId"):
         assert ctx.runtime.engine is not None
-        async with ctx.runtime.engine.connect() as conn:
-            return await users_repo.get_user(conn, ctx.tenant, ctx.exp["userId"])
+        return await accounts.account(ctx.runtime.engine, ctx.tenant, ctx.exp["userId"])
     return None
 
 

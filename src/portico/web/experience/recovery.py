@@ -10,8 +10,8 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience import accounts
 from portico.experience.identifiers import read
-from portico.storage import users as users_repo
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.steps import StepError
@@ -65,8 +65,7 @@ def routes(runtime: Runtime) -> list[Route]:
         if not user_id:
             return ctx.go("/forgot-password")
         assert runtime.engine is not None and runtime.sentinel is not None
-        async with runtime.engine.connect() as conn:
-            user = await users_repo.get_user(conn, ctx.tenant, user_id)
+        user = await accounts.account(runtime.engine, ctx.tenant, user_id)
         if user is None:
             return ctx.go("/forgot-password")
         try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience import accounts
 from portico.experience.identifiers import read
 from portico.services.username_policy import UsernamePolicy, check_username, normalise_username
-from portico.storage import users as users_repo
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.sign_in import needs_terms, restrict
@@ -35,9 +35,8 @@ async def username_available(ctx: Ctx, raw: str) -> str:
     if problems:
         raise StepError(problems[0].code, **problems[0].data)
     username = normalise_username(raw, policy)
-    async with ctx.runtime.engine.connect() as conn:
-        if await users_repo.find_by_identifier(conn, ctx.tenant, username):
-            raise StepError("error.username_taken", 409)
+    if await accounts.owner(ctx.runtime.engine, ctx.tenant, username):
+        raise StepError("error.username_taken", 409)
     return username
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -26,8 +26,8 @@ from starlette.routing import Route
 from portico.connectors import ConnectorError
 from portico.connectors.kit import SocialUserInfo
 from portico.connectors.social import SocialErrorCode
+from portico.experience import accounts
 from portico.services import emails, identities, phones
-from portico.storage import users as users_repo
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, log, view
 from portico.web.experience.steps import StepError
@@ -35,6 +35,9 @@ from portico.web.http import body_params
 from portico.web.runtime import Runtime
 
 MAX_CALLBACK_PARAMS = 32
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 async def buttons(ctx: Ctx) -> list[dict[str, str]]:
@@ -239,7 +242,7 @@ async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> R
     ctx.interaction.pop("socialLink", None)
     async with runtime.engine.connect() as conn:
         user_id = await identities.find_user_id(conn, ctx.tenant, identity["target"], info.id)
-        related = None if user_id else await related_user(conn, ctx.tenant, info)
+    related = None if user_id else await related_user(runtime.engine, ctx.tenant, info)
     if user_id:  # a known identity: sign in
         ctx.reset("SignIn")
         ctx.exp.update(userId=user_id, social=identity)
@@ -264,11 +267,13 @@ async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> R
     return await steps.advance(ctx)
 
 
-async def related_user(conn: Any, tenant: str, info: SocialUserInfo) -> dict[str, Any] | None:
+async def related_user(
+    engine: AsyncEngine, tenant: str, info: SocialUserInfo
+) -> dict[str, Any] | None:
     """The user who owns the provider's (verified) email, else its phone number."""
     for value in (info.email, info.phone):
         if value:
-            user = await users_repo.find_by_identifier(conn, tenant, value)
+            user = await accounts.owner(engine, tenant, value)
             if user is not None:
                 return user
     return None

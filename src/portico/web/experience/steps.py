@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 
 from portico.connectors import ConnectorError, ConnectorType
+from portico.experience import accounts
 from portico.experience.codes import CodeError, Recipient
 from portico.experience.identifiers import Identifier, missing
 from portico.experience.sentinel import Locked, account_target, lockout_target
@@ -22,9 +23,6 @@ from portico.services import identities
 from portico.services import users as user_service
 from portico.services.password_policy import PasswordPolicy, check_password
 from portico.services.passwords import hash_password
-from portico.storage import artifacts
-from portico.storage import users as users_repo
-from portico.storage.database import now_ms
 from portico.web.experience.context import Ctx, log
 
 if TYPE_CHECKING:
@@ -59,7 +57,7 @@ class StepError(Exception):
 async def owner_row(ctx: Ctx, identifier: Identifier) -> dict[str, Any] | None:
     """The user this identifier belongs to, read outside any transaction."""
     assert ctx.runtime.engine is not None
-    return await users_repo.read_by_identifier(ctx.runtime.engine, ctx.tenant, identifier.value)
+    return await accounts.owner(ctx.runtime.engine, ctx.tenant, identifier.value)
 
 
 def target_of(identifier: Identifier, owner: dict[str, Any] | None) -> str:
@@ -125,7 +123,7 @@ async def issue_code(ctx: Ctx, identifier: Identifier, purpose: str) -> None:
         # server mail or text any address. The answer must not tell the two apart: the code
         # is stored (so a guess fails exactly as it would for an account) and the message
         # leaves after the response, so neither its presence nor its time shows.
-        if await users_repo.read_by_identifier(runtime.engine, ctx.tenant, identifier.value):
+        if await accounts.owner(runtime.engine, ctx.tenant, identifier.value):
             runtime.spawn(_send_later(ctx, kind, identifier.value, purpose, payload))
         return
     try:
@@ -283,7 +281,7 @@ async def conclude(ctx: Ctx) -> str | Missing:
     user_id = exp.get("userId")
     if not user_id:
         raise StepError("error.not_identified", 404)
-    user = await users_repo.read_user(runtime.engine, ctx.tenant, user_id)
+    user = await accounts.account(runtime.engine, ctx.tenant, user_id)
     if user is None:
         ctx.reset()
         raise StepError("error.invalid_credentials", 422)
@@ -384,7 +382,7 @@ async def sign_in(ctx: Ctx, user_id: str) -> str:
         await runtime.sentinel.succeeded(ctx.tenant, account_target(user_id), conn)
         await sessions_mod.end_session(ctx.provider, old_session, conn)
         handle, _ = await sessions_mod.start_session(ctx.provider, user_id, conn)
-        await users_repo.touch_sign_in(conn, user_id, now_ms())
+        await accounts.record_sign_in(conn, user_id)
         await ctx.audit(
             f"Interaction.{event}.Submit",
             user_id=user_id,
@@ -412,7 +410,7 @@ async def reset_password(ctx: Ctx, user_id: str, hashed: dict[str, Any]) -> None
     assert runtime.engine is not None and runtime.sentinel is not None
     async with runtime.engine.begin() as conn:
         await set_password(conn, ctx.tenant, user_id, hashed)
-        await artifacts.revoke_account(conn, ctx.tenant, user_id)
+        await accounts.end_grants(conn, ctx.tenant, user_id)
         await ctx.audit("Interaction.ForgotPassword.Submit", user_id=user_id, conn=conn)
     await runtime.sentinel.succeeded(ctx.tenant, account_target(user_id))
     ctx.reset("SignIn")

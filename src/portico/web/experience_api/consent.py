@@ -13,7 +13,6 @@ from portico.protocol.authorization.request import AuthorizationRequest
 from portico.services import consents
 from portico.services.errors import ServiceError
 from portico.services.organizations import SCOPE_ORGANIZATIONS
-from portico.storage import organizations as org_repo
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
 from portico.web.experience_api.schemas import Consent
@@ -43,8 +42,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         if session and SCOPE_ORGANIZATIONS in request["scopes"]:
             # The organizations the user may grant, as the consent page lists them.
             assert runtime.engine is not None
-            async with runtime.engine.connect() as conn:
-                rows = await org_repo.user_organizations(conn, session.account_id)
+            rows = await consents.organization_choices(
+                runtime.engine, request["client_id"], session.account_id
+            )
             info["organizations"] = [{"id": r["id"], "name": r["name"]} for r in rows]
         return info
 

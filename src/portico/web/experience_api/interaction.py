@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from portico.connectors.kit import SocialUserInfo
+from portico.experience import accounts
 from portico.experience.identifiers import Identifier
 from portico.protocol import sessions as sessions_mod
 from portico.services import identities
-from portico.storage import users as users_repo
 from portico.web.api.errors import ApiError
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx
@@ -48,8 +48,7 @@ def missing_profile(need: str) -> ApiError:
 
 async def owner_of(ctx: Ctx, identifier: Identifier) -> dict[str, Any] | None:
     assert ctx.runtime.engine is not None
-    async with ctx.runtime.engine.connect() as conn:
-        return await users_repo.find_by_identifier(conn, ctx.tenant, identifier.value)
+    return await accounts.owner(ctx.runtime.engine, ctx.tenant, identifier.value)
 
 
 def in_use(kind: str) -> ApiError:
@@ -143,8 +142,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         if ctx.exp.get("event") != "ForgotPassword" or not user_id:
             raise ApiError(404, "session.identifier_not_found", "Identify the account first.")
         assert runtime.engine is not None
-        async with runtime.engine.connect() as conn:
-            user = await users_repo.get_user(conn, ctx.tenant, user_id)
+        user = await accounts.account(runtime.engine, ctx.tenant, user_id)
         if user is None:
             raise ApiError(404, "user.user_not_exist", "The account does not exist.")
         try:
@@ -241,11 +239,13 @@ async def _social_user(ctx: Ctx, record: dict[str, Any], link: bool) -> str:
     async with ctx.runtime.engine.connect() as conn:
         user_id = await identities.find_user_id(conn, ctx.tenant, identity["target"],
                                                 identity["id"])  # fmt: skip
-        related = (
-            None
-            if user_id
-            else await social.related_user(conn, ctx.tenant, SocialUserInfo(**record["info"]))
+    related = (
+        None
+        if user_id
+        else await social.related_user(
+            ctx.runtime.engine, ctx.tenant, SocialUserInfo(**record["info"])
         )
+    )
     if user_id:
         return str(user_id)
     if related is not None and (link or ctx.sie.socialSignIn.automaticAccountLinking):
@@ -269,8 +269,7 @@ async def _identify_for_reset(ctx: Ctx, verification_id: str) -> None:
 
 async def _refuse_suspended(ctx: Ctx, user_id: str) -> None:
     assert ctx.runtime.engine is not None
-    async with ctx.runtime.engine.connect() as conn:
-        user = await users_repo.get_user(conn, ctx.tenant, user_id)
+    user = await accounts.account(ctx.runtime.engine, ctx.tenant, user_id)
     if user is None:
         raise ApiError(404, "user.user_not_exist", "The account does not exist.")
     if user["is_suspended"]:
@@ -283,8 +282,7 @@ async def _current_user(ctx: Ctx) -> dict[str, Any] | None:
     if not ctx.exp.get("userId"):
         return None
     assert ctx.runtime.engine is not None
-    async with ctx.runtime.engine.connect() as conn:
-        return await users_repo.get_user(conn, ctx.tenant, ctx.exp["userId"])
+    return await accounts.account(ctx.runtime.engine, ctx.tenant, ctx.exp["userId"])
 
 
 async def _profile_value(ctx: Ctx, body: ProfileValue) -> None:
