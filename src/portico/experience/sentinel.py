@@ -134,7 +134,8 @@ class Sentinel:
         await self._store.release(event_id)
 
     async def failed(self, tenant_id: str, identifier: str) -> None:
-        await self._store.record(tenant_id, USER, self._target(identifier), SIGN_IN, FAILED)
+        target = self._target(identifier)
+        await self._store.record(tenant_id, USER, target, SIGN_IN, FAILED, now_ms())
 
     async def succeeded(
         self, tenant_id: str, identifier: str, conn: AsyncConnection | None = None
@@ -147,8 +148,9 @@ class Sentinel:
     async def allow_send(self, tenant_id: str, recipient: str) -> bool:
         """Count one send to ``recipient``; False once the window's limit is passed."""
         target = self._target(recipient)
-        await self._store.record(tenant_id, RECIPIENT, target, SEND_MESSAGE, SUCCESS)
-        since = now_ms() - SEND_WINDOW * 1000
+        now = now_ms()
+        await self._store.record(tenant_id, RECIPIENT, target, SEND_MESSAGE, SUCCESS, now)
+        since = now - SEND_WINDOW * 1000
         count, _ = await self._store.events(
             tenant_id, RECIPIENT, target, SEND_MESSAGE, SUCCESS, since
         )

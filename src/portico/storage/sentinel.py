@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.ids import standard_id
 from portico.storage import hot_path
-from portico.storage.database import now_ms
 from portico.storage.tables import sentinel_activities
 
 FAILED = "Failed"
@@ -127,8 +126,9 @@ class SentinelStore:
         self._hot = hot_path.for_engine(engine)
 
     async def record(
-        self, tenant_id: str, kind: str, target: str, action: str, result: str
+        self, tenant_id: str, kind: str, target: str, action: str, result: str, now: int
     ) -> None:
+        """One event at ``now`` (epoch ms; the engine's clock)."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 sentinel_activities.insert().values(
@@ -141,7 +141,7 @@ class SentinelStore:
                     payload={},
                     decision="Allowed",
                     decision_expires_at=0,
-                    created_at=now_ms(),
+                    created_at=now,
                 )
             )
 
