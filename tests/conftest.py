@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.services import applications, rbac, users
+from portico.services.bootstrap import ensure_ready
+from portico.storage.database import create_engine
 from tests.cluster import Cluster, start_cluster
 from tests.console import ConsoleClient, create_first_admin, start_server
 from tests.fake_kakao import FakeKakao
@@ -22,6 +26,23 @@ from tests.support import Browser, Server, browser_client, create_database, uniq
 PASSWORD = "correct horse battery staple"
 # Management API clients (admin / weak / anonymous) for the test_api_* modules.
 pytest_plugins = ["tests.management"]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh database of the run's kind (SQLite, or PostgreSQL), dropped after the test."""
+    url, drop = create_database(str(tmp_path))
+    yield url
+    drop()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A pooled engine on the migrated ``database_url``, for tests below HTTP."""
+    engine = create_engine(database_url)
+    await ensure_ready(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

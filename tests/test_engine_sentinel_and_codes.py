@@ -3,9 +3,6 @@ verification codes on the real database, with a clock the test moves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,10 +10,7 @@ from portico.experience import codes as codes_module
 from portico.experience import sentinel as sentinel_module
 from portico.experience.codes import CodeError, Recipient, VerificationCodes
 from portico.experience.sentinel import Backoff, Locked, Sentinel, lockout_target
-from portico.services.bootstrap import ensure_ready
 from portico.services.cookie_keys import CookieKeys
-from portico.storage.database import create_engine
-from tests import support
 
 TENANT = "default"
 # The engine's fixtures run on the session's loop (pyproject): so do these tests (asyncpg's
@@ -43,21 +37,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     monkeypatch.setattr(sentinel_module, "now_ms", fake)
     monkeypatch.setattr(codes_module, "now_ms", fake)
     return fake
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    url, drop = support.create_database(str(tmp_path))
-    yield url
-    drop()
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await ensure_ready(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ refused, then the hot path again; a write cut off after it was sent is never run
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.experience.sentinel import Sentinel
-from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
+from portico.services.bootstrap import DEFAULT_TENANT
 from portico.storage import artifacts, hot_path
 from portico.storage import users as users_repo
 from portico.storage.artifacts import ArtifactStore
@@ -29,22 +27,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 on_postgresql = pytest.mark.skipif(
     support.test_database_kind() != "postgresql", reason="PostgreSQL's hot connections"
 )
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    url, drop = support.create_database(str(tmp_path))
-    yield url
-    drop()
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A pooled engine on the migrated database."""
-    engine = create_engine(database_url)
-    await ensure_ready(engine)
-    yield engine
-    await engine.dispose()
 
 
 class Statements:
