@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from portico.experience import accounts
 from portico.experience.identifiers import Identifier
+from portico.experience.interaction import Event
 from portico.web.experience import recovery, register, sign_in, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.steps import StepError
@@ -39,37 +40,37 @@ async def _owner(ctx: Ctx, identifier: Identifier) -> dict[str, Any] | None:
 async def verified(ctx: Ctx, identifier: Identifier, purpose: str, bind: bool) -> Response:
     """Route a freshly verified identifier (Logto's transitions included)."""
     exp = ctx.exp
-    exp.pop("pending", None)
+    exp.pending = None
     owner = await _owner(ctx, identifier)
     if bind:  # profile fulfilment: the identifier must not belong to someone else
-        if owner is not None and owner["id"] != exp.get("userId"):
+        if owner is not None and owner["id"] != exp.user_id:
             await ctx.save()
             raise StepError("error.identifier_taken", 409)
-        exp["profile"][identifier.kind] = identifier.value
+        exp.profile[identifier.kind] = identifier.value
         return await steps.advance(ctx)
     if purpose == "ForgotPassword":
         if owner is None:
             ctx.reset("ForgotPassword")
             await ctx.save()
             raise StepError("error.account_not_found", 404)
-        exp.update(resetUserId=owner["id"])
+        exp.reset_user_id = owner["id"]
         await ctx.save()
         return ctx.go("/forgot-password/reset")
     if purpose == "SignIn":
         if owner is None:
-            exp["verifiedIdentifier"] = identifier.as_dict()
+            exp.verified_identifier = identifier
             await ctx.save()
             if not ctx.sie.can_register:
                 raise StepError("error.account_not_found", 404)
             return ctx.go("/transition/register")
-        exp.update(userId=owner["id"])
+        exp.user_id = owner["id"]
         return await steps.advance(ctx)
     # Register
     if owner is not None:
-        exp.update(verifiedIdentifier=identifier.as_dict(), existingUserId=owner["id"])
+        exp.verified_identifier, exp.existing_user_id = identifier, owner["id"]
         await ctx.save()
         return ctx.go("/transition/sign-in")
-    exp["profile"][identifier.kind] = identifier.value
+    exp.profile[identifier.kind] = identifier.value
     return await steps.advance(ctx)
 
 
@@ -80,30 +81,27 @@ def routes(runtime: Runtime) -> list[Route]:
         return _form(ctx)
 
     async def submit(ctx: Ctx) -> Response:
-        pending = ctx.pending()
+        pending = ctx.exp.pending
         if pending is None:
             return ctx.go("/sign-in")
-        purpose = ctx.exp["pending"]["purpose"]
-        bind = bool(ctx.exp["pending"].get("bind"))
         try:
-            await steps.check_code(ctx, pending, purpose, ctx.field("code", 32))
-            return await verified(ctx, pending, purpose, bind)
+            code = ctx.field("code", 32)
+            await steps.check_code(ctx, pending.identifier, pending.purpose, code)
+            return await verified(ctx, pending.identifier, pending.purpose, pending.bind)
         except StepError as error:
             if ctx.pending() is None:  # verified, but what it leads to failed
                 return await _after_error(ctx, error)
             return _form(ctx, error)
 
     async def resend(ctx: Ctx) -> Response:
-        pending = ctx.pending()
+        pending = ctx.exp.pending
         if pending is None:
             return ctx.go("/sign-in")
         try:
-            await steps.send_code(
-                ctx, pending, ctx.exp["pending"]["purpose"], bind=ctx.exp["pending"].get("bind")
-            )
+            await steps.send_code(ctx, pending.identifier, pending.purpose, bind=pending.bind)
         except StepError as error:
             return _form(ctx, error)
-        ctx.exp["notice"] = "notice.code_resent"
+        ctx.exp.notice = "notice.code_resent"
         await ctx.save()
         return ctx.go("/verification-code")
 
@@ -117,8 +115,8 @@ def routes(runtime: Runtime) -> list[Route]:
 async def _after_error(ctx: Ctx, error: StepError) -> Response:
     """An error once the code is spent: show it on the page the user starts again from."""
     await ctx.save()
-    if ctx.exp.get("event") == "ForgotPassword":
+    if ctx.exp.event == Event.FORGOT_PASSWORD:
         return recovery.form(ctx, error)
-    if ctx.exp.get("event") == "Register":
+    if ctx.exp.event == Event.REGISTER:
         return await register.form(ctx, error)
     return await sign_in.form(ctx, error=error)

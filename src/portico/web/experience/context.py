@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from portico.experience.identifiers import Identifier
+from portico.experience.interaction import Event, ExperienceState
 from portico.ids import digest
 from portico.protocol import sessions as sessions_mod
 from portico.protocol.provider import Provider
@@ -48,6 +49,7 @@ class Ctx:
     notice: str | None = None
     # The console's preview shows unsaved colours from its own stylesheet.
     theme_css: str | None = None
+    _state: ExperienceState | None = field(default=None, repr=False)
 
     # State ---------------------------------------------------------------------------------
     @property
@@ -56,10 +58,13 @@ class Ctx:
         return self.runtime.provider
 
     @property
-    def exp(self) -> dict[str, Any]:
-        """The experience state of this interaction: event, pending code, verified
-        identifiers, the identified user and the profile collected so far."""
-        return self.interaction.setdefault("exp", {"event": "SignIn", "profile": {}})
+    def exp(self) -> ExperienceState:
+        """The experience state of this interaction (``experience/interaction.py``): event,
+        pending code, the identified user and the profile collected so far; read from the
+        artifact once, written back by :meth:`save`."""
+        if self._state is None:
+            self._state = ExperienceState.from_json(self.interaction.get("exp"))
+        return self._state
 
     @property
     def jti(self) -> str:
@@ -74,14 +79,16 @@ class Ctx:
         return (self.fields.get(name) or [""])[0][:limit]
 
     def pending(self) -> Identifier | None:
-        found = self.exp.get("pending")
-        return Identifier.from_dict(found) if found else None
+        found = self.exp.pending
+        return found.identifier if found else None
 
     async def save(self, conn: AsyncConnection | None = None) -> None:
+        self.interaction["exp"] = self.exp.to_json()
         await sessions_mod.update_interaction(self.provider, self.uid, self.interaction, conn)
 
-    def reset(self, event: str = "SignIn") -> None:
-        self.interaction["exp"] = {"event": event, "profile": {}}
+    def reset(self, event: str = Event.SIGN_IN) -> None:
+        """A fresh state for ``event``: nothing proven, nobody identified."""
+        self._state = ExperienceState(event=Event(event))
 
     # Rendering -----------------------------------------------------------------------------
     @property
@@ -161,7 +168,7 @@ class Ctx:
             }
             if error
             else None,
-            "interactionEvent": self.exp.get("event"),
+            "interactionEvent": self.exp.event.value,
             **details,
         }
         if conn is not None:

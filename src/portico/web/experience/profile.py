@@ -10,7 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience import accounts
-from portico.experience.identifiers import Identifier, read
+from portico.experience.identifiers import read
+from portico.experience.interaction import Event
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.register import username_available
@@ -20,9 +21,9 @@ from portico.web.runtime import Runtime
 
 async def _user(ctx: Ctx) -> dict[str, Any] | None:
     """The existing account being signed in to, if any."""
-    if ctx.exp.get("event") == "SignIn" and ctx.exp.get("userId"):
+    if ctx.exp.event == Event.SIGN_IN and ctx.exp.user_id:
         assert ctx.runtime.engine is not None
-        return await accounts.account(ctx.runtime.engine, ctx.tenant, ctx.exp["userId"])
+        return await accounts.account(ctx.runtime.engine, ctx.tenant, ctx.exp.user_id)
     return None
 
 
@@ -31,8 +32,8 @@ async def _need(ctx: Ctx) -> str | None:
 
 
 def _in_progress(ctx: Ctx) -> bool:
-    event = ctx.exp.get("event")
-    return (event == "SignIn" and bool(ctx.exp.get("userId"))) or event == "Register"
+    event = ctx.exp.event
+    return (event == Event.SIGN_IN and bool(ctx.exp.user_id)) or event == Event.REGISTER
 
 
 def _continue_form(ctx: Ctx, need: str, error: StepError | None = None) -> Response:
@@ -66,9 +67,9 @@ def routes(runtime: Runtime) -> list[Route]:
             if identifier is None:
                 raise StepError("error.invalid_identifier")
             if identifier.kind == "username":
-                ctx.exp["profile"]["username"] = await username_available(ctx, raw.strip())
+                ctx.exp.profile["username"] = await username_available(ctx, raw.strip())
                 return await steps.advance(ctx)
-            await steps.send_code(ctx, identifier, ctx.exp["event"], bind=True)
+            await steps.send_code(ctx, identifier, ctx.exp.event.value, bind=True)
             return ctx.go("/verification-code")
         except StepError as error:
             return _continue_form(ctx, need, error)
@@ -82,7 +83,7 @@ def routes(runtime: Runtime) -> list[Route]:
         if not _in_progress(ctx):
             return ctx.go("/sign-in")
         try:
-            have = steps.have(ctx.exp.get("profile", {}), await _user(ctx))
+            have = steps.have(ctx.exp.profile, await _user(ctx))
             hashed = await steps.new_password(
                 ctx,
                 (ctx.fields.get("password") or [""])[0],
@@ -93,36 +94,35 @@ def routes(runtime: Runtime) -> list[Route]:
                     "primary_phone": have.get("phone"),
                 },
             )
-            ctx.exp["profile"].update(hashed)
+            ctx.exp.profile.update(hashed)
             return await steps.advance(ctx)
         except StepError as error:
             return _password_form(ctx, error)
 
     async def transition_page(ctx: Ctx) -> Response:
         to = ctx.request.path_params["to"]
-        found = ctx.exp.get("verifiedIdentifier")
+        found = ctx.exp.verified_identifier
         if not found or to not in ("register", "sign-in"):
             return ctx.go("/sign-in")
-        return ctx.render("transition.html", to=to, identifier=Identifier.from_dict(found))
+        return ctx.render("transition.html", to=to, identifier=found)
 
     async def transition(ctx: Ctx) -> Response:
         to = ctx.request.path_params["to"]
-        found = ctx.exp.get("verifiedIdentifier")
-        if not found or to not in ("register", "sign-in") or ctx.field("decision") != "yes":
+        identifier = ctx.exp.verified_identifier
+        if not identifier or to not in ("register", "sign-in") or ctx.field("decision") != "yes":
             ctx.reset()
             await ctx.save()
             return ctx.go("/sign-in")
-        identifier = Identifier.from_dict(found)
         try:
             if to == "register":
                 if not ctx.sie.can_register:
                     raise StepError("error.account_not_found", 404)
-                ctx.reset("Register")
-                ctx.exp["profile"][identifier.kind] = identifier.value
+                ctx.reset(Event.REGISTER)
+                ctx.exp.profile[identifier.kind] = identifier.value
             else:
-                existing = ctx.exp.get("existingUserId")
-                ctx.reset("SignIn")
-                ctx.exp.update(userId=existing)
+                existing = ctx.exp.existing_user_id
+                ctx.reset(Event.SIGN_IN)
+                ctx.exp.user_id = existing
             return await steps.advance(ctx)
         except StepError as error:
             return ctx.error(

@@ -56,12 +56,12 @@ def routes(runtime: Runtime) -> list[Route]:
             return form(ctx, error, raw)
 
     async def reset_page(ctx: Ctx) -> Response:
-        if not ctx.exp.get("resetUserId"):
+        if not ctx.exp.reset_user_id:
             return ctx.go("/forgot-password")
         return _reset_form(ctx)
 
     async def reset(ctx: Ctx) -> Response:
-        user_id = ctx.exp.get("resetUserId")
+        user_id = ctx.exp.reset_user_id
         if not user_id:
             return ctx.go("/forgot-password")
         assert runtime.engine is not None and runtime.sentinel is not None
@@ -78,7 +78,7 @@ def routes(runtime: Runtime) -> list[Route]:
         except StepError as error:
             return _reset_form(ctx, error)
         await steps.reset_password(ctx, user_id, hashed)
-        ctx.exp["notice"] = "notice.password_reset"
+        ctx.exp.notice = "notice.password_reset"
         await ctx.save()
         return ctx.go("/sign-in")
 

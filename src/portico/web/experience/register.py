@@ -7,6 +7,7 @@ from starlette.routing import Route
 
 from portico.experience import accounts
 from portico.experience.identifiers import read
+from portico.experience.interaction import Event
 from portico.services.username_policy import UsernamePolicy, check_username, normalise_username
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
@@ -44,7 +45,7 @@ def routes(runtime: Runtime) -> list[Route]:
     async def page(ctx: Ctx) -> Response:
         if not ctx.sie.can_register:
             return ctx.go("/sign-in")
-        if ctx.exp.get("event") != "Register":
+        if ctx.exp.event != Event.REGISTER:
             ctx.reset("Register")
             await ctx.save()
         return await form(ctx)
@@ -62,14 +63,14 @@ def routes(runtime: Runtime) -> list[Route]:
             ctx.reset("Register")
             if identifier.kind == "username":
                 username = await username_available(ctx, raw.strip())
-                ctx.exp["profile"]["username"] = username
+                ctx.exp.profile["username"] = username
                 password = (ctx.fields.get("password") or [""])[0]
                 if password:
                     confirm = (ctx.fields.get("confirm") or [""])[0]
                     hashed = await steps.new_password(
                         ctx, password, confirm, {"username": username}
                     )
-                    ctx.exp["profile"].update(hashed)
+                    ctx.exp.profile.update(hashed)
                 return await steps.advance(ctx)
             await steps.send_code(ctx, identifier, "Register")
             return ctx.go("/verification-code")

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.identifiers import Identifier, read
+from portico.experience.interaction import Event
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
@@ -88,7 +89,7 @@ def routes(runtime: Runtime) -> list[Route]:
     async def page(ctx: Ctx) -> Response:
         if not ctx.sie.can_sign_in:
             return ctx.go("/register")
-        if ctx.exp.get("event") != "SignIn" or ctx.exp.get("userId"):
+        if ctx.exp.event != Event.SIGN_IN or ctx.exp.user_id:
             ctx.reset()
             await ctx.save()
         return await form(ctx)
@@ -104,7 +105,7 @@ def routes(runtime: Runtime) -> list[Route]:
             method = ctx.sie.method(identifier.kind)
             assert method is not None
             ctx.reset("SignIn")
-            ctx.exp["identifier"] = identifier.as_dict()
+            ctx.exp.identifier = identifier
             password = (ctx.fields.get("password") or [""])[0]
             if password and method.password:
                 return await _signed_in_with_password(ctx, identifier, password)
@@ -117,15 +118,14 @@ def routes(runtime: Runtime) -> list[Route]:
             return await form(ctx, error=error, identifier=raw)
 
     async def password_page(ctx: Ctx) -> Response:
-        if not ctx.exp.get("identifier"):
+        if ctx.exp.identifier is None:
             return ctx.go("/sign-in")
         return _password_form(ctx)
 
     async def password_submit(ctx: Ctx) -> Response:
-        found = ctx.exp.get("identifier")
-        if not found:
+        identifier = ctx.exp.identifier
+        if identifier is None:
             return ctx.go("/sign-in")
-        identifier = Identifier.from_dict(found)
         try:
             if ctx.field("method") == "code":
                 await steps.send_code(ctx, identifier, "SignIn")
@@ -145,7 +145,8 @@ def routes(runtime: Runtime) -> list[Route]:
 
 
 def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
-    identifier = Identifier.from_dict(ctx.exp["identifier"])
+    identifier = ctx.exp.identifier
+    assert identifier is not None  # the pages route here only with one
     method = ctx.sie.method(identifier.kind)
     values = {
         "identifier": identifier,
@@ -161,5 +162,5 @@ def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
 
 async def _signed_in_with_password(ctx: Ctx, identifier: Identifier, password: str) -> Response:
     user = await steps.check_password_of(ctx, identifier, password)
-    ctx.exp.update(userId=user["id"])
+    ctx.exp.user_id = user["id"]
     return await steps.advance(ctx)

@@ -110,14 +110,14 @@ def routes(runtime: Runtime) -> list[Route]:
         if ctx.field("choice") == "register" and ctx.sie.can_register:
             ctx.interaction.pop("socialLink", None)
             ctx.reset("Register")
-            ctx.exp["social"] = pending["identity"]
-            ctx.exp["profile"] = new_profile(pending["info"], taken=True)
+            ctx.exp.social = pending["identity"]
+            ctx.exp.profile = new_profile(pending["info"], taken=True)
             try:
                 return await steps.advance(ctx)
             except StepError as error:
                 return ctx.error("social_link.html", error.key, error.status, link=pending)
         ctx.reset("SignIn")
-        ctx.exp["notice"] = "notice.sign_in_to_link"
+        ctx.exp.notice = "notice.sign_in_to_link"
         await ctx.save()
         return ctx.go("/sign-in")
 
@@ -245,12 +245,12 @@ async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> R
     related = None if user_id else await related_user(runtime.engine, ctx.tenant, info)
     if user_id:  # a known identity: sign in
         ctx.reset("SignIn")
-        ctx.exp.update(userId=user_id, social=identity)
+        ctx.exp.user_id, ctx.exp.social = user_id, identity
         return await steps.advance(ctx)
     if related is not None:
         if ctx.sie.socialSignIn.automaticAccountLinking:
             ctx.reset("SignIn")
-            ctx.exp.update(userId=related["id"], social=identity)
+            ctx.exp.user_id, ctx.exp.social = related["id"], identity
             return await steps.advance(ctx)
         ctx.interaction["socialLink"] = {
             "identity": identity,
@@ -263,7 +263,7 @@ async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> R
     if not ctx.sie.can_register:
         raise StepError("error.social_no_account", 404)
     ctx.reset("Register")
-    ctx.exp.update(social=identity, profile=new_profile(info.model_dump(), taken=False))
+    ctx.exp.social, ctx.exp.profile = identity, new_profile(info.model_dump(), taken=False)
     return await steps.advance(ctx)
 
 

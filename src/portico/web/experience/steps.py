@@ -17,6 +17,7 @@ from portico.connectors import ConnectorError, ConnectorType
 from portico.experience import accounts
 from portico.experience.codes import CodeError, Recipient
 from portico.experience.identifiers import Identifier, missing
+from portico.experience.interaction import Event, PendingCode
 from portico.experience.sentinel import Locked, account_target, lockout_target
 from portico.protocol import sessions as sessions_mod
 from portico.services import identities
@@ -148,7 +149,7 @@ async def _send_later(
 async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: bool = False) -> None:
     """:func:`issue_code`, remembering what the code page verifies next."""
     await issue_code(ctx, identifier, purpose)
-    ctx.exp["pending"] = {**identifier.as_dict(), "purpose": purpose, "bind": bind}
+    ctx.exp.pending = PendingCode(identifier, purpose, bind)
     await ctx.save()
 
 
@@ -172,7 +173,7 @@ async def check_code(ctx: Ctx, identifier: Identifier, purpose: str, code: str) 
             await runtime.sentinel.release(attempt)  # not a guess (expired, used up, ...)
         elif mismatch and not attempt:
             await runtime.sentinel.failed(ctx.tenant, target)
-        event = ctx.exp.get("event", purpose)
+        event = ctx.exp.event.value
         kind = "Email" if identifier.kind == "email" else "Phone"
         await ctx.audit(
             f"Interaction.{event}.Verification.{kind}VerificationCode.Submit",
@@ -227,18 +228,18 @@ def still_missing(ctx: Ctx, user: dict[str, Any] | None) -> str | None:
     an existing account); social sign-ups may skip identifiers (``skipRequiredIdentifiers``)."""
     exp = ctx.exp
     social = social_identity(ctx)
-    if social and exp.get("event") == "Register" and ctx.sie.socialSignIn.skipRequiredIdentifiers:
+    if social and exp.event == Event.REGISTER and ctx.sie.socialSignIn.skipRequiredIdentifiers:
         return None
-    return missing(ctx.sie, have(exp.get("profile", {}), user, social=social is not None))
+    return missing(ctx.sie, have(exp.profile, user, social=social is not None))
 
 
 def social_identity(ctx: Ctx) -> dict[str, Any] | None:
     """The provider identity this interaction will link: proven by a social callback
     (``exp.social``), or waiting for the user to sign in to the account it belongs with."""
-    if found := ctx.exp.get("social"):
-        return found  # type: ignore[no-any-return]
+    if found := ctx.exp.social:
+        return found
     link = ctx.interaction.get("socialLink")
-    if link and ctx.exp.get("event") == "SignIn":
+    if link and ctx.exp.event == Event.SIGN_IN:
         return link["identity"]  # type: ignore[no-any-return]
     return None
 
@@ -254,9 +255,9 @@ async def conclude(ctx: Ctx) -> str | Missing:
     runtime = ctx.runtime
     assert runtime.engine is not None
     exp = ctx.exp
-    profile: dict[str, Any] = exp.setdefault("profile", {})
+    profile = exp.profile
     social = social_identity(ctx)
-    if exp.get("event") == "Register" and not exp.get("userId"):
+    if exp.event == Event.REGISTER and not exp.user_id:
         if need := still_missing(ctx, None):
             return Missing(need)
         try:
@@ -276,9 +277,9 @@ async def conclude(ctx: Ctx) -> str | Missing:
                     await _link(conn, ctx.tenant, user["id"], social)
         except user_service.InvalidUser:
             raise StepError("error.identifier_taken", 409) from None
-        exp.update(userId=user["id"], created=True, profile={})
+        exp.user_id, exp.created, exp.profile = user["id"], True, {}
         return str(user["id"])
-    user_id = exp.get("userId")
+    user_id = exp.user_id
     if not user_id:
         raise StepError("error.not_identified", 404)
     user = await accounts.account(runtime.engine, ctx.tenant, user_id)
@@ -292,7 +293,7 @@ async def conclude(ctx: Ctx) -> str | Missing:
         raise StepError("error.suspended", 401)
     if need := still_missing(ctx, user):
         return Missing(need)
-    link = social if social and not exp.get("created") else None
+    link = social if social and not exp.created else None
     if profile or link:
         try:
             async with runtime.engine.begin() as conn:
@@ -306,7 +307,7 @@ async def conclude(ctx: Ctx) -> str | Missing:
 
 async def advance(ctx: Ctx) -> Response:
     """After any page's step: ask for what is still missing, or finish."""
-    if ctx.exp.get("event") != "Register" and not ctx.exp.get("userId"):
+    if ctx.exp.event != Event.REGISTER and not ctx.exp.user_id:
         return ctx.go("/sign-in")
     concluded = await conclude(ctx)
     if isinstance(concluded, Missing):
@@ -373,7 +374,7 @@ async def sign_in(ctx: Ctx, user_id: str) -> str:
     spent; the new session handle for the cookie."""
     runtime = ctx.runtime
     assert runtime.engine is not None and runtime.sentinel is not None
-    event = ctx.exp.get("event", "SignIn")
+    event = ctx.exp.event.value
     social = social_identity(ctx)
     old_session = ctx.request.cookies.get(runtime.session_cookie)
     # One transaction: a sign-in happens whole or not at all, and one commit instead of five

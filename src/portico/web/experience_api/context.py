@@ -81,7 +81,7 @@ async def load(runtime: Runtime, request: Request) -> Ctx:
 # Verification records ------------------------------------------------------------------------
 def records(ctx: Ctx) -> dict[str, dict[str, Any]]:
     """The interaction's verification records by ``verificationId``."""
-    return ctx.exp.setdefault("verifications", {})  # type: ignore[no-any-return]
+    return ctx.exp.verifications
 
 
 def add_record(ctx: Ctx, record: dict[str, Any]) -> str:

@@ -71,13 +71,13 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     async def update_interaction_event(body: EventBody, ctx: Ctx = context) -> Response:
         """Change the event, keeping the verification records (the SPA's 404 -> Register
         switch reuses the verified code or social account)."""
-        current, wanted = ctx.exp.get("event", "SignIn"), body.interactionEvent
+        current, wanted = ctx.exp.event, body.interactionEvent
         if "ForgotPassword" in (current, wanted) and current != wanted:
             raise ApiError(400, "session.not_supported_for_forgot_password", "Not supported.")
         check_event(ctx, body.interactionEvent)
-        kept = ctx.exp.get("verifications", {})
+        kept = ctx.exp.verifications
         ctx.reset(body.interactionEvent)
-        ctx.exp["verifications"] = kept
+        ctx.exp.verifications = kept
         await ctx.save()
         return Response(status_code=204)
 
@@ -85,25 +85,25 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     async def get_interaction(ctx: Ctx = context) -> dict[str, Any]:
         """The interaction without secrets (no hashes, states or provider sessions)."""
         exp = ctx.exp
-        profile = {k: v for k, v in exp.get("profile", {}).items()
+        profile = {k: v for k, v in exp.profile.items()
                    if not k.startswith("password")}  # fmt: skip
         return {
-            "interactionEvent": exp.get("event", "SignIn"),
-            "userId": exp.get("userId") or exp.get("resetUserId"),
+            "interactionEvent": exp.event.value,
+            "userId": exp.user_id or exp.reset_user_id,
             "profile": profile,
             "verificationRecords": [
                 {"id": key, "type": r["type"], "verified": bool(r.get("verified")),
                  **({"identifier": {"type": r["identifier"]["kind"],
                                     "value": r["identifier"]["value"]}}
                     if r.get("identifier") else {})}
-                for key, r in exp.get("verifications", {}).items()
+                for key, r in exp.verifications.items()
             ],
         }  # fmt: skip
 
     @router.post("/identification", status_code=204, response_class=Response)
     async def identify_user(body: Identification | None = None, ctx: Ctx = context) -> Response:
         body = body or Identification()
-        event = ctx.exp.get("event", "SignIn")
+        event = ctx.exp.event
         check_event(ctx, event)
         try:
             if event == "Register":
@@ -123,7 +123,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     async def add_user_profile(
         body: ProfileValue | ProfileVerified, ctx: Ctx = context
     ) -> Response:
-        if ctx.exp.get("event") == "ForgotPassword":
+        if ctx.exp.event == "ForgotPassword":
             raise ApiError(400, "session.not_supported_for_forgot_password", "Not supported.")
         try:
             if isinstance(body, ProfileValue):
@@ -138,8 +138,8 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     @router.put("/profile/password", **NO_CONTENT)
     async def reset_user_password(body: NewPassword, ctx: Ctx = context) -> Response:
         """Forgot password: the new password, checked now, stored at ``submit``."""
-        user_id = ctx.exp.get("resetUserId")
-        if ctx.exp.get("event") != "ForgotPassword" or not user_id:
+        user_id = ctx.exp.reset_user_id
+        if ctx.exp.event != "ForgotPassword" or not user_id:
             raise ApiError(404, "session.identifier_not_found", "Identify the account first.")
         assert runtime.engine is not None
         user = await accounts.account(runtime.engine, ctx.tenant, user_id)
@@ -149,7 +149,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             hashed = await steps.new_password(ctx, body.password, body.password, user)
         except StepError as error:
             raise step_error(error, ctx.t) from None
-        ctx.exp["newPassword"] = hashed
+        ctx.exp.new_password = hashed
         await ctx.save()
         return Response(status_code=204)
 
@@ -157,11 +157,11 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     async def submit_interaction(ctx: Ctx = context) -> Response:
         """``{redirectTo}`` back to ``/oidc/auth/<uid>`` with a new session; 204 after a
         password reset (which signs nobody in, as on the pages)."""
-        event = ctx.exp.get("event", "SignIn")
+        event = ctx.exp.event
         check_event(ctx, event)
         if event == "ForgotPassword":
             return await _submit_reset(ctx)
-        if not ctx.exp.get("userId") and event != "Register":
+        if not ctx.exp.user_id and event != "Register":
             raise ApiError(404, "session.identifier_not_found", "Identify the user first.")
         try:
             concluded = await steps.conclude(ctx)
@@ -184,27 +184,26 @@ async def _register(ctx: Ctx, body: Identification) -> Response:
     """Logto creates the account here (201); so does Portico, once the profile the sign-up
     configuration requires is complete (else 422 ``user.missing_profile``)."""
     exp = ctx.exp
-    if exp.get("userId"):
+    if exp.user_id:
         raise ApiError(400, "session.identifier_already_identified", "Already created.")
     if body.verificationId:
         record = verified_record(
             ctx, body.verificationId, *CODE_TYPES.values(), "NewPasswordIdentity", "Social"
         )
         if record["type"] == "Social":
-            exp["social"] = record["identity"]
+            exp.social = record["identity"]
             info = record["info"]
             owners = [await owner_of(ctx, Identifier(k, info[k]))
                       for k in ("email", "phone") if info.get(k)]  # fmt: skip
             taken = any(owners)
-            exp["profile"] = {**social.new_profile(record["info"], taken=taken),
-                              **exp.get("profile", {})}  # fmt: skip
+            exp.profile = {**social.new_profile(record["info"], taken=taken), **exp.profile}
         else:
             identifier = Identifier.from_dict(record["identifier"])
             if await owner_of(ctx, identifier):
                 raise in_use(identifier.kind)
-            exp["profile"][identifier.kind] = identifier.value
+            exp.profile[identifier.kind] = identifier.value
             if record["type"] == "NewPasswordIdentity":
-                exp["profile"].update(record["password"])
+                exp.profile.update(record["password"])
     concluded = await steps.conclude(ctx)
     if isinstance(concluded, Missing):
         await ctx.save()
@@ -218,7 +217,7 @@ async def _identify_for_sign_in(ctx: Ctx, body: Identification) -> None:
     record = verified_record(ctx, body.verificationId, "Password", *CODE_TYPES.values(), "Social")
     if record["type"] == "Social":
         user_id = await _social_user(ctx, record, bool(body.linkSocialIdentity))
-        exp.update(userId=user_id, social=record["identity"])
+        exp.user_id, exp.social = user_id, record["identity"]
     else:
         identifier = Identifier.from_dict(record["identifier"])
         method = ctx.sie.method(identifier.kind)
@@ -227,8 +226,8 @@ async def _identify_for_sign_in(ctx: Ctx, body: Identification) -> None:
         owner = await owner_of(ctx, identifier)
         if owner is None:
             raise ApiError(404, "user.user_not_exist", "No account uses this identifier.")
-        exp.update(userId=owner["id"])
-    await _refuse_suspended(ctx, exp["userId"])
+        exp.user_id = owner["id"]
+    await _refuse_suspended(ctx, exp.user_id)
 
 
 async def _social_user(ctx: Ctx, record: dict[str, Any], link: bool) -> str:
@@ -264,7 +263,7 @@ async def _identify_for_reset(ctx: Ctx, verification_id: str) -> None:
     owner = await owner_of(ctx, identifier)
     if owner is None:
         raise ApiError(404, "user.user_not_exist", "No account uses this identifier.")
-    ctx.exp.update(resetUserId=owner["id"])
+    ctx.exp.reset_user_id = owner["id"]
 
 
 async def _refuse_suspended(ctx: Ctx, user_id: str) -> None:
@@ -273,20 +272,20 @@ async def _refuse_suspended(ctx: Ctx, user_id: str) -> None:
     if user is None:
         raise ApiError(404, "user.user_not_exist", "The account does not exist.")
     if user["is_suspended"]:
-        ctx.exp.pop("userId", None)
+        ctx.exp.user_id = None
         raise ApiError(401, "user.suspended", "This account is suspended.")
 
 
 # Profile -----------------------------------------------------------------------------------
 async def _current_user(ctx: Ctx) -> dict[str, Any] | None:
-    if not ctx.exp.get("userId"):
+    if not ctx.exp.user_id:
         return None
     assert ctx.runtime.engine is not None
-    return await accounts.account(ctx.runtime.engine, ctx.tenant, ctx.exp["userId"])
+    return await accounts.account(ctx.runtime.engine, ctx.tenant, ctx.exp.user_id)
 
 
 async def _profile_value(ctx: Ctx, body: ProfileValue) -> None:
-    profile = ctx.exp.setdefault("profile", {})
+    profile = ctx.exp.profile
     if body.type == "username":
         profile["username"] = await username_available(ctx, body.value.strip())
         return
@@ -302,18 +301,18 @@ async def _profile_value(ctx: Ctx, body: ProfileValue) -> None:
 async def _profile_verified(ctx: Ctx, body: ProfileVerified) -> None:
     if body.type == "social":
         record = verified_record(ctx, body.verificationId, "Social")
-        ctx.exp["social"] = record["identity"]
+        ctx.exp.social = record["identity"]
         return
     record = verified_record(ctx, body.verificationId, CODE_TYPES[body.type])
     identifier = Identifier.from_dict(record["identifier"])
     owner = await owner_of(ctx, identifier)
-    if owner is not None and owner["id"] != ctx.exp.get("userId"):
+    if owner is not None and owner["id"] != ctx.exp.user_id:
         raise in_use(identifier.kind)
-    ctx.exp.setdefault("profile", {})[identifier.kind] = identifier.value
+    ctx.exp.profile[identifier.kind] = identifier.value
 
 
 async def _submit_reset(ctx: Ctx) -> Response:
-    user_id, hashed = ctx.exp.get("resetUserId"), ctx.exp.get("newPassword")
+    user_id, hashed = ctx.exp.reset_user_id, ctx.exp.new_password
     if not user_id:
         raise ApiError(404, "session.identifier_not_found", "Identify the account first.")
     if not hashed:
