@@ -9,11 +9,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience import accounts
+from portico.experience.answers import StepError
 from portico.experience.identifiers import Identifier
 from portico.experience.interaction import Event
 from portico.web.experience import recovery, register, sign_in, steps
 from portico.web.experience.context import Ctx, form_view, view
-from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
 

@@ -11,10 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience import accounts
+from portico.experience.answers import StepError
 from portico.experience.identifiers import read
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
-from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
 

@@ -6,13 +6,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience import accounts
+from portico.experience.answers import StepError
 from portico.experience.identifiers import read
 from portico.experience.interaction import Event
 from portico.services.username_policy import UsernamePolicy, check_username, normalise_username
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.sign_in import needs_terms, restrict
-from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
 

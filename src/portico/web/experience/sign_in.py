@@ -8,12 +8,12 @@ from urllib.parse import quote
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience.answers import StepError
 from portico.experience.identifiers import Identifier, read
 from portico.experience.interaction import Event
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
-from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
 
 SCREENS = {

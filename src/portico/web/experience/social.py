@@ -27,10 +27,10 @@ from portico.connectors import ConnectorError
 from portico.connectors.kit import SocialUserInfo
 from portico.connectors.social import SocialErrorCode
 from portico.experience import accounts
+from portico.experience.answers import StepError
 from portico.services import emails, identities, phones
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, log, view
-from portico.web.experience.steps import StepError
 from portico.web.http import body_params
 from portico.web.runtime import Runtime
 

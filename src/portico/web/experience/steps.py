@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from portico.connectors import ConnectorError, ConnectorType
 from portico.experience import accounts
+from portico.experience.answers import StepError
 from portico.experience.codes import CodeError, Recipient
 from portico.experience.identifiers import Identifier, missing
 from portico.experience.interaction import Event, PendingCode
@@ -44,14 +45,6 @@ class Missing:
     """What sign-up still requires (see :func:`portico.experience.identifiers.missing`)."""
 
     need: str
-
-
-class StepError(Exception):
-    """A user-facing failure of a step: a phrase key, its parameters and the HTTP status."""
-
-    def __init__(self, key: str, status: int = 400, **params: Any) -> None:
-        super().__init__(key)
-        self.key, self.status, self.params = key, status, params
 
 
 # Lockout ------------------------------------------------------------------------------------

@@ -13,47 +13,18 @@ from typing import Any
 
 from fastapi import Request
 
+from portico.experience.answers import StepError, logto_answer
 from portico.experience.identifiers import Identifier, normalise_email, normalise_phone
 from portico.ids import standard_id
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx, context_of, find
-from portico.web.experience.steps import StepError
 from portico.web.runtime import Runtime
-
-# Page phrase keys (``StepError``) as Logto's ``{code, status}``; the status of the step is
-# used when it is None.
-CODES: dict[str, tuple[str, int | None]] = {
-    "error.invalid_credentials": ("session.invalid_credentials", 422),
-    "error.suspended": ("user.suspended", 401),
-    "error.locked": ("session.verification_blocked_too_many_attempts", 400),
-    "error.too_many_codes": ("verification_code.too_many_requests", 429),
-    "error.no_connector": ("connector.not_found", 501),
-    "error.send_failed": ("connector.general", 502),
-    "error.code_mismatch": ("verification_code.code_mismatch", 400),
-    "error.code_expired": ("verification_code.expired", 400),
-    "error.code_exceed_max_try": ("verification_code.exceed_max_try", 400),
-    "error.code_not_found": ("verification_code.not_found", 400),
-    "error.identifier_taken": ("user.identifier_already_in_use", 422),
-    "error.username_taken": ("user.username_already_in_use", 422),
-    "error.identity_taken": ("user.identity_already_in_use", 422),
-    "error.account_not_found": ("user.user_not_exist", 404),
-    "error.not_identified": ("session.identifier_not_found", 404),
-    "error.invalid_identifier": ("guard.invalid_input", 400),
-}
 
 
 def step_error(error: StepError, t: Any = None) -> ApiError:
-    """A page step's failure as Logto's API error (password and username policy rejections
-    keep their codes under ``password.rejected`` / ``username.rejected``)."""
-    message = t(error.key, **error.params) if t else error.key
-    if error.key.startswith("password_rejected."):
-        data = {"result": [{"code": error.key, "data": error.params}]}
-        return ApiError(422, "password.rejected", message, data)
-    if error.key.startswith("username."):
-        return ApiError(400, error.key, message, error.params or None)
-    code, status = CODES.get(error.key, ("request.general", None))
-    data = {"lockedMinutes": error.params["minutes"]} if error.key == "error.locked" else None
-    return ApiError(status or error.status, code, message, data)
+    """A step's refusal as the Experience API answers it (``experience/answers.py``)."""
+    status, code, data = logto_answer(error)
+    return ApiError(status, code, t(error.key, **error.params) if t else error.key, data)
 
 
 def refuse_non_json(request: Request) -> None:

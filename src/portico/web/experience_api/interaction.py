@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from portico.connectors.kit import SocialUserInfo
 from portico.experience import accounts
+from portico.experience.answers import StepError
 from portico.experience.identifiers import Identifier
 from portico.protocol import sessions as sessions_mod
 from portico.services import identities
@@ -19,7 +20,7 @@ from portico.web.api.errors import ApiError
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx
 from portico.web.experience.register import username_available
-from portico.web.experience.steps import Missing, StepError
+from portico.web.experience.steps import Missing
 from portico.web.experience_api.context import step_error, verified_record
 from portico.web.experience_api.schemas import (
     EventBody,

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends
 
 from portico.connectors import ConnectorError
 from portico.connectors.social import SocialErrorCode
+from portico.experience.answers import StepError
 from portico.experience.identifiers import Identifier
 from portico.web.api.errors import ApiError
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, log
 from portico.web.experience.register import username_available
-from portico.web.experience.steps import StepError
 from portico.web.experience_api.context import (
     add_record,
     identifier_of,

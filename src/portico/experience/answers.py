@@ -1,0 +1,53 @@
+"""Every refusal the sign-in engine gives, and how each front end says it: one table.
+
+A step refuses with :class:`StepError`: a phrase key (what the hosted page shows, in the
+user's language), its parameters and the page's HTTP status. The Experience API answers the
+same refusal with Logto's ``{code, status, data}`` from :data:`LOGTO`, so the two front ends
+cannot drift apart: a new refusal gets its page phrase and its Logto code here, together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StepError(Exception):
+    """A user-facing failure of a step: a phrase key, its parameters and the HTTP status."""
+
+    def __init__(self, key: str, status: int = 400, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.status, self.params = key, status, params
+
+
+# Page phrase key -> Logto's code and the API's status (None: the step's own status).
+LOGTO: dict[str, tuple[str, int | None]] = {
+    "error.invalid_credentials": ("session.invalid_credentials", 422),
+    "error.suspended": ("user.suspended", 401),
+    "error.locked": ("session.verification_blocked_too_many_attempts", 400),
+    "error.too_many_codes": ("verification_code.too_many_requests", 429),
+    "error.no_connector": ("connector.not_found", 501),
+    "error.send_failed": ("connector.general", 502),
+    "error.code_mismatch": ("verification_code.code_mismatch", 400),
+    "error.code_expired": ("verification_code.expired", 400),
+    "error.code_exceed_max_try": ("verification_code.exceed_max_try", 400),
+    "error.code_not_found": ("verification_code.not_found", 400),
+    "error.identifier_taken": ("user.identifier_already_in_use", 422),
+    "error.username_taken": ("user.username_already_in_use", 422),
+    "error.identity_taken": ("user.identity_already_in_use", 422),
+    "error.account_not_found": ("user.user_not_exist", 404),
+    "error.not_identified": ("session.identifier_not_found", 404),
+    "error.invalid_identifier": ("guard.invalid_input", 400),
+}
+
+
+def logto_answer(error: StepError) -> tuple[int, str, Any]:
+    """``(status, code, data)`` of the Experience API's answer to ``error``. Password and
+    username policy rejections keep their codes (under ``password.rejected``, and
+    ``username.*`` as they are); anything unlisted is ``request.general``."""
+    if error.key.startswith("password_rejected."):
+        return 422, "password.rejected", {"result": [{"code": error.key, "data": error.params}]}
+    if error.key.startswith("username."):
+        return 400, error.key, error.params or None
+    code, status = LOGTO.get(error.key, ("request.general", None))
+    data = {"lockedMinutes": error.params["minutes"]} if error.key == "error.locked" else None
+    return status or error.status, code, data
