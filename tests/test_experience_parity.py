@@ -153,3 +153,37 @@ def test_the_lockout_is_one_counter_across_front_ends(lab: Lab) -> None:
         assert sign_in(lab, user.email, "wrong-password-1") == Outcome(error="invalid_credentials")
     assert page_password(lab, user.email, PASSWORD) == Outcome(error="locked")
     assert api_password(lab, user.email, PASSWORD) == Outcome(error="locked")
+
+
+def page_reset(lab: Lab, address: str, password: str) -> None:
+    browser = lab.browser()
+    start(lab, browser)
+    before = len(lab.messages_to(address))
+    submit(browser, browser.get("/forgot-password"), "/forgot-password", identifier=address)
+    code_page = browser.get("/verification-code")
+    submit(browser, code_page, "/verification-code", code=lab.code_for(address, after=before))
+    reset_form = browser.get("/forgot-password/reset")
+    done = submit(browser, reset_form, "/forgot-password/reset",
+                  password=password, confirm=password)  # fmt: skip
+    assert done.status_code == 303 and done.headers["location"] == "/sign-in", done.text[:300]
+
+
+def api_reset(lab: Lab, address: str, password: str) -> None:
+    spa = Spa(lab)
+    spa.event("ForgotPassword")
+    verification_id = spa.email_verified(address, "ForgotPassword")
+    spa.ok("POST", "/experience/identification", {"verificationId": verification_id}, 204)
+    spa.ok("PUT", "/experience/profile/password", {"password": password}, 204)
+    spa.ok("POST", "/experience/submit", None, 204)
+
+
+@pytest.mark.parametrize("front", ["page", "api"])
+def test_forgot_password(lab: Lab, front: str) -> None:
+    lab.configure(**EMAIL_WITH_PASSWORD)
+    user = lab_user(lab)
+    (api_reset if front == "api" else page_reset)(lab, user.email, NEW_PASSWORD)
+    assert _sign_in_keys(lab, user.id) == ["Interaction.ForgotPassword.Submit"]
+    # Whichever front end reset it, both see the new password and refuse the old one.
+    for sign_in in (page_password, api_password):
+        assert sign_in(lab, user.email, PASSWORD) == Outcome(error="invalid_credentials")
+        assert sign_in(lab, user.email, NEW_PASSWORD) == Outcome(user_id=user.id)
