@@ -6,7 +6,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.management import admin  # noqa: F401  (fixture)
 from tests.support import Server
 
 BAD = [
@@ -37,7 +36,7 @@ def _body(path: tuple[str, ...], value: str) -> dict:
 
 
 @pytest.mark.parametrize("path", FIELDS, ids=[".".join(f) for f in FIELDS])
-def test_sign_in_experience_urls_follow_one_rule(admin: httpx.Client, path: tuple) -> None:  # noqa: F811
+def test_sign_in_experience_urls_follow_one_rule(admin: httpx.Client, path: tuple) -> None:
     before = admin.get("/sign-in-exp").json()
     for value in BAD:
         response = admin.patch("/sign-in-exp", json=_body(path, value))
@@ -50,7 +49,7 @@ def test_sign_in_experience_urls_follow_one_rule(admin: httpx.Client, path: tupl
     admin.patch("/sign-in-exp", json=_body(path, None) if len(path) == 1 else {path[0]: {}})
 
 
-def test_the_support_email_is_an_address(admin: httpx.Client) -> None:  # noqa: F811
+def test_the_support_email_is_an_address(admin: httpx.Client) -> None:
     for value in ("javascript:alert(1)", "mailto:x@example.com?body=hi", "nobody"):
         response = admin.patch("/sign-in-exp", json={"supportEmail": value})
         assert response.status_code == 400, (value, response.text)
@@ -60,7 +59,7 @@ def test_the_support_email_is_an_address(admin: httpx.Client) -> None:  # noqa: 
 
 
 def test_the_support_link_on_public_pages_is_never_a_script(
-    admin: httpx.Client,  # noqa: F811
+    admin: httpx.Client,
     server: Server,
 ) -> None:
     refused = admin.patch("/sign-in-exp", json={"supportWebsiteUrl": "javascript:alert(1)"})
@@ -69,7 +68,7 @@ def test_the_support_link_on_public_pages_is_never_a_script(
     assert "javascript:" not in public.text
 
 
-def test_application_logo_follows_the_rule(admin: httpx.Client) -> None:  # noqa: F811
+def test_application_logo_follows_the_rule(admin: httpx.Client) -> None:
     for value in ("javascript:alert(1)", "http://example.com/logo.png"):
         response = admin.post(
             "/applications",
@@ -81,7 +80,7 @@ def test_application_logo_follows_the_rule(admin: httpx.Client) -> None:  # noqa
 
 
 def test_connector_logos_follow_the_rule_and_unknown_metadata_is_refused(
-    admin: httpx.Client,  # noqa: F811
+    admin: httpx.Client,
 ) -> None:
     """A connector's logo is an ``<img>`` on the public sign-in page."""
     config = {"clientId": "c1", "clientSecret": "s1"}

@@ -12,7 +12,7 @@ from portico.services.errors import ServiceError
 from portico.storage import users as user_repo
 from portico.web.console import auth
 from portico.web.console.context import Console, form, page
-from portico.web.console.credentials import policy_error
+from portico.web.console.credentials import create_admin
 from portico.web.runtime import Runtime
 
 SECTION = "admins"
@@ -32,12 +32,7 @@ async def create(ctx: Console) -> Response:
     username, password = ctx.field("username", 128).strip(), ctx.field("password", 1024)
     try:
         async with ctx.write() as conn:
-            problem = await policy_error(ctx.runtime, password, username)
-            if problem:
-                raise ServiceError(problem, code="password.rejected")
-            admin = await user_service.create_user(
-                conn, ADMIN_TENANT, username=username, password=password
-            )
+            admin = await create_admin(conn, username, password)
             await ctx.audit(
                 conn, "CreateAdmin", tenant=ADMIN_TENANT, prefix="Console", user_id=admin["id"]
             )

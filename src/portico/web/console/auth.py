@@ -24,9 +24,8 @@ from portico.storage import artifacts, configs
 from portico.storage import users as user_repo
 from portico.web.console import session as sessions
 from portico.web.console.context import Console, admin_count, error_page, render, signed_in
-from portico.web.console.credentials import verify
+from portico.web.console.credentials import create_admin, verify
 from portico.web.http import body_params, client_address, redirect
-from portico.web.i18n import DEFAULT, translator
 from portico.web.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -121,16 +120,6 @@ async def _record(
     )
 
 
-async def _create_admin(
-    runtime: Runtime, conn: AsyncConnection, username: str, password: str
-) -> dict[str, Any]:
-    try:
-        return await admins.create_admin(conn, username, password)
-    except admins.PasswordRejected as rejected:
-        phrase = translator(DEFAULT)(rejected.rejection.code, **rejected.rejection.data)
-        raise ServiceError(phrase, code="password.rejected") from None
-
-
 def routes(runtime: Runtime) -> list[Route]:
     async def welcome(request: Request) -> Response:
         if await admin_count(runtime) > 0:
@@ -164,7 +153,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 owner = await configs.add_if_absent(conn, ADMIN_TENANT, _OWNER_KEY, marker)
                 if owner != marker or await user_repo.count_users(conn, ADMIN_TENANT) > 0:
                     return redirect("/console/sign-in")
-                admin = await _create_admin(runtime, conn, username, password)
+                admin = await create_admin(conn, username, password)
                 await _record(runtime, request, conn, "CreateAdmin", admin["id"], first=True)
         except ServiceError as error:
             return await again(error.message)
@@ -240,7 +229,7 @@ def routes(runtime: Runtime) -> list[Route]:
         assert runtime.engine is not None
         try:
             async with runtime.engine.begin() as conn:
-                admin = await _create_admin(runtime, conn, username, password)
+                admin = await create_admin(conn, username, password)
                 if not await artifacts.consume(conn, ADMIN_TENANT, INVITATION, digest(token)):
                     raise _Spent()
                 await _record(runtime, request, conn, "AcceptInvitation", admin["id"])

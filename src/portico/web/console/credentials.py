@@ -12,14 +12,18 @@ always has ``portico admin reset-password``, which also forgets every failure.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portico.experience.sentinel import Backoff, Locked
+from portico.services import admins
 from portico.services import users as user_service
 from portico.services.bootstrap import ADMIN_TENANT
-from portico.services.password_policy import PasswordPolicy, check_password
+from portico.services.errors import ServiceError
 from portico.web.i18n import DEFAULT, translator
 from portico.web.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 BACKOFF = Backoff(free=5, first=1, longest=300)
 WINDOW_SECONDS = 3600
@@ -28,17 +32,14 @@ WINDOW_SECONDS = 3600
 MAX_FAILURES = 100
 
 
-async def policy_error(runtime: Runtime, password: str, username: str) -> str | None:
-    """The first rule of the admin tenant's password policy that ``password`` breaks."""
-    assert runtime.experiences is not None
-    sie = await runtime.experiences.get(ADMIN_TENANT)
-    rejections = check_password(
-        password, PasswordPolicy.from_config(sie.passwordPolicy), {"username": username}
-    )
-    if not rejections:
-        return None
-    first = rejections[0]
-    return translator(DEFAULT)(first.code, **first.data)
+async def create_admin(conn: AsyncConnection, username: str, password: str) -> dict[str, Any]:
+    """``services/admins.create_admin`` (the admin tenant's password policy applies), its
+    refusal put in words for the console's forms."""
+    try:
+        return await admins.create_admin(conn, username, password)
+    except admins.PasswordRejected as rejected:
+        phrase = translator(DEFAULT)(rejected.rejection.code, **rejected.rejection.data)
+        raise ServiceError(phrase, code="password.rejected") from None
 
 
 def _wait(locked: Locked) -> str:
