@@ -10,8 +10,8 @@ import unicodedata
 import pytest
 
 from portico.connectors.kit import SocialUserInfo
+from portico.experience.verifications.social import normalised
 from portico.services.emails import canonical
-from portico.web.experience.social import normalised
 from tests.conftest import PASSWORD, lab_user
 from tests.lab import EMAIL_WITH_PASSWORD, Lab, submit
 from tests.support import authorize_url, unique

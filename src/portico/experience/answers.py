@@ -37,6 +37,11 @@ LOGTO: dict[str, tuple[str, int | None]] = {
     "error.account_not_found": ("user.user_not_exist", 404),
     "error.not_identified": ("session.identifier_not_found", 404),
     "error.invalid_identifier": ("guard.invalid_input", 400),
+    "error.verification_incomplete": ("session.verification_failed", 400),
+    "error.social_state": ("session.connector_session_not_found", 400),
+    "error.social_cancelled": ("connector.authorization_failed", 400),
+    "error.social_failed": ("connector.general", 502),
+    "error.social_no_account": ("user.identity_not_exist", 404),
 }
 
 
@@ -48,6 +53,12 @@ def logto_answer(error: StepError) -> tuple[int, str, Any]:
         return 422, "password.rejected", {"result": [{"code": error.key, "data": error.params}]}
     if error.key.startswith("username."):
         return 400, error.key, error.params or None
+    if error.key == "error.identifier_taken" and error.params.get("kind"):
+        return 422, f"user.{error.params['kind']}_already_in_use", None
     code, status = LOGTO.get(error.key, ("request.general", None))
-    data = {"lockedMinutes": error.params["minutes"]} if error.key == "error.locked" else None
+    data: dict[str, Any] | None = None
+    if error.key == "error.locked":
+        data = {"lockedMinutes": error.params["minutes"]}
+    elif error.key == "error.social_no_account" and error.params.get("related"):
+        data = {"relatedUser": {"type": error.params["related"]}}
     return status or error.status, code, data

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from portico.experience import verifications
 from portico.experience.identifiers import Identifier
+from portico.experience.verifications import CodeVerification, Verification
 
 
 class Event(StrEnum):
@@ -31,6 +33,10 @@ class PendingCode:
     identifier: Identifier
     purpose: str
     bind: bool = False
+
+    def verification(self) -> CodeVerification:
+        """The code check this page runs (the same class as the Experience API's)."""
+        return CodeVerification(self.identifier, self.purpose)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.identifier.as_dict(), "purpose": self.purpose, "bind": self.bind}
@@ -61,7 +67,7 @@ class ExperienceState:
     verified_identifier: Identifier | None = None  # proven, then found to be someone's
     existing_user_id: str | None = None  # whose it was
     social: dict[str, Any] | None = None  # the provider identity to link
-    verifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verifications: dict[str, Verification] = field(default_factory=dict)
     notice: str | None = None  # a phrase key shown once on the next page
 
     def to_json(self) -> dict[str, Any]:
@@ -79,7 +85,8 @@ class ExperienceState:
             ),
             "existingUserId": self.existing_user_id,
             "social": self.social,
-            "verifications": self.verifications or None,
+            "verifications": {key: record.to_json() for key, record in self.verifications.items()}
+            or None,
             "notice": self.notice,
         }
         return {key: value for key, value in data.items() if value is not None}
@@ -100,6 +107,10 @@ class ExperienceState:
             verified_identifier=_identifier(data.get("verifiedIdentifier")),
             existing_user_id=data.get("existingUserId"),
             social=data.get("social"),
-            verifications=dict(data.get("verifications") or {}),
+            verifications={
+                key: record
+                for key, stored in (data.get("verifications") or {}).items()
+                if (record := verifications.load(stored)) is not None
+            },
             notice=data.get("notice"),
         )

@@ -3,15 +3,13 @@ What a verified identifier leads to depends on why the code was sent (its purpos
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.experience import accounts
+from portico.experience import identification
 from portico.experience.answers import StepError
-from portico.experience.identifiers import Identifier
-from portico.experience.interaction import Event
+from portico.experience.interaction import Event, PendingCode
+from portico.experience.verifications import CodeVerification
 from portico.web.experience import recovery, register, sign_in, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.runtime import Runtime
@@ -32,45 +30,41 @@ def _form(ctx: Ctx, error: StepError | None = None, status: int = 200) -> Respon
     return ctx.render("verification_code.html", status=status, **values)
 
 
-async def _owner(ctx: Ctx, identifier: Identifier) -> dict[str, Any] | None:
-    assert ctx.runtime.engine is not None
-    return await accounts.owner(ctx.runtime.engine, ctx.tenant, identifier.value)
-
-
-async def verified(ctx: Ctx, identifier: Identifier, purpose: str, bind: bool) -> Response:
-    """Route a freshly verified identifier (Logto's transitions included)."""
-    exp = ctx.exp
+async def verified(ctx: Ctx, pending: PendingCode, verification: CodeVerification) -> Response:
+    """Route a freshly verified identifier by why it was sent (the engine's
+    ``identification`` rules), with Logto's transitions: a sign-in code for an address no
+    account uses offers to create one; a sign-up code for one in use offers to sign in."""
+    exp, turn, identifier = ctx.exp, ctx.turn, pending.identifier
     exp.pending = None
-    owner = await _owner(ctx, identifier)
-    if bind:  # profile fulfilment: the identifier must not belong to someone else
-        if owner is not None and owner["id"] != exp.user_id:
+    try:
+        if pending.bind:  # profile fulfilment
+            await identification.bind(turn, verification)
+        elif pending.purpose == "ForgotPassword":
+            await identification.reset_with(turn, verification)
             await ctx.save()
-            raise StepError("error.identifier_taken", 409)
-        exp.profile[identifier.kind] = identifier.value
-        return await steps.advance(ctx)
-    if purpose == "ForgotPassword":
-        if owner is None:
-            ctx.reset("ForgotPassword")
-            await ctx.save()
-            raise StepError("error.account_not_found", 404)
-        exp.reset_user_id = owner["id"]
-        await ctx.save()
-        return ctx.go("/forgot-password/reset")
-    if purpose == "SignIn":
-        if owner is None:
+            return ctx.go("/forgot-password/reset")
+        elif pending.purpose == "SignIn":
+            await identification.sign_in_with(turn, verification)
+        else:
+            await identification.register_with(turn, verification)
+    except StepError as error:
+        transition = not pending.bind
+        if transition and error.key == "error.account_not_found" and pending.purpose == "SignIn":
             exp.verified_identifier = identifier
             await ctx.save()
             if not ctx.sie.can_register:
-                raise StepError("error.account_not_found", 404)
+                raise
             return ctx.go("/transition/register")
-        exp.user_id = owner["id"]
-        return await steps.advance(ctx)
-    # Register
-    if owner is not None:
-        exp.verified_identifier, exp.existing_user_id = identifier, owner["id"]
+        if transition and error.key == "error.identifier_taken" and pending.purpose == "Register":
+            owner = await verification.identify_user(turn)
+            assert owner is not None
+            exp.verified_identifier, exp.existing_user_id = identifier, str(owner["id"])
+            await ctx.save()
+            return ctx.go("/transition/sign-in")
+        if pending.purpose == "ForgotPassword":
+            ctx.reset(Event.FORGOT_PASSWORD)
         await ctx.save()
-        return ctx.go("/transition/sign-in")
-    exp.profile[identifier.kind] = identifier.value
+        raise
     return await steps.advance(ctx)
 
 
@@ -85,9 +79,9 @@ def routes(runtime: Runtime) -> list[Route]:
         if pending is None:
             return ctx.go("/sign-in")
         try:
-            code = ctx.field("code", 32)
-            await steps.check_code(ctx, pending.identifier, pending.purpose, code)
-            return await verified(ctx, pending.identifier, pending.purpose, pending.bind)
+            verification = pending.verification()
+            await verification.verify(ctx.turn, ctx.field("code", 32))
+            return await verified(ctx, pending, verification)
         except StepError as error:
             if ctx.pending() is None:  # verified, but what it leads to failed
                 return await _after_error(ctx, error)

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience import consent
 from portico.protocol import sessions as sessions_mod
 from portico.protocol.authorization import endpoint as authz
 from portico.protocol.authorization.request import AuthorizationRequest
@@ -29,10 +30,9 @@ KNOWN_SCOPES = {
 
 def routes(runtime: Runtime) -> list[Route]:
     async def account_id(ctx: Ctx) -> str | None:
-        session = await sessions_mod.find_session(
-            ctx.provider, ctx.request.cookies.get(runtime.session_cookie)
+        return await consent.signed_in_user(
+            ctx.turn, ctx.request.cookies.get(runtime.session_cookie)
         )
-        return session.account_id if session else None
 
     async def organizations(ctx: Ctx, user_id: str | None) -> list[dict[str, Any]] | None:
         """The user's organizations when the organizations scope is asked for, else None;
@@ -70,26 +70,10 @@ def routes(runtime: Runtime) -> list[Route]:
         user_id = await account_id(ctx)
         if user_id is None or ctx.client is None:
             return ctx.go(f"/oidc/auth/{ctx.uid}")  # signed out meanwhile: sign in again
-        chosen = (
-            [o for o in ctx.fields.get("organization_id", []) if o][:100]
-            if SCOPE_ORGANIZATIONS in auth_request.scopes
-            else None
-        )
-        assert runtime.engine is not None
         try:
-            async with runtime.engine.begin() as conn:
-                await consents.remember(
-                    conn,
-                    ctx.tenant,
-                    ctx.client.id,
-                    user_id,
-                    authz.consent_request(auth_request),
-                    chosen,
-                )
+            await consent.grant(ctx.turn, ctx.client, user_id, ctx.fields.get("organization_id"))
         except ServiceError:
             return await render(ctx, "error.consent_organization")
-        ctx.interaction["consented"] = True
-        await ctx.save()
         return ctx.go(f"/oidc/auth/{ctx.uid}")
 
     return [

@@ -15,10 +15,9 @@ from starlette.responses import HTMLResponse, Response
 
 from portico.experience.identifiers import Identifier
 from portico.experience.interaction import Event, ExperienceState
-from portico.ids import digest
+from portico.experience.turn import Origin, Turn
 from portico.protocol import sessions as sessions_mod
 from portico.protocol.provider import Provider
-from portico.services import audit
 from portico.services.applications import Client
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import SignInExperience
@@ -49,31 +48,43 @@ class Ctx:
     notice: str | None = None
     # The console's preview shows unsaved colours from its own stylesheet.
     theme_css: str | None = None
-    _state: ExperienceState | None = field(default=None, repr=False)
+    turn: Turn = field(init=False, repr=False)
 
-    # State ---------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        client = self.request.client
+        self.turn = Turn(
+            self.runtime,
+            self.uid,
+            self.interaction,
+            self.sie,
+            origin=Origin(
+                ip=client.host if client else None,
+                user_agent=self.request.headers.get("user-agent", "")[:512] or None,
+                application_id=self.client.id if self.client else None,
+                application_name=self.client.name if self.client else None,
+                locale=self.t("meta.lang_tag"),
+                ui_locales=self.interaction["request"].get("ui_locales") or "",
+            ),
+            translate=self.t,
+        )
+
+    # State (the engine's turn: experience/turn.py) ------------------------------------------
     @property
     def provider(self) -> Provider:
-        assert self.runtime.provider is not None
-        return self.runtime.provider
+        return self.turn.provider
 
     @property
     def exp(self) -> ExperienceState:
-        """The experience state of this interaction (``experience/interaction.py``): event,
-        pending code, the identified user and the profile collected so far; read from the
-        artifact once, written back by :meth:`save`."""
-        if self._state is None:
-            self._state = ExperienceState.from_json(self.interaction.get("exp"))
-        return self._state
+        """The interaction's typed state (``experience/interaction.py``)."""
+        return self.turn.state
 
     @property
     def jti(self) -> str:
-        """The interaction's id as stored (codes are bound to it)."""
-        return digest(self.uid)
+        return self.turn.jti
 
     @property
     def tenant(self) -> str:
-        return TENANT
+        return self.turn.tenant
 
     def field(self, name: str, limit: int = 256) -> str:
         return (self.fields.get(name) or [""])[0][:limit]
@@ -83,12 +94,10 @@ class Ctx:
         return found.identifier if found else None
 
     async def save(self, conn: AsyncConnection | None = None) -> None:
-        self.interaction["exp"] = self.exp.to_json()
-        await sessions_mod.update_interaction(self.provider, self.uid, self.interaction, conn)
+        await self.turn.save(conn)
 
     def reset(self, event: str = Event.SIGN_IN) -> None:
-        """A fresh state for ``event``: nothing proven, nobody identified."""
-        self._state = ExperienceState(event=Event(event))
+        self.turn.reset(event)
 
     # Rendering -----------------------------------------------------------------------------
     @property
@@ -142,41 +151,8 @@ class Ctx:
     def go(self, path: str) -> Response:
         return redirect(path)
 
-    # Audit log -------------------------------------------------------------------------------
-    async def audit(
-        self,
-        key: str,
-        *,
-        user_id: str | None = None,
-        error: str | None = None,
-        conn: AsyncConnection | None = None,
-        **details: Any,
-    ) -> None:
-        """One entry in the audit log (Logto's ``Interaction.*`` keys), in ``conn``'s
-        transaction when given; codes and passwords never reach it (``audit.record`` drops
-        credential-named keys as well)."""
-        client_ip = self.request.client.host if self.request.client else None
-        values: dict[str, Any] = {
-            "result": audit.LogResult.ERROR if error else audit.LogResult.SUCCESS,
-            "user_id": user_id,
-            "application_id": self.client.id if self.client else None,
-            "ip": client_ip,
-            "user_agent": self.request.headers.get("user-agent", "")[:512] or None,
-            "error": {
-                "code": error,
-                "message": self.t(error) if error.startswith("error.") else error,
-            }
-            if error
-            else None,
-            "interactionEvent": self.exp.event.value,
-            **details,
-        }
-        if conn is not None:
-            await audit.record(conn, self.tenant, key, **values)
-            return
-        assert self.runtime.engine is not None
-        async with self.runtime.engine.begin() as own:
-            await audit.record(own, self.tenant, key, **values)
+    async def audit(self, key: str, **values: Any) -> None:
+        await self.turn.audit(key, **values)
 
 
 async def translated_error(

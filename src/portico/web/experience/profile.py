@@ -13,9 +13,10 @@ from portico.experience import accounts
 from portico.experience.answers import StepError
 from portico.experience.identifiers import read
 from portico.experience.interaction import Event
+from portico.experience.passwords import new_password, username_available
+from portico.experience.profile import social_identity, still_missing, user_info
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
-from portico.web.experience.register import username_available
 from portico.web.runtime import Runtime
 
 
@@ -28,7 +29,9 @@ async def _user(ctx: Ctx) -> dict[str, Any] | None:
 
 
 async def _need(ctx: Ctx) -> str | None:
-    return steps.still_missing(ctx, await _user(ctx)) if _in_progress(ctx) else None
+    if not _in_progress(ctx):
+        return None
+    return still_missing(ctx.sie, ctx.exp, await _user(ctx), social_identity(ctx.turn))
 
 
 def _in_progress(ctx: Ctx) -> bool:
@@ -67,7 +70,7 @@ def routes(runtime: Runtime) -> list[Route]:
             if identifier is None:
                 raise StepError("error.invalid_identifier")
             if identifier.kind == "username":
-                ctx.exp.profile["username"] = await username_available(ctx, raw.strip())
+                ctx.exp.profile["username"] = await username_available(ctx.turn, raw.strip())
                 return await steps.advance(ctx)
             await steps.send_code(ctx, identifier, ctx.exp.event.value, bind=True)
             return ctx.go("/verification-code")
@@ -83,16 +86,11 @@ def routes(runtime: Runtime) -> list[Route]:
         if not _in_progress(ctx):
             return ctx.go("/sign-in")
         try:
-            have = steps.have(ctx.exp.profile, await _user(ctx))
-            hashed = await steps.new_password(
-                ctx,
+            hashed = await new_password(
+                ctx.turn,
                 (ctx.fields.get("password") or [""])[0],
                 (ctx.fields.get("confirm") or [""])[0],
-                {
-                    "username": have.get("username"),
-                    "primary_email": have.get("email"),
-                    "primary_phone": have.get("phone"),
-                },
+                user_info(ctx.exp.profile, await _user(ctx)),
             )
             ctx.exp.profile.update(hashed)
             return await steps.advance(ctx)

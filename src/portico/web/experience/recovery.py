@@ -10,9 +10,10 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.experience import accounts
+from portico.experience import accounts, conclusion
 from portico.experience.answers import StepError
 from portico.experience.identifiers import read
+from portico.experience.passwords import new_password
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.runtime import Runtime
@@ -64,20 +65,19 @@ def routes(runtime: Runtime) -> list[Route]:
         user_id = ctx.exp.reset_user_id
         if not user_id:
             return ctx.go("/forgot-password")
-        assert runtime.engine is not None and runtime.sentinel is not None
-        user = await accounts.account(runtime.engine, ctx.tenant, user_id)
+        user = await accounts.account(ctx.turn.engine, ctx.tenant, user_id)
         if user is None:
             return ctx.go("/forgot-password")
         try:
-            hashed = await steps.new_password(
-                ctx,
+            hashed = await new_password(
+                ctx.turn,
                 (ctx.fields.get("password") or [""])[0],
                 (ctx.fields.get("confirm") or [""])[0],
                 user,
             )
         except StepError as error:
             return _reset_form(ctx, error)
-        await steps.reset_password(ctx, user_id, hashed)
+        await conclusion.reset_password(ctx.turn, user_id, hashed)
         ctx.exp.notice = "notice.password_reset"
         await ctx.save()
         return ctx.go("/sign-in")

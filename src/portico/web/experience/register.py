@@ -5,11 +5,10 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.experience import accounts
 from portico.experience.answers import StepError
 from portico.experience.identifiers import read
 from portico.experience.interaction import Event
-from portico.services.username_policy import UsernamePolicy, check_username, normalise_username
+from portico.experience.passwords import new_password, username_available
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.sign_in import needs_terms, restrict
@@ -26,19 +25,6 @@ async def form(ctx: Ctx, error: StepError | None = None, identifier: str = "") -
     if error:
         return ctx.error("register.html", error.key, error.status, params=error.params, **values)
     return ctx.render("register.html", **values)
-
-
-async def username_available(ctx: Ctx, raw: str) -> str:
-    """The username, normalised, when the policy accepts it and nobody has it."""
-    assert ctx.runtime.engine is not None
-    policy = UsernamePolicy.from_config(ctx.sie.usernamePolicy)
-    problems = check_username(raw, policy)
-    if problems:
-        raise StepError(problems[0].code, **problems[0].data)
-    username = normalise_username(raw, policy)
-    if await accounts.owner(ctx.runtime.engine, ctx.tenant, username):
-        raise StepError("error.username_taken", 409)
-    return username
 
 
 def routes(runtime: Runtime) -> list[Route]:
@@ -62,14 +48,12 @@ def routes(runtime: Runtime) -> list[Route]:
                 raise StepError("error.invalid_identifier")
             ctx.reset("Register")
             if identifier.kind == "username":
-                username = await username_available(ctx, raw.strip())
+                username = await username_available(ctx.turn, raw.strip())
                 ctx.exp.profile["username"] = username
                 password = (ctx.fields.get("password") or [""])[0]
                 if password:
                     confirm = (ctx.fields.get("confirm") or [""])[0]
-                    hashed = await steps.new_password(
-                        ctx, password, confirm, {"username": username}
-                    )
+                    hashed = await new_password(ctx.turn, password, confirm, {"username": username})
                     ctx.exp.profile.update(hashed)
                 return await steps.advance(ctx)
             await steps.send_code(ctx, identifier, "Register")

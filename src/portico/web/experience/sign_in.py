@@ -8,9 +8,11 @@ from urllib.parse import quote
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience import identification
 from portico.experience.answers import StepError
 from portico.experience.identifiers import Identifier, read
 from portico.experience.interaction import Event
+from portico.experience.verifications import PasswordVerification
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
@@ -161,6 +163,7 @@ def _password_form(ctx: Ctx, error: StepError | None = None) -> Response:
 
 
 async def _signed_in_with_password(ctx: Ctx, identifier: Identifier, password: str) -> Response:
-    user = await steps.check_password_of(ctx, identifier, password)
-    ctx.exp.user_id = user["id"]
+    verification = PasswordVerification(identifier)
+    await verification.verify(ctx.turn, password)
+    await identification.sign_in_with(ctx.turn, verification)
     return await steps.advance(ctx)

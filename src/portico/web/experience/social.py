@@ -14,30 +14,23 @@ provider returned before any account changes. Then the identity decides:
 
 from __future__ import annotations
 
-import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from portico.connectors import ConnectorError
-from portico.connectors.kit import SocialUserInfo
-from portico.connectors.social import SocialErrorCode
-from portico.experience import accounts
+from portico.experience import identification
 from portico.experience.answers import StepError
-from portico.services import emails, identities, phones
+from portico.experience.profile import new_profile
+from portico.experience.verifications import SocialVerification
+from portico.experience.verifications.social import MAX_CALLBACK_PARAMS
 from portico.web.experience import steps
-from portico.web.experience.context import Ctx, form_view, log, view
+from portico.web.experience.context import Ctx, form_view, view
 from portico.web.http import body_params
 from portico.web.runtime import Runtime
-
-MAX_CALLBACK_PARAMS = 32
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 async def buttons(ctx: Ctx) -> list[dict[str, str]]:
@@ -111,7 +104,7 @@ def routes(runtime: Runtime) -> list[Route]:
             ctx.interaction.pop("socialLink", None)
             ctx.reset("Register")
             ctx.exp.social = pending["identity"]
-            ctx.exp.profile = new_profile(pending["info"], taken=True)
+            ctx.exp.profile = new_profile(pending["info"], taken=True)  # theirs is in use
             try:
                 return await steps.advance(ctx)
             except StepError as error:
@@ -136,125 +129,55 @@ async def _start(ctx: Ctx, connector_id: str) -> Response:
     """Send the browser to the provider. Starting is safe as a GET (a plain link): it only
     replaces this interaction's pending social state, and the callback accepts nothing that
     this browser's interaction did not ask for."""
-    runtime = ctx.runtime
-    assert runtime.connectors is not None
     enabled = {b["id"]: b for b in await buttons(ctx)}
     if connector_id not in enabled:
         return _failed(ctx, "error.social_not_enabled", 404, provider=connector_id)
     provider = enabled[connector_id]["name"]
-    state = secrets.token_urlsafe(32)
-    session: dict[str, Any] = {}
-    redirect_uri = f"{runtime.settings.endpoint}/callback/{connector_id}"
+    redirect_uri = f"{ctx.runtime.settings.endpoint}/callback/{connector_id}"
     try:
-        connector, _ = await runtime.connectors.social(ctx.tenant, connector_id)
-        url = await connector.authorization_uri(
-            state=state, redirect_uri=redirect_uri, connector_id=connector_id, session=session
-        )
-    except ConnectorError as error:
-        log.warning("social sign-in %s could not start: %s", connector_id, error.admin_message)
-        return _failed(ctx, "error.social_failed", 502, provider=provider)
-    ctx.interaction["social"] = {
-        "connectorId": connector_id,
-        "state": state,
-        "session": session,
-        "redirectUri": redirect_uri,
-        "provider": provider,
-    }
+        record, url = await SocialVerification.start(
+            ctx.turn, connector_id, provider,
+            state=secrets.token_urlsafe(32), redirect_uri=redirect_uri,
+        )  # fmt: skip
+    except StepError as error:
+        return _failed(ctx, error.key, error.status, **error.params)
+    ctx.interaction["social"] = record.to_json()
     await ctx.save()
     return RedirectResponse(url, status_code=303)
 
 
 # Callback -------------------------------------------------------------------------------------
 async def _callback(ctx: Ctx, connector_id: str) -> Response:
-    runtime = ctx.runtime
-    assert runtime.connectors is not None and runtime.engine is not None
     pending = ctx.interaction.pop("social", None)
-    query = dict(list(ctx.request.query_params.items())[:MAX_CALLBACK_PARAMS])
-    state = query.get("state", "")
-    if (
-        not pending
-        or pending["connectorId"] != connector_id
-        or not hmac.compare_digest(state.encode(), pending["state"].encode())
-    ):
-        if pending:  # a wrong state still spends the pending one: single use
-            await ctx.save()
+    if not pending:
         return _failed(ctx, "error.social_state", 400)
-    await ctx.save()  # consumed before the provider is called
-    provider = pending["provider"]
-    if query.get("error"):
-        log.info("social sign-in %s ended by the provider: %s", connector_id, query["error"][:64])
-        return _failed(ctx, "error.social_cancelled", 400, provider=provider)
+    record = SocialVerification.from_json(pending)
+    query = dict(list(ctx.request.query_params.items())[:MAX_CALLBACK_PARAMS])
+    await ctx.save()  # the state is spent before anything else: single use
     try:
-        connector, found = await runtime.connectors.social(ctx.tenant, connector_id)
-        info = await connector.user_info(
-            {**query, "redirectUri": pending["redirectUri"]}, pending["session"]
-        )
-    except ConnectorError as error:
-        log.warning(
-            "social sign-in %s failed: [%s/%s] %s",
-            connector_id,
-            error.code,
-            error.reason,
-            error.admin_message,
-        )
-        await ctx.audit(
-            "Interaction.SignIn.Verification.Social.Submit",
-            error=error.code,
-            connectorId=connector_id,
-            reason=error.reason,
-        )
-        key = (
-            "error.social_cancelled"
-            if error.code == SocialErrorCode.AuthorizationFailed
-            else "error.social_failed"
-        )
-        return _failed(ctx, key, 502 if key == "error.social_failed" else 400, provider=provider)
-    info = normalised(info)
-    identity = {
-        "target": found["target"],
-        "id": info.id,
-        "details": details_of(info),
-        "provider": provider,
-        "syncProfile": bool(found.get("syncProfile")),
-    }
-    try:
-        return await _decide(ctx, identity, info)
+        record.take_state(connector_id, query.get("state", ""))
+        await record.verify(ctx.turn, query)
+        return await _decide(ctx, record)
     except StepError as error:
-        return _failed(ctx, error.key, error.status, **{"provider": provider, **error.params})
+        params = {"provider": record.provider, **error.params}
+        return _failed(ctx, error.key, error.status, **params)
 
 
-def normalised(info: SocialUserInfo) -> SocialUserInfo:
-    """The provider's email and phone number in the one stored form (``services/emails``,
-    E.164 digits), so they find and link the same account a typed one would; one that has
-    no such form is not used at all. The pages and the Experience API both take the
-    provider's profile through this."""
-    return info.model_copy(
-        update={
-            "email": info.email and emails.canonical(info.email),
-            "phone": info.phone and phones.normalise(info.phone),
-        }
-    )
-
-
-async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> Response:
-    runtime = ctx.runtime
-    assert runtime.engine is not None
+async def _decide(ctx: Ctx, record: SocialVerification) -> Response:
+    """A known identity (or, with automatic linking, the owner of the provider's email)
+    signs in; an identity whose email or phone an account has goes to the link page; any
+    other creates an account (through ``steps.advance``, so profile fulfilment applies)."""
     ctx.interaction.pop("socialLink", None)
-    async with runtime.engine.connect() as conn:
-        user_id = await identities.find_user_id(conn, ctx.tenant, identity["target"], info.id)
-    related = None if user_id else await related_user(runtime.engine, ctx.tenant, info)
-    if user_id:  # a known identity: sign in
+    match = await record.identify_user(ctx.turn)
+    if identification.social_user(ctx.turn, match, link=False):
         ctx.reset("SignIn")
-        ctx.exp.user_id, ctx.exp.social = user_id, identity
+        await identification.sign_in_with(ctx.turn, record)
         return await steps.advance(ctx)
+    related, info = match.related, record.info or {}
     if related is not None:
-        if ctx.sie.socialSignIn.automaticAccountLinking:
-            ctx.reset("SignIn")
-            ctx.exp.user_id, ctx.exp.social = related["id"], identity
-            return await steps.advance(ctx)
         ctx.interaction["socialLink"] = {
-            "identity": identity,
-            "info": info.model_dump(exclude={"rawData"}),
+            "identity": record.identity,
+            "info": info,
             "email": related.get("primary_email") or "",
             "phone": related.get("primary_phone") or "",
         }
@@ -263,42 +186,8 @@ async def _decide(ctx: Ctx, identity: dict[str, Any], info: SocialUserInfo) -> R
     if not ctx.sie.can_register:
         raise StepError("error.social_no_account", 404)
     ctx.reset("Register")
-    ctx.exp.social, ctx.exp.profile = identity, new_profile(info.model_dump(), taken=False)
+    await identification.register_with(ctx.turn, record)
     return await steps.advance(ctx)
-
-
-async def related_user(
-    engine: AsyncEngine, tenant: str, info: SocialUserInfo
-) -> dict[str, Any] | None:
-    """The user who owns the provider's (verified) email, else its phone number."""
-    for value in (info.email, info.phone):
-        if value:
-            user = await accounts.owner(engine, tenant, value)
-            if user is not None:
-                return user
-    return None
-
-
-def new_profile(info: dict[str, Any], *, taken: bool) -> dict[str, Any]:
-    """What a new account takes from the provider. The email/phone belong to someone else
-    when ``taken`` (the user chose a separate account), so they are left out."""
-    profile = steps.provider_profile(info)
-    if not taken:
-        for key in ("email", "phone"):
-            if info.get(key):
-                profile[key] = info[key]
-    return profile
-
-
-def details_of(info: SocialUserInfo) -> dict[str, Any]:
-    """What Logto keeps under ``identities[target].details``."""
-    details: dict[str, Any] = {"id": info.id}
-    for key in ("name", "email", "phone", "avatar"):
-        if getattr(info, key):
-            details[key] = getattr(info, key)
-    if info.rawData is not None:
-        details["rawData"] = info.rawData
-    return details
 
 
 def _failed(ctx: Ctx, key: str, status: int, **params: Any) -> Response:

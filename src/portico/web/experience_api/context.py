@@ -15,6 +15,7 @@ from fastapi import Request
 
 from portico.experience.answers import StepError, logto_answer
 from portico.experience.identifiers import Identifier, normalise_email, normalise_phone
+from portico.experience.verifications import Verification
 from portico.ids import standard_id
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx, context_of, find
@@ -50,30 +51,28 @@ async def load(runtime: Runtime, request: Request) -> Ctx:
 
 
 # Verification records ------------------------------------------------------------------------
-def records(ctx: Ctx) -> dict[str, dict[str, Any]]:
-    """The interaction's verification records by ``verificationId``."""
-    return ctx.exp.verifications
-
-
-def add_record(ctx: Ctx, record: dict[str, Any]) -> str:
+async def keep(ctx: Ctx, record: Verification) -> dict[str, str]:
+    """Keep ``record`` in the interaction under a new ``verificationId`` (saved), and the
+    answer that names it."""
     verification_id = standard_id()
-    records(ctx)[verification_id] = record
-    return verification_id
+    ctx.exp.verifications[verification_id] = record
+    await ctx.save()
+    return {"verificationId": verification_id}
 
 
-def record_of(ctx: Ctx, verification_id: str | None, *types: str) -> dict[str, Any]:
+def record_of(ctx: Ctx, verification_id: str | None, *types: str) -> Verification:
     """The record ``verification_id`` names, of one of ``types``."""
-    record = records(ctx).get(verification_id or "")
-    if record is None or record["type"] not in types:
+    record = ctx.exp.verifications.get(verification_id or "")
+    if record is None or record.type not in types:
         raise ApiError(
             404, "session.verification_session_not_found", "The verification was not found."
         )
     return record
 
 
-def verified_record(ctx: Ctx, verification_id: str | None, *types: str) -> dict[str, Any]:
+def verified_record(ctx: Ctx, verification_id: str | None, *types: str) -> Verification:
     record = record_of(ctx, verification_id, *types)
-    if not record.get("verified"):
+    if not record.verified:
         raise ApiError(400, "session.verification_failed", "The verification was not completed.")
     return record
 

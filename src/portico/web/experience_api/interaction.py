@@ -1,7 +1,7 @@
 """The interaction itself: start it, switch its event, read it, identify the user, collect
-the profile and submit. ``identification`` and ``submit`` end in the pages' own
-``steps.conclude`` and ``steps.sign_in`` (fulfilment, account creation, linking, session
-rotation, audit)."""
+the profile and submit. Who the user is comes from the engine's ``identification`` rules and
+what follows from ``conclusion`` (fulfilment, account creation, linking, session rotation,
+audit), as for the pages; this module only translates JSON and Logto's error codes."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from portico.connectors.kit import SocialUserInfo
-from portico.experience import accounts
+from portico.experience import accounts, conclusion, identification
 from portico.experience.answers import StepError
-from portico.experience.identifiers import Identifier
+from portico.experience.next_step import Fulfil
+from portico.experience.passwords import new_password, username_available
+from portico.experience.profile import user_info
+from portico.experience.verifications import CodeVerification
 from portico.protocol import sessions as sessions_mod
-from portico.services import identities
 from portico.web.api.errors import ApiError
-from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx
-from portico.web.experience.register import username_available
-from portico.web.experience.steps import Missing
 from portico.web.experience_api.context import step_error, verified_record
 from portico.web.experience_api.schemas import (
     EventBody,
@@ -45,15 +43,6 @@ def check_event(ctx: Ctx, event: str) -> None:
 def missing_profile(need: str) -> ApiError:
     return ApiError(422, "user.missing_profile", "The profile is incomplete.",
                     {"missingProfile": [need]})  # fmt: skip
-
-
-async def owner_of(ctx: Ctx, identifier: Identifier) -> dict[str, Any] | None:
-    assert ctx.runtime.engine is not None
-    return await accounts.owner(ctx.runtime.engine, ctx.tenant, identifier.value)
-
-
-def in_use(kind: str) -> ApiError:
-    return ApiError(422, f"user.{kind}_already_in_use", f"The {kind} is used by another account.")
 
 
 def routes(runtime: Runtime, load: Any) -> APIRouter:
@@ -88,18 +77,20 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         exp = ctx.exp
         profile = {k: v for k, v in exp.profile.items()
                    if not k.startswith("password")}  # fmt: skip
+        records = []
+        for key, record in exp.verifications.items():
+            shown: dict[str, Any] = {"id": key, "type": record.type.value,
+                                     "verified": record.verified}  # fmt: skip
+            identifier = getattr(record, "identifier", None)
+            if identifier is not None:
+                shown["identifier"] = {"type": identifier.kind, "value": identifier.value}
+            records.append(shown)
         return {
             "interactionEvent": exp.event.value,
             "userId": exp.user_id or exp.reset_user_id,
             "profile": profile,
-            "verificationRecords": [
-                {"id": key, "type": r["type"], "verified": bool(r.get("verified")),
-                 **({"identifier": {"type": r["identifier"]["kind"],
-                                    "value": r["identifier"]["value"]}}
-                    if r.get("identifier") else {})}
-                for key, r in exp.verifications.items()
-            ],
-        }  # fmt: skip
+            "verificationRecords": records,
+        }
 
     @router.post("/identification", status_code=204, response_class=Response)
     async def identify_user(body: Identification | None = None, ctx: Ctx = context) -> Response:
@@ -112,10 +103,12 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             if not body.verificationId:
                 raise ApiError(400, "guard.invalid_input", "verificationId is required.")
             if event == "ForgotPassword":
-                await _identify_for_reset(ctx, body.verificationId)
+                record = verified_record(ctx, body.verificationId, *CODE_TYPES.values())
+                await identification.reset_with(ctx.turn, record)
             else:
                 await _identify_for_sign_in(ctx, body)
         except StepError as error:
+            await ctx.save()
             raise step_error(error, ctx.t) from None
         await ctx.save()
         return Response(status_code=204)
@@ -142,12 +135,11 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         user_id = ctx.exp.reset_user_id
         if ctx.exp.event != "ForgotPassword" or not user_id:
             raise ApiError(404, "session.identifier_not_found", "Identify the account first.")
-        assert runtime.engine is not None
-        user = await accounts.account(runtime.engine, ctx.tenant, user_id)
+        user = await accounts.account(ctx.turn.engine, ctx.tenant, user_id)
         if user is None:
             raise ApiError(404, "user.user_not_exist", "The account does not exist.")
         try:
-            hashed = await steps.new_password(ctx, body.password, body.password, user)
+            hashed = await new_password(ctx.turn, body.password, body.password, user)
         except StepError as error:
             raise step_error(error, ctx.t) from None
         ctx.exp.new_password = hashed
@@ -165,11 +157,12 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         if not ctx.exp.user_id and event != "Register":
             raise ApiError(404, "session.identifier_not_found", "Identify the user first.")
         try:
-            concluded = await steps.conclude(ctx)
-            if isinstance(concluded, Missing):
+            concluded = await conclusion.conclude(ctx.turn)
+            if isinstance(concluded, Fulfil):
                 await ctx.save()
                 raise missing_profile(concluded.need)
-            handle = await steps.sign_in(ctx, concluded)
+            old_session = ctx.request.cookies.get(runtime.session_cookie)
+            handle = await conclusion.sign_in(ctx.turn, concluded, old_session)
         except StepError as error:
             await ctx.save()
             raise step_error(error, ctx.t) from None
@@ -184,132 +177,49 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
 async def _register(ctx: Ctx, body: Identification) -> Response:
     """Logto creates the account here (201); so does Portico, once the profile the sign-up
     configuration requires is complete (else 422 ``user.missing_profile``)."""
-    exp = ctx.exp
-    if exp.user_id:
+    if ctx.exp.user_id:
         raise ApiError(400, "session.identifier_already_identified", "Already created.")
     if body.verificationId:
         record = verified_record(
             ctx, body.verificationId, *CODE_TYPES.values(), "NewPasswordIdentity", "Social"
         )
-        if record["type"] == "Social":
-            exp.social = record["identity"]
-            info = record["info"]
-            owners = [await owner_of(ctx, Identifier(k, info[k]))
-                      for k in ("email", "phone") if info.get(k)]  # fmt: skip
-            taken = any(owners)
-            exp.profile = {**social.new_profile(record["info"], taken=taken), **exp.profile}
-        else:
-            identifier = Identifier.from_dict(record["identifier"])
-            if await owner_of(ctx, identifier):
-                raise in_use(identifier.kind)
-            exp.profile[identifier.kind] = identifier.value
-            if record["type"] == "NewPasswordIdentity":
-                exp.profile.update(record["password"])
-    concluded = await steps.conclude(ctx)
-    if isinstance(concluded, Missing):
-        await ctx.save()
-        raise missing_profile(concluded.need)
+        await identification.register_with(ctx.turn, record)
+    concluded = await conclusion.conclude(ctx.turn)
     await ctx.save()
+    if isinstance(concluded, Fulfil):
+        raise missing_profile(concluded.need)
     return Response(status_code=201)
 
 
 async def _identify_for_sign_in(ctx: Ctx, body: Identification) -> None:
-    exp = ctx.exp
     record = verified_record(ctx, body.verificationId, "Password", *CODE_TYPES.values(), "Social")
-    if record["type"] == "Social":
-        user_id = await _social_user(ctx, record, bool(body.linkSocialIdentity))
-        exp.user_id, exp.social = user_id, record["identity"]
-    else:
-        identifier = Identifier.from_dict(record["identifier"])
-        method = ctx.sie.method(identifier.kind)
-        if record["type"] != "Password" and not (method and method.verificationCode):
-            raise not_enabled(identifier.kind, "SignIn")  # the code was for fulfilment
-        owner = await owner_of(ctx, identifier)
-        if owner is None:
-            raise ApiError(404, "user.user_not_exist", "No account uses this identifier.")
-        exp.user_id = owner["id"]
-    await _refuse_suspended(ctx, exp.user_id)
-
-
-async def _social_user(ctx: Ctx, record: dict[str, Any], link: bool) -> str:
-    """A known identity's user; or the user with the provider's email/phone, when
-    ``automaticAccountLinking`` is on or the SPA asks to link (``linkSocialIdentity``)."""
-    assert ctx.runtime.engine is not None
-    identity = record["identity"]
-    async with ctx.runtime.engine.connect() as conn:
-        user_id = await identities.find_user_id(conn, ctx.tenant, identity["target"],
-                                                identity["id"])  # fmt: skip
-    related = (
-        None
-        if user_id
-        else await social.related_user(
-            ctx.runtime.engine, ctx.tenant, SocialUserInfo(**record["info"])
-        )
-    )
-    if user_id:
-        return str(user_id)
-    if related is not None and (link or ctx.sie.socialSignIn.automaticAccountLinking):
-        return str(related["id"])
-    data = {"relatedUser": {"type": "email" if related.get("primary_email") else "phone"}} \
-        if related else None  # fmt: skip
-    raise ApiError(404, "user.identity_not_exist", "No account has this identity.", data)
-
-
-async def _identify_for_reset(ctx: Ctx, verification_id: str) -> None:
-    """Only a code sent for ForgotPassword (which checked ``forgotPasswordMethods``)."""
-    record = verified_record(ctx, verification_id, *CODE_TYPES.values())
-    if record["purpose"] != "ForgotPassword":
-        raise ApiError(400, "session.verification_failed", "Verify a ForgotPassword code.")
-    identifier = Identifier.from_dict(record["identifier"])
-    owner = await owner_of(ctx, identifier)
-    if owner is None:
-        raise ApiError(404, "user.user_not_exist", "No account uses this identifier.")
-    ctx.exp.reset_user_id = owner["id"]
-
-
-async def _refuse_suspended(ctx: Ctx, user_id: str) -> None:
-    assert ctx.runtime.engine is not None
-    user = await accounts.account(ctx.runtime.engine, ctx.tenant, user_id)
-    if user is None:
-        raise ApiError(404, "user.user_not_exist", "The account does not exist.")
-    if user["is_suspended"]:
-        ctx.exp.user_id = None
-        raise ApiError(401, "user.suspended", "This account is suspended.")
+    if isinstance(record, CodeVerification):
+        method = ctx.sie.method(record.identifier.kind)
+        if not (method and method.verificationCode):
+            raise not_enabled(record.identifier.kind, "SignIn")  # the code was for fulfilment
+    await identification.sign_in_with(ctx.turn, record, link=bool(body.linkSocialIdentity))
 
 
 # Profile -----------------------------------------------------------------------------------
 async def _current_user(ctx: Ctx) -> dict[str, Any] | None:
     if not ctx.exp.user_id:
         return None
-    assert ctx.runtime.engine is not None
-    return await accounts.account(ctx.runtime.engine, ctx.tenant, ctx.exp.user_id)
+    return await accounts.account(ctx.turn.engine, ctx.tenant, ctx.exp.user_id)
 
 
 async def _profile_value(ctx: Ctx, body: ProfileValue) -> None:
     profile = ctx.exp.profile
     if body.type == "username":
-        profile["username"] = await username_available(ctx, body.value.strip())
+        profile["username"] = await username_available(ctx.turn, body.value.strip())
         return
-    have = steps.have(profile, await _current_user(ctx))
-    hashed = await steps.new_password(
-        ctx, body.value, body.value,
-        {"username": have.get("username"), "primary_email": have.get("email"),
-         "primary_phone": have.get("phone")},
-    )  # fmt: skip
-    profile.update(hashed)
+    info = user_info(profile, await _current_user(ctx))
+    profile.update(await new_password(ctx.turn, body.value, body.value, info))
 
 
 async def _profile_verified(ctx: Ctx, body: ProfileVerified) -> None:
-    if body.type == "social":
-        record = verified_record(ctx, body.verificationId, "Social")
-        ctx.exp.social = record["identity"]
-        return
-    record = verified_record(ctx, body.verificationId, CODE_TYPES[body.type])
-    identifier = Identifier.from_dict(record["identifier"])
-    owner = await owner_of(ctx, identifier)
-    if owner is not None and owner["id"] != ctx.exp.user_id:
-        raise in_use(identifier.kind)
-    ctx.exp.profile[identifier.kind] = identifier.value
+    types = ("Social",) if body.type == "social" else (CODE_TYPES[body.type],)
+    record = verified_record(ctx, body.verificationId, *types)
+    await identification.bind(ctx.turn, record)
 
 
 async def _submit_reset(ctx: Ctx) -> Response:
@@ -318,6 +228,6 @@ async def _submit_reset(ctx: Ctx) -> Response:
         raise ApiError(404, "session.identifier_not_found", "Identify the account first.")
     if not hashed:
         raise ApiError(422, "user.new_password_required_in_profile", "Set a new password.")
-    await steps.reset_password(ctx, user_id, hashed)
+    await conclusion.reset_password(ctx.turn, user_id, hashed)
     await ctx.save()
     return Response(status_code=204)

@@ -1,40 +1,41 @@
 """``/api/experience/verification/*``: prove something (a password, a code, a provider
 account, a new username and password) and get a ``verificationId`` for it. The checks are
-the pages' own steps (``web/experience/steps.py``): the same lockout, code limits and
-password policy."""
+the engine's verification classes (``experience/verifications/``), the pages' own: the same
+lockout, code limits and password policy."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from portico.connectors import ConnectorError
-from portico.connectors.social import SocialErrorCode
 from portico.experience.answers import StepError
-from portico.experience.identifiers import Identifier
+from portico.experience.verifications import (
+    CodeVerification,
+    NewPasswordIdentity,
+    PasswordVerification,
+    SocialVerification,
+)
+from portico.experience.verifications.social import MAX_CALLBACK_PARAMS
 from portico.web.api.errors import ApiError
-from portico.web.experience import social, steps
-from portico.web.experience.context import Ctx, log
-from portico.web.experience.register import username_available
+from portico.web.experience import social
+from portico.web.experience.context import Ctx
 from portico.web.experience_api.context import (
-    add_record,
     identifier_of,
+    keep,
     record_of,
     step_error,
 )
 from portico.web.experience_api.schemas import (
     CodeSend,
     CodeVerify,
-    PasswordVerification,
     SocialStart,
     SocialVerify,
 )
+from portico.web.experience_api.schemas import PasswordVerification as PasswordBody
 from portico.web.runtime import Runtime
 
 CODE_TYPES = {"email": "EmailVerificationCode", "phone": "PhoneVerificationCode"}
-MAX_CONNECTOR_DATA = 32
 
 
 def not_enabled(kind: str, event: str) -> ApiError:
@@ -67,7 +68,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
 
     @router.post("/password")
     async def create_password_verification(
-        body: PasswordVerification, ctx: Ctx = context
+        body: PasswordBody, ctx: Ctx = context
     ) -> dict[str, str]:
         """Logto: 422 ``session.invalid_credentials`` for a wrong password, an unknown
         account and (unlike Logto, to give no oracle) a suspended one."""
@@ -75,18 +76,13 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         method = ctx.sie.method(identifier.kind)
         if method is None or not method.password:
             raise not_enabled(identifier.kind, "SignIn")
+        record = PasswordVerification(identifier)
         try:
-            user = await steps.check_password_of(ctx, identifier, body.password)
+            await record.verify(ctx.turn, body.password)
         except StepError as error:
             await ctx.save()
             raise step_error(error, ctx.t) from None
-        verification_id = add_record(
-            ctx,
-            {"type": "Password", "identifier": identifier.as_dict(), "userId": user["id"],
-             "verified": True},
-        )  # fmt: skip
-        await ctx.save()
-        return {"verificationId": verification_id}
+        return await keep(ctx, record)
 
     @router.post("/verification-code")
     async def create_and_send_verification_code(
@@ -96,35 +92,30 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             raise ApiError(400, "guard.invalid_input", "Codes go to an email or a phone.")
         identifier = identifier_of(body.identifier.type, body.identifier.value)
         check_code_method(ctx, identifier.kind, body.interactionEvent)
+        record = CodeVerification(identifier, body.interactionEvent)
         try:
-            await steps.issue_code(ctx, identifier, body.interactionEvent)
+            await record.send(ctx.turn)
         except StepError as error:
             raise step_error(error, ctx.t) from None
-        verification_id = add_record(
-            ctx,
-            {"type": CODE_TYPES[identifier.kind], "identifier": identifier.as_dict(),
-             "purpose": body.interactionEvent, "verified": False},
-        )  # fmt: skip
-        await ctx.save()
-        return {"verificationId": verification_id}
+        return await keep(ctx, record)
 
     @router.post("/verification-code/verify")
     async def verify_verification_code(body: CodeVerify, ctx: Ctx = context) -> dict[str, str]:
         identifier = identifier_of(body.identifier.type, body.identifier.value)
         record = record_of(ctx, body.verificationId, *CODE_TYPES.values())
-        if Identifier.from_dict(record["identifier"]) != identifier:
+        assert isinstance(record, CodeVerification)
+        if record.identifier != identifier:
             raise ApiError(400, f"verification_code.{identifier.kind}_mismatch", "Mismatch.")
         try:
-            await steps.check_code(ctx, identifier, record["purpose"], body.code)
+            await record.verify(ctx.turn, body.code)
         except StepError as error:
             raise step_error(error, ctx.t) from None
-        record["verified"] = True
         await ctx.save()
         return {"verificationId": body.verificationId}
 
     @router.post("/new-password-identity")
     async def create_new_password_identity_verification(
-        body: PasswordVerification, ctx: Ctx = context
+        body: PasswordBody, ctx: Ctx = context
     ) -> dict[str, str]:
         """Register with a username and a password (Logto: only ``username``)."""
         if body.identifier.type != "username":
@@ -132,97 +123,54 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         if "username" not in ctx.sie.signUp.identifiers or not ctx.sie.signUp.password:
             raise not_enabled("username", "Register")
         try:
-            username = await username_available(ctx, body.identifier.value.strip())
-            hashed = await steps.new_password(
-                ctx, body.password, body.password, {"username": username}
+            record = await NewPasswordIdentity.create(
+                ctx.turn, body.identifier.value, body.password
             )
         except StepError as error:
             raise step_error(error, ctx.t) from None
-        verification_id = add_record(
-            ctx,
-            {"type": "NewPasswordIdentity", "identifier": {"kind": "username", "value": username},
-             "password": hashed, "verified": True},
-        )  # fmt: skip
-        await ctx.save()
-        return {"verificationId": verification_id}
+        return await keep(ctx, record)
 
     @router.post("/social/{connector_id}/authorization-uri")
     async def create_social_verification(
         connector_id: str, body: SocialStart, ctx: Ctx = context
-    ) -> dict:
+    ) -> dict[str, str]:
         """The provider's URL for the SPA. As in Logto, the state is the SPA's own (it
         checks the callback against it itself, so the provider must get exactly that value);
         it is also kept in this interaction's record and must come back at ``verify``."""
-        assert runtime.connectors is not None
         enabled = {b["id"]: b for b in await social.buttons(ctx)}
         if connector_id not in enabled:
             raise ApiError(404, "connector.not_found", "The connector is not enabled.")
-        session: dict[str, Any] = {}
         try:
-            connector, _ = await runtime.connectors.social(ctx.tenant, connector_id)
-            url = await connector.authorization_uri(
-                state=body.state, redirect_uri=body.redirectUri, connector_id=connector_id,
-                session=session,
+            record, url = await SocialVerification.start(
+                ctx.turn, connector_id, enabled[connector_id]["name"],
+                state=body.state, redirect_uri=body.redirectUri,
             )  # fmt: skip
-        except ConnectorError as error:
-            log.warning("social sign-in %s could not start: %s", connector_id, error.admin_message)
-            raise ApiError(502, "connector.general", "The provider could not be reached.") from None
-        verification_id = add_record(
-            ctx,
-            {"type": "Social", "connectorId": connector_id, "state": body.state,
-             "session": session, "redirectUri": body.redirectUri,
-             "provider": enabled[connector_id]["name"], "verified": False},
-        )  # fmt: skip
-        await ctx.save()
-        return {"authorizationUri": url, "verificationId": verification_id}
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        return {"authorizationUri": url, **await keep(ctx, record)}
 
     @router.post("/social/{connector_id}/verify")
     async def verify_social_verification(
         connector_id: str, body: SocialVerify, ctx: Ctx = context
-    ) -> dict:
+    ) -> dict[str, str]:
         """The provider's callback parameters: the state must be the one given at
-        ``authorization-uri`` for this interaction (constant-time comparison); it is taken out
-        of the record before the provider is called, so a replayed callback is refused."""
-        assert runtime.connectors is not None
+        ``authorization-uri`` for this interaction; it is spent (and saved) before the
+        provider is called, so a replayed callback is refused."""
         record = record_of(ctx, body.verificationId, "Social")
+        assert isinstance(record, SocialVerification)
         data = {
             k: v
-            for k, v in list(body.connectorData.items())[:MAX_CONNECTOR_DATA]
+            for k, v in list(body.connectorData.items())[:MAX_CALLBACK_PARAMS]
             if isinstance(v, str)
         }  # the callback's query: strings only
-        state = str(data.get("state", ""))
-        expected = record.pop("state", None)
-        await ctx.save()
-        if (
-            record["connectorId"] != connector_id
-            or expected is None
-            or not hmac.compare_digest(state.encode(), expected.encode())
-        ):
-            raise ApiError(400, "session.connector_session_not_found", "State mismatch.")
         try:
-            connector, found = await runtime.connectors.social(ctx.tenant, connector_id)
-            info = await connector.user_info(
-                {**data, "redirectUri": record["redirectUri"]}, record["session"]
-            )
-        except ConnectorError as error:
-            log.warning("social sign-in %s failed: [%s] %s", connector_id, error.code,
-                        error.admin_message)  # fmt: skip
-            await ctx.audit(
-                "Interaction.SignIn.Verification.Social.Submit",
-                error=error.code, connectorId=connector_id, reason=error.reason,
-            )  # fmt: skip
-            cancelled = error.code == SocialErrorCode.AuthorizationFailed
-            code = "connector.authorization_failed" if cancelled else "connector.general"
-            raise ApiError(400 if cancelled else 502, code, "The provider refused.") from None
-        info = social.normalised(info)
-        record.update(
-            verified=True,
-            identity={"target": found["target"], "id": info.id,
-                      "details": social.details_of(info), "provider": record["provider"],
-                      "syncProfile": bool(found.get("syncProfile"))},
-            info=info.model_dump(exclude={"rawData"}),
-        )  # fmt: skip
-        record.pop("session", None)
+            try:
+                record.take_state(connector_id, str(data.get("state", "")))
+            finally:
+                await ctx.save()
+            await record.verify(ctx.turn, data)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
         await ctx.save()
         return {"verificationId": body.verificationId or ""}
 

@@ -1,0 +1,155 @@
+"""The end of an interaction: carry out :func:`next_step` (create the account, store the
+collected profile, link the provider identity), sign the user in, or store a reset
+password. Pages and the Experience API end here, so both apply the same rules and write
+the same audit entries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from portico.experience import accounts
+from portico.experience.answers import StepError
+from portico.experience.interaction import Event
+from portico.experience.next_step import CreateAccount, Finish, Fulfil, Refuse, next_step
+from portico.experience.profile import provider_profile, social_identity
+from portico.experience.sentinel import account_target
+from portico.protocol import sessions as sessions_mod
+from portico.services import identities
+from portico.services import users as user_service
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from portico.experience.turn import Turn
+
+
+async def conclude(turn: Turn) -> str | Fulfil:
+    """The user this interaction ends with, created or updated, or what sign-up still
+    requires (:class:`Fulfil`)."""
+    state = turn.state
+    user = None
+    if state.user_id:
+        user = await accounts.account(turn.engine, turn.tenant, state.user_id)
+    step = next_step(state, turn.sie, user, social_identity(turn))
+    if isinstance(step, Fulfil):
+        return step
+    if isinstance(step, Refuse):
+        if step.reset:
+            turn.reset()
+        raise step.error
+    if isinstance(step, CreateAccount):
+        return await _create(turn, step)
+    return await _update(turn, step)
+
+
+async def _create(turn: Turn, step: CreateAccount) -> str:
+    state, profile = turn.state, turn.state.profile
+    try:
+        async with turn.engine.begin() as conn:
+            user = await user_service.create_user(
+                conn,
+                turn.tenant,
+                username=profile.get("username"),
+                email=profile.get("email"),
+                phone=profile.get("phone"),
+                name=profile.get("name"),
+                avatar=profile.get("avatar"),
+            )
+            if profile.get("passwordEncrypted"):
+                await _store_password(conn, turn.tenant, user["id"], profile)
+            if step.link:
+                await _link(conn, turn.tenant, user["id"], step.link)
+    except user_service.InvalidUser:
+        raise StepError("error.identifier_taken", 409) from None
+    state.user_id, state.created, state.profile = str(user["id"]), True, {}
+    return str(user["id"])
+
+
+async def _update(turn: Turn, step: Finish) -> str:
+    if step.profile or step.link:
+        try:
+            async with turn.engine.begin() as conn:
+                await _apply_profile(conn, turn.tenant, step.user_id, step.profile)
+                if step.link:
+                    await _link(conn, turn.tenant, step.user_id, step.link)
+        except user_service.InvalidUser:  # taken by someone else since it was verified
+            raise StepError("error.identifier_taken", 409) from None
+    return step.user_id
+
+
+async def _store_password(
+    conn: AsyncConnection, tenant: str, user_id: str, hashed: dict[str, Any]
+) -> None:
+    """Store a hash from ``passwords.new_password`` as the user's password."""
+    await user_service.store_password_hash(
+        conn, tenant, user_id, hashed["passwordEncrypted"], hashed["passwordEncryptionMethod"]
+    )
+
+
+async def _link(conn: AsyncConnection, tenant: str, user_id: str, social: dict[str, Any]) -> None:
+    """Attach the provider identity to the user (or refresh its details); with the
+    connector's ``syncProfile`` on, the provider's name and avatar replace the user's."""
+    try:
+        await identities.link(
+            conn, tenant, user_id, social["target"], social["id"], social["details"]
+        )
+    except identities.IdentityTaken:
+        raise StepError("error.identity_taken", 409, provider=social["provider"]) from None
+    synced = provider_profile(social["details"])
+    if social.get("syncProfile") and synced:
+        await user_service.update_user(conn, tenant, user_id, synced)
+
+
+async def _apply_profile(
+    conn: AsyncConnection, tenant: str, user_id: str, profile: dict[str, Any]
+) -> None:
+    """Store what the interaction collected (identifiers verified here, a new password)."""
+    values = {
+        column: profile[key]
+        for key, column in (
+            ("username", "username"),
+            ("email", "primary_email"),
+            ("phone", "primary_phone"),
+        )
+        if profile.get(key)
+    }
+    if values:
+        await user_service.update_user(conn, tenant, user_id, values)
+    if profile.get("passwordEncrypted"):
+        await _store_password(conn, tenant, user_id, profile)
+
+
+async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> str:
+    """Signed in: a new session (ASVS 7.2.4; ``old_session`` ends), failures cleared, the
+    interaction's state spent; the new session handle for the cookie. One transaction: a
+    sign-in happens whole or not at all, and one commit instead of five was most of the
+    page's own time (bench/sign_in.py)."""
+    event = turn.state.event.value
+    social = social_identity(turn)
+    async with turn.engine.begin() as conn:
+        await turn.sentinel.succeeded(turn.tenant, account_target(user_id), conn)
+        await sessions_mod.end_session(turn.provider, old_session, conn)
+        handle, _ = await sessions_mod.start_session(turn.provider, user_id, conn)
+        await accounts.record_sign_in(conn, user_id)
+        await turn.audit(
+            f"Interaction.{event}.Submit",
+            user_id=user_id,
+            conn=conn,
+            **({"socialTarget": social["target"]} if social else {}),
+        )
+        turn.reset()
+        turn.interaction.pop("socialLink", None)
+        await turn.save(conn)
+    return handle
+
+
+async def reset_password(turn: Turn, user_id: str, hashed: dict[str, Any]) -> None:
+    """Forgot password, last step: the new password replaces the old one, whose sessions
+    and tokens end with it (ASVS 3.3.3), and the account's lockout is cleared. Nobody is
+    signed in."""
+    async with turn.engine.begin() as conn:
+        await _store_password(conn, turn.tenant, user_id, hashed)
+        await accounts.end_grants(conn, turn.tenant, user_id)
+        await turn.audit("Interaction.ForgotPassword.Submit", user_id=user_id, conn=conn)
+    await turn.sentinel.succeeded(turn.tenant, account_target(user_id))
+    turn.reset(Event.SIGN_IN)

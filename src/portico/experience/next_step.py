@@ -1,0 +1,83 @@
+"""What follows in an interaction, decided in one place and without any I/O: given the
+state, the sign-in experience, the identified account (read by the caller) and the provider
+identity to link, :func:`next_step` names the step. The engine (``conclusion.conclude``)
+carries it out; the pages turn :class:`Fulfil` into a form, the Experience API into 422
+``user.missing_profile``.
+
+MFA joins here: a step for binding or verifying a factor comes between :class:`Fulfil` and
+:class:`Finish`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from portico.experience.answers import StepError
+from portico.experience.interaction import Event, ExperienceState
+from portico.experience.profile import still_missing
+
+if TYPE_CHECKING:
+    from portico.services.sign_in_experience import SignInExperience
+
+
+@dataclass(frozen=True)
+class Fulfil:
+    """Sign-up requires ``need`` (``username``, ``email``, ``phone``, ``emailOrPhone`` or
+    ``password``), which the user lacks."""
+
+    need: str
+
+
+@dataclass(frozen=True)
+class CreateAccount:
+    """A complete sign-up profile: create the account (and link the provider identity)."""
+
+    link: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Sign ``user_id`` in, storing what the interaction collected and linking the
+    provider identity (``link``) first when there is any."""
+
+    user_id: str
+    profile: dict[str, Any]
+    link: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """The interaction cannot go on: ``error``; ``reset`` when its state is spent."""
+
+    error: StepError
+    reset: bool = False
+
+
+Step = Fulfil | CreateAccount | Finish | Refuse
+
+
+def next_step(
+    state: ExperienceState,
+    sie: SignInExperience,
+    user: dict[str, Any] | None,
+    social: dict[str, Any] | None,
+) -> Step:
+    """The step after everything the interaction holds now. ``user`` is the account with
+    id ``state.user_id`` (None when there is no such account); ``social`` the provider
+    identity the interaction will link, if any."""
+    if state.event == Event.REGISTER and not state.user_id:
+        need = still_missing(sie, state, None, social)
+        return Fulfil(need) if need else CreateAccount(social)
+    if not state.user_id:
+        return Refuse(StepError("error.not_identified", 404))
+    if user is None:  # deleted meanwhile
+        return Refuse(StepError("error.invalid_credentials", 422), reset=True)
+    if user.get("is_suspended"):
+        # Reached only once the user proved the account theirs (a code, a provider): a
+        # password sign-in refuses a suspended account as a wrong password, giving no oracle.
+        return Refuse(StepError("error.suspended", 401), reset=True)
+    if need := still_missing(sie, state, user, social):
+        return Fulfil(need)
+    link = social if social and not state.created else None
+    return Finish(state.user_id, dict(state.profile), link)
