@@ -35,6 +35,7 @@ DEFAULTS = {
     "privacyPolicyUrl": None,
     "socialSignInConnectorTargets": [],
     "socialSignIn": {},
+    "mfa": {"factors": [], "policy": "UserControlled"},
 }  # fmt: skip
 EMAIL_SIGN_IN = {
     "signUp": {"identifiers": ["email"], "password": False, "verify": True},

@@ -42,6 +42,15 @@ LOGTO: dict[str, tuple[str, int | None]] = {
     "error.social_cancelled": ("connector.authorization_failed", 400),
     "error.social_failed": ("connector.general", 502),
     "error.social_no_account": ("user.identity_not_exist", 404),
+    "error.mfa_code_invalid": ("session.mfa.invalid_totp_code", 400),
+    "error.backup_code_invalid": ("session.mfa.invalid_backup_code", 400),
+    "error.mfa_required": ("session.mfa.require_mfa_verification", 403),
+    "error.mfa_factor_not_enabled": ("session.mfa.mfa_factor_not_enabled", 400),
+    "error.totp_already_in_use": ("user.totp_already_in_use", 422),
+    "error.backup_code_alone": ("session.mfa.backup_code_can_not_be_alone", 422),
+    "error.mfa_pending_info": ("session.mfa.pending_info_not_found", 400),
+    "error.mfa_not_skippable": ("session.mfa.mfa_policy_not_user_controlled", 422),
+    "error.not_supported_for_forgot_password": ("session.not_supported_for_forgot_password", 400),
 }
 
 
@@ -59,6 +68,9 @@ def logto_answer(error: StepError) -> tuple[int, str, Any]:
     data: dict[str, Any] | None = None
     if error.key == "error.locked":
         data = {"lockedMinutes": error.params["minutes"]}
+    elif error.key == "error.mfa_required":
+        data = {"availableFactors": list(error.params.get("factors") or []),
+                "maskedIdentifiers": {}}  # fmt: skip
     elif error.key == "error.social_no_account" and error.params.get("related"):
         data = {"relatedUser": {"type": error.params["related"]}}
     return status or error.status, code, data

@@ -7,14 +7,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from portico.experience import accounts
+from portico.experience import accounts, mfa
 from portico.experience.answers import StepError
 from portico.experience.interaction import Event
-from portico.experience.next_step import CreateAccount, Finish, Fulfil, Refuse, next_step
+from portico.experience.next_step import (
+    BindMfa,
+    CreateAccount,
+    Finish,
+    Fulfil,
+    Refuse,
+    Step,
+    VerifyMfa,
+    next_step,
+)
 from portico.experience.profile import provider_profile, social_identity
 from portico.experience.sentinel import account_target
 from portico.protocol import sessions as sessions_mod
 from portico.services import identities
+from portico.services import mfa as mfa_service
 from portico.services import users as user_service
 
 if TYPE_CHECKING:
@@ -23,23 +33,37 @@ if TYPE_CHECKING:
     from portico.experience.turn import Turn
 
 
-async def conclude(turn: Turn) -> str | Fulfil:
-    """The user this interaction ends with, created or updated, or what sign-up still
-    requires (:class:`Fulfil`)."""
+Pending = Fulfil | VerifyMfa | BindMfa
+
+
+async def conclude(turn: Turn) -> str | Pending:
+    """The user this interaction ends with, created or updated; or what it still needs
+    from the user (a profile field, a second factor, a factor to bind). An account made
+    here is created first and the rest asked of it after (as Logto: sign-up creates the
+    account, then MFA binding is prompted)."""
+    while True:
+        step = await current_step(turn)
+        if isinstance(step, Fulfil | VerifyMfa | BindMfa):
+            return step
+        if isinstance(step, Refuse):
+            if step.reset:
+                turn.reset()
+            raise step.error
+        if isinstance(step, CreateAccount):
+            await _create(turn, step)
+            continue
+        return await _update(turn, step)
+
+
+async def current_step(turn: Turn) -> Step:
+    """:func:`next_step` for the interaction as it stands (the account and its MFA read
+    here), without carrying it out: what a page may show."""
     state = turn.state
     user = None
     if state.user_id:
         user = await accounts.account(turn.engine, turn.tenant, state.user_id)
-    step = next_step(state, turn.sie, user, social_identity(turn))
-    if isinstance(step, Fulfil):
-        return step
-    if isinstance(step, Refuse):
-        if step.reset:
-            turn.reset()
-        raise step.error
-    if isinstance(step, CreateAccount):
-        return await _create(turn, step)
-    return await _update(turn, step)
+    user_mfa = await mfa.load(turn, user) if user else None
+    return next_step(state, turn.sie, user, social_identity(turn), user_mfa)
 
 
 async def _create(turn: Turn, step: CreateAccount) -> str:
@@ -66,15 +90,51 @@ async def _create(turn: Turn, step: CreateAccount) -> str:
 
 
 async def _update(turn: Turn, step: Finish) -> str:
-    if step.profile or step.link:
+    choices = _mfa_choices(turn)
+    if step.profile or step.link or choices or mfa.bound(turn.state):
         try:
             async with turn.engine.begin() as conn:
                 await _apply_profile(conn, turn.tenant, step.user_id, step.profile)
                 if step.link:
                     await _link(conn, turn.tenant, step.user_id, step.link)
+                await _store_mfa(conn, turn, step.user_id, choices)
         except user_service.InvalidUser:  # taken by someone else since it was verified
             raise StepError("error.identifier_taken", 409) from None
+        turn.state.profile = {}
     return step.user_id
+
+
+def _mfa_choices(turn: Turn) -> dict[str, bool]:
+    """What the user chose about MFA here, as ``logto_config.mfa`` keeps it; binding a
+    factor turns MFA on."""
+    state = turn.state.mfa
+    choices: dict[str, bool] = {}
+    if state.enabled is not None or mfa.bound(turn.state):
+        choices["enabled"] = bool(state.enabled) or bool(mfa.bound(turn.state))
+    if state.skipped:
+        choices["skipped"] = True
+    if state.suggestion_skipped:
+        choices["additionalBindingSuggestionSkipped"] = True
+    return choices
+
+
+async def _store_mfa(
+    conn: AsyncConnection, turn: Turn, user_id: str, choices: dict[str, bool]
+) -> None:
+    """Store the factors bound here (their secrets then leave the interaction) and the
+    user's MFA choices."""
+    state, keys = turn.state.mfa, turn.mfa_keys
+    if state.totp:
+        await mfa_service.store_totp(
+            conn, turn.tenant, user_id, state.totp, keys, step=state.totp_step
+        )
+        await turn.audit("Interaction.Mfa.Totp.Bind", user_id=user_id, conn=conn)
+    if state.backup_codes:
+        await mfa_service.store_backup_codes(conn, turn.tenant, user_id, state.backup_codes, keys)
+        await turn.audit("Interaction.Mfa.BackupCode.Bind", user_id=user_id, conn=conn)
+    if choices:
+        await mfa_service.record_choices(conn, turn.tenant, user_id, choices)
+    state.totp = state.totp_step = state.backup_codes = None
 
 
 async def _store_password(

@@ -24,14 +24,31 @@ def target_of(identifier: Identifier, owner: dict[str, Any] | None) -> str:
     return lockout_target(identifier.kind, identifier.value, owner["id"] if owner else None)
 
 
-async def reserve_attempt(turn: Turn, target: str) -> str:
+MFA_ATTEMPTS = 10  # wrong TOTP or backup codes before the factor locks, unless the policy says
+
+
+def mfa_target(user_id: str) -> str:
+    """What wrong second-factor codes count against: the user's factors, in any
+    interaction (a separate budget from the password's)."""
+    return f"mfa:{user_id}"
+
+
+async def reserve_attempt(turn: Turn, target: str, limit: int | None = None) -> str:
     """Count this attempt as a failure before checking it, or refuse it when locked:
     checking first and counting after would let parallel guesses past the limit. The
-    caller releases the reservation when the secret was right (or was no guess)."""
+    caller releases the reservation when the secret was right (or was no guess).
+    ``limit``: attempts allowed (the sentinel policy's by default)."""
     policy = turn.sie.sentinelPolicy
     reserved = await turn.sentinel.reserve(
-        turn.tenant, target, policy.max_attempts, policy.lockout_seconds
+        turn.tenant, target, limit or policy.max_attempts, policy.lockout_seconds
     )
     if isinstance(reserved, Locked):
         raise StepError("error.locked", 429, minutes=reserved.minutes_left())
     return reserved
+
+
+async def reserve_mfa_attempt(turn: Turn, user_id: str) -> str:
+    """:func:`reserve_attempt` for a second factor: ten by default, or the sentinel
+    policy's own limit when an admin set one."""
+    limit = turn.sie.sentinelPolicy.maxAttempts or MFA_ATTEMPTS
+    return await reserve_attempt(turn, mfa_target(user_id), limit)

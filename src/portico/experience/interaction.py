@@ -46,6 +46,44 @@ class PendingCode:
         return cls(Identifier.from_dict(data), str(data["purpose"]), bool(data.get("bind")))
 
 
+@dataclass
+class MfaState:
+    """MFA in this interaction: the user's choices made here (turned on, skipped, the
+    suggestion declined) and the factors bound here, stored when the interaction ends.
+    ``backup_codes`` are kept only until then (the user saw them once)."""
+
+    enabled: bool | None = None
+    skipped: bool = False
+    suggestion_skipped: bool = False
+    totp: str | None = None  # a verified new TOTP key
+    totp_step: int | None = None  # the time step its code proved
+    backup_codes: list[str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "enabled": self.enabled,
+            "skipped": self.skipped or None,
+            "suggestionSkipped": self.suggestion_skipped or None,
+            "totp": self.totp,
+            "totpStep": self.totp_step,
+            "backupCodes": self.backup_codes,
+        }
+        return {key: value for key, value in data.items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> MfaState:
+        data = data or {}
+        codes = data.get("backupCodes")
+        return cls(
+            enabled=data.get("enabled"),
+            skipped=bool(data.get("skipped")),
+            suggestion_skipped=bool(data.get("suggestionSkipped")),
+            totp=data.get("totp"),
+            totp_step=data.get("totpStep"),
+            backup_codes=list(codes) if codes else None,
+        )
+
+
 def _identifier(data: Any) -> Identifier | None:
     return Identifier.from_dict(data) if data else None
 
@@ -68,6 +106,7 @@ class ExperienceState:
     existing_user_id: str | None = None  # whose it was
     social: dict[str, Any] | None = None  # the provider identity to link
     verifications: dict[str, Verification] = field(default_factory=dict)
+    mfa: MfaState = field(default_factory=MfaState)
     notice: str | None = None  # a phrase key shown once on the next page
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +126,7 @@ class ExperienceState:
             "social": self.social,
             "verifications": {key: record.to_json() for key, record in self.verifications.items()}
             or None,
+            "mfa": self.mfa.to_json() or None,
             "notice": self.notice,
         }
         return {key: value for key, value in data.items() if value is not None}
@@ -112,5 +152,6 @@ class ExperienceState:
                 for key, stored in (data.get("verifications") or {}).items()
                 if (record := verifications.load(stored)) is not None
             },
+            mfa=MfaState.from_json(data.get("mfa")),
             notice=data.get("notice"),
         )

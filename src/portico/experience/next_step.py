@@ -4,8 +4,9 @@ identity to link, :func:`next_step` names the step. The engine (``conclusion.con
 carries it out; the pages turn :class:`Fulfil` into a form, the Experience API into 422
 ``user.missing_profile``.
 
-MFA joins here: a step for binding or verifying a factor comes between :class:`Fulfil` and
-:class:`Finish`.
+The order is Logto's: signing in, a second factor is verified first (:class:`VerifyMfa`);
+then the profile is fulfilled; then a factor is bound when the MFA policy asks
+(:class:`BindMfa`); then the interaction finishes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portico.experience import mfa
 from portico.experience.answers import StepError
 from portico.experience.interaction import Event, ExperienceState
+from portico.experience.mfa import Prompt, UserMfa
 from portico.experience.profile import still_missing
 
 if TYPE_CHECKING:
@@ -47,6 +50,21 @@ class Finish:
 
 
 @dataclass(frozen=True)
+class VerifyMfa:
+    """The user must prove a second factor, one of ``factors`` (most recently used first,
+    backup codes last)."""
+
+    factors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BindMfa:
+    """The MFA policy asks the user to bind a factor (see :class:`mfa.Prompt`)."""
+
+    prompt: Prompt
+
+
+@dataclass(frozen=True)
 class Refuse:
     """The interaction cannot go on: ``error``; ``reset`` when its state is spent."""
 
@@ -54,7 +72,7 @@ class Refuse:
     reset: bool = False
 
 
-Step = Fulfil | CreateAccount | Finish | Refuse
+Step = Fulfil | CreateAccount | VerifyMfa | BindMfa | Finish | Refuse
 
 
 def next_step(
@@ -62,10 +80,11 @@ def next_step(
     sie: SignInExperience,
     user: dict[str, Any] | None,
     social: dict[str, Any] | None,
+    user_mfa: UserMfa | None = None,
 ) -> Step:
     """The step after everything the interaction holds now. ``user`` is the account with
     id ``state.user_id`` (None when there is no such account); ``social`` the provider
-    identity the interaction will link, if any."""
+    identity the interaction will link, if any; ``user_mfa`` that account's MFA."""
     if state.event == Event.REGISTER and not state.user_id:
         need = still_missing(sie, state, None, social)
         return Fulfil(need) if need else CreateAccount(social)
@@ -77,7 +96,12 @@ def next_step(
         # Reached only once the user proved the account theirs (a code, a provider): a
         # password sign-in refuses a suspended account as a wrong password, giving no oracle.
         return Refuse(StepError("error.suspended", 401), reset=True)
+    user_mfa = user_mfa or UserMfa()
+    if mfa.must_verify(state, sie, user_mfa):
+        return VerifyMfa(tuple(mfa.user_factors(sie, user_mfa)))
     if need := still_missing(sie, state, user, social):
         return Fulfil(need)
+    if prompt := mfa.binding_prompt(state, sie, user_mfa):
+        return BindMfa(prompt)
     link = social if social and not state.created else None
     return Finish(state.user_id, dict(state.profile), link)

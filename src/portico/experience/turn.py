@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from portico.experience.codes import VerificationCodes
     from portico.experience.sentinel import Sentinel
     from portico.protocol.provider import Provider
+    from portico.services.mfa import MfaKeys
     from portico.services.sign_in_experience import SignInExperience
 
 
@@ -43,6 +44,8 @@ class Services(Protocol):
     def sentinel(self) -> Sentinel | None: ...
     @property
     def connectors(self) -> Connectors | None: ...
+    @property
+    def mfa_keys(self) -> MfaKeys | None: ...
     def spawn(self, work: Coroutine[object, object, None]) -> None: ...
 
 
@@ -56,6 +59,7 @@ class Origin:
     application_name: str | None = None
     locale: str = "en"
     ui_locales: str = ""
+    host: str = "localhost"  # the server's host name as asked for (TOTP issuer, WebAuthn RP ID)
 
 
 def _key_as_message(key: str, **_: Any) -> str:
@@ -102,6 +106,11 @@ class Turn:
     def sentinel(self) -> Sentinel:
         assert self.services.sentinel is not None
         return self.services.sentinel
+
+    @property
+    def mfa_keys(self) -> MfaKeys:
+        assert self.services.mfa_keys is not None
+        return self.services.mfa_keys
 
     @property
     def provider(self) -> Provider:

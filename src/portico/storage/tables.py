@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -105,6 +106,8 @@ users = Table(
     Column("identities", Json, nullable=False),
     Column("custom_data", Json, nullable=False),
     Column("is_suspended", Boolean, nullable=False, default=False),
+    # Logto's ``logto_config``: the user's MFA choices (``mfa.enabled``, ``skipped``, ...).
+    Column("logto_config", Json, nullable=False, server_default=text("'{}'")),
     Column("last_sign_in_at", BigInteger),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
@@ -112,6 +115,42 @@ users = Table(
     UniqueConstraint("tenant_id", "primary_email"),
     UniqueConstraint("tenant_id", "primary_phone"),
     Index(None, "tenant_id", "created_at"),  # the Management API lists newest first
+)
+
+# A user's MFA factors (Logto keeps them in a JSON array on the user): a row each, so that a
+# TOTP step or a WebAuthn signature counter moves by one guarded UPDATE (a replayed code or a
+# cloned authenticator loses the race), and a passkey is found by its credential id.
+user_mfa_factors = Table(
+    "user_mfa_factors",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("user_id", String(12), nullable=False),
+    Column("type", String(32), nullable=False),  # Totp, WebAuthn, BackupCode
+    Column("name", String(128)),  # WebAuthn: the user's name for the authenticator
+    Column("credential_id", String(1024)),  # WebAuthn, base64url
+    Column("rp_id", String(253)),  # WebAuthn
+    # Totp: the sealed key; WebAuthn: publicKey, transports, agent.
+    Column("data", Json, nullable=False),
+    # Totp: the last accepted time step; WebAuthn: the signature counter.
+    Column("counter", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index(None, "user_id"),
+    UniqueConstraint("tenant_id", "credential_id"),
+)
+
+# Backup codes, a row each and only as an HMAC (Logto stores them in clear): a code is spent
+# by ``UPDATE … WHERE used_at IS NULL``, so two parallel uses cannot both succeed.
+mfa_backup_codes = Table(
+    "mfa_backup_codes",
+    metadata,
+    Column("factor_id", String(21), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", BigInteger),
+    PrimaryKeyConstraint("factor_id", "code_hash"),
+    ForeignKeyConstraint(["factor_id"], ["user_mfa_factors.id"], ondelete="CASCADE"),
 )
 
 # The index of ``users.identities`` (Logto keeps only the JSON column): one row per social
@@ -239,6 +278,8 @@ sign_in_experiences = Table(
     Column("password_policy", Json, nullable=False),
     Column("username_policy", Json, nullable=False),
     Column("mfa", Json, nullable=False),
+    Column("adaptive_mfa", Json, nullable=False, server_default=text("'{}'")),
+    Column("passkey_sign_in", Json, nullable=False, server_default=text("'{}'")),
     Column("single_sign_on_enabled", Boolean, nullable=False, default=False),
     Column("support_email", Text),
     Column("support_website_url", Text),

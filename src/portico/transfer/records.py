@@ -151,6 +151,7 @@ class User(Record):
     identities: Json = Field(default_factory=dict)
     customData: Json = Field(default_factory=dict)
     isSuspended: bool = False
+    logtoConfig: Json = Field(default_factory=dict)
     lastSignInAt: Millis | None = None
     createdAt: Millis
     updatedAt: Millis

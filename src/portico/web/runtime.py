@@ -33,6 +33,7 @@ from portico.services.audit_buffer import AuditBuffer
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.services.cookie_keys import CookieKeys
 from portico.services.custom_phrases import CustomPhrases
+from portico.services.mfa import MfaKeys
 from portico.services.sign_in_experience import SignInExperiences
 from portico.settings import Settings
 from portico.storage.database import create_engine, refresh_statistics
@@ -62,6 +63,7 @@ class Runtime:
     codes: VerificationCodes | None = None
     sentinel: Sentinel | None = None
     connectors: Connectors | None = None
+    mfa_keys: MfaKeys | None = None
     coherence: Coherence = field(default_factory=Coherence)
     cors_origins: TTLCache[str, frozenset[str]] | None = None
     audit: AuditBuffer | None = None
@@ -96,11 +98,11 @@ class Runtime:
         self.phrases = CustomPhrases(self.engine, self.coherence.cache(CUSTOM_PHRASES))
         self.codes = VerificationCodes(self.engine, self.cookie_keys)
         self.sentinel = Sentinel(self.engine, stable)
+        encryption_key = self.settings.encryption_key_bytes()
         self.connectors = Connectors(
-            self.engine,
-            self.settings.encryption_key_bytes(),
-            cache=self.coherence.cache(CONNECTORS),
+            self.engine, encryption_key, cache=self.coherence.cache(CONNECTORS)
         )
+        self.mfa_keys = MfaKeys.from_encryption_key(encryption_key)
         self.cors_origins = self.coherence.cache(APPLICATIONS, max_entries=1)
         self.audit = AuditBuffer(self.engine)
         self.audit.start()

@@ -17,13 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from portico.experience.verifications.backup_code import BackupCodeVerification
 from portico.experience.verifications.code import CodeVerification
 from portico.experience.verifications.kinds import VerificationType
 from portico.experience.verifications.new_password_identity import NewPasswordIdentity
 from portico.experience.verifications.password import PasswordVerification
 from portico.experience.verifications.social import SocialVerification
+from portico.experience.verifications.totp import TotpVerification
 
-Verification = PasswordVerification | CodeVerification | SocialVerification | NewPasswordIdentity
+Verification = (
+    PasswordVerification
+    | CodeVerification
+    | SocialVerification
+    | NewPasswordIdentity
+    | TotpVerification
+    | BackupCodeVerification
+)
+# Second factors: what proves the user again once identified.
+MfaVerification = TotpVerification | BackupCodeVerification
 
 KINDS: dict[str, type[Verification]] = {
     VerificationType.PASSWORD: PasswordVerification,
@@ -31,6 +42,8 @@ KINDS: dict[str, type[Verification]] = {
     VerificationType.PHONE_CODE: CodeVerification,
     VerificationType.SOCIAL: SocialVerification,
     VerificationType.NEW_PASSWORD_IDENTITY: NewPasswordIdentity,
+    VerificationType.TOTP: TotpVerification,
+    VerificationType.BACKUP_CODE: BackupCodeVerification,
 }
 
 
@@ -42,10 +55,13 @@ def load(data: dict[str, Any]) -> Verification | None:
 
 __all__ = [
     "KINDS",
+    "BackupCodeVerification",
     "CodeVerification",
+    "MfaVerification",
     "NewPasswordIdentity",
     "PasswordVerification",
     "SocialVerification",
+    "TotpVerification",
     "Verification",
     "VerificationType",
     "load",

@@ -11,6 +11,8 @@ class VerificationType(StrEnum):
     PHONE_CODE = "PhoneVerificationCode"
     SOCIAL = "Social"
     NEW_PASSWORD_IDENTITY = "NewPasswordIdentity"
+    TOTP = "Totp"
+    BACKUP_CODE = "BackupCode"
 
 
 def code_type(kind: str) -> VerificationType:

@@ -25,6 +25,7 @@ from portico.web.api import (
     resources,
     roles,
     sign_in_exp,
+    user_mfa,
     users,
 )
 from portico.web.api import connectors as connector_routes
@@ -63,6 +64,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     for module in (
         applications,
         users,
+        user_mfa,
         roles,
         resources,
         logs,

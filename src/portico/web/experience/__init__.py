@@ -14,6 +14,7 @@ from starlette.routing import Route
 from portico.web.experience import (
     codes,
     consent,
+    mfa,
     profile,
     recovery,
     register,
@@ -48,6 +49,7 @@ def routes(runtime: Runtime) -> list[Route]:
         *codes.routes(runtime),
         *recovery.routes(runtime),
         *profile.routes(runtime),
+        *mfa.routes(runtime),
         *consent.routes(runtime),
         *social.routes(runtime),
     ]

@@ -64,6 +64,7 @@ class Ctx:
                 application_name=self.client.name if self.client else None,
                 locale=self.t("meta.lang_tag"),
                 ui_locales=self.interaction["request"].get("ui_locales") or "",
+                host=self.request.url.hostname or "localhost",
             ),
             translate=self.t,
         )

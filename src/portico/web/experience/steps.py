@@ -2,8 +2,9 @@
 remember it for the code page, and go wherever the engine says comes next.
 
 ``advance`` is the pages' one exit after any verification: the engine's
-``conclusion.conclude`` decides (profile fulfilment, account creation, sign-in) and this
-turns its answer into a redirect and the session cookie.
+``conclusion.conclude`` decides (profile fulfilment, a second factor to verify or bind,
+account creation, sign-in) and this turns its answer into a redirect and the session
+cookie.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from portico.experience import conclusion
 from portico.experience.identifiers import Identifier
 from portico.experience.interaction import Event, PendingCode
-from portico.experience.next_step import Fulfil
+from portico.experience.next_step import Fulfil, VerifyMfa
 from portico.experience.verifications import CodeVerification
 from portico.protocol import sessions as sessions_mod
 from portico.web.experience.context import Ctx
@@ -36,10 +37,12 @@ async def advance(ctx: Ctx) -> Response:
     if ctx.exp.event != Event.REGISTER and not ctx.exp.user_id:
         return ctx.go("/sign-in")
     concluded = await conclusion.conclude(ctx.turn)
+    if isinstance(concluded, str):
+        return await finish(ctx, concluded)
+    await ctx.save()
     if isinstance(concluded, Fulfil):
-        await ctx.save()
         return ctx.go(_fulfil_path(concluded.need))
-    return await finish(ctx, concluded)
+    return ctx.go("/mfa/verify" if isinstance(concluded, VerifyMfa) else "/mfa/setup")
 
 
 async def finish(ctx: Ctx, user_id: str) -> Response:

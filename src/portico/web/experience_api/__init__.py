@@ -1,7 +1,7 @@
 """Logto's Experience API (``/api/experience/*``) and the consent pair
 (``/api/interaction/consent``): the JSON face of the hosted sign-in pages, for Logto's
 Experience SPA and custom sign-in UIs. Authenticated by the OIDC interaction cookie, like
-the pages, and built on the pages' steps (``web/experience/steps.py``). See
+the pages, and built on the same sign-in engine (``portico.experience``). See
 ``docs/experience-api.md``."""
 
 from __future__ import annotations
@@ -9,7 +9,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from portico.web.experience.context import Ctx
-from portico.web.experience_api import consent, context, interaction, unsupported, verification
+from portico.web.experience_api import (
+    consent,
+    context,
+    interaction,
+    mfa,
+    unsupported,
+    verification,
+)
 from portico.web.runtime import Runtime
 
 
@@ -21,5 +28,6 @@ def router(runtime: Runtime) -> APIRouter:
     combined.include_router(unsupported.routes())  # before the parametrised social routes
     combined.include_router(interaction.routes(runtime, load))
     combined.include_router(verification.routes(runtime, load))
+    combined.include_router(mfa.routes(runtime, load))
     combined.include_router(consent.routes(runtime, load))
     return combined

@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import Request
 
 from portico.experience.answers import StepError, logto_answer
+from portico.experience.conclusion import Pending
 from portico.experience.identifiers import Identifier, normalise_email, normalise_phone
+from portico.experience.next_step import Fulfil, VerifyMfa
 from portico.experience.verifications import Verification
 from portico.ids import standard_id
 from portico.web.api.errors import ApiError
@@ -26,6 +28,26 @@ def step_error(error: StepError, t: Any = None) -> ApiError:
     """A step's refusal as the Experience API answers it (``experience/answers.py``)."""
     status, code, data = logto_answer(error)
     return ApiError(status, code, t(error.key, **error.params) if t else error.key, data)
+
+
+def pending_error(step: Pending) -> ApiError:
+    """What ``submit`` (or Register's ``identification``) answers while the interaction
+    still needs something of the user, as Logto answers it."""
+    if isinstance(step, Fulfil):
+        return ApiError(422, "user.missing_profile", "The profile is incomplete.",
+                        {"missingProfile": [step.need]})  # fmt: skip
+    if isinstance(step, VerifyMfa):
+        data = {"availableFactors": list(step.factors), "maskedIdentifiers": {}}
+        return ApiError(403, "session.mfa.require_mfa_verification", "Verify a factor.", data)
+    prompt = step.prompt
+    if prompt.reason == "suggest":
+        return ApiError(422, "user.suggest_mfa", "Turn on two-step verification?")
+    if prompt.reason == "backup_code":
+        return ApiError(422, "session.mfa.backup_code_required", "Save backup codes.")
+    data: dict[str, Any] = {"availableFactors": list(prompt.factors)}
+    if prompt.skippable:
+        data["skippable"] = True
+    return ApiError(422, "user.missing_mfa", "Set up a second factor.", data)
 
 
 def refuse_non_json(request: Request) -> None:

@@ -19,7 +19,7 @@ from portico.experience.verifications import CodeVerification
 from portico.protocol import sessions as sessions_mod
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
-from portico.web.experience_api.context import step_error, verified_record
+from portico.web.experience_api.context import pending_error, step_error, verified_record
 from portico.web.experience_api.schemas import (
     EventBody,
     Identification,
@@ -38,11 +38,6 @@ def check_event(ctx: Ctx, event: str) -> None:
     allowed = {"SignIn": ctx.sie.can_sign_in, "Register": ctx.sie.can_register}
     if not allowed.get(event, True):
         raise ApiError(403, "auth.forbidden", f"{event} is not allowed by the sign-in mode.")
-
-
-def missing_profile(need: str) -> ApiError:
-    return ApiError(422, "user.missing_profile", "The profile is incomplete.",
-                    {"missingProfile": [need]})  # fmt: skip
 
 
 def routes(runtime: Runtime, load: Any) -> APIRouter:
@@ -158,9 +153,9 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             raise ApiError(404, "session.identifier_not_found", "Identify the user first.")
         try:
             concluded = await conclusion.conclude(ctx.turn)
-            if isinstance(concluded, Fulfil):
+            if not isinstance(concluded, str):
                 await ctx.save()
-                raise missing_profile(concluded.need)
+                raise pending_error(concluded)
             old_session = ctx.request.cookies.get(runtime.session_cookie)
             handle = await conclusion.sign_in(ctx.turn, concluded, old_session)
         except StepError as error:
@@ -186,8 +181,8 @@ async def _register(ctx: Ctx, body: Identification) -> Response:
         await identification.register_with(ctx.turn, record)
     concluded = await conclusion.conclude(ctx.turn)
     await ctx.save()
-    if isinstance(concluded, Fulfil):
-        raise missing_profile(concluded.need)
+    if isinstance(concluded, Fulfil):  # the account is not created yet
+        raise pending_error(concluded)
     return Response(status_code=201)
 
 

@@ -73,3 +73,18 @@ class NewPassword(Body):
 
 class Consent(Body):
     organizationIds: list[str] | None = None
+
+
+class TotpVerify(Body):
+    code: str = Field(min_length=1, max_length=16)
+    verificationId: str | None = Field(None, max_length=64)
+
+
+class BackupCodeVerify(Body):
+    code: str = Field(min_length=1, max_length=32)
+
+
+class BindMfaBody(Body):
+    type: Literal["Totp", "WebAuthn", "BackupCode", "EmailVerificationCode",
+                  "PhoneVerificationCode"]  # fmt: skip
+    verificationId: str = Field(max_length=64)

@@ -1,6 +1,7 @@
-"""The parts of Logto's Experience API Portico does not offer yet (MFA, enterprise SSO,
-WebAuthn and passkeys, one-time tokens, avatar upload): each answers with the error Logto
-gives when the feature is off, so a client built for Logto sees "not enabled", not a 404."""
+"""The parts of Logto's Experience API Portico does not offer yet (email and SMS codes as a
+second factor, enterprise SSO, WebAuthn and passkeys, one-time tokens, avatar upload): each
+answers with the error Logto gives when the feature is off, so a client built for Logto sees
+"not enabled", not a 404."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ SSO = ("single_sign_on.forbidden", 403)
 PATHS: dict[str, tuple[str, int]] = {
     "/experience/verification/mfa-verification-code": MFA,
     "/experience/verification/mfa-verification-code/verify": MFA,
-    "/experience/verification/totp/secret": MFA,
-    "/experience/verification/totp/verify": MFA,
     "/experience/verification/web-authn/registration": MFA,
     "/experience/verification/web-authn/registration/verify": MFA,
     "/experience/verification/web-authn/authentication": MFA,
@@ -22,16 +21,10 @@ PATHS: dict[str, tuple[str, int]] = {
     "/experience/verification/sign-in-passkey/authentication": ("session.passkey_not_enabled", 400),
     "/experience/verification/sign-in-passkey/authentication/verify": (
         "session.passkey_not_enabled", 400),
-    "/experience/verification/backup-code/generate": MFA,
-    "/experience/verification/backup-code/verify": MFA,
     "/experience/verification/sso/{connector_id}/authorization-uri": SSO,
     "/experience/verification/sso/{connector_id}/verify": SSO,
     "/experience/verification/one-time-token/verify": ("one_time_token.token_not_found", 404),
-    "/experience/profile/mfa": MFA,
-    "/experience/profile/mfa/mfa-skipped": MFA,
-    "/experience/profile/mfa/mfa-enabled": MFA,
     "/experience/profile/mfa/trusted-device": MFA,
-    "/experience/profile/mfa/mfa-suggestion-skipped": MFA,
     "/experience/profile/mfa/passkey": MFA,
     "/experience/profile/mfa/passkey-skipped": MFA,
     "/experience/user-assets/avatar": ("storage.not_configured", 400),

@@ -10,7 +10,17 @@ document.addEventListener("DOMContentLoaded", () => {
       const shown = input.type === "text";
       input.type = shown ? "password" : "text";
       button.setAttribute("aria-pressed", String(!shown));
+      // Copy a list (backup codes) to the clipboard.
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source || !navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const lines = [...source.querySelectorAll("li")].map((item) => item.textContent.trim());
+      navigator.clipboard.writeText(lines.join("\n"));
     });
+  }
+});
   }
   // "Resend the code" waits out a countdown first (the server limits sends anyway).
   for (const button of document.querySelectorAll("button[data-countdown]")) {
@@ -25,5 +35,15 @@ document.addEventListener("DOMContentLoaded", () => {
       setTimeout(tick, 1000);
     };
     tick();
+  }
+  // Copy a list (backup codes) to the clipboard.
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    const source = document.getElementById(button.dataset.copy);
+    if (!source || !navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const lines = [...source.querySelectorAll("li")].map((item) => item.textContent.trim());
+      navigator.clipboard.writeText(lines.join("\n"));
+    });
   }
 });

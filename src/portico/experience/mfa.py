@@ -1,0 +1,147 @@
+"""Multi-factor authentication in an interaction, as Logto decides it: when a user signing in
+must verify a second factor, and when a user must (or is invited to) bind one. Pure rules
+over what the caller read (:class:`UserMfa`) and what the interaction holds
+(``ExperienceState.mfa`` and its verification records); ``next_step`` asks them.
+
+Policies (``sie.mfa.policy``): ``NoPrompt`` never asks to bind; the ``Prompt…`` ones ask once
+and may be skipped; ``Mandatory`` requires a factor of everyone. A user who has a factor
+verifies it at every sign-in unless they turned MFA off or chose to skip it at sign-in under
+a skippable policy (``logto_config.mfa``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from portico.experience.interaction import Event
+from portico.experience.verifications import BackupCodeVerification, TotpVerification
+from portico.services import mfa as mfa_service
+from portico.services.sign_in_experience import MfaFactor
+
+if TYPE_CHECKING:
+    from portico.experience.interaction import ExperienceState
+    from portico.experience.turn import Turn
+    from portico.services.sign_in_experience import SignInExperience
+
+# The factors this version verifies and binds (WebAuthn and the code factors come next).
+SUPPORTED = (MfaFactor.TOTP, MfaFactor.BACKUP_CODE)
+
+
+@dataclass(frozen=True)
+class UserMfa:
+    """A user's MFA as stored: the factor types they can verify with (most recently used
+    first) and their choices (``logto_config``)."""
+
+    factors: tuple[str, ...] = ()
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def choices(self) -> dict[str, Any]:
+        return dict(self.config.get("mfa") or {})
+
+
+async def load(turn: Turn, user: dict[str, Any]) -> UserMfa:
+    """What :func:`next_step` needs of the user's MFA; nothing is read when the sign-in
+    experience enables no factor (the common case costs no query)."""
+    if not turn.sie.mfa.factors:
+        return UserMfa(config=dict(user.get("logto_config") or {}))
+    async with turn.engine.connect() as conn:
+        rows = await mfa_service.factors(conn, turn.tenant, user["id"])
+    rows.sort(key=lambda r: -(r.get("last_used_at") or r["created_at"]))
+    return UserMfa(tuple(mfa_service.usable_types(rows)), dict(user.get("logto_config") or {}))
+
+
+def configured(sie: SignInExperience) -> list[str]:
+    """The factors a user may bind to fulfil MFA, in the admin's order: every enabled one
+    this version supports but backup codes, which never stand alone."""
+    return [f for f in sie.mfa.factors if f in SUPPORTED and f != MfaFactor.BACKUP_CODE]
+
+
+def user_factors(sie: SignInExperience, user: UserMfa) -> list[str]:
+    """The user's factors that the sign-in experience enables, backup codes last."""
+    enabled = [f for f in user.factors if f in sie.mfa.factors and f in SUPPORTED]
+    return [f for f in enabled if f != MfaFactor.BACKUP_CODE] + (
+        [MfaFactor.BACKUP_CODE] if MfaFactor.BACKUP_CODE in enabled else []
+    )
+
+
+def verified(state: ExperienceState, factors: list[str]) -> bool:
+    """A factor the user has was proven in this interaction (a record binding a new app
+    proves nothing about the account)."""
+    return any(
+        isinstance(record, TotpVerification | BackupCodeVerification)
+        and record.verified
+        and not record.binds
+        and record.type in factors
+        for record in state.verifications.values()
+    )
+
+
+def verification_required(sie: SignInExperience, user: UserMfa) -> bool:
+    """Must this user verify a second factor to sign in?"""
+    choices = user.choices
+    opted_out = choices.get("enabled") is False or bool(choices.get("skipMfaOnSignIn"))
+    if opted_out and sie.mfa.skippable:
+        return False
+    return bool(user_factors(sie, user))
+
+
+def must_verify(state: ExperienceState, sie: SignInExperience, user: UserMfa) -> bool:
+    """Signing in, the user has a factor to verify and has not verified one yet."""
+    return (
+        state.event == Event.SIGN_IN
+        and verification_required(sie, user)
+        and not verified(state, user_factors(sie, user))
+    )
+
+
+def bound(state: ExperienceState) -> list[str]:
+    """Factors bound in this interaction, to be stored when it ends."""
+    found: list[str] = []
+    if state.mfa.totp:
+        found.append(MfaFactor.TOTP)
+    if state.mfa.backup_codes:
+        found.append(MfaFactor.BACKUP_CODE)
+    return found
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Why the user is asked to bind a factor: ``suggest`` (turn on two-step
+    verification?), ``missing`` (bind one of ``factors``), ``backup_code`` (save backup
+    codes); ``skippable`` when the user may decline."""
+
+    reason: str
+    factors: tuple[str, ...] = ()
+    skippable: bool = False
+
+
+def binding_prompt(state: ExperienceState, sie: SignInExperience, user: UserMfa) -> Prompt | None:
+    """What the user must (or is invited to) bind before the interaction ends, in Logto's
+    order; None when nothing."""
+    policy, factors = sie.mfa.policy, configured(sie)
+    if not factors:
+        return None
+    registering = state.event == Event.REGISTER
+    linked = set(user_factors(sie, user)) | set(bound(state))
+    choices = user.choices
+    skipped = state.mfa.skipped or bool(choices.get("skipped"))
+    skippable = sie.mfa.skippable
+    if registering and not sie.mfa.prompts_at_sign_up:
+        return None
+    # a. May the user be invited to turn MFA on (skippable prompting policies only)?
+    if skippable and policy != "NoPrompt" and not skipped:
+        enabled = state.mfa.enabled if state.mfa.enabled is not None else choices.get("enabled")
+        # A user from before the choice existed who has a factor counts as on.
+        if not enabled and not (enabled is None and linked):
+            return Prompt("suggest", tuple(factors), skippable=True)
+    # b. A factor of the configured ones.
+    if policy == "NoPrompt" or (skippable and skipped):
+        return None
+    if not linked & set(factors):
+        return Prompt("missing", tuple(factors), skippable=skippable)
+    # c. Backup codes, when enabled, beside the factor.
+    if MfaFactor.BACKUP_CODE in sie.mfa.factors and MfaFactor.BACKUP_CODE not in linked:
+        return Prompt("backup_code", (MfaFactor.BACKUP_CODE,))
+    return None

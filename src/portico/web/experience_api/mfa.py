@@ -1,0 +1,116 @@
+"""The Experience API's MFA routes, in Logto's paths and shapes: TOTP (a new key and its QR
+code, a code to verify), backup codes (a new set, a code to verify) and ``profile/mfa`` (bind
+a factor proven here, turn MFA on, skip it). The rules are the engine's
+(``experience/verifications/totp.py``, ``backup_code.py``, ``experience/factors.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+
+from portico.experience import accounts, factors
+from portico.experience.answers import StepError
+from portico.experience.verifications import BackupCodeVerification, TotpVerification
+from portico.web.api.errors import ApiError
+from portico.web.experience.context import Ctx
+from portico.web.experience_api.context import keep, record_of, step_error
+from portico.web.experience_api.schemas import BackupCodeVerify, BindMfaBody, TotpVerify
+from portico.web.runtime import Runtime
+
+NO_CONTENT = {"status_code": 204, "response_class": Response}
+
+
+def _identified(ctx: Ctx) -> str:
+    """The identified user (Logto: 404 ``session.identifier_not_found``)."""
+    if not ctx.exp.user_id:
+        raise ApiError(404, "session.identifier_not_found", "Identify the user first.")
+    return ctx.exp.user_id
+
+
+def routes(runtime: Runtime, load: Any) -> APIRouter:
+    router = APIRouter(prefix="/experience")
+    context = Depends(load)
+
+    @router.post("/verification/totp/secret")
+    async def create_totp_secret(ctx: Ctx = context) -> dict[str, str]:
+        """A new TOTP key for the user to add to an authenticator app (stored only when it
+        is verified, bound and the interaction ends)."""
+        user_id = _identified(ctx)
+        user = await accounts.account(ctx.turn.engine, ctx.tenant, user_id)
+        if user is None:
+            raise ApiError(404, "session.identifier_not_found", "Identify the user first.")
+        record = TotpVerification.new(user_id)
+        assert record.secret is not None
+        qr_code = record.qr_code(ctx.turn, user)
+        return {**await keep(ctx, record), "secret": record.secret, "secretQrCode": qr_code}
+
+    @router.post("/verification/totp/verify")
+    async def verify_totp_verification(body: TotpVerify, ctx: Ctx = context) -> dict[str, str]:
+        """With ``verificationId``: the new key's code (binding); without: the user's own
+        authenticator (a second factor at sign-in)."""
+        user_id = _identified(ctx)
+        if body.verificationId:
+            record = record_of(ctx, body.verificationId, "Totp")
+            if not isinstance(record, TotpVerification) or record.user_id != user_id:
+                raise ApiError(404, "session.verification_session_not_found", "Not found.")
+        else:
+            record = TotpVerification(user_id)
+        try:
+            await record.verify(ctx.turn, body.code)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        if body.verificationId:
+            await ctx.save()
+            return {"verificationId": body.verificationId}
+        return await keep(ctx, record)
+
+    @router.post("/verification/backup-code/generate")
+    async def generate_backup_codes(ctx: Ctx = context) -> dict[str, Any]:
+        """Ten new codes, shown here once; they replace the user's old set when bound."""
+        record = BackupCodeVerification.generate(_identified(ctx))
+        return {**await keep(ctx, record), "codes": record.codes}
+
+    @router.post("/verification/backup-code/verify")
+    async def verify_backup_code(body: BackupCodeVerify, ctx: Ctx = context) -> dict[str, str]:
+        record = BackupCodeVerification(_identified(ctx))
+        try:
+            await record.verify(ctx.turn, body.code)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        return await keep(ctx, record)
+
+    @router.post("/profile/mfa", **NO_CONTENT)
+    async def bind_mfa_verification(body: BindMfaBody, ctx: Ctx = context) -> Response:
+        """Keep a factor proven in this interaction; stored at ``submit``."""
+        record = ctx.exp.verifications.get(body.verificationId)
+        if record is None or record.type != body.type:
+            raise ApiError(404, "session.verification_session_not_found", "Not found.")
+        await _step(ctx, factors.bind(ctx.turn, record))
+        return Response(status_code=204)
+
+    @router.post("/profile/mfa/mfa-enabled", **NO_CONTENT)
+    async def enable_mfa(ctx: Ctx = context) -> Response:
+        await _step(ctx, factors.turn_on(ctx.turn))
+        return Response(status_code=204)
+
+    @router.post("/profile/mfa/mfa-skipped", **NO_CONTENT)
+    async def skip_mfa_binding_flow(ctx: Ctx = context) -> Response:
+        await _step(ctx, factors.skip(ctx.turn))
+        return Response(status_code=204)
+
+    @router.post("/profile/mfa/mfa-suggestion-skipped", **NO_CONTENT)
+    async def skip_mfa_suggestion(ctx: Ctx = context) -> Response:
+        await _step(ctx, factors.skip_suggestion(ctx.turn))
+        return Response(status_code=204)
+
+    return router
+
+
+async def _step(ctx: Ctx, work: Any) -> None:
+    """Run an engine step, answer its refusal in Logto's terms, keep the state."""
+    try:
+        await work
+    except StepError as error:
+        raise step_error(error, ctx.t) from None
+    await ctx.save()

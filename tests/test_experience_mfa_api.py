@@ -1,0 +1,205 @@
+"""MFA through the Experience API against the real server, in Logto's shapes: a user with an
+authenticator app verifies it at sign-in (a code works once; wrong codes lock the factor),
+backup codes are single use, and the policies prompt for binding as Logto's do."""
+
+from __future__ import annotations
+
+import time
+
+import pyotp
+import pytest
+
+from tests.conftest import User, lab_user
+from tests.lab import Lab
+from tests.test_experience_api import Spa
+
+KEY = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+TOTP_AND_BACKUP = {"factors": ["Totp", "BackupCode"], "policy": "PromptAtSignInAndSignUp"}
+TOTP_ONLY = {"factors": ["Totp"], "policy": "PromptAtSignInAndSignUp"}
+
+
+def _signed_in_by_password(lab: Lab, user: User) -> Spa:
+    spa = Spa(lab)
+    spa.event("SignIn")
+    verification_id = spa.password("username", user.username, user.password)
+    spa.ok("POST", "/experience/identification", {"verificationId": verification_id}, 204)
+    return spa
+
+
+def _with_totp(lab: Lab, user: User, key: str = KEY) -> None:
+    path = f"/api/users/{user.id}/mfa-verifications"
+    reply = lab.api.post(path, json={"type": "Totp", "secret": key})
+    assert reply.status_code == 200, reply.text
+
+
+def _code(key: str = KEY, offset: int = 0) -> str:
+    return pyotp.TOTP(key).at(time.time() + offset)
+
+
+def _factors(lab: Lab, user: User) -> dict[str, dict]:
+    reply = lab.api.get(f"/api/users/{user.id}/mfa-verifications")
+    return {f["type"]: f for f in reply.json()}
+
+
+def test_a_user_with_an_authenticator_verifies_it_and_a_code_works_once(lab: Lab) -> None:
+    lab.configure(mfa=TOTP_AND_BACKUP)
+    user = lab_user(lab)
+    _with_totp(lab, user)
+    spa = _signed_in_by_password(lab, user)
+    body = spa.fails("POST", "/experience/submit", None, 403,
+                     "session.mfa.require_mfa_verification")  # fmt: skip
+    assert body["data"] == {"availableFactors": ["Totp"], "maskedIdentifiers": {}}
+    # Binding another factor cannot stand in for verifying the one the user has.
+    record = spa.ok("POST", "/experience/verification/backup-code/generate")
+    spa.fails("POST", "/experience/profile/mfa",
+              {"type": "BackupCode", "verificationId": record["verificationId"]}, 403,
+              "session.mfa.require_mfa_verification")  # fmt: skip
+    wrong = str((int(_code()) + 1) % 1_000_000).zfill(6)
+    spa.fails("POST", "/experience/verification/totp/verify", {"code": wrong}, 400,
+              "session.mfa.invalid_totp_code")  # fmt: skip
+    code = _code()
+    spa.ok("POST", "/experience/verification/totp/verify", {"code": code})
+    # Backup codes are on and the user has none: asked for them (Logto), then signed in.
+    spa.fails("POST", "/experience/submit", None, 422, "session.mfa.backup_code_required")
+    generated = spa.ok("POST", "/experience/verification/backup-code/generate")
+    spa.ok("POST", "/experience/profile/mfa",
+           {"type": "BackupCode", "verificationId": generated["verificationId"]}, 204)  # fmt: skip
+    assert spa.submit()["sub"] == user.id
+
+    # The same code in another sign-in (within its 30 s window): refused, it was used.
+    again = _signed_in_by_password(lab, user)
+    again.fails("POST", "/experience/verification/totp/verify", {"code": code}, 400,
+                "session.mfa.invalid_totp_code")  # fmt: skip
+    # The factor was used: the Management API shows it (and no key).
+    assert set(_factors(lab, user)["Totp"]) == {"id", "createdAt", "type"}
+
+
+def test_wrong_codes_lock_the_factor_whatever_the_interaction(lab: Lab) -> None:
+    lab.configure(mfa=TOTP_ONLY)
+    user = lab_user(lab)
+    _with_totp(lab, user)
+    wrong = str((int(_code()) + 500_000) % 1_000_000).zfill(6)
+    spa = _signed_in_by_password(lab, user)
+    for attempt in range(10):
+        if attempt == 5:  # a new interaction does not reset the count
+            spa = _signed_in_by_password(lab, user)
+        spa.fails("POST", "/experience/verification/totp/verify", {"code": wrong}, 400,
+                  "session.mfa.invalid_totp_code")  # fmt: skip
+    fresh = _signed_in_by_password(lab, user)
+    body = fresh.fails("POST", "/experience/verification/totp/verify", {"code": _code()}, 400,
+                       "session.verification_blocked_too_many_attempts")  # fmt: skip
+    assert body["data"]["lockedMinutes"] >= 1
+    fresh.fails("POST", "/experience/submit", None, 403, "session.mfa.require_mfa_verification")
+
+
+def test_backup_codes_are_single_use(lab: Lab) -> None:
+    lab.configure(mfa=TOTP_AND_BACKUP)
+    user = lab_user(lab)
+    _with_totp(lab, user)
+    codes = lab.api.post(f"/api/users/{user.id}/mfa-verifications",
+                         json={"type": "BackupCode"}).json()["codes"]  # fmt: skip
+    spa = _signed_in_by_password(lab, user)
+    body = spa.fails("POST", "/experience/submit", None, 403,
+                     "session.mfa.require_mfa_verification")  # fmt: skip
+    assert body["data"]["availableFactors"] == ["Totp", "BackupCode"]
+    spa.ok("POST", "/experience/verification/backup-code/verify", {"code": codes[0]})
+    assert spa.submit()["sub"] == user.id
+    assert _factors(lab, user)["BackupCode"]["remainCodes"] == 9
+
+    again = _signed_in_by_password(lab, user)
+    again.fails("POST", "/experience/verification/backup-code/verify", {"code": codes[0]}, 400,
+                "session.mfa.invalid_backup_code")  # fmt: skip
+    again.ok("POST", "/experience/verification/backup-code/verify", {"code": codes[1].upper()})
+    assert again.submit()["sub"] == user.id
+
+
+def test_mandatory_mfa_binds_an_authenticator_then_backup_codes(lab: Lab) -> None:
+    lab.configure(mfa={"factors": ["Totp", "BackupCode"], "policy": "Mandatory"})
+    user = lab_user(lab)
+    spa = _signed_in_by_password(lab, user)
+    body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
+    assert body["data"] == {"availableFactors": ["Totp"]}  # no "skippable"
+    spa.fails("POST", "/experience/profile/mfa/mfa-skipped", None, 422,
+              "session.mfa.mfa_policy_not_user_controlled")  # fmt: skip
+
+    secret = spa.ok("POST", "/experience/verification/totp/secret")
+    assert set(secret) == {"verificationId", "secret", "secretQrCode"}
+    assert secret["secretQrCode"].startswith("data:image/png;base64,")
+    bind = {"type": "Totp", "verificationId": secret["verificationId"]}
+    spa.fails("POST", "/experience/profile/mfa", bind, 400, "session.verification_failed")
+    spa.fails("POST", "/experience/verification/totp/verify",
+              {"code": "000000" if _code(secret["secret"]) != "000000" else "111111",
+               "verificationId": secret["verificationId"]}, 400,
+              "session.mfa.invalid_totp_code")  # fmt: skip
+    right = {"code": _code(secret["secret"]), "verificationId": secret["verificationId"]}
+    spa.ok("POST", "/experience/verification/totp/verify", right)
+    spa.ok("POST", "/experience/profile/mfa", bind, 204)
+    spa.fails("POST", "/experience/submit", None, 422, "session.mfa.backup_code_required")
+    generated = spa.ok("POST", "/experience/verification/backup-code/generate")
+    assert len(generated["codes"]) == 10
+    spa.ok("POST", "/experience/profile/mfa",
+           {"type": "BackupCode", "verificationId": generated["verificationId"]}, 204)  # fmt: skip
+    assert spa.submit()["sub"] == user.id
+
+    stored = _factors(lab, user)
+    assert set(stored) == {"Totp", "BackupCode"} and stored["BackupCode"]["remainCodes"] == 10
+    config = lab.api.get(f"/api/users/{user.id}/logto-configs").json()
+    assert config["mfa"]["enabled"] is True
+    # The next sign-in asks for the new factor: the key the user scanned works.
+    next_time = _signed_in_by_password(lab, user)
+    next_time.fails("POST", "/experience/submit", None, 403,
+                    "session.mfa.require_mfa_verification")  # fmt: skip
+    next_time.ok("POST", "/experience/verification/backup-code/verify",
+                 {"code": generated["codes"][3]})  # fmt: skip
+    assert next_time.submit()["sub"] == user.id
+
+
+def test_a_prompting_policy_suggests_once_and_remembers_a_skip(lab: Lab) -> None:
+    lab.configure(mfa={"factors": ["Totp"], "policy": "PromptAtSignInAndSignUp"})
+    user = lab_user(lab)
+    spa = _signed_in_by_password(lab, user)
+    spa.fails("POST", "/experience/submit", None, 422, "user.suggest_mfa")
+    spa.ok("POST", "/experience/profile/mfa/mfa-enabled", None, 204)
+    body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
+    assert body["data"] == {"availableFactors": ["Totp"], "skippable": True}
+    spa.ok("POST", "/experience/profile/mfa/mfa-skipped", None, 204)
+    assert spa.submit()["sub"] == user.id
+    assert lab.api.get(f"/api/users/{user.id}/logto-configs").json()["mfa"]["skipped"] is True
+    # Remembered: the next sign-in is not asked again.
+    assert _signed_in_by_password(lab, user).submit()["sub"] == user.id
+
+
+@pytest.mark.parametrize("policy", ["NoPrompt", "PromptOnlyAtSignIn"])
+def test_policies_that_do_not_prompt_at_sign_up(lab: Lab, policy: str) -> None:
+    lab.configure(mfa={"factors": ["Totp"], "policy": policy})
+    spa = Spa(lab)
+    spa.event("Register")
+    record = spa.ok("POST", "/experience/verification/new-password-identity",
+                    {"identifier": {"type": "username", "value": f"new{int(time.time()*1e6)}"},
+                     "password": "violet-harbour-cactus-49"})  # fmt: skip
+    spa.ok("POST", "/experience/identification", {"verificationId": record["verificationId"]}, 201)
+    assert spa.submit()["sub"]
+
+
+def test_bound_factors_are_refused_when_the_factor_is_off(lab: Lab) -> None:
+    lab.configure(mfa={"factors": ["Totp"], "policy": "PromptAtSignInAndSignUp"})
+    user = lab_user(lab)
+    spa = _signed_in_by_password(lab, user)
+    generated = spa.ok("POST", "/experience/verification/backup-code/generate")
+    spa.fails("POST", "/experience/profile/mfa",
+              {"type": "BackupCode", "verificationId": generated["verificationId"]}, 400,
+              "session.mfa.mfa_factor_not_enabled")  # fmt: skip
+    spa.fails("POST", "/experience/profile/mfa",
+              {"type": "Totp", "verificationId": generated["verificationId"]}, 404,
+              "session.verification_session_not_found")  # fmt: skip
+
+
+def test_mfa_routes_need_an_identified_user(lab: Lab) -> None:
+    lab.configure(mfa=TOTP_ONLY)
+    spa = Spa(lab)
+    spa.event("SignIn")
+    for path in ("/experience/verification/totp/secret",
+                 "/experience/verification/backup-code/generate"):  # fmt: skip
+        spa.fails("POST", path, None, 404, "session.identifier_not_found")
+    spa.fails("POST", "/experience/verification/totp/verify", {"code": "123456"}, 404,
+              "session.identifier_not_found")  # fmt: skip
