@@ -203,3 +203,58 @@ def test_mfa_routes_need_an_identified_user(lab: Lab) -> None:
         spa.fails("POST", path, None, 404, "session.identifier_not_found")
     spa.fails("POST", "/experience/verification/totp/verify", {"code": "123456"}, 404,
               "session.identifier_not_found")  # fmt: skip
+
+
+EMAIL_FACTOR = {"factors": ["EmailVerificationCode"], "policy": "PromptAtSignInAndSignUp"}
+
+
+def test_an_email_code_as_second_factor_reaches_the_users_mailbox(lab: Lab) -> None:
+    lab.configure(mfa=EMAIL_FACTOR)
+    user = lab_user(lab)
+    spa = _signed_in_by_password(lab, user)
+    body = spa.fails("POST", "/experience/submit", None, 403,
+                     "session.mfa.require_mfa_verification")  # fmt: skip
+    local, _, domain = user.email.partition("@")
+    assert body["data"] == {
+        "availableFactors": ["EmailVerificationCode"],
+        "maskedIdentifiers": {"EmailVerificationCode": f"{local[:4]}****@{domain}"},
+    }
+    before = len(lab.messages_to(user.email))
+    sent = spa.ok("POST", "/experience/verification/mfa-verification-code",
+                  {"identifierType": "email"})  # fmt: skip
+    code = lab.code_for(user.email, after=before)
+    verify = {"identifierType": "email", "verificationId": sent["verificationId"]}
+    wrong = "000000" if code != "000000" else "111111"
+    spa.fails("POST", "/experience/verification/mfa-verification-code/verify",
+              {**verify, "code": wrong}, 400, "verification_code.code_mismatch")  # fmt: skip
+    spa.ok(
+        "POST", "/experience/verification/mfa-verification-code/verify", {**verify, "code": code}
+    )
+    assert spa.submit()["sub"] == user.id
+    # No phone: that factor cannot be asked for.
+    again = _signed_in_by_password(lab, user)
+    again.fails("POST", "/experience/verification/mfa-verification-code",
+                {"identifierType": "phone"}, 400, "session.mfa.mfa_factor_not_enabled")  # fmt: skip
+
+
+def test_a_new_email_bound_as_the_second_factor(lab: Lab) -> None:
+    lab.configure(mfa={"factors": ["EmailVerificationCode"], "policy": "Mandatory"})
+    name = f"noemail{int(time.time() * 1e6)}"
+    made = lab.api.post("/api/users", json={"username": name, "password": "a-long-enough-secret-9"})
+    assert made.status_code == 200, made.text
+    user = User(made.json()["id"], name, "", "a-long-enough-secret-9")
+    spa = _signed_in_by_password(lab, user)
+    body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
+    assert body["data"] == {"availableFactors": ["EmailVerificationCode"]}
+    address = f"{user.username}@mfa.example.com"
+    verification_id = spa.email_verified(address, "SignIn")
+    spa.ok("POST", "/experience/profile/mfa",
+           {"type": "EmailVerificationCode", "verificationId": verification_id}, 204)  # fmt: skip
+    assert spa.submit()["sub"] == user.id
+    stored = lab.api.get(f"/api/users/{user.id}").json()
+    assert stored["primaryEmail"] == address
+    # Next time the code goes to that address.
+    again = _signed_in_by_password(lab, user)
+    body = again.fails("POST", "/experience/submit", None, 403,
+                       "session.mfa.require_mfa_verification")  # fmt: skip
+    assert body["data"]["availableFactors"] == ["EmailVerificationCode"]

@@ -109,3 +109,35 @@ def test_the_mfa_pages_need_a_signed_in_step(lab: Lab) -> None:
     for path in ("/mfa/verify", "/mfa/setup", "/mfa/totp", "/mfa/backup-codes"):
         reply = browser.follow_until_external(browser.get(path))
         assert str(reply.url).endswith("/sign-in"), (path, reply.url)
+
+
+def test_an_email_code_second_factor_on_the_pages(lab: Lab) -> None:
+    lab.configure(mfa={"factors": ["EmailVerificationCode"], "policy": "PromptAtSignInAndSignUp"})
+    user = lab_user(lab)
+    browser, page, verifier = _password(lab, user)
+    assert str(page.url).endswith("/mfa/verify") and "****@example.com" in page.text
+    before = len(lab.messages_to(user.email))
+    page = browser.follow_until_external(
+        submit(browser, page, "/mfa/verify/send", factor="EmailVerificationCode")
+    )
+    assert 'name="code"' in page.text
+    code = lab.code_for(user.email, after=before)
+    done = submit(browser, page, "/mfa/verify", factor="EmailVerificationCode", code=code)
+    assert finish(lab, browser, done, verifier)["sub"] == user.id
+
+
+def test_binding_a_new_email_as_the_factor_on_the_pages(lab: Lab) -> None:
+    lab.configure(mfa={"factors": ["EmailVerificationCode"], "policy": "Mandatory"})
+    name = f"pagesnoemail{int(time.time() * 1e6)}"
+    made = lab.api.post("/api/users", json={"username": name, "password": "a-long-enough-secret-9"})
+    user = User(made.json()["id"], name, "", "a-long-enough-secret-9")
+    browser, page, verifier = _password(lab, user)
+    assert str(page.url).endswith("/mfa/setup") and "/mfa/contact/email" in page.text
+    page = browser.get("/mfa/contact/email")
+    address = f"{name}@pages.example.com"
+    page = browser.follow_until_external(submit(browser, page, "/mfa/contact/email",
+                                                identifier=address))  # fmt: skip
+    assert 'name="code"' in page.text
+    done = submit(browser, page, "/mfa/contact/email", code=lab.code_for(address))
+    assert finish(lab, browser, done, verifier)["sub"] == user.id
+    assert lab.api.get(f"/api/users/{user.id}").json()["primaryEmail"] == address

@@ -135,6 +135,7 @@ async def _store_mfa(
     if choices:
         await mfa_service.record_choices(conn, turn.tenant, user_id, choices)
     state.totp = state.totp_step = state.backup_codes = None
+    state.contacts = []
 
 
 async def _store_password(

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from portico.experience import accounts, mfa
+from portico.experience import accounts, identification, mfa
 from portico.experience.answers import StepError
 from portico.experience.interaction import Event
+from portico.experience.mfa import IMPLICIT
 from portico.experience.verifications import (
     BackupCodeVerification,
+    CodeVerification,
+    MfaCodeVerification,
     TotpVerification,
     Verification,
 )
@@ -52,6 +55,17 @@ async def bind(turn: Turn, record: Verification) -> None:
         if MfaFactor.TOTP in found.factors:
             raise StepError("error.totp_already_in_use", 422)
         state.mfa.totp, state.mfa.totp_step = record.secret, record.step
+    elif isinstance(record, CodeVerification):
+        # An email or phone proven here becomes the user's, and a factor already verified.
+        factor = IMPLICIT[record.identifier.kind]
+        _enabled(turn, factor)
+        if not record.verified:
+            raise StepError("error.verification_incomplete", 400)
+        await identification.bind(turn, record)
+        proof = MfaCodeVerification(state.user_id or "", record.identifier, verified=True)
+        state.verifications[f"bound:{factor}"] = proof
+        if factor not in state.mfa.contacts:
+            state.mfa.contacts.append(factor)
     elif isinstance(record, BackupCodeVerification):
         _enabled(turn, MfaFactor.BACKUP_CODE)
         others = set(mfa.user_factors(sie, found)) | set(mfa.bound(state))

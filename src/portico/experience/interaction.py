@@ -58,9 +58,11 @@ class MfaState:
     totp: str | None = None  # a verified new TOTP key
     totp_step: int | None = None  # the time step its code proved
     backup_codes: list[str] | None = None
+    contacts: list[str] = field(default_factory=list)  # code factors bound (an address added)
 
     def to_json(self) -> dict[str, Any]:
         data = {
+            "contacts": self.contacts or None,
             "enabled": self.enabled,
             "skipped": self.skipped or None,
             "suggestionSkipped": self.suggestion_skipped or None,
@@ -81,6 +83,7 @@ class MfaState:
             totp=data.get("totp"),
             totp_step=data.get("totpStep"),
             backup_codes=list(codes) if codes else None,
+            contacts=list(data.get("contacts") or []),
         )
 
 

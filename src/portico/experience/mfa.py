@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portico.experience.interaction import Event
-from portico.experience.verifications import BackupCodeVerification, TotpVerification
+from portico.experience.verifications import (
+    BackupCodeVerification,
+    MfaCodeVerification,
+    TotpVerification,
+)
 from portico.services import mfa as mfa_service
 from portico.services.sign_in_experience import MfaFactor
 
@@ -24,8 +28,15 @@ if TYPE_CHECKING:
     from portico.experience.turn import Turn
     from portico.services.sign_in_experience import SignInExperience
 
-# The factors this version verifies and binds (WebAuthn and the code factors come next).
-SUPPORTED = (MfaFactor.TOTP, MfaFactor.BACKUP_CODE)
+# The factors this version verifies and binds (WebAuthn comes next).
+SUPPORTED = (
+    MfaFactor.TOTP,
+    MfaFactor.BACKUP_CODE,
+    MfaFactor.EMAIL_VERIFICATION_CODE,
+    MfaFactor.PHONE_VERIFICATION_CODE,
+)
+# A code to the user's own address or number: a factor every user with one has (Logto).
+IMPLICIT = {"phone": MfaFactor.PHONE_VERIFICATION_CODE, "email": MfaFactor.EMAIL_VERIFICATION_CODE}
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,8 @@ class UserMfa:
 
     factors: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
+    email: str | None = None
+    phone: str | None = None
 
     @property
     def choices(self) -> dict[str, Any]:
@@ -44,12 +57,14 @@ class UserMfa:
 async def load(turn: Turn, user: dict[str, Any]) -> UserMfa:
     """What :func:`next_step` needs of the user's MFA; nothing is read when the sign-in
     experience enables no factor (the common case costs no query)."""
+    config = dict(user.get("logto_config") or {})
+    email, phone = user.get("primary_email"), user.get("primary_phone")
     if not turn.sie.mfa.factors:
-        return UserMfa(config=dict(user.get("logto_config") or {}))
+        return UserMfa(config=config, email=email, phone=phone)
     async with turn.engine.connect() as conn:
         rows = await mfa_service.factors(conn, turn.tenant, user["id"])
     rows.sort(key=lambda r: -(r.get("last_used_at") or r["created_at"]))
-    return UserMfa(tuple(mfa_service.usable_types(rows)), dict(user.get("logto_config") or {}))
+    return UserMfa(tuple(mfa_service.usable_types(rows)), config, email, phone)
 
 
 def configured(sie: SignInExperience) -> list[str]:
@@ -59,23 +74,42 @@ def configured(sie: SignInExperience) -> list[str]:
 
 
 def user_factors(sie: SignInExperience, user: UserMfa) -> list[str]:
-    """The user's factors that the sign-in experience enables, backup codes last."""
+    """The user's factors that the sign-in experience enables, in Logto's order: stored
+    ones (most recently used first), then a code to their phone, then to their email,
+    backup codes last."""
     enabled = [f for f in user.factors if f in sie.mfa.factors and f in SUPPORTED]
-    return [f for f in enabled if f != MfaFactor.BACKUP_CODE] + (
-        [MfaFactor.BACKUP_CODE] if MfaFactor.BACKUP_CODE in enabled else []
-    )
+    found = [f for f in enabled if f != MfaFactor.BACKUP_CODE]
+    for kind, factor in IMPLICIT.items():
+        if getattr(user, kind) and factor in sie.mfa.factors and factor not in found:
+            found.append(factor)
+    return found + ([MfaFactor.BACKUP_CODE] if MfaFactor.BACKUP_CODE in enabled else [])
+
+
+def masked(user: UserMfa, factors: list[str]) -> dict[str, str]:
+    """Where a code factor would send its code, half hidden (Logto's masking)."""
+    shown: dict[str, str] = {}
+    if MfaFactor.EMAIL_VERIFICATION_CODE in factors and user.email:
+        local, _, domain = user.email.partition("@")
+        shown[MfaFactor.EMAIL_VERIFICATION_CODE] = (
+            f"{local[:4] if len(local) > 4 else ''}****@{domain}"
+        )
+    if MfaFactor.PHONE_VERIFICATION_CODE in factors and user.phone:
+        shown[MfaFactor.PHONE_VERIFICATION_CODE] = f"****{user.phone[-4:]}"
+    return shown
 
 
 def verified(state: ExperienceState, factors: list[str]) -> bool:
     """A factor the user has was proven in this interaction (a record binding a new app
     proves nothing about the account)."""
     return any(
-        isinstance(record, TotpVerification | BackupCodeVerification)
-        and record.verified
-        and not record.binds
-        and record.type in factors
+        record.verified and not record.binds and _factor_of(record) in factors
         for record in state.verifications.values()
+        if isinstance(record, TotpVerification | BackupCodeVerification | MfaCodeVerification)
     )
+
+
+def _factor_of(record: TotpVerification | BackupCodeVerification | MfaCodeVerification) -> str:
+    return record.factor if isinstance(record, MfaCodeVerification) else record.type
 
 
 def verification_required(sie: SignInExperience, user: UserMfa) -> bool:
@@ -103,7 +137,7 @@ def bound(state: ExperienceState) -> list[str]:
         found.append(MfaFactor.TOTP)
     if state.mfa.backup_codes:
         found.append(MfaFactor.BACKUP_CODE)
-    return found
+    return found + state.mfa.contacts
 
 
 @dataclass(frozen=True)

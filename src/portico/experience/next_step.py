@@ -11,7 +11,7 @@ then the profile is fulfilled; then a factor is bound when the MFA policy asks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portico.experience import mfa
@@ -52,9 +52,10 @@ class Finish:
 @dataclass(frozen=True)
 class VerifyMfa:
     """The user must prove a second factor, one of ``factors`` (most recently used first,
-    backup codes last)."""
+    backup codes last); ``masked``: where the code factors send, half hidden."""
 
     factors: tuple[str, ...]
+    masked: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ def next_step(
         return Refuse(StepError("error.suspended", 401), reset=True)
     user_mfa = user_mfa or UserMfa()
     if mfa.must_verify(state, sie, user_mfa):
-        return VerifyMfa(tuple(mfa.user_factors(sie, user_mfa)))
+        factors = mfa.user_factors(sie, user_mfa)
+        return VerifyMfa(tuple(factors), mfa.masked(user_mfa, factors))
     if need := still_missing(sie, state, user, social):
         return Fulfil(need)
     if prompt := mfa.binding_prompt(state, sie, user_mfa):

@@ -20,6 +20,7 @@ from typing import Any
 from portico.experience.verifications.backup_code import BackupCodeVerification
 from portico.experience.verifications.code import CodeVerification
 from portico.experience.verifications.kinds import VerificationType
+from portico.experience.verifications.mfa_code import MfaCodeVerification
 from portico.experience.verifications.new_password_identity import NewPasswordIdentity
 from portico.experience.verifications.password import PasswordVerification
 from portico.experience.verifications.social import SocialVerification
@@ -32,9 +33,10 @@ Verification = (
     | NewPasswordIdentity
     | TotpVerification
     | BackupCodeVerification
+    | MfaCodeVerification
 )
 # Second factors: what proves the user again once identified.
-MfaVerification = TotpVerification | BackupCodeVerification
+MfaVerification = TotpVerification | BackupCodeVerification | MfaCodeVerification
 
 KINDS: dict[str, type[Verification]] = {
     VerificationType.PASSWORD: PasswordVerification,
@@ -44,6 +46,8 @@ KINDS: dict[str, type[Verification]] = {
     VerificationType.NEW_PASSWORD_IDENTITY: NewPasswordIdentity,
     VerificationType.TOTP: TotpVerification,
     VerificationType.BACKUP_CODE: BackupCodeVerification,
+    VerificationType.MFA_EMAIL_CODE: MfaCodeVerification,
+    VerificationType.MFA_PHONE_CODE: MfaCodeVerification,
 }
 
 
@@ -57,6 +61,7 @@ __all__ = [
     "KINDS",
     "BackupCodeVerification",
     "CodeVerification",
+    "MfaCodeVerification",
     "MfaVerification",
     "NewPasswordIdentity",
     "PasswordVerification",

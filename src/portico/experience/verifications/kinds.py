@@ -13,6 +13,8 @@ class VerificationType(StrEnum):
     NEW_PASSWORD_IDENTITY = "NewPasswordIdentity"
     TOTP = "Totp"
     BACKUP_CODE = "BackupCode"
+    MFA_EMAIL_CODE = "MfaEmailVerificationCode"
+    MFA_PHONE_CODE = "MfaPhoneVerificationCode"
 
 
 def code_type(kind: str) -> VerificationType:

@@ -11,8 +11,15 @@ from starlette.routing import Route
 
 from portico.experience import accounts, conclusion, factors
 from portico.experience.answers import StepError
+from portico.experience.identifiers import Identifier, read
+from portico.experience.mfa import IMPLICIT
 from portico.experience.next_step import BindMfa, Step, VerifyMfa
-from portico.experience.verifications import BackupCodeVerification, TotpVerification
+from portico.experience.verifications import (
+    BackupCodeVerification,
+    CodeVerification,
+    MfaCodeVerification,
+    TotpVerification,
+)
 from portico.services.sign_in_experience import MfaFactor
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
@@ -21,6 +28,13 @@ from portico.web.runtime import Runtime
 VERIFIED = "page:mfa"  # the pages' verification records, by fixed ids
 NEW_TOTP = "page:totp"
 NEW_CODES = "page:backup-codes"
+SENT = "page:sent:"  # + factor: the code sent for a code factor
+CONTACT = "page:contact:"  # + kind: the code sent to an address being bound
+
+
+def _contact(ctx: Ctx, kind: str) -> CodeVerification | None:
+    found = ctx.exp.verifications.get(f"{CONTACT}{kind}")
+    return found if isinstance(found, CodeVerification) else None
 
 
 async def _pending(ctx: Ctx) -> Step | None:
@@ -41,8 +55,11 @@ def routes(runtime: Runtime) -> list[Route]:
         if not isinstance(step, VerifyMfa) or ctx.exp.user_id is None:
             return await steps.advance(ctx)
         factor = ctx.field("factor")
-        record: TotpVerification | BackupCodeVerification
-        if factor == MfaFactor.BACKUP_CODE and factor in step.factors:
+        record: TotpVerification | BackupCodeVerification | MfaCodeVerification
+        sent = ctx.exp.verifications.get(f"{SENT}{factor}")
+        if factor in IMPLICIT.values() and isinstance(sent, MfaCodeVerification):
+            record = sent
+        elif factor == MfaFactor.BACKUP_CODE and factor in step.factors:
             record = BackupCodeVerification(ctx.exp.user_id)
         else:
             factor, record = MfaFactor.TOTP, TotpVerification(ctx.exp.user_id)
@@ -53,6 +70,56 @@ def routes(runtime: Runtime) -> list[Route]:
             return _verify_form(ctx, step, factor, error)
         ctx.exp.verifications[VERIFIED] = record
         return await steps.advance(ctx)
+
+    async def verify_send(ctx: Ctx) -> Response:
+        """Send the code of an email or SMS factor to the user's own address or number."""
+        step = await _pending(ctx)
+        factor = ctx.field("factor")
+        kind = next((k for k, f in IMPLICIT.items() if f == factor), None)
+        if not isinstance(step, VerifyMfa) or kind is None or factor not in step.factors:
+            return await steps.advance(ctx)
+        user = await accounts.account(ctx.turn.engine, ctx.tenant, ctx.exp.user_id or "")
+        address = (user or {}).get(f"primary_{kind}")
+        if not address or ctx.exp.user_id is None:
+            return await steps.advance(ctx)
+        record = MfaCodeVerification(ctx.exp.user_id, Identifier(kind, address))
+        try:
+            await record.send(ctx.turn)
+        except StepError as error:
+            return _verify_form(ctx, step, factor, error)
+        ctx.exp.verifications[f"{SENT}{factor}"] = record
+        await ctx.save()
+        return ctx.go(f"/mfa/verify?factor={factor}")
+
+    # Bind an email or phone as the factor -----------------------------------------------------
+    async def contact_page(ctx: Ctx) -> Response:
+        kind = ctx.request.path_params["kind"]
+        if ctx.exp.user_id is None or kind not in IMPLICIT:
+            return ctx.go("/sign-in")
+        return ctx.render("mfa_contact.html", kind=kind, sent=_contact(ctx, kind))
+
+    async def contact_submit(ctx: Ctx) -> Response:
+        kind = ctx.request.path_params["kind"]
+        if ctx.exp.user_id is None or kind not in IMPLICIT:
+            return ctx.go("/sign-in")
+        sent = _contact(ctx, kind)
+        try:
+            if sent is not None and ctx.field("code"):
+                await sent.verify(ctx.turn, ctx.field("code", 32))
+                await factors.bind(ctx.turn, sent)
+                return await steps.advance(ctx)
+            identifier = read(ctx.field("identifier"), {kind})
+            if identifier is None:
+                raise StepError("error.invalid_identifier")
+            record = CodeVerification(identifier, "BindMfa")
+            await record.send(ctx.turn)
+            ctx.exp.verifications[f"{CONTACT}{kind}"] = record
+            await ctx.save()
+            return ctx.go(f"/mfa/contact/{kind}")
+        except StepError as error:
+            await ctx.save()
+            return ctx.error("mfa_contact.html", error.key, error.status,
+                             params=error.params, kind=kind, sent=_contact(ctx, kind))  # fmt: skip
 
     # Set up --------------------------------------------------------------------------------
     async def setup_page(ctx: Ctx) -> Response:
@@ -131,6 +198,9 @@ def routes(runtime: Runtime) -> list[Route]:
     return [
         Route("/mfa/verify", view(runtime, verify_page), methods=["GET"]),
         Route("/mfa/verify", form_view(runtime, verify_submit), methods=["POST"]),
+        Route("/mfa/verify/send", form_view(runtime, verify_send), methods=["POST"]),
+        Route("/mfa/contact/{kind}", view(runtime, contact_page), methods=["GET"]),
+        Route("/mfa/contact/{kind}", form_view(runtime, contact_submit), methods=["POST"]),
         Route("/mfa/setup", view(runtime, setup_page), methods=["GET"]),
         Route("/mfa/enable", form_view(runtime, enable), methods=["POST"]),
         Route("/mfa/skip", form_view(runtime, skip), methods=["POST"]),
@@ -146,7 +216,12 @@ def _verify_form(
     ctx: Ctx, step: VerifyMfa, wanted: str | None, error: StepError | None = None
 ) -> Response:
     factor = wanted if wanted in step.factors else step.factors[0]
-    values = {"factor": factor, "others": [f for f in step.factors if f != factor]}
+    values = {
+        "factor": factor,
+        "others": [f for f in step.factors if f != factor],
+        "masked": step.masked.get(factor, ""),
+        "sent": f"{SENT}{factor}" in ctx.exp.verifications,
+    }
     if error:
         return ctx.error("mfa_verify.html", error.key, error.status, params=error.params, **values)
     return ctx.render("mfa_verify.html", **values)

@@ -37,7 +37,7 @@ def pending_error(step: Pending) -> ApiError:
         return ApiError(422, "user.missing_profile", "The profile is incomplete.",
                         {"missingProfile": [step.need]})  # fmt: skip
     if isinstance(step, VerifyMfa):
-        data = {"availableFactors": list(step.factors), "maskedIdentifiers": {}}
+        data = {"availableFactors": list(step.factors), "maskedIdentifiers": step.masked}
         return ApiError(403, "session.mfa.require_mfa_verification", "Verify a factor.", data)
     prompt = step.prompt
     if prompt.reason == "suggest":

@@ -11,11 +11,22 @@ from fastapi import APIRouter, Depends, Response
 
 from portico.experience import accounts, factors
 from portico.experience.answers import StepError
-from portico.experience.verifications import BackupCodeVerification, TotpVerification
+from portico.experience.identifiers import Identifier
+from portico.experience.verifications import (
+    BackupCodeVerification,
+    MfaCodeVerification,
+    TotpVerification,
+)
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
 from portico.web.experience_api.context import keep, record_of, step_error
-from portico.web.experience_api.schemas import BackupCodeVerify, BindMfaBody, TotpVerify
+from portico.web.experience_api.schemas import (
+    BackupCodeVerify,
+    BindMfaBody,
+    MfaCodeSend,
+    MfaCodeVerify,
+    TotpVerify,
+)
 from portico.web.runtime import Runtime
 
 NO_CONTENT = {"status_code": 204, "response_class": Response}
@@ -80,10 +91,43 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             raise step_error(error, ctx.t) from None
         return await keep(ctx, record)
 
+    @router.post("/verification/mfa-verification-code")
+    async def create_mfa_verification_code(body: MfaCodeSend, ctx: Ctx = context) -> dict[str, str]:
+        """A code to the user's own email or phone, as a second factor (Logto: 400
+        ``session.identifier_not_found`` before identification)."""
+        if not ctx.exp.user_id:
+            raise ApiError(400, "session.identifier_not_found", "Identify the user first.")
+        user = await accounts.account(ctx.turn.engine, ctx.tenant, ctx.exp.user_id)
+        value = (user or {}).get(f"primary_{body.identifierType}")
+        if not value:
+            raise ApiError(400, "session.mfa.mfa_factor_not_enabled", "No such address.")
+        record = MfaCodeVerification(ctx.exp.user_id, Identifier(body.identifierType, value))
+        try:
+            await record.send(ctx.turn)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        return await keep(ctx, record)
+
+    @router.post("/verification/mfa-verification-code/verify")
+    async def verify_mfa_verification_code(
+        body: MfaCodeVerify, ctx: Ctx = context
+    ) -> dict[str, str]:
+        kind = "MfaEmailVerificationCode" if body.identifierType == "email" else (
+            "MfaPhoneVerificationCode")  # fmt: skip
+        record = record_of(ctx, body.verificationId, kind)
+        assert isinstance(record, MfaCodeVerification)
+        try:
+            await record.verify(ctx.turn, body.code)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        await ctx.save()
+        return {"verificationId": body.verificationId}
+
     @router.post("/profile/mfa", **NO_CONTENT)
     async def bind_mfa_verification(body: BindMfaBody, ctx: Ctx = context) -> Response:
         """Keep a factor proven in this interaction; stored at ``submit``."""
         record = ctx.exp.verifications.get(body.verificationId)
+        # A code factor is bound from an ordinary code verification of the new address.
         if record is None or record.type != body.type:
             raise ApiError(404, "session.verification_session_not_found", "Not found.")
         await _step(ctx, factors.bind(ctx.turn, record))

@@ -88,3 +88,13 @@ class BindMfaBody(Body):
     type: Literal["Totp", "WebAuthn", "BackupCode", "EmailVerificationCode",
                   "PhoneVerificationCode"]  # fmt: skip
     verificationId: str = Field(max_length=64)
+
+
+class MfaCodeSend(Body):
+    identifierType: Literal["email", "phone"]
+
+
+class MfaCodeVerify(Body):
+    identifierType: Literal["email", "phone"]
+    verificationId: str = Field(max_length=64)
+    code: str = Field(min_length=1, max_length=32)

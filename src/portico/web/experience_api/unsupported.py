@@ -1,5 +1,5 @@
-"""The parts of Logto's Experience API Portico does not offer yet (email and SMS codes as a
-second factor, enterprise SSO, WebAuthn and passkeys, one-time tokens, avatar upload): each
+"""The parts of Logto's Experience API Portico does not offer yet (enterprise SSO, WebAuthn
+and passkeys, one-time tokens, avatar upload): each
 answers with the error Logto gives when the feature is off, so a client built for Logto sees
 "not enabled", not a 404."""
 
@@ -12,8 +12,6 @@ from portico.web.api.errors import ApiError
 MFA = ("session.mfa.mfa_factor_not_enabled", 400)
 SSO = ("single_sign_on.forbidden", 403)
 PATHS: dict[str, tuple[str, int]] = {
-    "/experience/verification/mfa-verification-code": MFA,
-    "/experience/verification/mfa-verification-code/verify": MFA,
     "/experience/verification/web-authn/registration": MFA,
     "/experience/verification/web-authn/registration/verify": MFA,
     "/experience/verification/web-authn/authentication": MFA,

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from portico.experience.answers import StepError
+from portico.experience.mfa import IMPLICIT
 from portico.experience.verifications import (
     CodeVerification,
     NewPasswordIdentity,
@@ -53,9 +54,11 @@ def check_code_method(ctx: Ctx, kind: str, event: str) -> None:
     signs_up = kind in sie.signUp.identifiers or any(
         s.identifier in (kind, "emailOrPhone") for s in sie.signUp.secondaryIdentifiers
     )
+    # An identified user may prove a new address to bind it as a second factor.
+    binds_mfa = bool(ctx.exp.user_id) and IMPLICIT[kind] in sie.mfa.factors
     allowed = {  # a sign-in may also need a code for profile fulfilment
-        "SignIn": bool(method and method.verificationCode) or signs_up,
-        "Register": signs_up,
+        "SignIn": bool(method and method.verificationCode) or signs_up or binds_mfa,
+        "Register": signs_up or binds_mfa,
         "ForgotPassword": sie.forgot_password_by(kind),
     }[event]
     if not allowed:
