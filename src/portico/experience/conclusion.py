@@ -22,6 +22,7 @@ from portico.experience.next_step import (
 )
 from portico.experience.profile import provider_profile, social_identity
 from portico.experience.sentinel import account_target
+from portico.protocol import acr
 from portico.protocol import sessions as sessions_mod
 from portico.services import identities
 from portico.services import mfa as mfa_service
@@ -63,7 +64,8 @@ async def current_step(turn: Turn) -> Step:
     if state.user_id:
         user = await accounts.account(turn.engine, turn.tenant, state.user_id)
     user_mfa = await mfa.load(turn, user) if user else None
-    return next_step(state, turn.sie, user, social_identity(turn), user_mfa)
+    step_up = acr.wants_mfa(turn.interaction.get("request", {}).get("acr_values") or [])
+    return next_step(state, turn.sie, user, social_identity(turn), user_mfa, step_up)
 
 
 async def _create(turn: Turn, step: CreateAccount) -> str:
@@ -187,10 +189,11 @@ async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> str:
     page's own time (bench/sign_in.py)."""
     event = turn.state.event.value
     social = social_identity(turn)
+    amr = acr.with_mfa(turn.state.amr, mfa.second_factor_amr(turn.state))
     async with turn.engine.begin() as conn:
         await turn.sentinel.succeeded(turn.tenant, account_target(user_id), conn)
         await sessions_mod.end_session(turn.provider, old_session, conn)
-        handle, _ = await sessions_mod.start_session(turn.provider, user_id, conn)
+        handle, _ = await sessions_mod.start_session(turn.provider, user_id, conn, tuple(amr))
         await accounts.record_sign_in(conn, user_id)
         await turn.audit(
             f"Interaction.{event}.Submit",

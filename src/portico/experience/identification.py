@@ -30,6 +30,7 @@ from portico.experience.verifications import (
     Verification,
 )
 from portico.experience.verifications.social import SocialMatch
+from portico.protocol import acr
 
 if TYPE_CHECKING:
     from portico.experience.turn import Turn
@@ -54,17 +55,20 @@ async def sign_in_with(turn: Turn, verification: Verification, *, link: bool = F
     state = turn.state
     if isinstance(verification, PasswordVerification):
         state.user_id = verification.identify_user()
+        state.amr = ["pwd"]
     elif isinstance(verification, CodeVerification):
         owner = await verification.identify_user(turn)
         if owner is None:
             raise StepError("error.account_not_found", 404)
         state.user_id = str(owner["id"])
+        state.amr = [acr.code_method(verification.identifier.kind)]
     elif isinstance(verification, SocialVerification):
         match = await verification.identify_user(turn)
         user_id = social_user(turn, match, link=link)
         if user_id is None:
             raise StepError("error.social_no_account", 404, related=match.related_by)
         state.user_id, state.social = user_id, verification.identity
+        state.amr = ["fed"]
     else:
         raise StepError("error.verification_incomplete", 400)
     await _refuse_suspended(turn, state.user_id)
@@ -99,14 +103,17 @@ async def register_with(turn: Turn, verification: Verification) -> None:
                   for key in ("email", "phone") if info.get(key)]  # fmt: skip
         state.social = verification.identity
         state.profile = {**new_profile(info, taken=any(owners)), **state.profile}
+        state.amr = ["fed"]
     elif isinstance(verification, CodeVerification):
         if await verification.identify_user(turn) is not None:
             raise taken(verification.identifier.kind)
         state.profile[verification.identifier.kind] = verification.identifier.value
+        state.amr = [acr.code_method(verification.identifier.kind)]
     elif isinstance(verification, NewPasswordIdentity):
         if await owner_of(turn, verification.identifier) is not None:
             raise StepError("error.username_taken", 409)
         state.profile.update(verification.profile())
+        state.amr = ["pwd"]
     else:
         raise StepError("error.verification_incomplete", 400)
 

@@ -110,6 +110,7 @@ class ExperienceState:
     social: dict[str, Any] | None = None  # the provider identity to link
     verifications: dict[str, Verification] = field(default_factory=dict)
     mfa: MfaState = field(default_factory=MfaState)
+    amr: list[str] = field(default_factory=list)  # the first factor's methods (RFC 8176)
     notice: str | None = None  # a phrase key shown once on the next page
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +131,7 @@ class ExperienceState:
             "verifications": {key: record.to_json() for key, record in self.verifications.items()}
             or None,
             "mfa": self.mfa.to_json() or None,
+            "amr": self.amr or None,
             "notice": self.notice,
         }
         return {key: value for key, value in data.items() if value is not None}
@@ -156,5 +158,6 @@ class ExperienceState:
                 if (record := verifications.load(stored)) is not None
             },
             mfa=MfaState.from_json(data.get("mfa")),
+            amr=list(data.get("amr") or []),
             notice=data.get("notice"),
         )

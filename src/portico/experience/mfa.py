@@ -121,13 +121,26 @@ def verification_required(sie: SignInExperience, user: UserMfa) -> bool:
     return bool(user_factors(sie, user))
 
 
-def must_verify(state: ExperienceState, sie: SignInExperience, user: UserMfa) -> bool:
-    """Signing in, the user has a factor to verify and has not verified one yet."""
-    return (
-        state.event == Event.SIGN_IN
-        and verification_required(sie, user)
-        and not verified(state, user_factors(sie, user))
-    )
+def must_verify(
+    state: ExperienceState, sie: SignInExperience, user: UserMfa, forced: bool = False
+) -> bool:
+    """Signing in, the user has a factor to verify and has not verified one yet. ``forced``:
+    the application asked for multi-factor (``acr_values``), whatever the user's choices."""
+    if state.event != Event.SIGN_IN:
+        return False
+    required = bool(user_factors(sie, user)) if forced else verification_required(sie, user)
+    return required and not verified(state, user_factors(sie, user))
+
+
+def second_factor_amr(state: ExperienceState) -> list[str]:
+    """The methods (RFC 8176) of the second factors proven in this interaction."""
+    return [
+        record.amr
+        for record in state.verifications.values()
+        if isinstance(record, TotpVerification | BackupCodeVerification | MfaCodeVerification)
+        and record.verified
+        and not record.binds
+    ]
 
 
 def bound(state: ExperienceState) -> list[str]:
@@ -151,14 +164,19 @@ class Prompt:
     skippable: bool = False
 
 
-def binding_prompt(state: ExperienceState, sie: SignInExperience, user: UserMfa) -> Prompt | None:
+def binding_prompt(
+    state: ExperienceState, sie: SignInExperience, user: UserMfa, forced: bool = False
+) -> Prompt | None:
     """What the user must (or is invited to) bind before the interaction ends, in Logto's
-    order; None when nothing."""
+    order; None when nothing. ``forced``: the application asked for multi-factor, so a user
+    without a factor must bind one now (when the sign-in experience enables any)."""
     policy, factors = sie.mfa.policy, configured(sie)
     if not factors:
         return None
     registering = state.event == Event.REGISTER
     linked = set(user_factors(sie, user)) | set(bound(state))
+    if forced and not linked & set(factors):
+        return Prompt("missing", tuple(factors))
     choices = user.choices
     skipped = state.mfa.skipped or bool(choices.get("skipped"))
     skippable = sie.mfa.skippable

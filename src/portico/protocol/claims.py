@@ -63,6 +63,8 @@ CLAIMS_SUPPORTED = (
     "organization_roles",
     "sid",
     "auth_time",
+    "amr",
+    "acr",
     "iss",
 )
 

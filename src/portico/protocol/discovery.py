@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portico.protocol import grants
+from portico.protocol import acr, grants
 from portico.protocol.claims import CLAIMS_SUPPORTED, OIDC_SCOPES
 
 
@@ -19,6 +19,7 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
         "end_session_endpoint": f"{issuer}/session/end",
         "revocation_endpoint": f"{issuer}/token/revocation",
         "introspection_endpoint": f"{issuer}/token/introspection",
+        "acr_values_supported": list(acr.SUPPORTED),
         "authorization_response_iss_parameter_supported": True,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": False,

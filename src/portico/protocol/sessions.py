@@ -26,21 +26,23 @@ class Session:
     account_id: str
     auth_time: int
     sid: str
+    amr: tuple[str, ...] = ()  # how the user signed in (RFC 8176), see ``protocol/acr.py``
 
 
 async def start_session(
-    provider: Provider, account_id: str, conn: AsyncConnection | None = None
+    provider: Provider,
+    account_id: str,
+    conn: AsyncConnection | None = None,
+    amr: tuple[str, ...] = (),
 ) -> tuple[str, Session]:
-    """``conn``: in the caller's transaction (sign-in writes everything it changes at once)."""
+    """``conn``: in the caller's transaction (sign-in writes everything it changes at once);
+    ``amr``: the authentication methods the sign-in used."""
     handle = opaque_token()
-    session = Session(account_id, int(time.time()), standard_id())
-    await provider.artifacts.save(
-        SESSION,
-        digest(handle),
-        {"accountId": account_id, "authTime": session.auth_time, "sid": session.sid},
-        SESSION_TTL,
-        conn=conn,
-    )
+    session = Session(account_id, int(time.time()), standard_id(), amr)
+    payload = {"accountId": account_id, "authTime": session.auth_time, "sid": session.sid}
+    if amr:
+        payload["amr"] = list(amr)
+    await provider.artifacts.save(SESSION, digest(handle), payload, SESSION_TTL, conn=conn)
     return handle, session
 
 
@@ -51,7 +53,7 @@ async def find_session(provider: Provider, handle: str | None) -> Session | None
     if stored is None:
         return None
     p = stored.payload
-    return Session(p["accountId"], int(p["authTime"]), p["sid"])
+    return Session(p["accountId"], int(p["authTime"]), p["sid"], tuple(p.get("amr") or ()))
 
 
 async def end_session(

@@ -50,6 +50,8 @@ async def id_token(
     sid: str | None,
     nonce: str | None,
     access_token: str | None,
+    amr: list[str] | None = None,
+    acr: str | None = None,
 ) -> str:
     now = int(time.time())
     payload: dict[str, Any] = {
@@ -63,6 +65,10 @@ async def id_token(
         payload["auth_time"] = auth_time
     if sid:
         payload["sid"] = sid
+    if amr:
+        payload["amr"] = amr
+    if acr:
+        payload["acr"] = acr
     if nonce:
         payload["nonce"] = nonce
     if access_token:

@@ -26,6 +26,8 @@ class BackupCodeVerification:
 
     type: ClassVar[VerificationType] = VerificationType.BACKUP_CODE
 
+    amr: ClassVar[str] = "otp"  # RFC 8176
+
     @property
     def binds(self) -> bool:
         return self.codes is not None

@@ -14,6 +14,7 @@ from portico.experience.guard import reserve_mfa_attempt
 from portico.experience.identifiers import Identifier
 from portico.experience.verifications.code import CODE_ERRORS, MAX_CODE, CodeVerification
 from portico.experience.verifications.kinds import VerificationType
+from portico.protocol import acr
 
 if TYPE_CHECKING:
     from portico.experience.turn import Turn
@@ -33,6 +34,10 @@ class MfaCodeVerification:
     def type(self) -> VerificationType:
         email = self.identifier.kind == "email"
         return VerificationType.MFA_EMAIL_CODE if email else VerificationType.MFA_PHONE_CODE
+
+    @property
+    def amr(self) -> str:
+        return acr.code_method(self.identifier.kind)
 
     @property
     def factor(self) -> str:

@@ -28,6 +28,8 @@ class TotpVerification:
 
     type: ClassVar[VerificationType] = VerificationType.TOTP
 
+    amr: ClassVar[str] = "otp"  # RFC 8176
+
     @property
     def binds(self) -> bool:
         """A new factor being bound (it proves nothing about the account yet)."""

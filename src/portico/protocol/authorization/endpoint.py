@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from portico.ids import digest, opaque_token, standard_id
-from portico.protocol import tokens
+from portico.protocol import acr, tokens
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.protocol.authorization.response import AuthorizationResponse, build
 from portico.protocol.errors import OAuthError
@@ -43,11 +43,16 @@ class Resumed:
 def login_required(
     request: AuthorizationRequest, session: Session | None, resumed: Resumed | None
 ) -> bool:
-    """No session, ``prompt=login`` not yet satisfied by a new sign-in, or ``max_age``
-    exceeded (OpenID Connect Core §3.1.2.1)."""
+    """No session, ``prompt=login`` not yet satisfied by a new sign-in, ``max_age``
+    exceeded (OpenID Connect Core §3.1.2.1), or multi-factor asked for (``acr_values``) of a
+    session without it: step-up, once (the sign-in asks for a second factor; if the user has
+    none to give, the ID token's ``acr`` says so and the application decides)."""
     if session is None:
         return True
-    if "login" in request.prompt and (resumed is None or session.sid == resumed.sid_at_start):
+    fresh = resumed is not None and session.sid != resumed.sid_at_start
+    if "login" in request.prompt and not fresh:
+        return True
+    if acr.wants_mfa(request.acr_values) and "mfa" not in session.amr and not fresh:
         return True
     return request.max_age is not None and time.time() - session.auth_time > request.max_age
 
@@ -114,6 +119,8 @@ async def issue_code(
             "accountId": session.account_id,
             "authTime": session.auth_time,
             "sid": session.sid,
+            "amr": list(session.amr),
+            "acr": acr.acr_for(request.acr_values, session.amr),
         },
         CODE_TTL,
         grant_id=standard_id(),

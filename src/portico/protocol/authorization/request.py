@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from portico.protocol import pkce
+from portico.protocol import acr, pkce
 from portico.protocol.errors import OAuthError, invalid_request, invalid_target
 from portico.protocol.params import Params, resources, scope_set, single
 from portico.protocol.provider import Provider
@@ -62,6 +62,7 @@ class AuthorizationRequest:
     ui_locales: str | None = None
     resources: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)
+    acr_values: list[str] = field(default_factory=list)
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,6 +183,14 @@ def check_max_age(request: AuthorizationRequest, params: Params) -> None:
     request.max_age = int(value)
 
 
+def check_acr_values(request: AuthorizationRequest, params: Params) -> None:
+    """OIDC Core §3.1.2.1: voluntary; values this server does not know are ignored."""
+    value = single(params, "acr_values") or ""
+    if len(value) > 2048:
+        raise invalid_request("'acr_values' is too long")
+    request.acr_values = [v for v in scope_set(value) if v in acr.SUPPORTED]
+
+
 def check_optional_strings(request: AuthorizationRequest, params: Params) -> None:
     for name in ("nonce", "login_hint", "ui_locales"):
         value = single(params, name)
@@ -206,6 +215,7 @@ async def parse(provider: Provider, params: Params) -> tuple[Client, Authorizati
         check_pkce(client, request, params)
         await check_resources(provider, request, params)
         check_max_age(request, params)
+        check_acr_values(request, params)
         check_optional_strings(request, params)
     except OAuthError as error:
         raise RedirectError(request, error) from None

@@ -55,6 +55,8 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
         auth_time=payload.get("authTime"),
         sid=payload.get("sid"),
         nonce=payload.get("nonce"),
+        amr=payload.get("amr"),
+        acr=payload.get("acr"),
     )
     if "offline_access" in scopes or client.always_issue_refresh_token:
         now_ms = int(time.time() * 1000)
@@ -67,6 +69,8 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
                 "resources": payload["resources"],
                 "authTime": payload.get("authTime"),
                 "sid": payload.get("sid"),
+                "amr": payload.get("amr"),
+                "acr": payload.get("acr"),
                 "iat": now_ms,
                 "familyStart": now_ms,
                 "ttl": client.refresh_token_ttl,

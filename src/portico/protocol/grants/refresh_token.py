@@ -91,6 +91,8 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
             auth_time=stored.payload.get("authTime"),
             sid=stored.payload.get("sid"),
             nonce=None,  # OIDC Core §12.2: no nonce in ID tokens from a refresh
+            amr=stored.payload.get("amr"),
+            acr=stored.payload.get("acr"),
         )
     response["refresh_token"] = refresh_value
     await user_tokens.unless_revoked_meanwhile(provider, grant_id)

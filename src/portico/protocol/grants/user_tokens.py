@@ -49,6 +49,8 @@ async def issue(
     auth_time: int | None,
     sid: str | None,
     nonce: str | None,
+    amr: list[str] | None = None,
+    acr: str | None = None,
 ) -> dict[str, Any]:
     """Token response members except ``refresh_token`` (each grant decides on that)."""
     access = await _access_token(
@@ -79,6 +81,8 @@ async def issue(
             sid=sid,
             nonce=nonce,
             access_token=access.value,
+            amr=amr,
+            acr=acr,
         )
     return response
 

@@ -15,6 +15,7 @@ from portico.experience.identifiers import read
 from portico.experience.interaction import Event
 from portico.experience.passwords import new_password, username_available
 from portico.experience.profile import social_identity, still_missing, user_info
+from portico.protocol import acr
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.runtime import Runtime
@@ -112,6 +113,7 @@ def routes(runtime: Runtime) -> list[Route]:
             await ctx.save()
             return ctx.go("/sign-in")
         try:
+            proven = [acr.code_method(identifier.kind)]  # the code proved it
             if to == "register":
                 if not ctx.sie.can_register:
                     raise StepError("error.account_not_found", 404)
@@ -121,6 +123,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 existing = ctx.exp.existing_user_id
                 ctx.reset(Event.SIGN_IN)
                 ctx.exp.user_id = existing
+            ctx.exp.amr = proven
             return await steps.advance(ctx)
         except StepError as error:
             return ctx.error(

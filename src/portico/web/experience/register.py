@@ -55,6 +55,7 @@ def routes(runtime: Runtime) -> list[Route]:
                     confirm = (ctx.fields.get("confirm") or [""])[0]
                     hashed = await new_password(ctx.turn, password, confirm, {"username": username})
                     ctx.exp.profile.update(hashed)
+                    ctx.exp.amr = ["pwd"]
                 return await steps.advance(ctx)
             await steps.send_code(ctx, identifier, "Register")
             return ctx.go("/verification-code")

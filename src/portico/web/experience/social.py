@@ -105,6 +105,7 @@ def routes(runtime: Runtime) -> list[Route]:
             ctx.reset("Register")
             ctx.exp.social = pending["identity"]
             ctx.exp.profile = new_profile(pending["info"], taken=True)  # theirs is in use
+            ctx.exp.amr = ["fed"]
             try:
                 return await steps.advance(ctx)
             except StepError as error:
