@@ -36,6 +36,7 @@ DEFAULTS = {
     "socialSignInConnectorTargets": [],
     "socialSignIn": {},
     "mfa": {"factors": [], "policy": "UserControlled"},
+    "passkeySignIn": {},
 }  # fmt: skip
 EMAIL_SIGN_IN = {
     "signUp": {"identifiers": ["email"], "password": False, "verify": True},

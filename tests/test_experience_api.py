@@ -485,7 +485,7 @@ def test_bodies_are_validated_and_the_cookie_is_required(lab: Lab) -> None:
 
 def test_features_not_offered_answer_not_enabled(lab: Lab) -> None:
     spa = Spa(lab)
-    spa.fails("POST", "/experience/verification/web-authn/registration", {}, 400,
+    spa.fails("POST", "/experience/profile/mfa/trusted-device", {}, 400,
               "session.mfa.mfa_factor_not_enabled")  # fmt: skip
     spa.fails("POST", "/experience/verification/sso/abc/authorization-uri", {}, 403,
               "single_sign_on.forbidden")  # fmt: skip

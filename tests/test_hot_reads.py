@@ -54,6 +54,7 @@ USER = {
     "identities": {"kakao": {"userId": "42", "details": {"n": [1, 2]}}},
     "custom_data": {"plan": None, "seats": 3, "flag": True},
     "is_suspended": True,
+    "logto_config": {"mfa": {"enabled": True}},
     "last_sign_in_at": None,
     "created_at": 1,
     "updated_at": 2,

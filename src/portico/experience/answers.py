@@ -51,6 +51,9 @@ LOGTO: dict[str, tuple[str, int | None]] = {
     "error.mfa_pending_info": ("session.mfa.pending_info_not_found", 400),
     "error.mfa_not_skippable": ("session.mfa.mfa_policy_not_user_controlled", 422),
     "error.not_supported_for_forgot_password": ("session.not_supported_for_forgot_password", 400),
+    "error.webauthn_failed": ("session.mfa.webauthn_verification_failed", 400),
+    "error.webauthn_not_found": ("session.mfa.webauthn_verification_not_found", 400),
+    "error.passkey_not_enabled": ("user.sign_in_method_not_enabled", 422),
 }
 
 

@@ -24,9 +24,10 @@ from portico.experience.profile import provider_profile, social_identity
 from portico.experience.sentinel import account_target
 from portico.protocol import acr
 from portico.protocol import sessions as sessions_mod
-from portico.services import identities
+from portico.services import identities, webauthn
 from portico.services import mfa as mfa_service
 from portico.services import users as user_service
+from portico.services.webauthn import Credential
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -93,7 +94,8 @@ async def _create(turn: Turn, step: CreateAccount) -> str:
 
 async def _update(turn: Turn, step: Finish) -> str:
     choices = _mfa_choices(turn)
-    if step.profile or step.link or choices or mfa.bound(turn.state):
+    pending = mfa.bound(turn.state) or turn.state.mfa.passkey_skipped
+    if step.profile or step.link or choices or pending:
         try:
             async with turn.engine.begin() as conn:
                 await _apply_profile(conn, turn.tenant, step.user_id, step.profile)
@@ -111,8 +113,9 @@ def _mfa_choices(turn: Turn) -> dict[str, bool]:
     factor turns MFA on."""
     state = turn.state.mfa
     choices: dict[str, bool] = {}
-    if state.enabled is not None or mfa.bound(turn.state):
-        choices["enabled"] = bool(state.enabled) or bool(mfa.bound(turn.state))
+    factors = [f for f in mfa.bound(turn.state) if f != "WebAuthn" or state.enabled]
+    if state.enabled is not None or factors:
+        choices["enabled"] = bool(state.enabled) or bool(factors)
     if state.skipped:
         choices["skipped"] = True
     if state.suggestion_skipped:
@@ -134,10 +137,19 @@ async def _store_mfa(
     if state.backup_codes:
         await mfa_service.store_backup_codes(conn, turn.tenant, user_id, state.backup_codes, keys)
         await turn.audit("Interaction.Mfa.BackupCode.Bind", user_id=user_id, conn=conn)
+    for credential in state.web_authn:
+        await webauthn.store(
+            conn, turn.tenant, user_id, Credential.from_json(credential),
+            agent=turn.origin.user_agent or "",
+        )  # fmt: skip
+        await turn.audit("Interaction.Mfa.WebAuthn.Bind", user_id=user_id, conn=conn)
     if choices:
         await mfa_service.record_choices(conn, turn.tenant, user_id, choices)
+    if state.passkey_skipped and turn.state.event == Event.SIGN_IN:
+        # Skipped at sign-up, the invitation comes back at the first sign-in (Logto).
+        await mfa_service.record_passkey_skipped(conn, turn.tenant, user_id)
     state.totp = state.totp_step = state.backup_codes = None
-    state.contacts = []
+    state.contacts, state.web_authn = [], []
 
 
 async def _store_password(

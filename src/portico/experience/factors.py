@@ -16,6 +16,7 @@ from portico.experience.verifications import (
     MfaCodeVerification,
     TotpVerification,
     Verification,
+    WebAuthnVerification,
 )
 from portico.services.sign_in_experience import MfaFactor
 
@@ -74,9 +75,38 @@ async def bind(turn: Turn, record: Verification) -> None:
         if record.codes is None:
             raise StepError("error.mfa_pending_info", 400)
         state.mfa.backup_codes = list(record.codes)
+    elif isinstance(record, WebAuthnVerification):
+        _web_authn(turn, record)
     else:
         raise StepError("error.mfa_factor_not_enabled", 400)
     state.mfa.enabled = True
+
+
+def _web_authn(turn: Turn, record: WebAuthnVerification) -> None:
+    """A registered authenticator, for MFA or for passkey sign-in (either enables it)."""
+    sie = turn.sie
+    if MfaFactor.WEB_AUTHN not in sie.mfa.factors and not sie.passkeySignIn.enabled:
+        raise StepError("error.mfa_factor_not_enabled", 400)
+    if not record.verified:
+        raise StepError("error.verification_incomplete", 400)
+    if record.credential is None:
+        raise StepError("error.mfa_pending_info", 400)
+    turn.state.mfa.web_authn.append(record.credential.to_json())
+
+
+async def bind_passkey(turn: Turn, record: Verification) -> None:
+    """Logto's ``profile/mfa/passkey``: keep a registered authenticator as a passkey for
+    signing in, without turning MFA on."""
+    await user_mfa(turn)
+    if not isinstance(record, WebAuthnVerification):
+        raise StepError("error.mfa_factor_not_enabled", 400)
+    _web_authn(turn, record)
+
+
+async def skip_passkey(turn: Turn) -> None:
+    """The user declines creating a passkey (asked again at sign-in after a sign-up)."""
+    await user_mfa(turn)
+    turn.state.mfa.passkey_skipped = True
 
 
 def _enabled(turn: Turn, factor: str) -> None:

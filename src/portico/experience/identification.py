@@ -25,6 +25,7 @@ from portico.experience.profile import new_profile
 from portico.experience.verifications import (
     CodeVerification,
     NewPasswordIdentity,
+    PasskeyVerification,
     PasswordVerification,
     SocialVerification,
     Verification,
@@ -62,6 +63,11 @@ async def sign_in_with(turn: Turn, verification: Verification, *, link: bool = F
             raise StepError("error.account_not_found", 404)
         state.user_id = str(owner["id"])
         state.amr = [acr.code_method(verification.identifier.kind)]
+    elif isinstance(verification, PasskeyVerification):
+        if not turn.sie.passkeySignIn.enabled:
+            raise StepError("error.passkey_not_enabled", 422)
+        state.user_id = verification.identify_user()
+        state.amr = list(verification.amr)
     elif isinstance(verification, SocialVerification):
         match = await verification.identify_user(turn)
         user_id = social_user(turn, match, link=link)

@@ -59,10 +59,14 @@ class MfaState:
     totp_step: int | None = None  # the time step its code proved
     backup_codes: list[str] | None = None
     contacts: list[str] = field(default_factory=list)  # code factors bound (an address added)
+    web_authn: list[dict[str, Any]] = field(default_factory=list)  # credentials registered
+    passkey_skipped: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = {
             "contacts": self.contacts or None,
+            "webAuthn": self.web_authn or None,
+            "passkeySkipped": self.passkey_skipped or None,
             "enabled": self.enabled,
             "skipped": self.skipped or None,
             "suggestionSkipped": self.suggestion_skipped or None,
@@ -84,6 +88,8 @@ class MfaState:
             totp_step=data.get("totpStep"),
             backup_codes=list(codes) if codes else None,
             contacts=list(data.get("contacts") or []),
+            web_authn=list(data.get("webAuthn") or []),
+            passkey_skipped=bool(data.get("passkeySkipped")),
         )
 
 

@@ -18,7 +18,10 @@ from portico.experience.interaction import Event
 from portico.experience.verifications import (
     BackupCodeVerification,
     MfaCodeVerification,
+    MfaVerification,
+    PasskeyVerification,
     TotpVerification,
+    WebAuthnVerification,
 )
 from portico.services import mfa as mfa_service
 from portico.services.sign_in_experience import MfaFactor
@@ -28,8 +31,9 @@ if TYPE_CHECKING:
     from portico.experience.turn import Turn
     from portico.services.sign_in_experience import SignInExperience
 
-# The factors this version verifies and binds (WebAuthn comes next).
+# The factors this version verifies and binds.
 SUPPORTED = (
+    MfaFactor.WEB_AUTHN,
     MfaFactor.TOTP,
     MfaFactor.BACKUP_CODE,
     MfaFactor.EMAIL_VERIFICATION_CODE,
@@ -78,7 +82,8 @@ def user_factors(sie: SignInExperience, user: UserMfa) -> list[str]:
     ones (most recently used first), then a code to their phone, then to their email,
     backup codes last."""
     enabled = [f for f in user.factors if f in sie.mfa.factors and f in SUPPORTED]
-    found = [f for f in enabled if f != MfaFactor.BACKUP_CODE]
+    found = [f for f in enabled if f == MfaFactor.WEB_AUTHN]  # WebAuthn first, as Logto
+    found += [f for f in enabled if f not in (MfaFactor.BACKUP_CODE, MfaFactor.WEB_AUTHN)]
     for kind, factor in IMPLICIT.items():
         if getattr(user, kind) and factor in sie.mfa.factors and factor not in found:
             found.append(factor)
@@ -104,12 +109,28 @@ def verified(state: ExperienceState, factors: list[str]) -> bool:
     return any(
         record.verified and not record.binds and _factor_of(record) in factors
         for record in state.verifications.values()
-        if isinstance(record, TotpVerification | BackupCodeVerification | MfaCodeVerification)
+        if isinstance(record, SECOND_FACTORS)
     )
 
 
-def _factor_of(record: TotpVerification | BackupCodeVerification | MfaCodeVerification) -> str:
+SECOND_FACTORS = (
+    TotpVerification,
+    BackupCodeVerification,
+    MfaCodeVerification,
+    WebAuthnVerification,
+)
+
+
+def _factor_of(record: MfaVerification) -> str:
     return record.factor if isinstance(record, MfaCodeVerification) else record.type
+
+
+def passkey_signed_in(state: ExperienceState) -> bool:
+    """A passkey (held key and verified user) identified the user: no second factor to ask."""
+    return any(
+        isinstance(record, PasskeyVerification) and record.verified
+        for record in state.verifications.values()
+    )
 
 
 def verification_required(sie: SignInExperience, user: UserMfa) -> bool:
@@ -126,7 +147,7 @@ def must_verify(
 ) -> bool:
     """Signing in, the user has a factor to verify and has not verified one yet. ``forced``:
     the application asked for multi-factor (``acr_values``), whatever the user's choices."""
-    if state.event != Event.SIGN_IN:
+    if state.event != Event.SIGN_IN or passkey_signed_in(state):
         return False
     required = bool(user_factors(sie, user)) if forced else verification_required(sie, user)
     return required and not verified(state, user_factors(sie, user))
@@ -137,9 +158,7 @@ def second_factor_amr(state: ExperienceState) -> list[str]:
     return [
         record.amr
         for record in state.verifications.values()
-        if isinstance(record, TotpVerification | BackupCodeVerification | MfaCodeVerification)
-        and record.verified
-        and not record.binds
+        if isinstance(record, SECOND_FACTORS) and record.verified and not record.binds
     ]
 
 
@@ -150,6 +169,8 @@ def bound(state: ExperienceState) -> list[str]:
         found.append(MfaFactor.TOTP)
     if state.mfa.backup_codes:
         found.append(MfaFactor.BACKUP_CODE)
+    if state.mfa.web_authn:
+        found.append(MfaFactor.WEB_AUTHN)
     return found + state.mfa.contacts
 
 
@@ -162,6 +183,18 @@ class Prompt:
     reason: str
     factors: tuple[str, ...] = ()
     skippable: bool = False
+
+
+def passkey_prompt(state: ExperienceState, sie: SignInExperience, user: UserMfa) -> Prompt | None:
+    """Logto's ``user.passkey_preferred``: with passkey sign-in on, invite a user who has no
+    passkey to create one, until they decline."""
+    skipped = state.mfa.passkey_skipped or bool(
+        (user.config.get("passkey_sign_in") or {}).get("skipped")
+    )
+    has_one = MfaFactor.WEB_AUTHN in user.factors or bool(state.mfa.web_authn)
+    if not sie.passkeySignIn.enabled or skipped or has_one:
+        return None
+    return Prompt("passkey", (MfaFactor.WEB_AUTHN,), skippable=True)
 
 
 def binding_prompt(

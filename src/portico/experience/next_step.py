@@ -105,6 +105,8 @@ def next_step(
         return VerifyMfa(tuple(factors), mfa.masked(user_mfa, factors))
     if need := still_missing(sie, state, user, social):
         return Fulfil(need)
+    if prompt := mfa.passkey_prompt(state, sie, user_mfa):
+        return BindMfa(prompt)
     if prompt := mfa.binding_prompt(state, sie, user_mfa, require_mfa):
         return BindMfa(prompt)
     link = social if social and not state.created else None

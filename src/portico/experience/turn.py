@@ -60,6 +60,7 @@ class Origin:
     locale: str = "en"
     ui_locales: str = ""
     host: str = "localhost"  # the server's host name as asked for (TOTP issuer, WebAuthn RP ID)
+    url: str = "http://localhost"  # the pages' origin (WebAuthn checks it)
 
 
 def _key_as_message(key: str, **_: Any) -> str:

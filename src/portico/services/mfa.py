@@ -257,6 +257,11 @@ async def remove(conn: Any, tenant_id: str, user_id: str, factor_id: str) -> Non
         )
 
 
+async def find_credential(conn: Any, tenant_id: str, credential_id: str) -> dict[str, Any] | None:
+    """The WebAuthn factor with this credential id, whoever's it is."""
+    return await repo.find_by_credential(conn, tenant_id, credential_id)
+
+
 # Use ---------------------------------------------------------------------------------------
 async def use_totp(
     conn: Any, tenant_id: str, user_id: str, code: str, keys: MfaKeys, now: int | None = None
@@ -313,6 +318,12 @@ async def record_choices(conn: Any, tenant_id: str, user_id: str, choices: dict[
     ``additionalBindingSuggestionSkipped``) into ``logto_config.mfa``."""
     stored = await read_config(conn, tenant_id, user_id)
     stored["mfa"] = {**(stored.get("mfa") or {}), **choices}
+    await repo.write_config(conn, tenant_id, user_id, stored)
+
+
+async def record_passkey_skipped(conn: Any, tenant_id: str, user_id: str) -> None:
+    stored = await read_config(conn, tenant_id, user_id)
+    stored["passkey_sign_in"] = {**(stored.get("passkey_sign_in") or {}), "skipped": True}
     await repo.write_config(conn, tenant_id, user_id, stored)
 
 

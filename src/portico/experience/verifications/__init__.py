@@ -22,9 +22,11 @@ from portico.experience.verifications.code import CodeVerification
 from portico.experience.verifications.kinds import VerificationType
 from portico.experience.verifications.mfa_code import MfaCodeVerification
 from portico.experience.verifications.new_password_identity import NewPasswordIdentity
+from portico.experience.verifications.passkey import PasskeyVerification
 from portico.experience.verifications.password import PasswordVerification
 from portico.experience.verifications.social import SocialVerification
 from portico.experience.verifications.totp import TotpVerification
+from portico.experience.verifications.web_authn import WebAuthnVerification
 
 Verification = (
     PasswordVerification
@@ -34,9 +36,13 @@ Verification = (
     | TotpVerification
     | BackupCodeVerification
     | MfaCodeVerification
+    | WebAuthnVerification
+    | PasskeyVerification
 )
 # Second factors: what proves the user again once identified.
-MfaVerification = TotpVerification | BackupCodeVerification | MfaCodeVerification
+MfaVerification = (
+    TotpVerification | BackupCodeVerification | MfaCodeVerification | WebAuthnVerification
+)
 
 KINDS: dict[str, type[Verification]] = {
     VerificationType.PASSWORD: PasswordVerification,
@@ -48,6 +54,8 @@ KINDS: dict[str, type[Verification]] = {
     VerificationType.BACKUP_CODE: BackupCodeVerification,
     VerificationType.MFA_EMAIL_CODE: MfaCodeVerification,
     VerificationType.MFA_PHONE_CODE: MfaCodeVerification,
+    VerificationType.WEB_AUTHN: WebAuthnVerification,
+    VerificationType.SIGN_IN_PASSKEY: PasskeyVerification,
 }
 
 
@@ -64,10 +72,12 @@ __all__ = [
     "MfaCodeVerification",
     "MfaVerification",
     "NewPasswordIdentity",
+    "PasskeyVerification",
     "PasswordVerification",
     "SocialVerification",
     "TotpVerification",
     "Verification",
     "VerificationType",
+    "WebAuthnVerification",
     "load",
 ]

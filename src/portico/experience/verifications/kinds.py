@@ -15,6 +15,8 @@ class VerificationType(StrEnum):
     BACKUP_CODE = "BackupCode"
     MFA_EMAIL_CODE = "MfaEmailVerificationCode"
     MFA_PHONE_CODE = "MfaPhoneVerificationCode"
+    WEB_AUTHN = "WebAuthn"
+    SIGN_IN_PASSKEY = "SignInPasskey"
 
 
 def code_type(kind: str) -> VerificationType:

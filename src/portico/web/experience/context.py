@@ -65,6 +65,7 @@ class Ctx:
                 locale=self.t("meta.lang_tag"),
                 ui_locales=self.interaction["request"].get("ui_locales") or "",
                 host=self.request.url.hostname or "localhost",
+                url=f"{self.request.url.scheme}://{self.request.url.netloc}",
             ),
             translate=self.t,
         )

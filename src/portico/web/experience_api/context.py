@@ -42,6 +42,8 @@ def pending_error(step: Pending) -> ApiError:
     prompt = step.prompt
     if prompt.reason == "suggest":
         return ApiError(422, "user.suggest_mfa", "Turn on two-step verification?")
+    if prompt.reason == "passkey":
+        return ApiError(422, "user.passkey_preferred", "Create a passkey?")
     if prompt.reason == "backup_code":
         return ApiError(422, "session.mfa.backup_code_required", "Save backup codes.")
     data: dict[str, Any] = {"availableFactors": list(prompt.factors)}

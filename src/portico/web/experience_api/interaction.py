@@ -187,7 +187,9 @@ async def _register(ctx: Ctx, body: Identification) -> Response:
 
 
 async def _identify_for_sign_in(ctx: Ctx, body: Identification) -> None:
-    record = verified_record(ctx, body.verificationId, "Password", *CODE_TYPES.values(), "Social")
+    record = verified_record(
+        ctx, body.verificationId, "Password", *CODE_TYPES.values(), "Social", "SignInPasskey"
+    )
     if isinstance(record, CodeVerification):
         method = ctx.sie.method(record.identifier.kind)
         if not (method and method.verificationCode):

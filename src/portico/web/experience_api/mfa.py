@@ -15,21 +15,28 @@ from portico.experience.identifiers import Identifier
 from portico.experience.verifications import (
     BackupCodeVerification,
     MfaCodeVerification,
+    PasskeyVerification,
     TotpVerification,
+    WebAuthnVerification,
 )
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
-from portico.web.experience_api.context import keep, record_of, step_error
+from portico.web.experience_api.context import identifier_of, keep, record_of, step_error
 from portico.web.experience_api.schemas import (
     BackupCodeVerify,
     BindMfaBody,
     MfaCodeSend,
     MfaCodeVerify,
+    PasskeyBind,
+    PasskeyStart,
+    PasskeyVerify,
     TotpVerify,
+    WebAuthnPayload,
 )
 from portico.web.runtime import Runtime
 
 NO_CONTENT = {"status_code": 204, "response_class": Response}
+PREFLIGHT = "preflight:passkey"  # the discoverable passkey challenge of this interaction
 
 
 def _identified(ctx: Ctx) -> str:
@@ -123,6 +130,91 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         await ctx.save()
         return {"verificationId": body.verificationId}
 
+    @router.post("/verification/web-authn/registration")
+    async def create_web_authn_registration(ctx: Ctx = context) -> dict[str, Any]:
+        """Options for ``navigator.credentials.create`` (a passkey for this user)."""
+        _identified(ctx)
+        try:
+            record, options = await WebAuthnVerification.registration(ctx.turn)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        return {**await keep(ctx, record), "registrationOptions": options}
+
+    @router.post("/verification/web-authn/registration/verify")
+    async def verify_web_authn_registration(
+        body: WebAuthnPayload, ctx: Ctx = context
+    ) -> dict[str, str]:
+        await _web_authn(ctx, body, "registration")
+        return {"verificationId": body.verificationId}
+
+    @router.post("/verification/web-authn/authentication")
+    async def create_web_authn_authentication(ctx: Ctx = context) -> dict[str, Any]:
+        """Options for ``navigator.credentials.get`` over the user's authenticators."""
+        _identified(ctx)
+        try:
+            record, options = await WebAuthnVerification.authentication(ctx.turn)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        return {**await keep(ctx, record), "authenticationOptions": options}
+
+    @router.post("/verification/web-authn/authentication/verify")
+    async def verify_web_authn_authentication(
+        body: WebAuthnPayload, ctx: Ctx = context
+    ) -> dict[str, str]:
+        await _web_authn(ctx, body, "authentication")
+        return {"verificationId": body.verificationId}
+
+    @router.post("/preflight/sign-in-passkey/authentication")
+    async def create_preflight_passkey(ctx: Ctx = context) -> dict[str, Any]:
+        """Options for any of this server's passkeys (autofill, the passkey button): the
+        challenge is kept with the interaction until ``verify`` without ``verificationId``."""
+        record, options = await PasskeyVerification.start(ctx.turn)
+        ctx.exp.verifications[PREFLIGHT] = record
+        await ctx.save()
+        return {"authenticationOptions": options}
+
+    @router.post("/verification/sign-in-passkey/authentication")
+    async def create_passkey_authentication(
+        body: PasskeyStart, ctx: Ctx = context
+    ) -> dict[str, Any]:
+        identifier = identifier_of(body.identifier.type, body.identifier.value)
+        try:
+            record, options = await PasskeyVerification.start(ctx.turn, identifier)
+        except StepError as error:
+            raise step_error(error, ctx.t) from None
+        return {**await keep(ctx, record), "authenticationOptions": options}
+
+    @router.post("/verification/sign-in-passkey/authentication/verify")
+    async def verify_passkey_authentication(
+        body: PasskeyVerify, ctx: Ctx = context
+    ) -> dict[str, str]:
+        verification_id = body.verificationId or PREFLIGHT
+        record = record_of(ctx, verification_id, "SignInPasskey")
+        assert isinstance(record, PasskeyVerification)
+        try:
+            await record.verify(ctx.turn, body.payload)
+        except StepError as error:
+            await ctx.save()  # the challenge is spent
+            raise step_error(error, ctx.t) from None
+        if verification_id == PREFLIGHT:  # an ordinary record from now on
+            del ctx.exp.verifications[PREFLIGHT]
+            return await keep(ctx, record)
+        await ctx.save()
+        return {"verificationId": verification_id}
+
+    @router.post("/profile/mfa/passkey", **NO_CONTENT)
+    async def bind_passkey(body: PasskeyBind, ctx: Ctx = context) -> Response:
+        record = ctx.exp.verifications.get(body.verificationId)
+        if record is None:
+            raise ApiError(404, "session.verification_session_not_found", "Not found.")
+        await _step(ctx, factors.bind_passkey(ctx.turn, record))
+        return Response(status_code=204)
+
+    @router.post("/profile/mfa/passkey-skipped", **NO_CONTENT)
+    async def skip_passkey(ctx: Ctx = context) -> Response:
+        await _step(ctx, factors.skip_passkey(ctx.turn))
+        return Response(status_code=204)
+
     @router.post("/profile/mfa", **NO_CONTENT)
     async def bind_mfa_verification(body: BindMfaBody, ctx: Ctx = context) -> Response:
         """Keep a factor proven in this interaction; stored at ``submit``."""
@@ -149,6 +241,22 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return Response(status_code=204)
 
     return router
+
+
+async def _web_authn(ctx: Ctx, body: WebAuthnPayload, mode: str) -> None:
+    """Verify the browser's answer for a registration or an authentication of this user."""
+    user_id = _identified(ctx)
+    record = record_of(ctx, body.verificationId, "WebAuthn")
+    if not isinstance(record, WebAuthnVerification) or record.user_id != user_id:
+        raise ApiError(404, "session.verification_session_not_found", "Not found.")
+    if record.mode != mode:
+        raise ApiError(400, "session.mfa.pending_info_not_found", "Start again.")
+    try:
+        await record.verify(ctx.turn, body.payload)
+    except StepError as error:
+        await ctx.save()  # the challenge is spent
+        raise step_error(error, ctx.t) from None
+    await ctx.save()
 
 
 async def _step(ctx: Ctx, work: Any) -> None:

@@ -98,3 +98,21 @@ class MfaCodeVerify(Body):
     identifierType: Literal["email", "phone"]
     verificationId: str = Field(max_length=64)
     code: str = Field(min_length=1, max_length=32)
+
+
+class WebAuthnPayload(Body):
+    verificationId: str = Field(max_length=64)
+    payload: dict[str, Any]
+
+
+class PasskeyStart(Body):
+    identifier: IdentifierBody
+
+
+class PasskeyVerify(Body):
+    verificationId: str | None = Field(None, max_length=64)
+    payload: dict[str, Any]
+
+
+class PasskeyBind(Body):
+    verificationId: str = Field(max_length=64)
