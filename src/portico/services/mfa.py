@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -313,12 +314,25 @@ async def read_config(conn: Any, tenant_id: str, user_id: str) -> dict[str, Any]
     return stored
 
 
-async def record_choices(conn: Any, tenant_id: str, user_id: str, choices: dict[str, bool]) -> None:
-    """Merge the user's MFA choices made during a sign-in (``enabled``, ``skipped``,
-    ``additionalBindingSuggestionSkipped``) into ``logto_config.mfa``."""
+async def record_choices(
+    conn: Any, tenant_id: str, user_id: str, choices: Mapping[str, bool | None]
+) -> dict[str, Any]:
+    """Merge MFA choices (``enabled``, ``skipped``, ``skipMfaOnSignIn``,
+    ``additionalBindingSuggestionSkipped``) into ``logto_config.mfa``; a None removes the
+    member ("not chosen yet", an admin's reset). The stored config after."""
     stored = await read_config(conn, tenant_id, user_id)
-    stored["mfa"] = {**(stored.get("mfa") or {}), **choices}
+    merged = dict(stored.get("mfa") or {})
+    for name, value in choices.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    if merged:
+        stored["mfa"] = merged
+    else:
+        stored.pop("mfa", None)
     await repo.write_config(conn, tenant_id, user_id, stored)
+    return stored
 
 
 async def record_passkey_skipped(conn: Any, tenant_id: str, user_id: str) -> None:

@@ -1,6 +1,6 @@
-"""Sign-in experience: sign-up and sign-in settings, social buttons, branding, terms, languages
-and password policy, saved through ``services/sign_in_experience`` (its validation errors
-shown on the form), beside a live preview of the real sign-in page.
+"""Sign-in experience: sign-up and sign-in settings, social buttons, branding, terms, languages,
+password policy and two-step verification (MFA), saved through ``services/sign_in_experience``
+(its validation errors shown on the form), beside a live preview of the real sign-in page.
 
 The preview is an iframe of ``/console/sign-in-experience/preview``: the real ``sign_in``
 page handler and templates, given a stand-in interaction that is never stored (no
@@ -8,7 +8,14 @@ page handler and templates, given a stand-in interaction that is never stored (n
 framing by the console only (``frame-ancestors 'self'``) and no form submission
 (``form-action 'none'``). A GET shows the saved settings; the form's "Preview" button posts
 the unsaved ones to the same address into the iframe (``formtarget``), so admins try a
-change before saving it, without JavaScript.
+change before saving it, without JavaScript. ``?page=mfa-setup`` and ``?page=mfa-verify`` (or
+the form's "Page to preview") show the two-step verification pages a user would meet instead.
+
+MFA: the factors this version cannot verify at sign-in yet (``experience.mfa.SUPPORTED``) are
+shown but cannot be ticked; one enabled through the API is kept as it is. Only the policies
+the service accepts are offered (not the two ``…Mandatory`` prompts, which need adaptive MFA).
+The ``mfa`` member is sent only when the admin changed it, so saving other settings neither
+rewrites the deprecated ``UserControlled`` nor triggers Logto's ``adaptiveMfa`` normalisation.
 """
 
 from __future__ import annotations
@@ -20,15 +27,19 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience import mfa as experience_mfa
+from portico.experience.mfa import Prompt, UserMfa
 from portico.services import sign_in_experience as service
 from portico.services.errors import ServiceError
 from portico.services.password_policy import PasswordPolicy
 from portico.services.sign_in_experience import (
     HEX_COLOR,
     InvalidSignInExperience,
+    MfaFactor,
+    MfaPolicy,
     SignInExperience,
 )
-from portico.web.console.context import Console, error_page, form, page
+from portico.web.console.context import Console, error_page, form, page, render
 from portico.web.experience import sign_in as sign_in_page
 from portico.web.experience.context import Ctx
 from portico.web.http import NO_STORE
@@ -43,6 +54,60 @@ SIGN_UP_CHOICES = {
     "phone": ["phone"],
     "email,phone": ["email", "phone"],
     "": [],
+}
+# The MFA choices, in the order shown, each with what it means (Logto's meanings).
+MFA_FACTORS = (
+    (MfaFactor.TOTP, "Authenticator app (TOTP)",
+     "A six-digit code from an app such as Google Authenticator, 1Password or Aegis."),
+    (MfaFactor.WEB_AUTHN, "Passkey or security key (WebAuthn)",
+     "Touch ID, Windows Hello, a phone or a hardware key confirms it is the user."),
+    (MfaFactor.BACKUP_CODE, "Backup codes",
+     "Ten single-use codes to keep safe, for when the other factor is lost; never enough "
+     "alone, so enable another factor too."),
+    (MfaFactor.EMAIL_VERIFICATION_CODE, "Email verification code",
+     "A code sent to the user's email address (users without one add one). Not possible "
+     "while email sign-in by verification code is on."),
+    (MfaFactor.PHONE_VERIFICATION_CODE, "SMS verification code",
+     "A code sent by SMS to the user's phone number (users without one add one). Not "
+     "possible while phone sign-in by verification code is on."),
+)  # fmt: skip
+MFA_POLICIES = (
+    (MfaPolicy.PROMPT_AT_SIGN_IN_AND_SIGN_UP, "Ask at sign-up and sign-in (users may skip)",
+     "New users are invited to set up a factor when they create their account, others at "
+     "their next sign-in. Anyone may choose \"Not now\"; they are not asked again."),
+    (MfaPolicy.PROMPT_ONLY_AT_SIGN_IN, "Ask at sign-in only (users may skip)",
+     "Creating an account asks nothing; users are invited at a later sign-in and may skip."),
+    (MfaPolicy.MANDATORY, "Required for everyone",
+     "Every user must set up a factor, at sign-up or at their next sign-in, and cannot skip "
+     "it or turn it off."),
+    (MfaPolicy.NO_PROMPT, "Never ask",
+     "Users are not invited to set up a factor; those who have one (given by an admin or the "
+     "API) still verify it."),
+)  # fmt: skip
+ORG_MFA_POLICIES = (
+    ("NoPrompt", "Not required",
+     "An organization's \"MFA required\" setting does not change who is asked."),
+    ("Mandatory", "Required for members of organizations that require MFA",
+     "They must set up a factor even when the policy above lets others skip or never asks."),
+)  # fmt: skip
+# Refusals about the MFA settings, shown next to that section too.
+MFA_CODES = frozenset(
+    f"sign_in_experiences.{name}"
+    for name in (
+        "duplicated_mfa_factors",
+        "backup_code_cannot_be_enabled_alone",
+        "email_verification_code_cannot_be_used_for_mfa",
+        "phone_verification_code_cannot_be_used_for_mfa",
+        "email_verification_code_cannot_be_used_for_sign_in",
+        "phone_verification_code_cannot_be_used_for_sign_in",
+        "non_adaptive_mfa_requires_skippable_policy",
+        "adaptive_mfa_not_supported",
+    )
+)
+PREVIEW_PAGES = {
+    "sign-in": "Sign-in page",
+    "mfa-setup": "Two-step verification: set-up",
+    "mfa-verify": "Two-step verification: verify",
 }
 PREVIEW_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
@@ -65,9 +130,12 @@ async def _stored(ctx: Console) -> SignInExperience:
 
 async def _render(
     ctx: Console, sie: SignInExperience, *, status: int = 200, errors: dict[str, str] | None = None,
-    error: str | None = None,
+    error: str | None = None, typed_mfa: dict[str, Any] | None = None,
 ) -> Response:  # fmt: skip
+    """``typed_mfa``: the MFA settings as the admin sent them, shown again after an error
+    (else the stored ones)."""
     policy = PasswordPolicy.from_config(sie.passwordPolicy) if not errors else None
+    mfa = typed_mfa or sie.mfa.model_dump(mode="json")
     return await ctx.render(
         "sign_in_experience.html",
         status=status,
@@ -79,9 +147,24 @@ async def _render(
         socials=await _socials(ctx),
         languages=SUPPORTED,
         policy=policy or _policy_draft(ctx),
+        mfa=mfa,
+        mfa_policy=_shown_policy(str(mfa.get("policy") or "")),
+        mfa_factors=MFA_FACTORS,
+        mfa_policies=MFA_POLICIES,
+        org_mfa_policies=ORG_MFA_POLICIES,
+        mfa_supported=experience_mfa.SUPPORTED,
+        preview_pages=PREVIEW_PAGES,
         errors=errors or {},
         error=error,
     )
+
+
+def _shown_policy(policy: str) -> str:
+    """The radio button a stored policy ticks: the deprecated ``UserControlled`` means
+    ``PromptAtSignInAndSignUp`` (as Logto's Experience API treats it)."""
+    if policy == MfaPolicy.USER_CONTROLLED:
+        return MfaPolicy.PROMPT_AT_SIGN_IN_AND_SIGN_UP
+    return policy
 
 
 async def index(ctx: Console) -> Response:
@@ -192,12 +275,64 @@ def patch_of(ctx: Console) -> tuple[dict[str, Any], dict[str, str]]:
         "languageInfo": {"autoDetect": ctx.checked("auto_detect"), "fallbackLanguage": language},
         "passwordPolicy": _password_policy(ctx, errors),
     }
+    if ctx.checked("mfa_section"):  # a form without the MFA section leaves MFA alone
+        patch["mfa"] = _mfa(ctx, errors)
     return patch, errors
+
+
+def _mfa(ctx: Console, errors: dict[str, str]) -> dict[str, Any]:
+    """The MFA section as ticked (factors in the order shown; the service checks the
+    combination). A value no input offers is refused here, readably."""
+    known = {str(f) for f, _, _ in MFA_FACTORS}
+    factors = [f for f in dict.fromkeys(v[:32] for v in ctx.values("mfa_factor")) if f in known]
+    factors.sort(key=[str(f) for f, _, _ in MFA_FACTORS].index)
+    policy = ctx.field("mfa_policy", 64)
+    if policy not in {str(p) for p in MfaPolicy}:
+        errors["mfa"] = "Choose when users are asked to set up two-step verification."
+        policy = MfaPolicy.PROMPT_AT_SIGN_IN_AND_SIGN_UP
+    org = ctx.field("mfa_org_policy", 16) or "NoPrompt"
+    if org not in ("NoPrompt", "Mandatory"):
+        errors["mfa"] = "Choose whether organizations may require two-step verification."
+        org = "NoPrompt"
+    return {"factors": factors, "policy": policy, "organizationRequiredMfaPolicy": org}
+
+
+def settle_mfa(current: SignInExperience, patch: dict[str, Any]) -> dict[str, Any]:
+    """``patch`` without ``mfa`` when the admin left it as stored (``UserControlled`` reads as
+    ``PromptAtSignInAndSignUp``, an unset organization policy as ``NoPrompt``); else with the
+    stored factors' order kept and an unset organization policy left unset."""
+    typed = patch.get("mfa")
+    if typed is None:
+        return patch
+    stored = current.mfa
+    stored_org = stored.organizationRequiredMfaPolicy or "NoPrompt"
+    org = typed["organizationRequiredMfaPolicy"]
+    if (
+        set(typed["factors"]) == set(stored.factors)
+        and _shown_policy(typed["policy"]) == _shown_policy(stored.policy)
+        and org == stored_org
+    ):
+        return {k: v for k, v in patch.items() if k != "mfa"}
+    order = [str(f) for f in stored.factors]
+    # Stable: the stored factors first in their order, new ones after in the order shown.
+    factors = sorted(typed["factors"], key=lambda f: order.index(f) if f in order else len(order))
+    mfa = {**typed, "factors": factors}
+    if stored.organizationRequiredMfaPolicy is None and org == "NoPrompt":
+        del mfa["organizationRequiredMfaPolicy"]
+    return {**patch, "mfa": mfa}
 
 
 def readable(error: Exception) -> str:
     """A validation message without Pydantic's decorations ("1 validation error for ...",
-    ``[type=...]``, documentation links)."""
+    ``[type=...]``, documentation links); for a malformed member, the fields and why."""
+    data = getattr(error, "data", None)
+    if getattr(error, "code", None) == "guard.invalid_input" and isinstance(data, list):
+        problems = [
+            f"{str(item.get('path', '')).removeprefix('body.')}: {item.get('message', '')}"
+            for item in data
+            if isinstance(item, dict)
+        ]
+        return "Some settings are not valid: " + "; ".join(problems)
     if isinstance(error, ServiceError):
         return error.message
     lines = [line.strip() for line in str(error).splitlines()]
@@ -211,18 +346,35 @@ def readable(error: Exception) -> str:
     return " ".join(kept) or "The settings are not consistent."
 
 
+def _is_about_mfa(error: Exception) -> bool:
+    if getattr(error, "code", None) in MFA_CODES:
+        return True
+    data = getattr(error, "data", None)
+    return isinstance(data, list) and any(
+        isinstance(item, dict) and str(item.get("path", "")).startswith("body.mfa") for item in data
+    )
+
+
 async def save(ctx: Console) -> Response:
     patch, errors = patch_of(ctx)
+    typed_mfa = patch.get("mfa")
     current = await _stored(ctx)
+    patch = settle_mfa(current, patch)
     if errors:
-        return await _render(ctx, _draft(current, patch), status=400, errors=errors,
-                             error="Some settings need attention.")  # fmt: skip
+        return await _render(
+            ctx, _draft(current, patch), status=400, errors=errors,
+            error="Some settings need attention.", typed_mfa=typed_mfa,
+        )  # fmt: skip
     try:
         async with ctx.write() as conn:
             await service.patch_stored(conn, ctx.tenant, patch)
             await ctx.audit(conn, "PatchSignInExp", status=200)
     except (InvalidSignInExperience, ServiceError) as error:
-        return await _render(ctx, _draft(current, patch), status=400, error=readable(error))
+        message = readable(error)
+        return await _render(
+            ctx, _draft(current, patch), status=400, error=message, typed_mfa=typed_mfa,
+            errors={"mfa": message} if _is_about_mfa(error) else None,
+        )  # fmt: skip
     ctx.flash("Sign-in experience saved. The preview shows it.")
     return await ctx.redirect("/console/sign-in-experience")
 
@@ -245,7 +397,9 @@ def _draft(current: SignInExperience, patch: dict[str, Any]) -> Any:
 
 
 # Preview -------------------------------------------------------------------------------------
-async def _preview(ctx: Console, sie: SignInExperience, theme_css: str | None) -> Response:
+async def _preview(
+    ctx: Console, sie: SignInExperience, theme_css: str | None, which: str = "sign-in"
+) -> Response:
     lang = ctx.request.query_params.get("lang") or sie.languageInfo.fallbackLanguage
     t = translator(lang if lang in SUPPORTED else "en")
     stand_in = {
@@ -255,7 +409,51 @@ async def _preview(ctx: Console, sie: SignInExperience, theme_css: str | None) -
     }
     page_ctx = Ctx(ctx.runtime, ctx.request, "preview", stand_in, sie, t, None, {},
                    theme_css=theme_css)  # fmt: skip
+    if which == "mfa-setup":
+        return _framed(_mfa_setup(page_ctx))
+    if which == "mfa-verify":
+        return _framed(_mfa_verify(page_ctx))
     return _framed(await sign_in_page.form(page_ctx))
+
+
+def _preview_page(value: str | None) -> str:
+    return value if value in PREVIEW_PAGES else "sign-in"
+
+
+def _note(message: str) -> Response:
+    """Shown in the preview frame instead of a page users would not see."""
+    return render("preview_note.html", title="Nothing to preview", message=message)
+
+
+def _mfa_setup(page_ctx: Ctx) -> Response:
+    """What a user without a factor is asked at sign-in under these settings: to set up one
+    of the factors (with "Not now" when the policy lets them skip)."""
+    sie = page_ctx.sie
+    factors = experience_mfa.configured(sie)
+    if not factors:
+        return _note("No factor users can set up at sign-in is enabled (backup codes only "
+                     "come with another factor), so users are never asked.")  # fmt: skip
+    if sie.mfa.policy == MfaPolicy.NO_PROMPT:
+        return _note('With "Never ask" users are not invited to set up a factor.')
+    prompt = Prompt("missing", tuple(factors), skippable=sie.mfa.skippable)
+    return page_ctx.render("mfa_setup.html", prompt=prompt)
+
+
+# A user with every factor, for the preview (the addresses shown masked, as users see them).
+SAMPLE_EMAIL, SAMPLE_PHONE = "jane.doe@example.com", "15551234567"
+
+
+def _mfa_verify(page_ctx: Ctx) -> Response:
+    """What a user with every enabled factor is asked at sign-in (the first factor's page,
+    links to the others)."""
+    sie = page_ctx.sie
+    user = UserMfa(factors=tuple(sie.mfa.factors), email=SAMPLE_EMAIL, phone=SAMPLE_PHONE)
+    factors = experience_mfa.user_factors(sie, user)
+    if not factors:
+        return _note("No factor users can verify at sign-in is enabled.")
+    masked = experience_mfa.masked(user, factors)
+    return page_ctx.render("mfa_verify.html", factor=factors[0], others=factors[1:],
+                           masked=masked.get(factors[0], ""), sent=False)  # fmt: skip
 
 
 def _framed(response: Response) -> Response:
@@ -266,15 +464,18 @@ def _framed(response: Response) -> Response:
 
 
 async def preview_saved(ctx: Console) -> Response:
-    return await _preview(ctx, await _stored(ctx), None)
+    which = _preview_page(ctx.request.query_params.get("page"))
+    return await _preview(ctx, await _stored(ctx), None, which)
 
 
 async def preview_draft(ctx: Console) -> Response:
     patch, errors = patch_of(ctx)
+    which = _preview_page(ctx.request.query_params.get("page") or ctx.field("preview_page", 16))
     try:
         if errors:
             raise ServiceError("Fix these settings to preview them: " + " ".join(errors.values()))
-        sie = service.merge(await _stored(ctx), patch)
+        current = await _stored(ctx)
+        sie = service.merge(current, settle_mfa(current, patch))
     except (InvalidSignInExperience, ServiceError) as error:
         # Shown inside the preview frame, so framed like the preview.
         return _framed(error_page(readable(error), 400, "Cannot preview these settings"))
@@ -282,7 +483,7 @@ async def preview_draft(ctx: Console) -> Response:
         {"primary": sie.color.primaryColor, "dark": sie.color.darkPrimaryColor,
          "darkMode": "1" if sie.color.isDarkModeEnabled else ""}
     )  # fmt: skip
-    return await _preview(ctx, sie, theme)
+    return await _preview(ctx, sie, theme, which)
 
 
 async def preview_css(ctx: Console) -> Response:

@@ -1,7 +1,10 @@
 """Users of the ``default`` tenant: search and pages, creation, the details page (profile,
-password reset shown once, suspension, deletion, social identities, roles).
+password reset shown once, suspension, deletion, social identities, roles, two-step
+verification: the user's factors, removing one, resetting all, the user's MFA choices).
 
-Each change writes the audit entry ``/api/users`` writes for it (``ManagementApi.<Op>``)."""
+Each change writes the audit entry ``/api/users`` writes for it (``ManagementApi.<Op>``).
+Changes that weaken the user's two-step verification ask for the admin's password again,
+as a password reset does (``destructive``)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portico.services import phones, rbac
+from portico.experience.mfa import IMPLICIT
+from portico.services import mfa, phones, rbac
 from portico.services import users as user_service
 from portico.services.errors import ServiceError
+from portico.services.sign_in_experience import MfaFactor
 from portico.storage import rbac as rbac_repo
 from portico.storage import search as search_sql
 from portico.storage import users as user_repo
@@ -23,6 +28,17 @@ from portico.web.runtime import Runtime
 
 SECTION = "users"
 PAGE_SIZE = 20
+FACTOR_NAMES = {
+    MfaFactor.TOTP: "Authenticator app (TOTP)",
+    MfaFactor.WEB_AUTHN: "Passkey or security key (WebAuthn)",
+    MfaFactor.BACKUP_CODE: "Backup codes",
+    MfaFactor.EMAIL_VERIFICATION_CODE: "Email verification code",
+    MfaFactor.PHONE_VERIFICATION_CODE: "SMS verification code",
+}
+# ``logto_config.mfa`` members the page edits (the form's names) and those a reset clears so
+# that the user is asked to set up a factor again.
+CHOICES = {"mfa_skipped": "skipped", "mfa_skip_on_sign_in": "skipMfaOnSignIn"}
+CLEARED_BY_RESET = ("skipped", "additionalBindingSuggestionSkipped")
 
 
 def _search(term: str) -> search_sql.Search | None:
@@ -91,12 +107,21 @@ async def create(ctx: Console) -> Response:
 
 
 async def _details(ctx: Console, user_id: str, status: int = 200, **values: Any) -> Response:
+    assert ctx.runtime.experiences is not None
     async with ctx.read() as conn:
         user = await user_service.get_user(conn, ctx.tenant, user_id)
         _, held = await rbac_repo.find_roles(conn, ctx.tenant, user_id=user_id, limit=200)
         _, others = await rbac_repo.find_roles(
             conn, ctx.tenant, exclude_user_id=user_id, role_type="User", limit=200
         )
+        factors = await mfa.factors(conn, ctx.tenant, user_id)
+    sie = await ctx.runtime.experiences.get(ctx.tenant)
+    # Logto's implicit factors: a code to the user's own address, when enabled.
+    implicit = [
+        {"type": str(factor), "address": user[f"primary_{kind}"]}
+        for kind, factor in IMPLICIT.items()
+        if factor in sie.mfa.factors and user.get(f"primary_{kind}")
+    ]
     return await ctx.render(
         "user.html",
         status=status,
@@ -104,6 +129,11 @@ async def _details(ctx: Console, user_id: str, status: int = 200, **values: Any)
         user=user,
         roles=held,
         other_roles=others,
+        factors=factors,
+        implicit_factors=implicit,
+        factor_names=FACTOR_NAMES,
+        enabled_factors=[str(f) for f in sie.mfa.factors],
+        choices=(user.get("logto_config") or {}).get("mfa") or {},
         **values,
     )
 
@@ -214,6 +244,58 @@ async def remove_role(ctx: Console) -> Response:
     return await ctx.redirect(f"/console/users/{user_id}")
 
 
+# Two-step verification ---------------------------------------------------------------------
+async def remove_factor(ctx: Console) -> Response:
+    user_id, factor_id = ctx.request.path_params["id"], ctx.request.path_params["factor"]
+    async with ctx.write() as conn:
+        await user_service.get_user(conn, ctx.tenant, user_id)
+        found = [r for r in await mfa.factors(conn, ctx.tenant, user_id) if r["id"] == factor_id]
+        await mfa.remove(conn, ctx.tenant, user_id, factor_id)  # 404 when it is not theirs
+        await ctx.audit(
+            conn, "DeleteUserMfaVerification", user_id=user_id,
+            params={"verificationId": factor_id}, status=204,
+        )  # fmt: skip
+    name = FACTOR_NAMES.get(found[0]["type"], "factor") if found else "factor"
+    ctx.flash(f"{name} removed.")
+    return await ctx.redirect(f"/console/users/{user_id}#mfa")
+
+
+async def reset_mfa(ctx: Console) -> Response:
+    """Remove every factor and forget that the user skipped setting one up, so that the
+    sign-in experience's policy asks them again (as /api would: one ``DeleteUserMfa…``
+    entry per factor, one ``UpdateUserLogtoConfig``)."""
+    user_id = ctx.request.path_params["id"]
+    async with ctx.write() as conn:
+        await user_service.get_user(conn, ctx.tenant, user_id)
+        rows = await mfa.factors(conn, ctx.tenant, user_id)
+        for row in rows:
+            await mfa.remove(conn, ctx.tenant, user_id, row["id"])
+            await ctx.audit(
+                conn, "DeleteUserMfaVerification", user_id=user_id,
+                params={"verificationId": row["id"]}, status=204,
+            )  # fmt: skip
+        await mfa.record_choices(conn, ctx.tenant, user_id, dict.fromkeys(CLEARED_BY_RESET))
+        await ctx.audit(conn, "UpdateUserLogtoConfig", user_id=user_id, status=200)
+    count = f"{len(rows)} factor{'s' if len(rows) != 1 else ''} removed"
+    ctx.flash(f"Two-step verification reset ({count}). The user is asked to set up a factor "
+              "again when the sign-in experience's policy asks.")  # fmt: skip
+    return await ctx.redirect(f"/console/users/{user_id}#mfa")
+
+
+async def update_choices(ctx: Console) -> Response:
+    user_id = ctx.request.path_params["id"]
+    enabled = {"on": True, "off": False, "": None}.get(ctx.field("mfa_enabled", 8))
+    if enabled is None and ctx.field("mfa_enabled", 8):
+        return await _details(ctx, user_id, 400, error="Choose on, off or not chosen yet.")
+    changes: dict[str, bool | None] = {"enabled": enabled}
+    changes.update({key: ctx.checked(name) for name, key in CHOICES.items()})
+    async with ctx.write() as conn:
+        await mfa.record_choices(conn, ctx.tenant, user_id, changes)
+        await ctx.audit(conn, "UpdateUserLogtoConfig", user_id=user_id, status=200)
+    ctx.flash("Two-step verification choices saved.")
+    return await ctx.redirect(f"/console/users/{user_id}#mfa")
+
+
 def routes(runtime: Runtime) -> list[Route]:
     base = "/console/users/{id}"
     return [
@@ -230,4 +312,14 @@ def routes(runtime: Runtime) -> list[Route]:
         Route(f"{base}/identities/{{target}}/delete", form(runtime, unlink), methods=["POST"]),
         Route(f"{base}/roles", form(runtime, assign_roles), methods=["POST"]),
         Route(f"{base}/roles/{{role}}/delete", form(runtime, remove_role), methods=["POST"]),
+        # Weakening someone's two-step verification: password asked again.
+        Route(f"{base}/mfa/reset", form(runtime, reset_mfa, destructive=True), methods=["POST"]),
+        Route(
+            f"{base}/mfa/choices", form(runtime, update_choices, destructive=True), methods=["POST"]
+        ),
+        Route(
+            f"{base}/mfa/{{factor}}/delete",
+            form(runtime, remove_factor, destructive=True),
+            methods=["POST"],
+        ),
     ]
