@@ -3,7 +3,8 @@
 Everything is read in one transaction (``REPEATABLE READ`` on PostgreSQL), so the file is a
 consistent snapshot even while the instance keeps serving. Rows that every instance seeds
 identically (the Management API resource, its scope and role) are left out: the target has
-them already.
+them already. Sealed values (connector secrets, TOTP keys) are written as stored, sealed; the
+header's ``encryptionKeyCheck`` tells the importer whether its key is the one they need.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from portico import __version__
 from portico.services import bootstrap
 from portico.services import sign_in_experience as sie_service
 from portico.storage.database import now_ms
-from portico.storage.tables import connectors
+from portico.storage.tables import user_mfa_factors
 from portico.transfer.records import FORMAT, KINDS, VERSION, data_of, encryption_key_check
 
 SEEDED: dict[str, set[str]] = {
@@ -39,13 +40,24 @@ def _is_seeded(kind: str, data: dict[str, Any]) -> bool:
     return data.get("id") in SEEDED.get(kind, set())
 
 
+def _of_tenant(query: Any, table: Table, tenant_id: str) -> Any:
+    if "tenant_id" in table.c:
+        return query.where(table.c.tenant_id == tenant_id)
+    # Backup codes belong to a tenant through their factor.
+    factors = user_mfa_factors
+    [fk] = [fk for fk in table.foreign_keys if fk.column.table is factors]
+    return query.join_from(table, factors, fk.parent == factors.c.id).where(
+        factors.c.tenant_id == tenant_id
+    )
+
+
 def _query(table: Table, tenant_id: str) -> Any:
     keys = list(table.primary_key.columns)
-    return select(table).where(table.c.tenant_id == tenant_id).order_by(*keys)
+    return _of_tenant(select(table), table, tenant_id).order_by(*keys)
 
 
 async def _count(conn: AsyncConnection, table: Table, tenant_id: str) -> int:
-    query = select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
+    query = _of_tenant(select(func.count()).select_from(table), table, tenant_id)
     return int((await conn.execute(query)).scalar_one())
 
 
@@ -59,8 +71,9 @@ async def export(
     on_record: Callable[[], None] = lambda: None,
 ) -> dict[str, int]:
     """Write the tenant's data to ``out``; return how many records of each kind.
-    ``encryption_key`` is only called when there are connectors (to tag the key they are
-    sealed with); the progress callbacks get the expected total, then one call per record."""
+    ``encryption_key`` is only called when there are connectors or MFA factors (to tag the
+    key their secrets are sealed, or their backup codes keyed, with); the progress callbacks
+    get the expected total, then one call per record."""
     counts: dict[str, int] = dict.fromkeys(KINDS, 0)
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -80,7 +93,7 @@ async def export(
             "tenantId": tenant_id,
             "generator": f"portico {__version__}",
         }
-        if await _count(conn, connectors, tenant_id):
+        if sizes["connector"] or sizes["userMfaFactor"]:
             header["encryptionKeyCheck"] = encryption_key_check(encryption_key())
         out.write(_line(header))
         for name, kind in KINDS.items():

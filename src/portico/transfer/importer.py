@@ -7,7 +7,14 @@ Lines are read one at a time and checked in three steps, each error naming its l
 3. conflicts: a record whose primary key or unique key (read from the table's constraints)
    is already taken, by a stored row or by an earlier line. ``fail`` makes that an error;
    ``skip`` keeps what is there and leaves the record (and the records that depend on a
-   record skipped for another key's sake) out.
+   record skipped for another key's sake) out. Besides the tables' own keys, a user has one
+   TOTP factor and one set of backup codes (``services/mfa.py`` keeps it so).
+
+Secrets sealed with the encryption key (connector secrets, TOTP keys) stay sealed in the file:
+they are imported as they are when the target has the source's key (the header's
+``encryptionKeyCheck`` says), re-sealed when the source's key is given, else refused. Backup
+codes are HMACs keyed from the encryption key and the codes themselves are nowhere: they can
+only be kept where the key is the same, so elsewhere they are left out, with a note.
 
 Records of one type are checked and written in batches (one query per key per batch), so
 memory and round trips stay bounded for large files. After the first error nothing more is
@@ -31,7 +38,8 @@ from portico.connectors import ConnectorError
 from portico.connectors import secrets as sealing
 from portico.connectors.registry import registry
 from portico.services import sign_in_experience as sie_service
-from portico.storage.tables import user_identities, users
+from portico.services.mfa import MfaKeys
+from portico.storage.tables import user_identities, user_mfa_factors, users
 from portico.transfer import logto
 from portico.transfer.records import (
     FORMAT,
@@ -39,7 +47,9 @@ from portico.transfer.records import (
     VERSION,
     Connector,
     Kind,
+    MfaBackupCode,
     Record,
+    UserMfaFactor,
     encryption_key_check,
 )
 
@@ -48,6 +58,10 @@ BATCH = 500
 MAX_LINE_BYTES = 16 * 1024 * 1024
 OnConflict = Literal["fail", "skip"]
 Source = Literal["portico", "logto-users"]
+# A key Portico keeps that no table declares: one TOTP factor and one set of backup codes per
+# user (a second TOTP factor would never be asked for; a new set of codes replaces the old).
+PER_USER = ("tenant_id", "user_id", "type")
+ONE_PER_USER = ("Totp", "BackupCode")
 
 
 @dataclass(frozen=True)
@@ -72,9 +86,9 @@ class ImportOptions:
     on_conflict: OnConflict = "fail"
     source: Source = "portico"
     dry_run: bool = False
-    # The target's key; called only when the file holds connectors.
+    # The target's key; called only when the file holds connectors or MFA factors.
     encryption_key: Callable[[], bytes] = field(default=lambda: b"")
-    # The source's key, to re-seal connector secrets under the target's key.
+    # The source's key, to re-seal connector secrets and TOTP keys under the target's key.
     reencrypt_from: bytes | None = None
 
 
@@ -104,7 +118,17 @@ def _keys(table: Table) -> list[tuple[str, ...]]:
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint):
             keys.append(tuple(c.name for c in constraint.columns))
+    if table is user_mfa_factors:
+        keys.append(PER_USER)
     return keys
+
+
+def _has_key(table: Table, key: tuple[str, ...], row: dict[str, Any]) -> bool:
+    """Whether ``row`` takes ``key`` (a null never collides; the per-user key is of a TOTP
+    factor or a set of backup codes only)."""
+    if any(row[name] is None for name in key):
+        return False
+    return not (table is user_mfa_factors and key == PER_USER) or row["type"] in ONE_PER_USER
 
 
 def _camel(column: str) -> str:
@@ -155,7 +179,12 @@ class _Run:
         self.seen: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], int]] = {}
         self.sie_line: int | None = None
         self.mfa_users = 0
-        self.key_checked = False
+        self.mfa_keys: dict[bytes, MfaKeys] = {}
+        self.totp_refused = False
+        self.codes_kept: bool | None = None  # whether backup codes stay valid here
+        self.factor_types: dict[str, str] = {}  # factor id -> type, of the file's factors
+        self.dropped_sets = 0
+        self.dropped_codes = 0
 
     # -- errors -------------------------------------------------------------------------
     def error(self, line: int, message: str) -> None:
@@ -279,12 +308,16 @@ class _Run:
         if self.batch_kind is not kind or len(self.batch) >= BATCH:
             await self.flush()
             self.batch_kind = kind
+        kept: Record | None = record
         if isinstance(record, Connector):
-            record = self.connector_config(number, record)
-            if record is None:
-                return
-        if not self.failed:
-            self.batch.append(_Item(number, record, kind.row_of(record, self.tenant_id)))
+            kept = self.connector_config(number, record)
+        elif isinstance(record, UserMfaFactor):
+            kept = self.mfa_factor(number, record)
+        elif isinstance(record, MfaBackupCode) and not self.keeps_codes():
+            self.dropped_codes += 1
+            kept = None
+        if kept is not None and not self.failed:
+            self.batch.append(_Item(number, kept, kind.row_of(kept, self.tenant_id)))
 
     async def sign_in_experience(self, number: int, data: dict[str, Any]) -> None:
         if self.sie_line is not None:
@@ -347,6 +380,110 @@ class _Run:
         config = sealing.Sealer(target_key).seal(plain, paths, context)
         return record.model_copy(update={"config": config})
 
+    # -- MFA factors ----------------------------------------------------------------------
+    def keys_for(self, key: bytes) -> MfaKeys:
+        if key not in self.mfa_keys:
+            self.mfa_keys[key] = MfaKeys.from_encryption_key(key)
+        return self.mfa_keys[key]
+
+    def keeps_codes(self) -> bool:
+        """Whether backup codes are usable here: their HMACs are keyed from the source's
+        encryption key, so only when the target has the same key (the header says so)."""
+        if self.codes_kept is None:
+            assert self.header is not None
+            check = self.header.get("encryptionKeyCheck")
+            target = encryption_key_check(self.options.encryption_key())
+            self.codes_kept = check is not None and check == target
+        return self.codes_kept
+
+    def mfa_factor(self, number: int, record: UserMfaFactor) -> UserMfaFactor | None:
+        """The factor as it is kept here; None when it is refused or left out."""
+        self.factor_types[record.id] = record.type
+        if record.type == "BackupCode":
+            if self.keeps_codes():
+                return record
+            self.dropped_sets += 1
+            return None
+        if record.type == "Totp":
+            return self.totp_key(number, record)
+        return record  # WebAuthn: a public key, nothing sealed
+
+    def refuse_totp(self, number: int, message: str) -> None:
+        if not self.totp_refused:  # said once: it is true of every TOTP factor in the file
+            self.totp_refused = True
+            self.error(number, message)
+
+    def totp_key(self, number: int, record: UserMfaFactor) -> UserMfaFactor | None:
+        """The factor with its TOTP key sealed with this instance's key, as connector secrets
+        are: unchanged when both instances share the key, re-sealed when the source's key is
+        given, else an error. The key must open (with the key it is sealed with, for this
+        factor's id), so a damaged or transplanted value is refused here, not at sign-in."""
+        assert self.header is not None
+        source_check = self.header.get("encryptionKeyCheck")
+        target_key = self.options.encryption_key()
+        source_key = self.options.reencrypt_from
+        if source_key is None:
+            if source_check != encryption_key_check(target_key):
+                self.refuse_totp(
+                    number,
+                    f"userMfaFactor {record.id!r}: its TOTP key (like every TOTP key in this "
+                    "file) is sealed with another encryption key than this instance's "
+                    "(PORTICO_ENCRYPTION_KEY); import with the same key, or give the source's "
+                    "key with --reencrypt-from-key-file",
+                )
+                return None
+            source_key = target_key
+        elif source_check != encryption_key_check(source_key):
+            self.refuse_totp(
+                number,
+                "the key given with --reencrypt-from-key-file is not the key this export's "
+                "TOTP keys are sealed with",
+            )
+            return None
+        try:
+            secret = self.keys_for(source_key).open_totp(record.id, record.data)
+        except (ConnectorError, ValueError):  # a mangled value, or sealed for another factor
+            self.error(
+                number,
+                f"userMfaFactor {record.id!r}: its sealed TOTP key does not open (a damaged "
+                "value, or one sealed for another factor)",
+            )
+            return None
+        if source_key == target_key:
+            return record
+        data = self.keys_for(target_key).seal_totp(record.id, secret)
+        return record.model_copy(update={"data": data})
+
+    async def check_code_factors(self, items: list[_Item]) -> list[_Item]:
+        """A backup code belongs to a set of backup codes, not to another kind of factor."""
+        codes = [(item, item.record) for item in items]
+        unknown = {
+            code.factorId
+            for _, code in codes
+            if isinstance(code, MfaBackupCode) and code.factorId not in self.factor_types
+        }
+        if unknown:
+            found = await self.conn.execute(
+                select(user_mfa_factors.c.id, user_mfa_factors.c.type).where(
+                    user_mfa_factors.c.tenant_id == self.tenant_id,
+                    user_mfa_factors.c.id.in_(unknown),
+                )
+            )
+            self.factor_types.update({row.id: row.type for row in found})
+        kept: list[_Item] = []
+        for item, code in codes:
+            assert isinstance(code, MfaBackupCode)
+            factor_type = self.factor_types.get(code.factorId, "BackupCode")
+            if factor_type != "BackupCode":
+                self.error(
+                    item.line,
+                    f"mfaBackupCode.factorId: userMfaFactor {code.factorId!r} is a "
+                    f"{factor_type} factor, not a set of backup codes (BackupCode)",
+                )
+            else:
+                kept.append(item)
+        return kept
+
     # -- batches --------------------------------------------------------------------------
     async def flush(self) -> None:
         kind, items = self.batch_kind, self.batch
@@ -355,6 +492,8 @@ class _Run:
             return
         assert kind.table is not None and kind.model is not None
         items = await self.check_references(kind, items)
+        if kind.model is MfaBackupCode:
+            items = await self.check_code_factors(items)
         items = await self.check_conflicts(kind, items)
         if self.failed or not items:
             return
@@ -429,6 +568,8 @@ class _Run:
                     break
             if missing == "skipped":
                 self.count(self.skipped, kind.name)
+                if "id" in item.row:  # what refers to it is skipped too
+                    self.absent.setdefault(kind.name, set()).add(item.row["id"])
             elif missing is None:
                 kept.append(item)
         return kept
@@ -442,8 +583,10 @@ class _Run:
             values = {
                 index: tuple(item.row[name] for name in key)
                 for index, item in enumerate(items)
-                if all(item.row[name] is not None for name in key)
+                if _has_key(table, key, item.row)
             }
+            # (the key no table declares: say what it is)
+            rule = " (a user has one)" if key == PER_USER and table is user_mfa_factors else ""
             stored = await self.stored_keys(table, key, set(values.values()))
             for index, value in values.items():
                 if index in conflicts:
@@ -451,12 +594,13 @@ class _Run:
                 if value in seen:  # (rows this run wrote are stored too: name the line)
                     conflicts[index] = (
                         key,
-                        f"{kind.name} {_describe(key, value)} repeats line {seen[value]}",
+                        f"{kind.name} {_describe(key, value)} repeats line {seen[value]}{rule}",
                     )
                 elif value in stored:
                     conflicts[index] = (
                         key,
-                        f"{kind.name} {_describe(key, value)} already exists in the database",
+                        f"{kind.name} {_describe(key, value)} already exists in the database"
+                        + rule,
                     )
                 else:
                     seen[value] = items[index].line
@@ -505,6 +649,21 @@ class _Run:
         if self.mfa_users:
             self.notes.append(
                 f"{self.mfa_users} user(s) had MFA factors; Portico does not import them"
+            )
+        if self.dropped_sets or self.dropped_codes:
+            assert self.header is not None
+            why = (
+                "the export does not say which encryption key they are keyed with (its header "
+                "has no encryptionKeyCheck)"
+                if self.header.get("encryptionKeyCheck") is None
+                else "they are HMACs keyed from the source's encryption key, which differs "
+                "from this instance's"
+            )
+            self.notes.append(
+                f"warning: backup codes were not imported ({self.dropped_sets} set(s), "
+                f"{self.dropped_codes} code(s)): {why}, and the codes themselves are in no "
+                "export, so they cannot be moved to another key. Their users sign in with "
+                "their other factor (TOTP, WebAuthn) and can generate new backup codes."
             )
 
 

@@ -35,7 +35,8 @@ VERSION = 1
 
 def encryption_key_check(key: bytes) -> str:
     """A short keyed tag of a constant: tells whether two instances share an encryption key
-    (so sealed connector secrets will open) without revealing anything about the key."""
+    (so sealed connector secrets and TOTP keys open, and backup-code HMACs match) without
+    revealing anything about the key."""
     return hmac.new(key, b"portico-export key check v1", hashlib.sha256).hexdigest()[:16]
 
 
@@ -255,6 +256,68 @@ class Connector(Record):
     createdAt: Millis
 
 
+SEALED_VALUE = re.compile(r"^v1\.[A-Za-z0-9_-]+={0,2}$")
+FactorType = Literal["Totp", "WebAuthn", "BackupCode"]  # services/mfa.py: STORED
+
+
+class UserMfaFactor(Record):
+    """A user's MFA factor, as stored: a TOTP key stays sealed (``{"key": {"$sealed":
+    "v1.…"}}``, bound to the factor's id); a set of backup codes is a factor whose codes
+    are ``mfaBackupCode`` records; a WebAuthn credential has its id, RP id and public key."""
+
+    references: ClassVar[dict[str, str]] = {"userId": "user"}
+    id: Id
+    userId: UserId
+    type: FactorType
+    name: str | None = Field(None, max_length=128)
+    credentialId: str | None = Field(None, max_length=1024, pattern=r"^[A-Za-z0-9_-]+$")
+    rpId: str | None = Field(None, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")
+    data: Json
+    counter: int | None = Field(None, ge=0, le=2**63 - 1)  # TOTP: last step; WebAuthn: count
+    createdAt: Millis
+    lastUsedAt: Millis | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> UserMfaFactor:
+        webauthn = self.type == "WebAuthn"
+        if webauthn and (self.credentialId is None or self.rpId is None):
+            raise ValueError("a WebAuthn factor has a credentialId and an rpId")
+        if not webauthn and (self.credentialId is not None or self.rpId is not None):
+            raise ValueError(f"a {self.type} factor has no credentialId or rpId")
+        if self.type == "Totp" and not _sealed_key(self.data):
+            raise ValueError(
+                'a Totp factor\'s data is {"key": {"$sealed": "v1.…"}}: the key sealed with '
+                "the encryption key, as exported (never in clear)"
+            )
+        if self.type == "BackupCode" and (self.data or self.counter is not None):
+            raise ValueError(
+                "a BackupCode factor has empty data and no counter (its codes are "
+                "mfaBackupCode records)"
+            )
+        return self
+
+
+def _sealed_key(data: Json) -> bool:
+    key = data.get("key")
+    return (
+        set(data) == {"key"}
+        and isinstance(key, dict)
+        and set(key) == {"$sealed"}
+        and isinstance(key["$sealed"], str)
+        and SEALED_VALUE.match(key["$sealed"]) is not None
+    )
+
+
+class MfaBackupCode(Record):
+    """One backup code of a set (a ``BackupCode`` factor): only its HMAC, keyed from the
+    encryption key, so it is usable only where that key is."""
+
+    references: ClassVar[dict[str, str]] = {"factorId": "userMfaFactor"}
+    factorId: Id
+    codeHash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    usedAt: Millis | None = None
+
+
 class CustomPhrase(Record):
     id: Id
     languageTag: str = Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)
@@ -272,7 +335,8 @@ class Kind:
     def row_of(self, record: Record, tenant_id: str) -> Json:
         data = record.row() if isinstance(record, Application) else record.model_dump()
         row = {_snake(key): value for key, value in data.items()}
-        row["tenant_id"] = tenant_id
+        if self.table is not None and "tenant_id" in self.table.c:  # backup codes: via factor
+            row["tenant_id"] = tenant_id
         return row
 
 
@@ -303,6 +367,8 @@ KINDS: dict[str, Kind] = {
         Kind("applicationRole", ApplicationRole, tables.applications_roles),
         Kind("user", User, tables.users),
         Kind("userRole", UserRole, tables.users_roles),
+        Kind("userMfaFactor", UserMfaFactor, tables.user_mfa_factors),
+        Kind("mfaBackupCode", MfaBackupCode, tables.mfa_backup_codes),
         Kind("organization", Organization, tables.organizations),
         Kind("organizationScope", OrganizationScope, tables.organization_scopes),
         Kind("organizationRole", OrganizationRole, tables.organization_roles),
