@@ -203,6 +203,16 @@ def test_preview_shows_the_mfa_pages(console: ConsoleClient, api: httpx.Client) 
     assert "<h1>" in console.get(f"{PAGE}/preview?page=nonsense").text  # the sign-in page
 
 
+def test_the_sign_in_preview_shows_the_passkey_button(
+    console: ConsoleClient, api: httpx.Client
+) -> None:
+    assert api.patch("/sign-in-exp", json={"passkeySignIn": {
+        "enabled": True, "showPasskeyButton": True}}).status_code == 200  # fmt: skip
+    preview = console.get(f"{PAGE}/preview").text
+    assert "Sign in with a passkey" in preview
+    assert "webauthn-options" not in preview  # shown, not usable: no challenge was made
+
+
 # A user's factors ---------------------------------------------------------------------------
 def user_with_factors(api: httpx.Client) -> str:
     user = api.post("/users", json={"username": unique("mfa_user")}).json()

@@ -41,7 +41,7 @@ from portico.services.sign_in_experience import (
 )
 from portico.web.console.context import Console, error_page, form, page, render
 from portico.web.experience import sign_in as sign_in_page
-from portico.web.experience.context import Ctx
+from portico.web.experience.context import PREVIEW, Ctx
 from portico.web.http import NO_STORE
 from portico.web.i18n import SUPPORTED, translator
 from portico.web.runtime import Runtime
@@ -407,7 +407,7 @@ async def _preview(
         "csrf": "preview",
         "exp": {"event": "SignIn", "profile": {}},
     }
-    page_ctx = Ctx(ctx.runtime, ctx.request, "preview", stand_in, sie, t, None, {},
+    page_ctx = Ctx(ctx.runtime, ctx.request, PREVIEW, stand_in, sie, t, None, {},
                    theme_css=theme_css)  # fmt: skip
     if which == "mfa-setup":
         return _framed(_mfa_setup(page_ctx))

@@ -4,6 +4,7 @@ tenant's sign-in experience, the language, and (for POSTs) the CSRF-checked form
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("portico.experience")
 Endpoint = Callable[[Request], Awaitable[Response]]
 TENANT = DEFAULT_TENANT
+PREVIEW = "preview"  # the uid of the console's page previews
 
 
 @dataclass
@@ -100,6 +102,11 @@ class Ctx:
 
     def reset(self, event: str = Event.SIGN_IN) -> None:
         self.turn.reset(event)
+
+    @property
+    def is_preview(self) -> bool:
+        """The console's preview of a page (no interaction behind it: nothing is saved)."""
+        return self.uid == PREVIEW
 
     # Rendering -----------------------------------------------------------------------------
     @property
@@ -203,6 +210,19 @@ async def load(runtime: Runtime, request: Request, *, form: bool = False) -> Ctx
     if ctx.notice:  # shown once
         await ctx.save()
     return ctx
+
+
+def credential_of(ctx: Ctx) -> dict[str, Any]:
+    """The WebAuthn credential a page's script posted (``credential``, JSON); empty when
+    missing or malformed (the check then fails like any wrong answer)."""
+    raw = (ctx.fields.get("credential") or [""])[0]
+    if not raw or len(raw) > 16_384:
+        return {}
+    try:
+        found = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 PageHandler = Callable[[Ctx], Awaitable[Response]]

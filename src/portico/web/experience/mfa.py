@@ -18,16 +18,20 @@ from portico.experience.verifications import (
     BackupCodeVerification,
     CodeVerification,
     MfaCodeVerification,
+    MfaVerification,
     TotpVerification,
+    WebAuthnVerification,
 )
 from portico.services.sign_in_experience import MfaFactor
 from portico.web.experience import steps
-from portico.web.experience.context import Ctx, form_view, view
+from portico.web.experience.context import Ctx, credential_of, form_view, view
 from portico.web.runtime import Runtime
 
 VERIFIED = "page:mfa"  # the pages' verification records, by fixed ids
 NEW_TOTP = "page:totp"
 NEW_CODES = "page:backup-codes"
+WEBAUTHN_NEW = "page:webauthn-new"
+WEBAUTHN_AUTH = "page:webauthn"
 SENT = "page:sent:"  # + factor: the code sent for a code factor
 CONTACT = "page:contact:"  # + kind: the code sent to an address being bound
 
@@ -48,26 +52,32 @@ def routes(runtime: Runtime) -> list[Route]:
         step = await _pending(ctx)
         if not isinstance(step, VerifyMfa):
             return await steps.advance(ctx)
-        return _verify_form(ctx, step, ctx.request.query_params.get("factor"))
+        return await _verify_form(ctx, step, ctx.request.query_params.get("factor"))
 
     async def verify_submit(ctx: Ctx) -> Response:
         step = await _pending(ctx)
         if not isinstance(step, VerifyMfa) or ctx.exp.user_id is None:
             return await steps.advance(ctx)
         factor = ctx.field("factor")
-        record: TotpVerification | BackupCodeVerification | MfaCodeVerification
+        record: MfaVerification
         sent = ctx.exp.verifications.get(f"{SENT}{factor}")
-        if factor in IMPLICIT.values() and isinstance(sent, MfaCodeVerification):
+        asked = ctx.exp.verifications.get(WEBAUTHN_AUTH)
+        if factor == MfaFactor.WEB_AUTHN and isinstance(asked, WebAuthnVerification):
+            record = asked
+        elif factor in IMPLICIT.values() and isinstance(sent, MfaCodeVerification):
             record = sent
         elif factor == MfaFactor.BACKUP_CODE and factor in step.factors:
             record = BackupCodeVerification(ctx.exp.user_id)
         else:
             factor, record = MfaFactor.TOTP, TotpVerification(ctx.exp.user_id)
         try:
-            await record.verify(ctx.turn, ctx.field("code", 32))
+            if isinstance(record, WebAuthnVerification):
+                await record.verify(ctx.turn, credential_of(ctx))
+            else:
+                await record.verify(ctx.turn, ctx.field("code", 32))
         except StepError as error:
             await ctx.save()
-            return _verify_form(ctx, step, factor, error)
+            return await _verify_form(ctx, step, factor, error)
         ctx.exp.verifications[VERIFIED] = record
         return await steps.advance(ctx)
 
@@ -86,7 +96,7 @@ def routes(runtime: Runtime) -> list[Route]:
         try:
             await record.send(ctx.turn)
         except StepError as error:
-            return _verify_form(ctx, step, factor, error)
+            return await _verify_form(ctx, step, factor, error)
         ctx.exp.verifications[f"{SENT}{factor}"] = record
         await ctx.save()
         return ctx.go(f"/mfa/verify?factor={factor}")
@@ -120,6 +130,41 @@ def routes(runtime: Runtime) -> list[Route]:
             await ctx.save()
             return ctx.error("mfa_contact.html", error.key, error.status,
                              params=error.params, kind=kind, sent=_contact(ctx, kind))  # fmt: skip
+
+    # A passkey or security key ---------------------------------------------------------------
+    async def webauthn_page(ctx: Ctx) -> Response:
+        if ctx.exp.user_id is None:
+            return ctx.go("/sign-in")
+        try:
+            record, options = await WebAuthnVerification.registration(ctx.turn)
+        except StepError:
+            return ctx.go("/sign-in")
+        ctx.exp.verifications[WEBAUTHN_NEW] = record
+        await ctx.save()
+        return ctx.render("mfa_webauthn.html", options=options)
+
+    async def webauthn_submit(ctx: Ctx) -> Response:
+        record = ctx.exp.verifications.get(WEBAUTHN_NEW)
+        if not isinstance(record, WebAuthnVerification) or record.user_id != ctx.exp.user_id:
+            return ctx.go("/mfa/webauthn")
+        step = await _pending(ctx)
+        as_passkey = isinstance(step, BindMfa) and step.prompt.reason == "passkey"
+        try:
+            await record.verify(ctx.turn, credential_of(ctx))
+            if as_passkey:
+                await factors.bind_passkey(ctx.turn, record)
+            else:
+                await factors.bind(ctx.turn, record)
+        except StepError as error:
+            await ctx.save()
+            fresh, options = await WebAuthnVerification.registration(ctx.turn)
+            ctx.exp.verifications[WEBAUTHN_NEW] = fresh
+            await ctx.save()
+            return ctx.error("mfa_webauthn.html", error.key, error.status, options=options)
+        return await steps.advance(ctx)
+
+    async def passkey_skip(ctx: Ctx) -> Response:
+        return await _then_advance(ctx, factors.skip_passkey(ctx.turn))
 
     # Set up --------------------------------------------------------------------------------
     async def setup_page(ctx: Ctx) -> Response:
@@ -202,6 +247,9 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/mfa/contact/{kind}", view(runtime, contact_page), methods=["GET"]),
         Route("/mfa/contact/{kind}", form_view(runtime, contact_submit), methods=["POST"]),
         Route("/mfa/setup", view(runtime, setup_page), methods=["GET"]),
+        Route("/mfa/webauthn", view(runtime, webauthn_page), methods=["GET"]),
+        Route("/mfa/webauthn", form_view(runtime, webauthn_submit), methods=["POST"]),
+        Route("/mfa/passkey/skip", form_view(runtime, passkey_skip), methods=["POST"]),
         Route("/mfa/enable", form_view(runtime, enable), methods=["POST"]),
         Route("/mfa/skip", form_view(runtime, skip), methods=["POST"]),
         Route("/mfa/totp", view(runtime, totp_page), methods=["GET"]),
@@ -212,11 +260,17 @@ def routes(runtime: Runtime) -> list[Route]:
     ]
 
 
-def _verify_form(
+async def _verify_form(
     ctx: Ctx, step: VerifyMfa, wanted: str | None, error: StepError | None = None
 ) -> Response:
     factor = wanted if wanted in step.factors else step.factors[0]
+    options = None
+    if factor == MfaFactor.WEB_AUTHN:  # a fresh challenge for the user's authenticators
+        record, options = await WebAuthnVerification.authentication(ctx.turn)
+        ctx.exp.verifications[WEBAUTHN_AUTH] = record
+        await ctx.save()
     values = {
+        "webauthn_options_json": options,
         "factor": factor,
         "others": [f for f in step.factors if f != factor],
         "masked": step.masked.get(factor, ""),

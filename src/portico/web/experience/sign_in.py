@@ -3,6 +3,7 @@ password or a verification code, as the sign-in methods allow."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
@@ -12,11 +13,13 @@ from portico.experience import identification
 from portico.experience.answers import StepError
 from portico.experience.identifiers import Identifier, read
 from portico.experience.interaction import Event
-from portico.experience.verifications import PasswordVerification
+from portico.experience.verifications import PasskeyVerification, PasswordVerification
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.web.experience import social, steps
-from portico.web.experience.context import Ctx, form_view, view
+from portico.web.experience.context import Ctx, credential_of, form_view, view
 from portico.web.runtime import Runtime
+
+PASSKEY = "page:passkey"  # the sign-in page's passkey challenge
 
 SCREENS = {
     "register": "/register",
@@ -74,7 +77,19 @@ async def form(
 ) -> Response:
     link = ctx.interaction.get("socialLink") or {}
     hint = link.get("email") or link.get("phone") or ctx.interaction["request"].get("login_hint")
+    passkey = ctx.sie.passkeySignIn
+    options: dict[str, Any] | None = None
+    if passkey.enabled and ctx.is_preview:
+        options = {}  # shown, not usable
+    elif passkey.enabled and (passkey.showPasskeyButton or passkey.allowAutofill):
+        # A fresh challenge for any of this server's passkeys (the button, the autofill).
+        record, options = await PasskeyVerification.start(ctx.turn)
+        ctx.exp.verifications[PASSKEY] = record
+        await ctx.save()
     values = {
+        "passkey_options": options,
+        "passkey_button": bool(passkey.showPasskeyButton),
+        "passkey_autofill": bool(passkey.allowAutofill),
         "socials": await social.buttons(ctx),
         "kinds": kinds(ctx),
         "show_password": shows_password(ctx),
@@ -138,7 +153,24 @@ def routes(runtime: Runtime) -> list[Route]:
         except StepError as error:
             return _password_form(ctx, error)
 
+    async def passkey_submit(ctx: Ctx) -> Response:
+        """A passkey chosen with the button or from the autofill: the account is the
+        passkey's, and no second factor follows (user verification was required)."""
+        record = ctx.exp.verifications.get(PASSKEY)
+        if not isinstance(record, PasskeyVerification):
+            return ctx.go("/sign-in")
+        try:
+            await record.verify(ctx.turn, credential_of(ctx))
+            if ctx.exp.event != Event.SIGN_IN:
+                ctx.exp.event = Event.SIGN_IN
+            await identification.sign_in_with(ctx.turn, record)
+            return await steps.advance(ctx)
+        except StepError as error:
+            await ctx.save()
+            return await form(ctx, error=error)
+
     return [
+        Route("/sign-in/passkey", form_view(runtime, passkey_submit), methods=["POST"]),
         Route("/sign-in", view(runtime, page), methods=["GET"]),
         Route("/sign-in", form_view(runtime, submit), methods=["POST"]),
         Route("/sign-in/password", view(runtime, password_page), methods=["GET"]),
