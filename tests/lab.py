@@ -37,6 +37,7 @@ DEFAULTS = {
     "socialSignIn": {},
     "mfa": {"factors": [], "policy": "UserControlled"},
     "passkeySignIn": {},
+    "trustedDevice": {},
 }  # fmt: skip
 EMAIL_SIGN_IN = {
     "signUp": {"identifiers": ["email"], "password": False, "verify": True},

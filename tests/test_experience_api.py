@@ -485,8 +485,8 @@ def test_bodies_are_validated_and_the_cookie_is_required(lab: Lab) -> None:
 
 def test_features_not_offered_answer_not_enabled(lab: Lab) -> None:
     spa = Spa(lab)
-    spa.fails("POST", "/experience/profile/mfa/trusted-device", {}, 400,
-              "session.mfa.mfa_factor_not_enabled")  # fmt: skip
+    spa.fails("POST", "/experience/verification/one-time-token/verify", {}, 404,
+              "one_time_token.token_not_found")  # fmt: skip
     spa.fails("POST", "/experience/verification/sso/abc/authorization-uri", {}, 403,
               "single_sign_on.forbidden")  # fmt: skip
     assert spa.ok("GET", "/experience/sso-connectors?email=a@b.c") == {"connectorIds": []}

@@ -5,9 +5,10 @@ the same audit entries."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from portico.experience import accounts, mfa
+from portico.experience import accounts, devices, mfa
 from portico.experience.answers import StepError
 from portico.experience.interaction import Event
 from portico.experience.next_step import (
@@ -66,7 +67,10 @@ async def current_step(turn: Turn) -> Step:
         user = await accounts.account(turn.engine, turn.tenant, state.user_id)
     user_mfa = await mfa.load(turn, user) if user else None
     step_up = acr.wants_mfa(turn.interaction.get("request", {}).get("acr_values") or [])
-    return next_step(state, turn.sie, user, social_identity(turn), user_mfa, step_up)
+    trusted = False
+    if user is not None and user_mfa is not None:
+        trusted = await devices.trusted(turn, str(user["id"]), user_mfa)
+    return next_step(state, turn.sie, user, social_identity(turn), user_mfa, step_up, trusted)
 
 
 async def _create(turn: Turn, step: CreateAccount) -> str:
@@ -194,14 +198,28 @@ async def _apply_profile(
         await _store_password(conn, tenant, user_id, profile)
 
 
-async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> str:
+@dataclass(frozen=True)
+class SignedIn:
+    """The new session's handle, and a trusted-device token when the user asked to be
+    remembered on this browser (each for its cookie)."""
+
+    session: str
+    device: str | None = None
+
+
+async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> SignedIn:
     """Signed in: a new session (ASVS 7.2.4; ``old_session`` ends), failures cleared, the
-    interaction's state spent; the new session handle for the cookie. One transaction: a
-    sign-in happens whole or not at all, and one commit instead of five was most of the
-    page's own time (bench/sign_in.py)."""
+    interaction's state spent; the handles for the cookies. One transaction: a sign-in
+    happens whole or not at all, and one commit instead of five was most of the page's own
+    time (bench/sign_in.py)."""
     event = turn.state.event.value
     social = social_identity(turn)
-    amr = acr.with_mfa(turn.state.amr, mfa.second_factor_amr(turn.state))
+    second = mfa.second_factor_amr(turn.state)
+    amr = acr.with_mfa(turn.state.amr, second)
+    device, factors = None, None
+    if turn.state.mfa.remember and second and turn.sie.trustedDevice.enabled:
+        user = await accounts.account(turn.engine, turn.tenant, user_id)
+        factors = await mfa.load(turn, user) if user else None  # what the trust is bound to
     async with turn.engine.begin() as conn:
         await turn.sentinel.succeeded(turn.tenant, account_target(user_id), conn)
         await sessions_mod.end_session(turn.provider, old_session, conn)
@@ -213,10 +231,12 @@ async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> str:
             conn=conn,
             **({"socialTarget": social["target"]} if social else {}),
         )
+        if factors is not None:
+            device = await devices.remember(turn, user_id, factors, conn)
         turn.reset()
         turn.interaction.pop("socialLink", None)
         await turn.save(conn)
-    return handle
+    return SignedIn(handle, device)
 
 
 async def reset_password(turn: Turn, user_id: str, hashed: dict[str, Any]) -> None:

@@ -132,3 +132,12 @@ async def skip_suggestion(turn: Turn) -> None:
     """The user declines adding another factor."""
     await user_mfa(turn)
     turn.state.mfa.suggestion_skipped = True
+
+
+async def remember_device(turn: Turn) -> None:
+    """Trust this browser once the second factor is verified (``experience/devices.py``);
+    only where the sign-in experience allows it."""
+    if not turn.sie.trustedDevice.enabled:
+        raise StepError("error.mfa_factor_not_enabled", 400)
+    await user_mfa(turn)
+    turn.state.mfa.remember = True

@@ -61,12 +61,14 @@ class MfaState:
     contacts: list[str] = field(default_factory=list)  # code factors bound (an address added)
     web_authn: list[dict[str, Any]] = field(default_factory=list)  # credentials registered
     passkey_skipped: bool = False
+    remember: bool = False  # trust this browser once a second factor is verified
 
     def to_json(self) -> dict[str, Any]:
         data = {
             "contacts": self.contacts or None,
             "webAuthn": self.web_authn or None,
             "passkeySkipped": self.passkey_skipped or None,
+            "remember": self.remember or None,
             "enabled": self.enabled,
             "skipped": self.skipped or None,
             "suggestionSkipped": self.suggestion_skipped or None,
@@ -90,6 +92,7 @@ class MfaState:
             contacts=list(data.get("contacts") or []),
             web_authn=list(data.get("webAuthn") or []),
             passkey_skipped=bool(data.get("passkeySkipped")),
+            remember=bool(data.get("remember")),
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from portico.experience.devices import fingerprint
 from portico.experience.interaction import Event
 from portico.experience.verifications import (
     BackupCodeVerification,
@@ -52,6 +53,7 @@ class UserMfa:
     config: dict[str, Any] = field(default_factory=dict)
     email: str | None = None
     phone: str | None = None
+    fingerprint: str = ""  # of the stored factors (``devices.fingerprint``)
 
     @property
     def choices(self) -> dict[str, Any]:
@@ -68,7 +70,8 @@ async def load(turn: Turn, user: dict[str, Any]) -> UserMfa:
     async with turn.engine.connect() as conn:
         rows = await mfa_service.factors(conn, turn.tenant, user["id"])
     rows.sort(key=lambda r: -(r.get("last_used_at") or r["created_at"]))
-    return UserMfa(tuple(mfa_service.usable_types(rows)), config, email, phone)
+    types = tuple(mfa_service.usable_types(rows))
+    return UserMfa(types, config, email, phone, fingerprint([str(r["id"]) for r in rows]))
 
 
 def configured(sie: SignInExperience) -> list[str]:
@@ -143,11 +146,19 @@ def verification_required(sie: SignInExperience, user: UserMfa) -> bool:
 
 
 def must_verify(
-    state: ExperienceState, sie: SignInExperience, user: UserMfa, forced: bool = False
+    state: ExperienceState,
+    sie: SignInExperience,
+    user: UserMfa,
+    forced: bool = False,
+    trusted_device: bool = False,
 ) -> bool:
     """Signing in, the user has a factor to verify and has not verified one yet. ``forced``:
-    the application asked for multi-factor (``acr_values``), whatever the user's choices."""
+    the application asked for multi-factor (``acr_values``), whatever the user's choices
+    and whatever device; ``trusted_device``: the user trusted this browser after a second
+    factor (``experience/devices.py``)."""
     if state.event != Event.SIGN_IN or passkey_signed_in(state):
+        return False
+    if trusted_device and not forced:
         return False
     required = bool(user_factors(sie, user)) if forced else verification_required(sie, user)
     return required and not verified(state, user_factors(sie, user))

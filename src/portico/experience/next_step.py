@@ -83,11 +83,13 @@ def next_step(
     social: dict[str, Any] | None,
     user_mfa: UserMfa | None = None,
     require_mfa: bool = False,
+    trusted_device: bool = False,
 ) -> Step:
     """The step after everything the interaction holds now. ``user`` is the account with
     id ``state.user_id`` (None when there is no such account); ``social`` the provider
     identity the interaction will link, if any; ``user_mfa`` that account's MFA;
-    ``require_mfa``: the application asked for multi-factor (step-up)."""
+    ``require_mfa``: the application asked for multi-factor (step-up); ``trusted_device``:
+    the user trusted this browser after a second factor."""
     if state.event == Event.REGISTER and not state.user_id:
         need = still_missing(sie, state, None, social)
         return Fulfil(need) if need else CreateAccount(social)
@@ -100,7 +102,7 @@ def next_step(
         # password sign-in refuses a suspended account as a wrong password, giving no oracle.
         return Refuse(StepError("error.suspended", 401), reset=True)
     user_mfa = user_mfa or UserMfa()
-    if mfa.must_verify(state, sie, user_mfa, require_mfa):
+    if mfa.must_verify(state, sie, user_mfa, require_mfa, trusted_device):
         factors = mfa.user_factors(sie, user_mfa)
         return VerifyMfa(tuple(factors), mfa.masked(user_mfa, factors))
     if need := still_missing(sie, state, user, social):

@@ -79,6 +79,7 @@ class Turn:
     origin: Origin = field(default_factory=Origin)
     translate: Callable[..., str] = _key_as_message
     tenant: str = DEFAULT_TENANT
+    device: str | None = None  # the browser's trusted-device token (its cookie), if any
     _state: ExperienceState | None = field(default=None, repr=False)
 
     # State ---------------------------------------------------------------------------------

@@ -260,6 +260,18 @@ class PasskeySignIn(_OptionalKeys):
     allowAutofill: bool | None = None
 
 
+class TrustedDevice(_OptionalKeys):
+    """Logto's ``trustedDevice`` (a development feature there): "remember this device" after
+    a second factor, for ``durationDays`` (30 by default)."""
+
+    enabled: bool | None = None
+    durationDays: int | None = Field(None, ge=1, le=365)
+
+    @property
+    def days(self) -> int:
+        return self.durationDays or 30
+
+
 class SignInExperience(_Model):
     """Logto's ``SignInExperience`` (the fields Portico implements), seed defaults filled in."""
 
@@ -284,6 +296,7 @@ class SignInExperience(_Model):
     mfa: Mfa = Field(default_factory=Mfa)
     adaptiveMfa: AdaptiveMfa = Field(default_factory=AdaptiveMfa)
     passkeySignIn: PasskeySignIn = Field(default_factory=PasskeySignIn)
+    trustedDevice: TrustedDevice = Field(default_factory=TrustedDevice)
     singleSignOnEnabled: bool = False
     supportEmail: Annotated[str, AfterValidator(_support_email)] | None = None
     supportWebsiteUrl: PublicUrl | None = None
@@ -352,6 +365,7 @@ _COLUMNS = {
     "mfa": "mfa",
     "adaptive_mfa": "adaptiveMfa",
     "passkey_sign_in": "passkeySignIn",
+    "trusted_device": "trustedDevice",
     "single_sign_on_enabled": "singleSignOnEnabled",
     "support_email": "supportEmail",
     "support_website_url": "supportWebsiteUrl",
@@ -441,6 +455,7 @@ _GUARDED: dict[str, type[_Model]] = {
     "mfa": Mfa,
     "adaptiveMfa": AdaptiveMfa,
     "passkeySignIn": PasskeySignIn,
+    "trustedDevice": TrustedDevice,
 }
 _REQUIRED = {"mfa": ("factors", "policy")}  # Logto: a nested object sent must be complete
 # The sign-in identifier whose verification code is also an MFA factor.

@@ -280,6 +280,7 @@ sign_in_experiences = Table(
     Column("mfa", Json, nullable=False),
     Column("adaptive_mfa", Json, nullable=False, server_default=text("'{}'")),
     Column("passkey_sign_in", Json, nullable=False, server_default=text("'{}'")),
+    Column("trusted_device", Json, nullable=False, server_default=text("'{}'")),
     Column("single_sign_on_enabled", Boolean, nullable=False, default=False),
     Column("support_email", Text),
     Column("support_website_url", Text),

@@ -25,9 +25,11 @@ from portico.coherence import (
 )
 from portico.connectors import Connectors
 from portico.experience.codes import VerificationCodes
+from portico.experience.conclusion import SignedIn
 from portico.experience.sentinel import Sentinel
 from portico.net import outbound
 from portico.protocol.provider import Provider
+from portico.protocol.sessions import SESSION_TTL
 from portico.services import cookie_keys
 from portico.services.audit_buffer import AuditBuffer
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
@@ -195,6 +197,17 @@ class Runtime:
     @property
     def session_cookie(self) -> str:
         return "__Host-portico_session" if self.settings.secure_cookies else "portico_session"
+
+    @property
+    def device_cookie(self) -> str:
+        """A trusted device's token (``experience/devices.py``)."""
+        return "__Host-portico_device" if self.settings.secure_cookies else "portico_device"
+
+    def set_signed_in_cookies(self, response: Response, signed_in: SignedIn, days: int) -> None:
+        """The new session's cookie, and the trusted device's when the user asked for it."""
+        self.set_cookie(response, self.session_cookie, signed_in.session, SESSION_TTL)
+        if signed_in.device:
+            self.set_cookie(response, self.device_cookie, signed_in.device, days * 86400)
 
     @property
     def interaction_cookie(self) -> str:

@@ -70,6 +70,7 @@ class Ctx:
                 url=f"{self.request.url.scheme}://{self.request.url.netloc}",
             ),
             translate=self.t,
+            device=self.request.cookies.get(self.runtime.device_cookie),
         )
 
     # State (the engine's turn: experience/turn.py) ------------------------------------------

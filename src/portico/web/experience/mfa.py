@@ -79,6 +79,9 @@ def routes(runtime: Runtime) -> list[Route]:
             await ctx.save()
             return await _verify_form(ctx, step, factor, error)
         ctx.exp.verifications[VERIFIED] = record
+        ctx.exp.mfa.remember = (
+            ctx.sie.trustedDevice.enabled is True and ctx.field("remember") == "on"
+        )
         return await steps.advance(ctx)
 
     async def verify_send(ctx: Ctx) -> Response:

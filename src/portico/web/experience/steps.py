@@ -16,7 +16,6 @@ from portico.experience.identifiers import Identifier
 from portico.experience.interaction import Event, PendingCode
 from portico.experience.next_step import Fulfil, VerifyMfa
 from portico.experience.verifications import CodeVerification
-from portico.protocol import sessions as sessions_mod
 from portico.web.experience.context import Ctx
 
 
@@ -49,7 +48,7 @@ async def finish(ctx: Ctx, user_id: str) -> Response:
     """Sign in (``conclusion.sign_in``), then back to /oidc/auth with the new session."""
     runtime = ctx.runtime
     old_session = ctx.request.cookies.get(runtime.session_cookie)
-    handle = await conclusion.sign_in(ctx.turn, user_id, old_session)
+    signed_in = await conclusion.sign_in(ctx.turn, user_id, old_session)
     response = ctx.go(f"/oidc/auth/{ctx.uid}")
-    runtime.set_cookie(response, runtime.session_cookie, handle, sessions_mod.SESSION_TTL)
+    runtime.set_signed_in_cookies(response, signed_in, ctx.sie.trustedDevice.days)
     return response

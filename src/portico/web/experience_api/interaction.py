@@ -16,7 +16,6 @@ from portico.experience.next_step import Fulfil
 from portico.experience.passwords import new_password, username_available
 from portico.experience.profile import user_info
 from portico.experience.verifications import CodeVerification
-from portico.protocol import sessions as sessions_mod
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
 from portico.web.experience_api.context import pending_error, step_error, verified_record
@@ -157,12 +156,12 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
                 await ctx.save()
                 raise pending_error(concluded)
             old_session = ctx.request.cookies.get(runtime.session_cookie)
-            handle = await conclusion.sign_in(ctx.turn, concluded, old_session)
+            signed_in = await conclusion.sign_in(ctx.turn, concluded, old_session)
         except StepError as error:
             await ctx.save()
             raise step_error(error, ctx.t) from None
         response = JSONResponse({"redirectTo": f"{ctx.provider.issuer}/auth/{ctx.uid}"})
-        runtime.set_cookie(response, runtime.session_cookie, handle, sessions_mod.SESSION_TTL)
+        runtime.set_signed_in_cookies(response, signed_in, ctx.sie.trustedDevice.days)
         return response
 
     return router

@@ -235,6 +235,13 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         await _step(ctx, factors.skip(ctx.turn))
         return Response(status_code=204)
 
+    @router.post("/profile/mfa/trusted-device", **NO_CONTENT)
+    async def trust_device(ctx: Ctx = context) -> Response:
+        """Remember this browser after the second factor (Logto's development feature):
+        the trusted-device cookie comes with ``submit``."""
+        await _step(ctx, factors.remember_device(ctx.turn))
+        return Response(status_code=204)
+
     @router.post("/profile/mfa/mfa-suggestion-skipped", **NO_CONTENT)
     async def skip_mfa_suggestion(ctx: Ctx = context) -> Response:
         await _step(ctx, factors.skip_suggestion(ctx.turn))

@@ -1,5 +1,5 @@
-"""The parts of Logto's Experience API Portico does not offer yet (enterprise SSO, trusted
-devices, one-time tokens, avatar upload): each answers with the error Logto gives when the
+"""The parts of Logto's Experience API Portico does not offer yet (enterprise SSO, one-time
+tokens, avatar upload): each answers with the error Logto gives when the
 feature is off, so a client built for Logto sees "not enabled", not a 404."""
 
 from __future__ import annotations
@@ -8,13 +8,11 @@ from fastapi import APIRouter
 
 from portico.web.api.errors import ApiError
 
-MFA = ("session.mfa.mfa_factor_not_enabled", 400)
 SSO = ("single_sign_on.forbidden", 403)
 PATHS: dict[str, tuple[str, int]] = {
     "/experience/verification/sso/{connector_id}/authorization-uri": SSO,
     "/experience/verification/sso/{connector_id}/verify": SSO,
     "/experience/verification/one-time-token/verify": ("one_time_token.token_not_found", 404),
-    "/experience/profile/mfa/trusted-device": MFA,
     "/experience/user-assets/avatar": ("storage.not_configured", 400),
 }  # fmt: skip
 
