@@ -258,3 +258,38 @@ def test_a_new_email_bound_as_the_second_factor(lab: Lab) -> None:
     body = again.fails("POST", "/experience/submit", None, 403,
                        "session.mfa.require_mfa_verification")  # fmt: skip
     assert body["data"]["availableFactors"] == ["EmailVerificationCode"]
+
+
+def test_an_organization_requiring_mfa_makes_binding_mandatory(lab: Lab) -> None:
+    lab.configure(mfa={"factors": ["Totp"], "policy": "NoPrompt",
+                       "organizationRequiredMfaPolicy": "Mandatory"})  # fmt: skip
+    outsider = lab_user(lab)
+    assert _signed_in_by_password(lab, outsider).submit()["sub"] == outsider.id  # NoPrompt
+    member = lab_user(lab)
+    org = lab.api.post("/api/organizations", json={"name": f"Secure {member.username}",
+                                                   "isMfaRequired": True}).json()  # fmt: skip
+    joined = lab.api.post(f"/api/organizations/{org['id']}/users", json={"userIds": [member.id]})
+    assert joined.status_code == 201, joined.text
+    spa = _signed_in_by_password(lab, member)
+    body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
+    assert body["data"] == {"availableFactors": ["Totp"]}  # not skippable
+    spa.fails("POST", "/experience/profile/mfa/mfa-skipped", None, 422,
+              "session.mfa.mfa_policy_not_user_controlled")  # fmt: skip
+
+
+def test_second_factor_successes_and_failures_are_in_the_audit_log(lab: Lab) -> None:
+    lab.configure(mfa=TOTP_ONLY)
+    user = lab_user(lab)
+    _with_totp(lab, user)
+    spa = _signed_in_by_password(lab, user)
+    wrong = str((int(_code(offset=60)) + 1) % 1_000_000).zfill(6)
+    spa.fails("POST", "/experience/verification/totp/verify", {"code": wrong}, 400,
+              "session.mfa.invalid_totp_code")  # fmt: skip
+    spa.ok("POST", "/experience/verification/totp/verify", {"code": _code(offset=30)})
+    logs = lab.api.get("/api/logs", params={"userId": user.id, "page_size": 20}).json()
+    entries = [(log["key"], log["payload"]["result"]) for log in logs
+               if log["key"] == "Interaction.SignIn.Verification.Totp.Submit"]  # fmt: skip
+    assert sorted(entries) == [
+        ("Interaction.SignIn.Verification.Totp.Submit", "Error"),
+        ("Interaction.SignIn.Verification.Totp.Submit", "Success"),
+    ]

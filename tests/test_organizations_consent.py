@@ -188,10 +188,15 @@ def test_first_party_apps_see_every_organization_and_need_the_scope_for_tokens(
     )
     assert org_token(server, web_app, tokens["refresh_token"], orgs.globex["id"]).status_code == 200
 
-    # An organization requiring MFA refuses (Portico has no second factor yet).
+    # An organization requiring MFA refuses a member without a factor (Logto), and serves
+    # one with a factor.
     admin.patch(f"/organizations/{orgs.globex['id']}", json={"isMfaRequired": True})
     refused = org_token(server, web_app, tokens["refresh_token"], orgs.globex["id"])
     assert refused.status_code == 403 and refused.json()["error"] == "access_denied"
+    assert "MFA" in refused.json()["error_description"]
+    added = admin.post(f"/users/{user.id}/mfa-verifications", json={"type": "Totp"})
+    assert added.status_code == 200
+    assert org_token(server, web_app, tokens["refresh_token"], orgs.globex["id"]).status_code == 200
 
     # Leaving the organization takes it out of the next tokens.
     admin.delete(f"/organizations/{orgs.acme['id']}/users/{user.id}")

@@ -122,8 +122,8 @@ async def turn_on(turn: Turn) -> None:
 
 async def skip(turn: Turn) -> None:
     """The user declines MFA; refused when the policy makes it mandatory."""
-    await user_mfa(turn)
-    if not turn.sie.mfa.skippable:
+    _, found = await user_mfa(turn)
+    if not turn.sie.mfa.skippable or found.organization_requires:
         raise StepError("error.mfa_not_skippable", 422)
     turn.state.mfa.skipped = True
 

@@ -54,6 +54,9 @@ class UserMfa:
     email: str | None = None
     phone: str | None = None
     fingerprint: str = ""  # of the stored factors (``devices.fingerprint``)
+    # One of the user's organizations requires MFA and the sign-in experience enforces it
+    # (``organizationRequiredMfaPolicy: Mandatory``): binding is not skippable.
+    organization_requires: bool = False
 
     @property
     def choices(self) -> dict[str, Any]:
@@ -67,11 +70,16 @@ async def load(turn: Turn, user: dict[str, Any]) -> UserMfa:
     email, phone = user.get("primary_email"), user.get("primary_phone")
     if not turn.sie.mfa.factors:
         return UserMfa(config=config, email=email, phone=phone)
+    enforced = turn.sie.mfa.organizationRequiredMfaPolicy == "Mandatory"
     async with turn.engine.connect() as conn:
         rows = await mfa_service.factors(conn, turn.tenant, user["id"])
+        required = enforced and await mfa_service.organization_requires(
+            conn, turn.tenant, user["id"]
+        )
     rows.sort(key=lambda r: -(r.get("last_used_at") or r["created_at"]))
     types = tuple(mfa_service.usable_types(rows))
-    return UserMfa(types, config, email, phone, fingerprint([str(r["id"]) for r in rows]))
+    ids = fingerprint([str(r["id"]) for r in rows])
+    return UserMfa(types, config, email, phone, ids, required)
 
 
 def configured(sie: SignInExperience) -> list[str]:
@@ -223,7 +231,8 @@ def binding_prompt(
         return Prompt("missing", tuple(factors))
     choices = user.choices
     skipped = state.mfa.skipped or bool(choices.get("skipped"))
-    skippable = sie.mfa.skippable
+    organization = user.organization_requires
+    skippable = sie.mfa.skippable and not organization
     if registering and not sie.mfa.prompts_at_sign_up:
         return None
     # a. May the user be invited to turn MFA on (skippable prompting policies only)?
@@ -232,8 +241,9 @@ def binding_prompt(
         # A user from before the choice existed who has a factor counts as on.
         if not enabled and not (enabled is None and linked):
             return Prompt("suggest", tuple(factors), skippable=True)
-    # b. A factor of the configured ones.
-    if policy == "NoPrompt" or (skippable and skipped):
+    # b. A factor of the configured ones (an organization's requirement overrides the
+    # policy and the user's skip).
+    if not organization and (policy == "NoPrompt" or (skippable and skipped)):
         return None
     if not linked & set(factors):
         return Prompt("missing", tuple(factors), skippable=skippable)

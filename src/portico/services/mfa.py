@@ -258,6 +258,11 @@ async def remove(conn: Any, tenant_id: str, user_id: str, factor_id: str) -> Non
         )
 
 
+async def organization_requires(conn: Any, tenant_id: str, user_id: str) -> bool:
+    """One of the user's organizations requires MFA."""
+    return await repo.organization_requires(conn, tenant_id, user_id)
+
+
 async def find_credential(conn: Any, tenant_id: str, credential_id: str) -> dict[str, Any] | None:
     """The WebAuthn factor with this credential id, whoever's it is."""
     return await repo.find_by_credential(conn, tenant_id, credential_id)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.ids import standard_id
 from portico.services import users as user_service
 from portico.services.errors import NotFound, ServiceError
+from portico.storage import mfa as mfa_repo
 from portico.storage import organizations as repo
 from portico.storage.database import now_ms
 
@@ -341,15 +342,15 @@ async def token_refusal(
     is_third_party: bool,
 ) -> str | None:
     """Why ``user_id`` may not have a token for ``org_id`` through this application, or
-    None. Portico has no multi-factor authentication yet, so an organization that requires it
-    refuses every member (Logto refuses members without a second factor)."""
+    None. An organization that requires MFA refuses members who have no factor (Logto's
+    rule, whatever the sign-in experience's policy)."""
     org = await repo.get(conn, "organizations", tenant_id, org_id)
     if org is None or not await repo.is_member(conn, org_id, user_id):
         return "user is not a member of the organization"
     if is_third_party and org_id not in await repo.consented_ids(conn, app_id, user_id):
         return "organization access is not granted to the application"
-    if org["is_mfa_required"]:
-        return "organization requires multi-factor authentication"
+    if org["is_mfa_required"] and not await mfa_repo.list_factors(conn, tenant_id, user_id):
+        return "organization requires MFA but user has no MFA configured"
     return None
 
 

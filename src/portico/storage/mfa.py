@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from portico.storage.tables import mfa_backup_codes, user_mfa_factors, users
+from portico.storage.tables import (
+    mfa_backup_codes,
+    organization_user_relations,
+    organizations,
+    user_mfa_factors,
+    users,
+)
 
 factors = user_mfa_factors
 
@@ -153,3 +159,21 @@ async def write_config(
         .values(logto_config=config)
     )
     return result.rowcount == 1
+
+
+async def organization_requires(conn: AsyncConnection, tenant_id: str, user_id: str) -> bool:
+    """Whether one of the user's organizations requires MFA (``is_mfa_required``)."""
+    found = await conn.execute(
+        select(organizations.c.id)
+        .join(
+            organization_user_relations,
+            organization_user_relations.c.organization_id == organizations.c.id,
+        )
+        .where(
+            organization_user_relations.c.tenant_id == tenant_id,
+            organization_user_relations.c.user_id == user_id,
+            organizations.c.is_mfa_required.is_(True),
+        )
+        .limit(1)
+    )
+    return found.first() is not None

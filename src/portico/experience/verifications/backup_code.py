@@ -51,6 +51,7 @@ class BackupCodeVerification:
             raise StepError("error.backup_code_invalid", 400)
         await turn.sentinel.release(attempt)
         self.verified = True
+        await turn.audit("Interaction.SignIn.Verification.BackupCode.Submit", user_id=self.user_id)
 
     def to_json(self) -> dict[str, Any]:
         data = {"type": self.type.value, "userId": self.user_id, "codes": self.codes,

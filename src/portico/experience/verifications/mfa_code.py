@@ -73,6 +73,11 @@ class MfaCodeVerification:
             raise StepError(CODE_ERRORS.get(error.code, "error.code_not_found")) from None
         await turn.sentinel.release(attempt)
         self.verified = True
+        kind = "Email" if self.identifier.kind == "email" else "Phone"
+        await turn.audit(
+            f"Interaction.SignIn.Verification.Mfa{kind}VerificationCode.Submit",
+            user_id=self.user_id,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

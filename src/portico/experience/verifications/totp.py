@@ -64,6 +64,7 @@ class TotpVerification:
             raise StepError("error.mfa_code_invalid", 400)  # the reserved failure stands
         await turn.sentinel.release(attempt)
         self.verified = True
+        await turn.audit("Interaction.SignIn.Verification.Totp.Submit", user_id=self.user_id)
 
     def to_json(self) -> dict[str, Any]:
         data = {"type": self.type.value, "userId": self.user_id, "secret": self.secret,

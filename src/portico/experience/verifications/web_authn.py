@@ -87,6 +87,7 @@ class WebAuthnVerification:
             await _failed(turn, self.user_id, str(error))
         await turn.sentinel.release(attempt)
         self.verified = True
+        await turn.audit("Interaction.SignIn.Verification.WebAuthn.Submit", user_id=self.user_id)
 
     def to_json(self) -> dict[str, Any]:
         data = {
