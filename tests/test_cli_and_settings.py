@@ -258,3 +258,12 @@ def test_the_first_admin_needs_the_code_serve_prints_and_the_shell_recovers_an_a
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert f"http://localhost:{port}/console/welcome?setup={code}" in output
+
+
+def test_webauthn_related_origins_are_https_origins() -> None:
+    name = "PORTICO_WEBAUTHN_RELATED_ORIGINS"
+    settings = load_settings(environ={name: "https://shop.example.com/, https://b.example.org"})
+    assert settings.related_origins == ["https://shop.example.com", "https://b.example.org"]
+    for bad in ("http://shop.example.com", "https://shop.example.com/path", "shop.example.com"):
+        with pytest.raises(SettingsError, match=name):
+            load_settings(environ={name: bad})

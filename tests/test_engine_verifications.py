@@ -729,3 +729,28 @@ async def test_an_unknown_identity_names_the_identifier_it_shares_with_an_accoun
     error = await refusal(sign_in_with(turn, record))
     assert (error.key, error.status) == ("error.social_no_account", 404)
     assert error.params == {"related": "phone"}  # what it shares, not what the account has
+
+
+# --- WebAuthn related origins -------------------------------------------------------------------
+async def test_a_passkey_may_be_registered_from_a_related_origin_only(
+    services: Services, make_turn: MakeTurn
+) -> None:
+    from dataclasses import replace
+
+    from portico.experience.verifications import WebAuthnVerification
+    from tests.webauthn_authenticator import SoftAuthenticator
+
+    user = await new_user(services.engine, username=f"wa{secrets.token_hex(4)}")
+    turn = await make_turn()
+    turn.state.user_id = user["id"]
+    turn.origin = replace(turn.origin, host="id.example.com", url="https://id.example.com",
+                          related=("https://shop.example.com",))  # fmt: skip
+    for origin, accepted in (("https://shop.example.com", True), ("https://evil.example", False)):
+        record, options = await WebAuthnVerification.registration(turn)
+        answer = SoftAuthenticator(origin).create(options)
+        if accepted:
+            await record.verify(turn, answer)
+            assert record.verified and record.credential is not None
+        else:
+            error = await refusal(record.verify(turn, answer))
+            assert (error.key, error.status) == ("error.webauthn_failed", 400)

@@ -188,3 +188,10 @@ def test_the_passkey_invitation_until_declined(lab: Lab) -> None:
     assert [f["type"] for f in lab.api.get(f"/api/users/{other.id}/mfa-verifications").json()] \
         == ["WebAuthn"]  # fmt: skip
     assert "enabled" not in lab.api.get(f"/api/users/{other.id}/logto-configs").json()["mfa"]
+
+
+def test_related_origins_are_published(lab: Lab) -> None:
+    import httpx
+
+    reply = httpx.get(f"{lab.server.endpoint}/.well-known/webauthn")
+    assert reply.status_code == 200 and reply.json() == {"origins": []}

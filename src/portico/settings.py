@@ -41,6 +41,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "purge_interval": ("PORTICO_PURGE_INTERVAL",),
     "log_retention_days": ("PORTICO_LOG_RETENTION_DAYS",),
     "allow_private_targets": ("PORTICO_ALLOW_PRIVATE_TARGETS",),
+    "webauthn_related_origins": ("PORTICO_WEBAUTHN_RELATED_ORIGINS",),
 }
 ENCRYPTION_KEY_FILE = "encryption.key"
 
@@ -87,6 +88,28 @@ class Settings(BaseModel):
     # database or a neighbour through Portico (portico.net.outbound). "127.0.0.1,localhost"
     # for development against local fakes.
     allow_private_targets: str = ""
+    # Other origins of yours where passkeys registered here may be created and used (WebAuthn
+    # related origins, served at /.well-known/webauthn): comma-separated https origins.
+    webauthn_related_origins: str = ""
+
+    @field_validator("webauthn_related_origins", mode="before")
+    @classmethod
+    def _related_origins(cls, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, list | tuple):  # a TOML array
+            value = ",".join(str(entry) for entry in value)
+        origins = [entry.strip().rstrip("/") for entry in str(value).split(",") if entry.strip()]
+        for origin in origins:
+            parts = urlsplit(origin)
+            local = parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
+            if (parts.scheme != "https" and not local) or not parts.netloc or parts.path:
+                raise ValueError(f"{origin!r} is not an https origin (https://app.example.com)")
+        return ",".join(origins)
+
+    @property
+    def related_origins(self) -> list[str]:
+        return [o for o in self.webauthn_related_origins.split(",") if o]
 
     @field_validator("endpoint")
     @classmethod

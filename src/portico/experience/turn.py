@@ -61,6 +61,7 @@ class Origin:
     ui_locales: str = ""
     host: str = "localhost"  # the server's host name as asked for (TOTP issuer, WebAuthn RP ID)
     url: str = "http://localhost"  # the pages' origin (WebAuthn checks it)
+    related: tuple[str, ...] = ()  # other origins passkeys may be registered from
 
 
 def _key_as_message(key: str, **_: Any) -> str:

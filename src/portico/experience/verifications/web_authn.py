@@ -64,7 +64,7 @@ class WebAuthnVerification:
         if self.mode == REGISTRATION:
             try:
                 self.credential = webauthn.verify_registration(
-                    payload, challenge, turn.origin.host, [turn.origin.url]
+                    payload, challenge, turn.origin.host, [turn.origin.url, *turn.origin.related]
                 )
             except WebAuthnFailed as error:
                 await _failed(turn, self.user_id, str(error))

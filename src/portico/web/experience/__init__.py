@@ -8,7 +8,7 @@ flow may continue on any process.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portico.web.experience import (
@@ -42,7 +42,14 @@ def routes(runtime: Runtime) -> list[Route]:
             css, media_type="text/css", headers={"Cache-Control": "no-cache, max-age=0"}
         )
 
+    async def related_origins(_: Request) -> Response:
+        """WebAuthn related origins: where else passkeys of this server's RP ID may be
+        created (``PORTICO_WEBAUTHN_RELATED_ORIGINS``; Logto's ``webauthnRelatedOrigins``)."""
+        origins = runtime.settings.related_origins
+        return JSONResponse({"origins": origins}, headers={"Cache-Control": "max-age=300"})
+
     return [
+        Route("/.well-known/webauthn", related_origins, methods=["GET"]),
         Route("/sign-in-exp/theme.css", theme, methods=["GET"]),
         *sign_in.routes(runtime),
         *register.routes(runtime),

@@ -68,6 +68,7 @@ class Ctx:
                 ui_locales=self.interaction["request"].get("ui_locales") or "",
                 host=self.request.url.hostname or "localhost",
                 url=f"{self.request.url.scheme}://{self.request.url.netloc}",
+                related=tuple(self.runtime.settings.related_origins),
             ),
             translate=self.t,
             device=self.request.cookies.get(self.runtime.device_cookie),
