@@ -14,12 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pyotp
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from tests.conftest import Api, App, User, make_app
+from tests.conftest import Api, App, User, lab_user, make_app
+from tests.lab import Lab, submit
 from tests.node_runtime import NODE_DIR, node_binary
 from tests.support import Browser, Server, query_of
 
@@ -292,3 +294,31 @@ def test_forged_iss_in_the_authorization_response_is_rejected(
         stopAfterGrant=True,
     )
     assert result["grant"]["claims"]["sub"] == user.id
+
+
+def test_acr_values_step_up_reaches_openid_client(node: str, lab: Lab) -> None:
+    """openid-client asks for multi-factor with ``acr_values``; the user proves a second
+    factor on the pages; the ID token openid-client validates says so (``amr``, ``acr``)."""
+    key = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXT"
+    web_app, user, browser = make_app(lab.server, "Traditional"), lab_user(lab), lab.browser()
+    lab.configure(mfa={"factors": ["Totp"], "policy": "PromptAtSignInAndSignUp"})
+    given = lab.api.post(f"/api/users/{user.id}/mfa-verifications",
+                         json={"type": "Totp", "secret": key})  # fmt: skip
+    assert given.status_code == 200, given.text
+    mfa = "urn:portico:acr:mfa"
+    start = ok_step(node, "authorize-url", **client_config(lab.server, web_app),
+                    scope=OIDC_SCOPE, prompt="consent", acrValues=mfa)  # fmt: skip
+    assert query_of(start["url"])["acr_values"] == "urn:portico:acr:mfa"
+    page = browser.follow_until_external(browser.client.get(start["url"]))
+    done = submit(browser, page, "/sign-in", identifier=user.username, password=user.password)
+    page = browser.follow_until_external(done)
+    assert str(page.url).endswith("/mfa/verify")
+    code = pyotp.TOTP(key).at(time.time() + 30)
+    done = submit(browser, page, "/mfa/verify", factor="Totp", code=code)
+    callback = browser.follow_until_external(done).headers["location"]
+    result = ok_step(node, "callback", **client_config(lab.server, web_app), callbackUrl=callback,
+                     codeVerifier=start["codeVerifier"], nonce=start["nonce"],
+                     state=start["state"], logoutState="bye")  # fmt: skip
+    claims = result["grant"]["claims"]
+    assert claims["acr"] == "urn:portico:acr:mfa"
+    assert claims["amr"] == ["pwd", "otp", "mfa"]

@@ -83,6 +83,7 @@ const steps = {
       state,
     };
     if (cfg.prompt) parameters.prompt = cfg.prompt;
+    if (cfg.acrValues) parameters.acr_values = cfg.acrValues;
     const url = client.buildAuthorizationUrl(config, parameters);
     return {
       url: url.href,
