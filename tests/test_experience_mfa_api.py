@@ -293,3 +293,35 @@ def test_second_factor_successes_and_failures_are_in_the_audit_log(lab: Lab) -> 
         ("Interaction.SignIn.Verification.Totp.Submit", "Error"),
         ("Interaction.SignIn.Verification.Totp.Submit", "Success"),
     ]
+
+
+def test_a_code_to_the_sign_up_address_alone_gets_another_factor_suggested(lab: Lab) -> None:
+    lab.configure(
+        signUp={"identifiers": ["email"], "password": True, "verify": True},
+        signIn={"methods": [
+            {"identifier": "email", "password": True, "verificationCode": False,
+             "isPasswordPrimary": True},
+            {"identifier": "username", "password": True, "verificationCode": False,
+             "isPasswordPrimary": True},
+        ]},
+        mfa={"factors": ["EmailVerificationCode", "Totp"], "policy": "PromptAtSignInAndSignUp"},
+    )  # fmt: skip
+    user = lab_user(lab)
+
+    def verified_by_email() -> Spa:
+        spa = _signed_in_by_password(lab, user)
+        before = len(lab.messages_to(user.email))
+        sent = spa.ok("POST", "/experience/verification/mfa-verification-code",
+                      {"identifierType": "email"})  # fmt: skip
+        spa.ok("POST", "/experience/verification/mfa-verification-code/verify",
+               {"identifierType": "email", "verificationId": sent["verificationId"],
+                "code": lab.code_for(user.email, after=before)})  # fmt: skip
+        return spa
+
+    spa = verified_by_email()
+    body = spa.fails("POST", "/experience/submit", None, 422, "session.mfa.suggest_additional_mfa")
+    assert body["data"] == {"availableFactors": ["Totp"], "maskedIdentifiers": {},
+                            "skippable": True, "suggestion": True}  # fmt: skip
+    spa.ok("POST", "/experience/profile/mfa/mfa-suggestion-skipped", None, 204)
+    assert spa.submit()["sub"] == user.id
+    assert verified_by_email().submit()["sub"] == user.id  # declined once, not asked again

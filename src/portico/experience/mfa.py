@@ -216,6 +216,31 @@ def passkey_prompt(state: ExperienceState, sie: SignInExperience, user: UserMfa)
     return Prompt("passkey", (MfaFactor.WEB_AUTHN,), skippable=True)
 
 
+def _another_factor(
+    state: ExperienceState,
+    sie: SignInExperience,
+    user: UserMfa,
+    linked: set[str],
+    factors: list[str],
+) -> Prompt | None:
+    """Logto's ``suggest_additional_mfa``: a user whose only factors are weak stand-ins (a
+    code to the address they signed up with, or the passkey they sign in with) is invited,
+    once, to add a real second factor."""
+    declined = state.mfa.suggestion_skipped or bool(
+        user.choices.get("additionalBindingSuggestionSkipped")
+    )
+    lacking = tuple(f for f in factors if f not in linked)
+    if declined or not lacking or {MfaFactor.TOTP, MfaFactor.BACKUP_CODE} & linked:
+        return None
+    if MfaFactor.WEB_AUTHN in linked and not sie.passkeySignIn.enabled:
+        return None  # a security key kept for MFA is a real second factor
+    sign_up = set(sie.signUp.identifiers) | {s.identifier for s in sie.signUp.secondaryIdentifiers}
+    for kind, factor in IMPLICIT.items():
+        if factor in linked and kind not in sign_up and "emailOrPhone" not in sign_up:
+            return None  # an address added for MFA itself
+    return Prompt("additional", lacking, skippable=True)
+
+
 def binding_prompt(
     state: ExperienceState, sie: SignInExperience, user: UserMfa, forced: bool = False
 ) -> Prompt | None:
@@ -247,6 +272,8 @@ def binding_prompt(
         return None
     if not linked & set(factors):
         return Prompt("missing", tuple(factors), skippable=skippable)
+    if suggestion := _another_factor(state, sie, user, linked, factors):
+        return suggestion
     # c. Backup codes, when enabled, beside the factor.
     if MfaFactor.BACKUP_CODE in sie.mfa.factors and MfaFactor.BACKUP_CODE not in linked:
         return Prompt("backup_code", (MfaFactor.BACKUP_CODE,))

@@ -169,6 +169,9 @@ def routes(runtime: Runtime) -> list[Route]:
     async def passkey_skip(ctx: Ctx) -> Response:
         return await _then_advance(ctx, factors.skip_passkey(ctx.turn))
 
+    async def suggestion_skip(ctx: Ctx) -> Response:
+        return await _then_advance(ctx, factors.skip_suggestion(ctx.turn))
+
     # Set up --------------------------------------------------------------------------------
     async def setup_page(ctx: Ctx) -> Response:
         step = await _pending(ctx)
@@ -253,6 +256,7 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/mfa/webauthn", view(runtime, webauthn_page), methods=["GET"]),
         Route("/mfa/webauthn", form_view(runtime, webauthn_submit), methods=["POST"]),
         Route("/mfa/passkey/skip", form_view(runtime, passkey_skip), methods=["POST"]),
+        Route("/mfa/suggestion/skip", form_view(runtime, suggestion_skip), methods=["POST"]),
         Route("/mfa/enable", form_view(runtime, enable), methods=["POST"]),
         Route("/mfa/skip", form_view(runtime, skip), methods=["POST"]),
         Route("/mfa/totp", view(runtime, totp_page), methods=["GET"]),

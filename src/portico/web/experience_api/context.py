@@ -42,6 +42,10 @@ def pending_error(step: Pending) -> ApiError:
     prompt = step.prompt
     if prompt.reason == "suggest":
         return ApiError(422, "user.suggest_mfa", "Turn on two-step verification?")
+    if prompt.reason == "additional":
+        data = {"availableFactors": list(prompt.factors), "maskedIdentifiers": {},
+                "skippable": True, "suggestion": True}  # fmt: skip
+        return ApiError(422, "session.mfa.suggest_additional_mfa", "Add another factor?", data)
     if prompt.reason == "passkey":
         return ApiError(422, "user.passkey_preferred", "Create a passkey?")
     if prompt.reason == "backup_code":
