@@ -85,7 +85,7 @@ def test_mfa_settings_are_saved_and_read_back(console: ConsoleClient, api: httpx
     for factor in MfaFactor:
         tag = re.search(rf'name="mfa_factor" value="{factor}"[^>]*>', section)
         assert tag and ("disabled" in tag.group(0)) == (factor in NOT_YET), factor
-    assert section.count("coming soon") == len(NOT_YET) + 1  # + organization-required MFA
+    assert section.count("coming soon") == len(NOT_YET)
     # Only the policies Portico accepts are offered.
     policies = re.findall(r'name="mfa_policy" value="(\w+)"', section)
     assert policies == ["PromptAtSignInAndSignUp", "PromptOnlyAtSignIn", "Mandatory", "NoPrompt"]
@@ -312,3 +312,21 @@ def test_the_users_choices(console: ConsoleClient, api: httpx.Client) -> None:
     bad = console.post(action, {"csrf_token": csrf_of(page), "mfa_enabled": "maybe"})
     assert bad.status_code == 400 and "Choose on, off or not chosen yet." in bad.text
     assert audit_payloads(console, "ManagementApi.UpdateUserLogtoConfig")[-1]["userId"] == user_id
+
+
+def test_remember_device_and_passkey_sign_in_settings(
+    console: ConsoleClient, api: httpx.Client
+) -> None:
+    page = console.get(PAGE).text
+    form = sie_with_mfa(csrf_of(page), ["Totp"], "PromptAtSignInAndSignUp",
+                        trusted_device="on", trusted_device_days="7",
+                        passkey_enabled="on", passkey_button="on")  # fmt: skip
+    saved = console.post(PAGE, form)
+    assert saved.status_code == 303, saved.text[:500]
+    stored = api.get("/sign-in-exp").json()
+    assert stored["trustedDevice"] == {"enabled": True, "durationDays": 7}
+    assert stored["passkeySignIn"] == {"enabled": True, "showPasskeyButton": True,
+                                       "allowAutofill": False}  # fmt: skip
+    refused = console.post(PAGE, {**form, "trusted_device_days": "900"})
+    assert refused.status_code == 400 and "1 to 365 days" in refused.text
+    assert api.get("/sign-in-exp").json()["trustedDevice"]["durationDays"] == 7

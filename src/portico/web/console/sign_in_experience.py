@@ -277,7 +277,21 @@ def patch_of(ctx: Console) -> tuple[dict[str, Any], dict[str, str]]:
     }
     if ctx.checked("mfa_section"):  # a form without the MFA section leaves MFA alone
         patch["mfa"] = _mfa(ctx, errors)
+        patch["trustedDevice"] = _trusted_device(ctx, errors)
+        patch["passkeySignIn"] = {
+            "enabled": ctx.checked("passkey_enabled"),
+            "showPasskeyButton": ctx.checked("passkey_button"),
+            "allowAutofill": ctx.checked("passkey_autofill"),
+        }
     return patch, errors
+
+
+def _trusted_device(ctx: Console, errors: dict[str, str]) -> dict[str, Any]:
+    days = ctx.field("trusted_device_days", 8) or "30"
+    if not days.isdigit() or not 1 <= int(days) <= 365:
+        errors["mfa"] = "A device stays trusted for 1 to 365 days."
+        days = "30"
+    return {"enabled": ctx.checked("trusted_device"), "durationDays": int(days)}
 
 
 def _mfa(ctx: Console, errors: dict[str, str]) -> dict[str, Any]:
