@@ -70,6 +70,7 @@ def test_a_passkey_created_then_used_as_second_factor_and_first(lab: Lab, page: 
     expect(page.get_by_role("heading", level=1)).to_have_text("Protect your account")
     page.get_by_role("link", name="Create a passkey").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Create a passkey")
+    page.get_by_label("Name (optional)").fill("Work laptop")
     callback = submit_and_wait_for_client(
         page, lambda: page.get_by_role("button", name="Create a passkey").click()
     )
@@ -79,6 +80,7 @@ def test_a_passkey_created_then_used_as_second_factor_and_first(lab: Lab, page: 
     assert stored[0]["rpId"] == "localhost"
     listed = lab.api.get(f"/api/users/{user.id}/mfa-verifications").json()
     assert [f["type"] for f in listed] == ["WebAuthn"] and "Chrom" in listed[0]["agent"]
+    assert listed[0]["name"] == "Work laptop"
 
     # Second factor: password, then the passkey.
     page.context.clear_cookies()

@@ -144,7 +144,7 @@ async def _store_mfa(
     for credential in state.web_authn:
         await webauthn.store(
             conn, turn.tenant, user_id, Credential.from_json(credential),
-            agent=turn.origin.user_agent or "",
+            agent=turn.origin.user_agent or "", name=credential.get("name"),
         )  # fmt: skip
         await turn.audit("Interaction.Mfa.WebAuthn.Bind", user_id=user_id, conn=conn)
     if choices:

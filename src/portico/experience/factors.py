@@ -91,7 +91,7 @@ def _web_authn(turn: Turn, record: WebAuthnVerification) -> None:
         raise StepError("error.verification_incomplete", 400)
     if record.credential is None:
         raise StepError("error.mfa_pending_info", 400)
-    turn.state.mfa.web_authn.append(record.credential.to_json())
+    turn.state.mfa.web_authn.append({**record.credential.to_json(), "name": record.name})
 
 
 async def bind_passkey(turn: Turn, record: Verification) -> None:

@@ -29,6 +29,7 @@ class WebAuthnVerification:
     challenge: str | None = None  # until the browser answers (single use)
     credential: Credential | None = None  # a registered new authenticator
     verified: bool = False
+    name: str | None = None  # what the user calls it ("Work laptop"), for their list
 
     type: ClassVar[VerificationType] = VerificationType.WEB_AUTHN
     amr: ClassVar[str] = "hwk"  # RFC 8176: a hardware-secured key
@@ -97,6 +98,7 @@ class WebAuthnVerification:
             "challenge": self.challenge,
             "credential": self.credential.to_json() if self.credential else None,
             "verified": self.verified,
+            "name": self.name,
         }
         return {key: value for key, value in data.items() if value is not None}
 
@@ -109,6 +111,7 @@ class WebAuthnVerification:
             data.get("challenge"),
             Credential.from_json(credential) if credential else None,
             bool(data.get("verified")),
+            data.get("name"),
         )
 
 

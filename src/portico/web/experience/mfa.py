@@ -23,6 +23,7 @@ from portico.experience.verifications import (
     WebAuthnVerification,
 )
 from portico.services.sign_in_experience import MfaFactor
+from portico.services.webauthn import MAX_NAME
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, credential_of, form_view, view
 from portico.web.runtime import Runtime
@@ -152,6 +153,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return ctx.go("/mfa/webauthn")
         step = await _pending(ctx)
         as_passkey = isinstance(step, BindMfa) and step.prompt.reason == "passkey"
+        record.name = ctx.field("name", MAX_NAME).strip() or None
         try:
             await record.verify(ctx.turn, credential_of(ctx))
             if as_passkey:
