@@ -81,11 +81,13 @@ def test_setting_up_then_using_an_authenticator_and_backup_codes(lab: Lab) -> No
     browser, page, verifier = _password(lab, user)
     page = browser.get("/mfa/verify?factor=BackupCode")
     assert "Enter one of your backup codes" in page.text
+    assert "Backup codes left: 10." in page.text
     done = submit(browser, page, "/mfa/verify", factor="BackupCode", code=codes[0])
     assert finish(lab, browser, done, verifier)["sub"] == user.id
     browser, page, _ = _password(lab, user)
     again = submit(browser, page, "/mfa/verify", factor="BackupCode", code=codes[0])
     assert again.status_code == 400 and "already used" in again.text
+    assert "Backup codes left: 9." in again.text
 
 
 def test_a_prompting_policy_may_be_skipped_on_the_pages(lab: Lab) -> None:

@@ -263,6 +263,13 @@ async def organization_requires(conn: Any, tenant_id: str, user_id: str) -> bool
     return await repo.organization_requires(conn, tenant_id, user_id)
 
 
+async def backup_codes_left(engine: Any, tenant_id: str, user_id: str) -> int:
+    """How many of the user's backup codes are unused."""
+    async with engine.connect() as conn:
+        rows = await repo.list_factors(conn, tenant_id, user_id)
+    return sum(int(r["remaining"] or 0) for r in rows if r["type"] == MfaFactor.BACKUP_CODE)
+
+
 async def find_credential(conn: Any, tenant_id: str, credential_id: str) -> dict[str, Any] | None:
     """The WebAuthn factor with this credential id, whoever's it is."""
     return await repo.find_by_credential(conn, tenant_id, credential_id)

@@ -22,6 +22,7 @@ from portico.experience.verifications import (
     TotpVerification,
     WebAuthnVerification,
 )
+from portico.services import mfa as mfa_service
 from portico.services.sign_in_experience import MfaFactor
 from portico.services.webauthn import MAX_NAME
 from portico.web.experience import steps
@@ -278,8 +279,14 @@ async def _verify_form(
         record, options = await WebAuthnVerification.authentication(ctx.turn)
         ctx.exp.verifications[WEBAUTHN_AUTH] = record
         await ctx.save()
+    remaining = None
+    if factor == MfaFactor.BACKUP_CODE and ctx.exp.user_id:
+        remaining = await mfa_service.backup_codes_left(
+            ctx.turn.engine, ctx.tenant, ctx.exp.user_id
+        )
     values = {
         "webauthn_options_json": options,
+        "codes_left": remaining,
         "factor": factor,
         "others": [f for f in step.factors if f != factor],
         "masked": step.masked.get(factor, ""),
