@@ -13,6 +13,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from portico.experience import codes as codes_module
+from portico.experience import sentinel as sentinel_module
 from portico.services import applications, rbac, users
 from portico.services.bootstrap import ensure_ready
 from portico.storage.database import create_engine
@@ -34,6 +36,28 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     url, drop = create_database(str(tmp_path))
     yield url
     drop()
+
+
+class Clock:
+    """Epoch milliseconds that move only when the test says so (the engine's clock)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1000)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The sentinel's and the verification codes' clock, moved by the test."""
+    fake = Clock()
+    monkeypatch.setattr(sentinel_module, "now_ms", fake)
+    monkeypatch.setattr(codes_module, "now_ms", fake)
+    return fake
 
 
 @pytest.fixture

@@ -6,37 +6,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portico.experience import codes as codes_module
-from portico.experience import sentinel as sentinel_module
 from portico.experience.codes import CodeError, Recipient, VerificationCodes
-from portico.experience.sentinel import Backoff, Locked, Sentinel, lockout_target
+from portico.experience.sentinel import SEND_WINDOW, Backoff, Locked, Sentinel, lockout_target
 from portico.services.cookie_keys import CookieKeys
+from tests.conftest import Clock
 
 TENANT = "default"
 # The engine's fixtures run on the session's loop (pyproject): so do these tests (asyncpg's
 # connections belong to the loop that opened them).
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-class Clock:
-    """Epoch milliseconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(sentinel_module, "now_ms", fake)
-    monkeypatch.setattr(codes_module, "now_ms", fake)
-    return fake
 
 
 @pytest.fixture
@@ -97,7 +75,7 @@ async def test_sends_are_limited_per_recipient(sentinel: Sentinel, clock: Clock)
     allowed = [await sentinel.allow_send(TENANT, "a@x.io") for _ in range(11)]
     assert allowed == [True] * 10 + [False]
     assert await sentinel.allow_send(TENANT, "b@x.io")
-    clock.advance(sentinel_module.SEND_WINDOW + 1)
+    clock.advance(SEND_WINDOW + 1)
     assert await sentinel.allow_send(TENANT, "a@x.io")
 
 

@@ -22,8 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.connectors.service import Connectors
-from portico.experience import codes as codes_module
-from portico.experience import sentinel as sentinel_module
 from portico.experience.answers import StepError
 from portico.experience.codes import VerificationCodes
 from portico.experience.identification import bind, register_with, reset_with, sign_in_with
@@ -43,6 +41,7 @@ from portico.services import cookie_keys, identities, passwords, users
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import SignInExperiences
 from portico.storage.tables import logs
+from tests.conftest import Clock
 from tests.fake_kakao import FakeKakao, kakao_user
 from tests.smtp_server import Running, smtp_config, smtp_server
 from tests.support import LOOPBACK_TARGETS
@@ -60,25 +59,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 # --- real parts ------------------------------------------------------------------------------
-class Clock:
-    """Epoch milliseconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000_000
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(sentinel_module, "now_ms", fake)
-    monkeypatch.setattr(codes_module, "now_ms", fake)
-    return fake
 
 
 @dataclass

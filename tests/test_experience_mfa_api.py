@@ -18,7 +18,7 @@ TOTP_AND_BACKUP = {"factors": ["Totp", "BackupCode"], "policy": "PromptAtSignInA
 TOTP_ONLY = {"factors": ["Totp"], "policy": "PromptAtSignInAndSignUp"}
 
 
-def _signed_in_by_password(lab: Lab, user: User) -> Spa:
+def signed_in_by_password(lab: Lab, user: User) -> Spa:
     spa = Spa(lab)
     spa.event("SignIn")
     verification_id = spa.password("username", user.username, user.password)
@@ -45,7 +45,7 @@ def test_a_user_with_an_authenticator_verifies_it_and_a_code_works_once(lab: Lab
     lab.configure(mfa=TOTP_AND_BACKUP)
     user = lab_user(lab)
     _with_totp(lab, user)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     body = spa.fails("POST", "/experience/submit", None, 403,
                      "session.mfa.require_mfa_verification")  # fmt: skip
     assert body["data"] == {"availableFactors": ["Totp"], "maskedIdentifiers": {}}
@@ -67,7 +67,7 @@ def test_a_user_with_an_authenticator_verifies_it_and_a_code_works_once(lab: Lab
     assert spa.submit()["sub"] == user.id
 
     # The same code in another sign-in (within its 30 s window): refused, it was used.
-    again = _signed_in_by_password(lab, user)
+    again = signed_in_by_password(lab, user)
     again.fails("POST", "/experience/verification/totp/verify", {"code": code}, 400,
                 "session.mfa.invalid_totp_code")  # fmt: skip
     # The factor was used: the Management API shows it (and no key).
@@ -79,13 +79,13 @@ def test_wrong_codes_lock_the_factor_whatever_the_interaction(lab: Lab) -> None:
     user = lab_user(lab)
     _with_totp(lab, user)
     wrong = str((int(_code()) + 500_000) % 1_000_000).zfill(6)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     for attempt in range(10):
         if attempt == 5:  # a new interaction does not reset the count
-            spa = _signed_in_by_password(lab, user)
+            spa = signed_in_by_password(lab, user)
         spa.fails("POST", "/experience/verification/totp/verify", {"code": wrong}, 400,
                   "session.mfa.invalid_totp_code")  # fmt: skip
-    fresh = _signed_in_by_password(lab, user)
+    fresh = signed_in_by_password(lab, user)
     body = fresh.fails("POST", "/experience/verification/totp/verify", {"code": _code()}, 400,
                        "session.verification_blocked_too_many_attempts")  # fmt: skip
     assert body["data"]["lockedMinutes"] >= 1
@@ -98,7 +98,7 @@ def test_backup_codes_are_single_use(lab: Lab) -> None:
     _with_totp(lab, user)
     codes = lab.api.post(f"/api/users/{user.id}/mfa-verifications",
                          json={"type": "BackupCode"}).json()["codes"]  # fmt: skip
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     body = spa.fails("POST", "/experience/submit", None, 403,
                      "session.mfa.require_mfa_verification")  # fmt: skip
     assert body["data"]["availableFactors"] == ["Totp", "BackupCode"]
@@ -106,7 +106,7 @@ def test_backup_codes_are_single_use(lab: Lab) -> None:
     assert spa.submit()["sub"] == user.id
     assert _factors(lab, user)["BackupCode"]["remainCodes"] == 9
 
-    again = _signed_in_by_password(lab, user)
+    again = signed_in_by_password(lab, user)
     again.fails("POST", "/experience/verification/backup-code/verify", {"code": codes[0]}, 400,
                 "session.mfa.invalid_backup_code")  # fmt: skip
     again.ok("POST", "/experience/verification/backup-code/verify", {"code": codes[1].upper()})
@@ -116,7 +116,7 @@ def test_backup_codes_are_single_use(lab: Lab) -> None:
 def test_mandatory_mfa_binds_an_authenticator_then_backup_codes(lab: Lab) -> None:
     lab.configure(mfa={"factors": ["Totp", "BackupCode"], "policy": "Mandatory"})
     user = lab_user(lab)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
     assert body["data"] == {"availableFactors": ["Totp"]}  # no "skippable"
     spa.fails("POST", "/experience/profile/mfa/mfa-skipped", None, 422,
@@ -146,7 +146,7 @@ def test_mandatory_mfa_binds_an_authenticator_then_backup_codes(lab: Lab) -> Non
     config = lab.api.get(f"/api/users/{user.id}/logto-configs").json()
     assert config["mfa"]["enabled"] is True
     # The next sign-in asks for the new factor: the key the user scanned works.
-    next_time = _signed_in_by_password(lab, user)
+    next_time = signed_in_by_password(lab, user)
     next_time.fails("POST", "/experience/submit", None, 403,
                     "session.mfa.require_mfa_verification")  # fmt: skip
     next_time.ok("POST", "/experience/verification/backup-code/verify",
@@ -157,7 +157,7 @@ def test_mandatory_mfa_binds_an_authenticator_then_backup_codes(lab: Lab) -> Non
 def test_a_prompting_policy_suggests_once_and_remembers_a_skip(lab: Lab) -> None:
     lab.configure(mfa={"factors": ["Totp"], "policy": "PromptAtSignInAndSignUp"})
     user = lab_user(lab)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     spa.fails("POST", "/experience/submit", None, 422, "user.suggest_mfa")
     spa.ok("POST", "/experience/profile/mfa/mfa-enabled", None, 204)
     body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
@@ -166,7 +166,7 @@ def test_a_prompting_policy_suggests_once_and_remembers_a_skip(lab: Lab) -> None
     assert spa.submit()["sub"] == user.id
     assert lab.api.get(f"/api/users/{user.id}/logto-configs").json()["mfa"]["skipped"] is True
     # Remembered: the next sign-in is not asked again.
-    assert _signed_in_by_password(lab, user).submit()["sub"] == user.id
+    assert signed_in_by_password(lab, user).submit()["sub"] == user.id
 
 
 @pytest.mark.parametrize("policy", ["NoPrompt", "PromptOnlyAtSignIn"])
@@ -184,7 +184,7 @@ def test_policies_that_do_not_prompt_at_sign_up(lab: Lab, policy: str) -> None:
 def test_bound_factors_are_refused_when_the_factor_is_off(lab: Lab) -> None:
     lab.configure(mfa={"factors": ["Totp"], "policy": "PromptAtSignInAndSignUp"})
     user = lab_user(lab)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     generated = spa.ok("POST", "/experience/verification/backup-code/generate")
     spa.fails("POST", "/experience/profile/mfa",
               {"type": "BackupCode", "verificationId": generated["verificationId"]}, 400,
@@ -211,7 +211,7 @@ EMAIL_FACTOR = {"factors": ["EmailVerificationCode"], "policy": "PromptAtSignInA
 def test_an_email_code_as_second_factor_reaches_the_users_mailbox(lab: Lab) -> None:
     lab.configure(mfa=EMAIL_FACTOR)
     user = lab_user(lab)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     body = spa.fails("POST", "/experience/submit", None, 403,
                      "session.mfa.require_mfa_verification")  # fmt: skip
     local, _, domain = user.email.partition("@")
@@ -232,7 +232,7 @@ def test_an_email_code_as_second_factor_reaches_the_users_mailbox(lab: Lab) -> N
     )
     assert spa.submit()["sub"] == user.id
     # No phone: that factor cannot be asked for.
-    again = _signed_in_by_password(lab, user)
+    again = signed_in_by_password(lab, user)
     again.fails("POST", "/experience/verification/mfa-verification-code",
                 {"identifierType": "phone"}, 400, "session.mfa.mfa_factor_not_enabled")  # fmt: skip
 
@@ -243,7 +243,7 @@ def test_a_new_email_bound_as_the_second_factor(lab: Lab) -> None:
     made = lab.api.post("/api/users", json={"username": name, "password": "a-long-enough-secret-9"})
     assert made.status_code == 200, made.text
     user = User(made.json()["id"], name, "", "a-long-enough-secret-9")
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
     assert body["data"] == {"availableFactors": ["EmailVerificationCode"]}
     address = f"{user.username}@mfa.example.com"
@@ -254,7 +254,7 @@ def test_a_new_email_bound_as_the_second_factor(lab: Lab) -> None:
     stored = lab.api.get(f"/api/users/{user.id}").json()
     assert stored["primaryEmail"] == address
     # Next time the code goes to that address.
-    again = _signed_in_by_password(lab, user)
+    again = signed_in_by_password(lab, user)
     body = again.fails("POST", "/experience/submit", None, 403,
                        "session.mfa.require_mfa_verification")  # fmt: skip
     assert body["data"]["availableFactors"] == ["EmailVerificationCode"]
@@ -264,13 +264,13 @@ def test_an_organization_requiring_mfa_makes_binding_mandatory(lab: Lab) -> None
     lab.configure(mfa={"factors": ["Totp"], "policy": "NoPrompt",
                        "organizationRequiredMfaPolicy": "Mandatory"})  # fmt: skip
     outsider = lab_user(lab)
-    assert _signed_in_by_password(lab, outsider).submit()["sub"] == outsider.id  # NoPrompt
+    assert signed_in_by_password(lab, outsider).submit()["sub"] == outsider.id  # NoPrompt
     member = lab_user(lab)
     org = lab.api.post("/api/organizations", json={"name": f"Secure {member.username}",
                                                    "isMfaRequired": True}).json()  # fmt: skip
     joined = lab.api.post(f"/api/organizations/{org['id']}/users", json={"userIds": [member.id]})
     assert joined.status_code == 201, joined.text
-    spa = _signed_in_by_password(lab, member)
+    spa = signed_in_by_password(lab, member)
     body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
     assert body["data"] == {"availableFactors": ["Totp"]}  # not skippable
     spa.fails("POST", "/experience/profile/mfa/mfa-skipped", None, 422,
@@ -281,7 +281,7 @@ def test_second_factor_successes_and_failures_are_in_the_audit_log(lab: Lab) -> 
     lab.configure(mfa=TOTP_ONLY)
     user = lab_user(lab)
     _with_totp(lab, user)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     wrong = str((int(_code(offset=60)) + 1) % 1_000_000).zfill(6)
     spa.fails("POST", "/experience/verification/totp/verify", {"code": wrong}, 400,
               "session.mfa.invalid_totp_code")  # fmt: skip
@@ -309,7 +309,7 @@ def test_a_code_to_the_sign_up_address_alone_gets_another_factor_suggested(lab: 
     user = lab_user(lab)
 
     def verified_by_email() -> Spa:
-        spa = _signed_in_by_password(lab, user)
+        spa = signed_in_by_password(lab, user)
         before = len(lab.messages_to(user.email))
         sent = spa.ok("POST", "/experience/verification/mfa-verification-code",
                       {"identifierType": "email"})  # fmt: skip

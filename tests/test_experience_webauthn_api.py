@@ -12,17 +12,10 @@ from urllib.parse import urlsplit
 from tests.conftest import User, lab_user
 from tests.lab import Lab
 from tests.test_experience_api import Spa
+from tests.test_experience_mfa_api import signed_in_by_password
 from tests.webauthn_authenticator import SoftAuthenticator
 
 WEBAUTHN_MANDATORY = {"factors": ["WebAuthn"], "policy": "Mandatory"}
-
-
-def _signed_in_by_password(lab: Lab, user: User) -> Spa:
-    spa = Spa(lab)
-    spa.event("SignIn")
-    verification_id = spa.password("username", user.username, user.password)
-    spa.ok("POST", "/experience/identification", {"verificationId": verification_id}, 204)
-    return spa
 
 
 def _register(spa: Spa, authenticator: SoftAuthenticator) -> str:
@@ -36,7 +29,7 @@ def _register(spa: Spa, authenticator: SoftAuthenticator) -> str:
 def _enrolled(lab: Lab, user: User) -> SoftAuthenticator:
     """The user with a passkey (registered through the Experience API, as Logto's SPA)."""
     authenticator = SoftAuthenticator(lab.server.endpoint)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     verification_id = _register(spa, authenticator)
     spa.ok("POST", "/experience/profile/mfa",
            {"type": "WebAuthn", "verificationId": verification_id}, 204)  # fmt: skip
@@ -54,7 +47,7 @@ def _enrolled(lab: Lab, user: User) -> SoftAuthenticator:
 def test_registration_options_ask_for_a_verified_discoverable_passkey(lab: Lab) -> None:
     lab.configure(mfa=WEBAUTHN_MANDATORY)
     user = lab_user(lab)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     body = spa.fails("POST", "/experience/submit", None, 422, "user.missing_mfa")
     assert body["data"] == {"availableFactors": ["WebAuthn"]}
     options = spa.ok("POST", "/experience/verification/web-authn/registration")
@@ -74,7 +67,7 @@ def test_a_passkey_as_the_second_factor(lab: Lab) -> None:
     listed = lab.api.get(f"/api/users/{user.id}/mfa-verifications").json()
     assert [f["type"] for f in listed] == ["WebAuthn"] and "agent" in listed[0]
 
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     body = spa.fails("POST", "/experience/submit", None, 403,
                      "session.mfa.require_mfa_verification")  # fmt: skip
     assert body["data"]["availableFactors"] == ["WebAuthn"]
@@ -87,7 +80,7 @@ def test_a_passkey_as_the_second_factor(lab: Lab) -> None:
            {"verificationId": started["verificationId"], "payload": answer})  # fmt: skip
     assert spa.submit()["sub"] == user.id
     # The challenge was spent: the same answer again is refused.
-    spa2 = _signed_in_by_password(lab, user)
+    spa2 = signed_in_by_password(lab, user)
     spa2.fails("POST", "/experience/verification/web-authn/authentication/verify",
                {"verificationId": started["verificationId"], "payload": answer}, 404,
                "session.verification_session_not_found")  # fmt: skip
@@ -97,20 +90,20 @@ def test_a_cloned_authenticator_and_another_origin_are_refused(lab: Lab) -> None
     lab.configure(mfa=WEBAUTHN_MANDATORY)
     user = lab_user(lab)
     authenticator = _enrolled(lab, user)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     started = spa.ok("POST", "/experience/verification/web-authn/authentication")
     answer = authenticator.get(started["authenticationOptions"])
     spa.ok("POST", "/experience/verification/web-authn/authentication/verify",
            {"verificationId": started["verificationId"], "payload": answer})  # fmt: skip
     # A copy of the key signing with the same counter (a clone) is refused.
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     started = spa.ok("POST", "/experience/verification/web-authn/authentication")
     cloned = authenticator.get(started["authenticationOptions"], replay=True)
     spa.fails("POST", "/experience/verification/web-authn/authentication/verify",
               {"verificationId": started["verificationId"], "payload": cloned}, 400,
               "session.mfa.webauthn_verification_failed")  # fmt: skip
     # A page on another origin cannot use it either.
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     started = spa.ok("POST", "/experience/verification/web-authn/authentication")
     elsewhere = SoftAuthenticator("https://evil.example", authenticator.keys)
     phished = elsewhere.get(started["authenticationOptions"])
@@ -177,17 +170,17 @@ def test_passkey_sign_in_off_refuses_identification(lab: Lab) -> None:
 def test_the_passkey_invitation_until_declined(lab: Lab) -> None:
     lab.configure(passkeySignIn={"enabled": True})
     user = lab_user(lab)
-    spa = _signed_in_by_password(lab, user)
+    spa = signed_in_by_password(lab, user)
     spa.fails("POST", "/experience/submit", None, 422, "user.passkey_preferred")
     spa.ok("POST", "/experience/profile/mfa/passkey-skipped", None, 204)
     assert spa.submit()["sub"] == user.id
     config = lab.api.get(f"/api/users/{user.id}/logto-configs").json()
     assert config["passkeySignIn"] == {"skipped": True}
-    assert _signed_in_by_password(lab, user).submit()["sub"] == user.id  # not asked again
+    assert signed_in_by_password(lab, user).submit()["sub"] == user.id  # not asked again
 
     # Accepting: a passkey bound for sign-in, without turning MFA on.
     other = lab_user(lab)
-    spa = _signed_in_by_password(lab, other)
+    spa = signed_in_by_password(lab, other)
     spa.fails("POST", "/experience/submit", None, 422, "user.passkey_preferred")
     verification_id = _register(spa, SoftAuthenticator(lab.server.endpoint))
     spa.ok("POST", "/experience/profile/mfa/passkey", {"verificationId": verification_id}, 204)

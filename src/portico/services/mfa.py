@@ -270,11 +270,6 @@ async def backup_codes_left(engine: Any, tenant_id: str, user_id: str) -> int:
     return sum(int(r["remaining"] or 0) for r in rows if r["type"] == MfaFactor.BACKUP_CODE)
 
 
-async def find_credential(conn: Any, tenant_id: str, credential_id: str) -> dict[str, Any] | None:
-    """The WebAuthn factor with this credential id, whoever's it is."""
-    return await repo.find_by_credential(conn, tenant_id, credential_id)
-
-
 # Use ---------------------------------------------------------------------------------------
 async def use_totp(
     conn: Any, tenant_id: str, user_id: str, code: str, keys: MfaKeys, now: int | None = None

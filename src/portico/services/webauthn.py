@@ -194,6 +194,33 @@ def verify_assertion(
     return int(verified.new_sign_count)
 
 
+async def check_assertion(
+    engine: Any,
+    tenant_id: str,
+    payload: dict[str, Any],
+    challenge: str,
+    rp_id: str,
+    origin: str,
+    *,
+    user_id: str | None,
+) -> dict[str, Any]:
+    """The credential ``payload`` proves, its use recorded (the counter moved forward);
+    ``user_id``: whose it must be (None: any account's passkey of this RP ID).
+    :class:`WebAuthnFailed` otherwise."""
+    credential_id = credential_id_of(payload)
+    async with engine.connect() as conn:
+        row = await repo.find_by_credential(conn, tenant_id, credential_id)
+    if row is None or row.get("rp_id") != rp_id:
+        raise WebAuthnFailed("no credential of this server has that id")
+    if user_id is not None and row["user_id"] != user_id:
+        raise WebAuthnFailed("the credential is another account's")
+    count = verify_assertion(payload, challenge, rp_id, origin, row)
+    async with engine.begin() as conn:
+        if not await record_use(conn, row, count):
+            raise WebAuthnFailed("the signature counter did not move forward")
+    return row
+
+
 async def store(
     conn: Any,
     tenant_id: str,

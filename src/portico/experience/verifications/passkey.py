@@ -61,19 +61,10 @@ class PasskeyVerification:
         if challenge is None:
             raise StepError("error.mfa_pending_info", 400)
         try:
-            credential_id = webauthn.credential_id_of(payload)
-            async with turn.engine.connect() as conn:
-                row = await mfa.find_credential(conn, turn.tenant, credential_id)
-            if row is None or row.get("rp_id") != turn.origin.host:
-                raise WebAuthnFailed("no passkey of this server has that credential id")
-            if self.expected_user and row["user_id"] != self.expected_user:
-                raise WebAuthnFailed("the passkey is another account's")
-            count = webauthn.verify_assertion(
-                payload, challenge, turn.origin.host, turn.origin.url, row
-            )
-            async with turn.engine.begin() as conn:
-                if not await webauthn.record_use(conn, row, count):
-                    raise WebAuthnFailed("the signature counter did not move forward")
+            row = await webauthn.check_assertion(
+                turn.engine, turn.tenant, payload, challenge, turn.origin.host, turn.origin.url,
+                user_id=self.expected_user,
+            )  # fmt: skip
         except WebAuthnFailed as error:
             await failed(turn, self.expected_user, str(error))
         self.user_id = str(row["user_id"])

@@ -73,17 +73,10 @@ class WebAuthnVerification:
             return
         attempt = await reserve_mfa_attempt(turn, self.user_id)
         try:
-            credential_id = webauthn.credential_id_of(payload)
-            async with turn.engine.connect() as conn:
-                row = await mfa.find_credential(conn, turn.tenant, credential_id)
-            if row is None or row["user_id"] != self.user_id:
-                raise WebAuthnFailed("the credential is not this user's")
-            count = webauthn.verify_assertion(
-                payload, challenge, turn.origin.host, turn.origin.url, row
-            )
-            async with turn.engine.begin() as conn:
-                if not await webauthn.record_use(conn, row, count):
-                    raise WebAuthnFailed("the signature counter did not move forward")
+            await webauthn.check_assertion(
+                turn.engine, turn.tenant, payload, challenge, turn.origin.host, turn.origin.url,
+                user_id=self.user_id,
+            )  # fmt: skip
         except WebAuthnFailed as error:
             await _failed(turn, self.user_id, str(error))
         await turn.sentinel.release(attempt)

@@ -19,6 +19,7 @@ from portico.experience.verifications import (
     TotpVerification,
     WebAuthnVerification,
 )
+from portico.experience.verifications.web_authn import AUTHENTICATION, REGISTRATION
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
 from portico.web.experience_api.context import identifier_of, keep, record_of, step_error
@@ -133,35 +134,25 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     @router.post("/verification/web-authn/registration")
     async def create_web_authn_registration(ctx: Ctx = context) -> dict[str, Any]:
         """Options for ``navigator.credentials.create`` (a passkey for this user)."""
-        _identified(ctx)
-        try:
-            record, options = await WebAuthnVerification.registration(ctx.turn)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
-        return {**await keep(ctx, record), "registrationOptions": options}
+        return await _web_authn_options(ctx, REGISTRATION)
 
     @router.post("/verification/web-authn/registration/verify")
     async def verify_web_authn_registration(
         body: WebAuthnPayload, ctx: Ctx = context
     ) -> dict[str, str]:
-        await _web_authn(ctx, body, "registration")
+        await _web_authn(ctx, body, REGISTRATION)
         return {"verificationId": body.verificationId}
 
     @router.post("/verification/web-authn/authentication")
     async def create_web_authn_authentication(ctx: Ctx = context) -> dict[str, Any]:
         """Options for ``navigator.credentials.get`` over the user's authenticators."""
-        _identified(ctx)
-        try:
-            record, options = await WebAuthnVerification.authentication(ctx.turn)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
-        return {**await keep(ctx, record), "authenticationOptions": options}
+        return await _web_authn_options(ctx, AUTHENTICATION)
 
     @router.post("/verification/web-authn/authentication/verify")
     async def verify_web_authn_authentication(
         body: WebAuthnPayload, ctx: Ctx = context
     ) -> dict[str, str]:
-        await _web_authn(ctx, body, "authentication")
+        await _web_authn(ctx, body, AUTHENTICATION)
         return {"verificationId": body.verificationId}
 
     @router.post("/preflight/sign-in-passkey/authentication")
@@ -248,6 +239,18 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         return Response(status_code=204)
 
     return router
+
+
+async def _web_authn_options(ctx: Ctx, mode: str) -> dict[str, Any]:
+    """A new WebAuthn record of this user and its options, under Logto's member name."""
+    _identified(ctx)
+    start = WebAuthnVerification.registration if mode == REGISTRATION else (
+        WebAuthnVerification.authentication)  # fmt: skip
+    try:
+        record, options = await start(ctx.turn)
+    except StepError as error:
+        raise step_error(error, ctx.t) from None
+    return {**await keep(ctx, record), f"{mode}Options": options}
 
 
 async def _web_authn(ctx: Ctx, body: WebAuthnPayload, mode: str) -> None:
