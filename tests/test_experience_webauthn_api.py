@@ -188,6 +188,8 @@ def test_the_passkey_invitation_until_declined(lab: Lab) -> None:
     assert [f["type"] for f in lab.api.get(f"/api/users/{other.id}/mfa-verifications").json()] \
         == ["WebAuthn"]  # fmt: skip
     assert "enabled" not in lab.api.get(f"/api/users/{other.id}/logto-configs").json()["mfa"]
+    # Having one, the user is not invited again.
+    assert signed_in_by_password(lab, other).submit()["sub"] == other.id
 
 
 def test_related_origins_are_published(lab: Lab) -> None:

@@ -65,10 +65,10 @@ class UserMfa:
 
 async def load(turn: Turn, user: dict[str, Any]) -> UserMfa:
     """What :func:`next_step` needs of the user's MFA; nothing is read when the sign-in
-    experience enables no factor (the common case costs no query)."""
+    experience enables no factor and no passkey sign-in (the common case costs no query)."""
     config = dict(user.get("logto_config") or {})
     email, phone = user.get("primary_email"), user.get("primary_phone")
-    if not turn.sie.mfa.factors:
+    if not turn.sie.mfa.factors and not turn.sie.passkeySignIn.enabled:
         return UserMfa(config=config, email=email, phone=phone)
     enforced = turn.sie.mfa.organizationRequiredMfaPolicy == "Mandatory"
     async with turn.engine.connect() as conn:
