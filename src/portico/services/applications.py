@@ -85,6 +85,8 @@ class Client:
     always_issue_refresh_token: bool
     secrets: tuple[ClientSecret, ...] = field(default=())
     logo_uri: str | None = None  # shown on the consent page (https only)
+    # RFC 9126 §6: authorization requests only through the PAR endpoint.
+    require_pushed_authorization_requests: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -142,6 +144,7 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         always_issue_refresh_token=bool(custom.get("alwaysIssueRefreshToken")),
         secrets=tuple(ClientSecret(s["name"], s["value_digest"], s["expires_at"]) for s in secrets),
         logo_uri=_https_or_none(oidc.get("logoUri")),
+        require_pushed_authorization_requests=bool(oidc.get("requirePushedAuthorizationRequests")),
     )
 
 

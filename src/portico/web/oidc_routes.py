@@ -13,6 +13,7 @@ from starlette.routing import Route
 from portico.protocol import client_auth, discovery, end_session, introspection, revocation
 from portico.protocol import sessions as sessions_mod
 from portico.protocol.authorization import endpoint as authz
+from portico.protocol.authorization import par
 from portico.protocol.authorization.request import AuthorizationRequest, RedirectError, parse
 from portico.protocol.errors import OAuthError, invalid_request
 from portico.protocol.token_endpoint import token as token_grant
@@ -161,13 +162,26 @@ def routes(runtime: Runtime) -> list[Route]:
             await introspection.introspect(provider(), client, params), headers=NO_STORE
         )
 
+    async def pushed_request(request: Request) -> Response:
+        """RFC 9126: the client pushes its authorization request; 201 with a ``request_uri``."""
+        params = await body_params(request)
+        client = await client_auth.authenticate(
+            provider(), request.headers.get("authorization"), params
+        )
+        pushed = await par.push(provider(), client, params)
+        return JSONResponse(pushed, status_code=201, headers=NO_STORE)
+
     async def authorize(request: Request) -> Response:
-        """RFC 6749 §4.1.1; POST bodies are read as the query (OIDC Core §3.1.2.1)."""
+        """RFC 6749 §4.1.1; POST bodies are read as the query (OIDC Core §3.1.2.1); a
+        ``request_uri`` from the PAR endpoint stands for the whole request (RFC 9126 §4)."""
         try:
             params = (
                 await body_params(request) if request.method == "POST" else query_params(request)
             )
-            client, auth_request = await parse(provider(), params)
+            if par.is_pushed(params):
+                client, auth_request = await par.pull(provider(), params)
+            else:
+                client, auth_request = await parse(provider(), params)
         except RedirectError as exc:
             return authorization_response(authz.error_response(provider(), exc.request, exc.error))
         except OAuthError as error:
@@ -318,6 +332,7 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/oidc/me", json_endpoint(me), methods=json_methods),
         Route("/oidc/token/revocation", json_endpoint(revoke), methods=["POST", "OPTIONS"]),
         Route("/oidc/token/introspection", json_endpoint(introspect), methods=["POST", "OPTIONS"]),
+        Route("/oidc/request", json_endpoint(pushed_request), methods=["POST", "OPTIONS"]),
         Route("/oidc/auth", authorize, methods=["GET", "POST"]),
         Route("/oidc/auth/{uid}", resume, methods=["GET"]),
         Route("/oidc/session/end", logout, methods=["GET", "POST"]),

@@ -109,7 +109,7 @@ def check_response_mode(request: AuthorizationRequest, params: Params) -> None:
 # say), so each is refused with its own error until it is supported.
 UNSUPPORTED_PARAMETERS = {
     "request": "request_not_supported",
-    "request_uri": "request_uri_not_supported",
+    "request_uri": "request_uri_not_supported",  # by reference (RFC 9101); PAR's are taken
     "registration": "registration_not_supported",
 }
 
@@ -200,9 +200,14 @@ def check_optional_strings(request: AuthorizationRequest, params: Params) -> Non
     request.extra = {k: v for k in EXTRA_PARAMS if (v := single(params, k)) is not None}
 
 
-async def parse(provider: Provider, params: Params) -> tuple[Client, AuthorizationRequest]:
-    """Run the checks top to bottom; see the module docstring for how each fails."""
+async def parse(
+    provider: Provider, params: Params, *, pushed: bool = False
+) -> tuple[Client, AuthorizationRequest]:
+    """Run the checks top to bottom; see the module docstring for how each fails.
+    ``pushed``: the request came through the PAR endpoint (``authorization/par.py``)."""
     client = await check_client(provider, params)
+    if client.require_pushed_authorization_requests and not pushed:
+        raise invalid_request("this client must push its authorization requests (PAR)")
     redirect_uri = check_redirect_uri(client, params)
     request = AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri)
     try:

@@ -23,6 +23,8 @@ class OidcClientMetadata(Body):
     backchannelLogoutUri: str | None = Field(None, max_length=2048)
     backchannelLogoutSessionRequired: bool | None = None
     logoUri: str | None = Field(None, max_length=2048)
+    # RFC 9126 §5 ``require_pushed_authorization_requests`` (Portico; Logto has no such key).
+    requirePushedAuthorizationRequests: bool | None = None
 
 
 class CustomClientMetadata(Body):

@@ -1,0 +1,78 @@
+"""Pushed authorization requests (RFC 9126): a client sends its authorization request
+directly to ``/oidc/request`` (authenticated, as at the token endpoint) and gets back a
+short-lived, single-use ``request_uri`` to send the browser to ``/oidc/auth`` with, so the
+request's parameters are neither visible in nor alterable through the browser.
+
+The pushed request is checked as any authorization request would be, stored (its digest as
+the key, as every artifact), and taken out once by ``/oidc/auth``; a client that requires
+PAR (``oidcClientMetadata.requirePushedAuthorizationRequests``) may not send its requests any
+other way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portico.ids import digest, opaque_token
+from portico.protocol.authorization.request import (
+    AuthorizationRequest,
+    RedirectError,
+    parse,
+)
+from portico.protocol.errors import OAuthError, invalid_request
+from portico.protocol.params import Params, single
+from portico.protocol.provider import Provider
+from portico.services.applications import Client
+
+PUSHED = "PushedAuthorizationRequest"
+URN = "urn:ietf:params:oauth:request_uri:"
+TTL = 60  # RFC 9126 §2.2: short-lived
+
+
+async def push(provider: Provider, client: Client, params: Params) -> dict[str, Any]:
+    """RFC 9126 §2.1-2.2: the request checked and kept; ``{request_uri, expires_in}``. A
+    problem with the request itself is answered here, as JSON (no redirect)."""
+    if single(params, "request_uri") is not None:
+        raise invalid_request("'request_uri' parameter must not be used at the PAR endpoint")
+    given = single(params, "client_id")
+    if given is not None and given != client.id:
+        raise invalid_request("client_id does not match the authenticated client")
+    try:
+        _, request = await parse(provider, {**params, "client_id": [client.id]}, pushed=True)
+    except RedirectError as error:
+        raise error.error from None
+    key = opaque_token()
+    await provider.artifacts.save(PUSHED, digest(key), request.to_payload(), TTL)
+    return {"request_uri": URN + key, "expires_in": TTL}
+
+
+def is_pushed(params: Params) -> bool:
+    """The request names a pushed one (any other ``request_uri``, a request object by
+    reference, is refused as unsupported by ``request.parse``)."""
+    return (single(params, "request_uri") or "").startswith(URN)
+
+
+async def pull(provider: Provider, params: Params) -> tuple[Client, AuthorizationRequest]:
+    """RFC 9126 §4: the pushed request a ``request_uri`` names, taken out once; the
+    ``client_id`` sent with it must be the one that pushed it."""
+    uri = single(params, "request_uri") or ""
+    client_id = single(params, "client_id")
+    if not client_id:
+        raise invalid_request("missing required parameter 'client_id'")
+    client = await provider.client(client_id)
+    if client is None:
+        raise OAuthError("invalid_client", "client is invalid: no such client")
+    stored = None
+    if uri.startswith(URN) and len(uri) <= len(URN) + 128:
+        key = digest(uri.removeprefix(URN))
+        found = await provider.artifacts.find(PUSHED, key)
+        if found is not None and await provider.artifacts.consume(PUSHED, key):
+            stored = found.payload
+    if stored is None:
+        raise OAuthError(
+            "invalid_request_uri", "request_uri is invalid, expired, or was already used"
+        )
+    request = AuthorizationRequest.from_payload(stored)
+    if request.client_id != client.id:
+        raise invalid_request("request_uri was pushed by another client")
+    return client, request
