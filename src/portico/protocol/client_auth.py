@@ -1,4 +1,5 @@
-"""Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3).
+"""Client authentication at the token, revocation, introspection and PAR endpoints
+(RFC 6749 §2.3; RFC 7523 for signed assertions).
 
 ``client_secret_basic`` and ``client_secret_post`` are interchangeable, as in Logto; Basic
 plus a matching ``client_id`` in the body is accepted (the Go SDK sends both).
@@ -10,6 +11,7 @@ import base64
 import binascii
 from urllib.parse import unquote_plus
 
+from portico.protocol import client_assertion
 from portico.protocol.errors import OAuthError, invalid_client, invalid_request
 from portico.protocol.params import Params, single
 from portico.protocol.provider import Provider
@@ -32,7 +34,18 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-async def authenticate(provider: Provider, authorization: str | None, params: Params) -> Client:
+async def authenticate(
+    provider: Provider, authorization: str | None, params: Params, endpoint: str | None = None
+) -> Client:
+    """The client of a request to ``endpoint`` (its URL; the token endpoint by default): by
+    a signed assertion (``private_key_jwt``, ``protocol/client_assertion.py``), a secret
+    (Basic or in the body) or, for a public client, its id alone."""
+    if client_assertion.presented(params):
+        if authorization and parse_basic(authorization):
+            raise invalid_request("client authentication must only be provided using one mechanism")
+        return await client_assertion.authenticate(
+            provider, params, endpoint or f"{provider.issuer}/token"
+        )
     basic = parse_basic(authorization)
     body_id = single(params, "client_id")
     body_secret = single(params, "client_secret")
@@ -47,6 +60,7 @@ async def authenticate(provider: Provider, authorization: str | None, params: Pa
     if client is None:
         raise _unauthenticated("client not found", basic is not None)
     audit.note(application_id=client.id)  # a known client, even if its secret is wrong
+    client_assertion.refuse_other_methods(client)
     if client.is_public:
         if secret:
             raise _unauthenticated(

@@ -1,5 +1,5 @@
 """Discovery (OpenID Connect Discovery 1.0 §3, RFC 8414), shaped like Logto's document but
-advertising only what Portico implements (no device flow, PAR or JWT client auth yet)."""
+advertising only what Portico implements."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from portico.protocol import acr, grants
 from portico.protocol.claims import CLAIMS_SUPPORTED, OIDC_SCOPES
+from portico.protocol.client_assertion import ALGORITHMS as ASSERTION_ALGORITHMS
 
 
 def document(issuer: str, signing_alg: str) -> dict[str, Any]:
@@ -35,20 +36,24 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "scopes_supported": list(OIDC_SCOPES),
         "subject_types_supported": ["public"],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "none",
+            "private_key_jwt",
         ],
         "introspection_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "none",
+            "private_key_jwt",
         ],
         "revocation_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "none",
+            "private_key_jwt",
         ],
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,

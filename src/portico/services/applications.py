@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from joserfc.jwk import KeySet
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import digest, standard_id, standard_secret
@@ -87,6 +88,10 @@ class Client:
     logo_uri: str | None = None  # shown on the consent page (https only)
     # RFC 9126 §6: authorization requests only through the PAR endpoint.
     require_pushed_authorization_requests: bool = False
+    # RFC 7523: the client authenticates with a JWT signed by one of its keys.
+    token_endpoint_auth_method: str = "client_secret_basic"
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
     @property
     def is_public(self) -> bool:
@@ -145,6 +150,11 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         secrets=tuple(ClientSecret(s["name"], s["value_digest"], s["expires_at"]) for s in secrets),
         logo_uri=_https_or_none(oidc.get("logoUri")),
         require_pushed_authorization_requests=bool(oidc.get("requirePushedAuthorizationRequests")),
+        token_endpoint_auth_method=str(
+            oidc.get("tokenEndpointAuthMethod") or "client_secret_basic"
+        ),
+        jwks=oidc.get("jwks"),
+        jwks_uri=oidc.get("jwksUri"),
     )
 
 
@@ -188,7 +198,52 @@ def build_oidc_metadata(app_type: AppType, metadata: dict[str, Any]) -> dict[str
             check_public_url(logo)
         except ValueError as problem:
             raise InvalidApplication(f"logoUri {problem}") from None
+    _check_client_keys(app_type, built)
     return built
+
+
+# RFC 7591 client metadata in Logto's camelCase (Logto has no client keys).
+KEY_METHODS = ("private_key_jwt",)
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", *KEY_METHODS)
+MAX_CLIENT_KEYS = 10
+_PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
+
+
+def _check_client_keys(app_type: AppType, metadata: dict[str, Any]) -> None:
+    """``tokenEndpointAuthMethod`` with ``jwks`` (public keys only) or ``jwksUri``
+    (https, a public host) for ``private_key_jwt``; one of the two, never both."""
+    method = metadata.get("tokenEndpointAuthMethod")
+    if method is None:
+        return
+    if method not in AUTH_METHODS:
+        raise InvalidApplication(
+            f"tokenEndpointAuthMethod must be one of {', '.join(AUTH_METHODS)}"
+        )
+    if method in KEY_METHODS and app_type not in SECRET_TYPES:
+        raise InvalidApplication("only confidential applications authenticate with keys")
+    jwks, jwks_uri = metadata.get("jwks"), metadata.get("jwksUri")
+    if method not in KEY_METHODS:
+        if jwks is not None or jwks_uri is not None:
+            raise InvalidApplication("jwks and jwksUri are for private_key_jwt")
+        return
+    if (jwks is None) == (jwks_uri is None):
+        raise InvalidApplication("private_key_jwt needs jwks or jwksUri (one of them)")
+    if jwks_uri is not None:
+        try:
+            check_public_url(jwks_uri)
+        except ValueError as problem:
+            raise InvalidApplication(f"jwksUri {problem}") from None
+        return
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_CLIENT_KEYS:
+        raise InvalidApplication(f"jwks must be a key set with 1 to {MAX_CLIENT_KEYS} keys")
+    for key in keys:
+        if not isinstance(key, dict) or _PRIVATE_MEMBERS & set(key):
+            raise InvalidApplication("jwks must hold public keys only (no private members)")
+        try:
+            KeySet.import_key_set({"keys": [key]})
+        except Exception:  # joserfc raises several kinds for a malformed key
+            raise InvalidApplication("jwks holds a key that is not a valid JWK") from None
 
 
 def check_custom_client_metadata(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage import hot_path
@@ -130,6 +132,26 @@ class ArtifactStore:
         hot = self._hot if conn is None else None  # in a caller's transaction: its connection
         if hot is None or await hot.write(_HOT_INSERT, values) is None:
             await self._write(conn, _INSERT, values)
+
+    async def save_once(
+        self, kind: str, artifact_id: str, payload: dict[str, Any], ttl_seconds: int
+    ) -> bool:
+        """Store the artifact unless one with this id exists (expired or not): True for
+        exactly one caller, on any number of processes (a replay cache: a client
+        assertion's or a DPoP proof's ``jti``)."""
+        values = {
+            "tenant_id": self._tenant_id,
+            "model_name": kind,
+            "id": artifact_id,
+            "payload": payload,
+            "expires_at": now_ms() + ttl_seconds * 1000,
+            "grant_id": None,
+        }
+        async with self._engine.begin() as conn:
+            dialect = conn.dialect.name
+            statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(t).values(values)
+            result = await conn.execute(statement.on_conflict_do_nothing())
+        return result.rowcount == 1
 
     async def replace(
         self,

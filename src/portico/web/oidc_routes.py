@@ -148,16 +148,18 @@ def routes(runtime: Runtime) -> list[Route]:
     async def revoke(request: Request) -> Response:
         params = await body_params(request)
         client = await client_auth.authenticate(
-            provider(), request.headers.get("authorization"), params
-        )
+            provider(), request.headers.get("authorization"), params,
+            f"{provider().issuer}/token/revocation",
+        )  # fmt: skip
         await revocation.revoke(provider(), client, params)
         return Response(status_code=200, headers=NO_STORE)
 
     async def introspect(request: Request) -> Response:
         params = await body_params(request)
         client = await client_auth.authenticate(
-            provider(), request.headers.get("authorization"), params
-        )
+            provider(), request.headers.get("authorization"), params,
+            f"{provider().issuer}/token/introspection",
+        )  # fmt: skip
         return JSONResponse(
             await introspection.introspect(provider(), client, params), headers=NO_STORE
         )
@@ -166,7 +168,7 @@ def routes(runtime: Runtime) -> list[Route]:
         """RFC 9126: the client pushes its authorization request; 201 with a ``request_uri``."""
         params = await body_params(request)
         client = await client_auth.authenticate(
-            provider(), request.headers.get("authorization"), params
+            provider(), request.headers.get("authorization"), params, f"{provider().issuer}/request"
         )
         pushed = await par.push(provider(), client, params)
         return JSONResponse(pushed, status_code=201, headers=NO_STORE)

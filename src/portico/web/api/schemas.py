@@ -25,6 +25,10 @@ class OidcClientMetadata(Body):
     logoUri: str | None = Field(None, max_length=2048)
     # RFC 9126 §5 ``require_pushed_authorization_requests`` (Portico; Logto has no such key).
     requirePushedAuthorizationRequests: bool | None = None
+    # RFC 7591 names (Logto has no client keys): ``private_key_jwt`` with a JWKS or its URL.
+    tokenEndpointAuthMethod: str | None = Field(None, max_length=32)
+    jwks: dict[str, Any] | None = None
+    jwksUri: str | None = Field(None, max_length=2048)
 
 
 class CustomClientMetadata(Body):

@@ -1,0 +1,115 @@
+"""Client authentication with a signed JWT (RFC 7523 §2.2, ``private_key_jwt`` of OpenID
+Connect Core §9): the client signs a short-lived assertion about itself with one of its
+registered keys.
+
+Checked: the signature (the client's keys, the algorithms below only), ``iss`` and ``sub``
+both the client, ``aud`` this server's issuer identifier, or the endpoint URL for clients
+that still send it (draft-ietf-oauth-rfc7523bis: the issuer is preferred, and no other
+endpoint's URL is accepted), ``exp`` present and at most five minutes ahead, ``nbf``/``iat``
+not in the future, and ``jti`` never seen before for this client until the assertion expires
+(a replay cache shared by every process).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+
+from portico.ids import digest
+from portico.protocol.errors import invalid_client, invalid_request
+from portico.protocol.params import Params, single
+from portico.protocol.provider import Provider
+from portico.services import audit
+from portico.services.applications import KEY_METHODS, Client
+from portico.services.client_keys import ClientKeysUnavailable, key_set
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+              "EdDSA"]  # fmt: skip
+MAX_LIFETIME = 300
+SKEW = 30
+SEEN = "ClientAssertion"
+MAX_ASSERTION = 8192
+
+
+def presented(params: Params) -> bool:
+    return single(params, "client_assertion") is not None
+
+
+async def authenticate(provider: Provider, params: Params, endpoint: str) -> Client:
+    """The client a valid assertion authenticates; ``invalid_client`` otherwise (the same
+    answer for every reason, which the server log tells apart)."""
+    if single(params, "client_assertion_type") != ASSERTION_TYPE:
+        raise invalid_request(f"client_assertion_type must be {ASSERTION_TYPE}")
+    assertion = single(params, "client_assertion") or ""
+    if len(assertion) > MAX_ASSERTION:
+        raise invalid_request("client_assertion is too long")
+    header, claims = _peek(assertion)
+    client_id = claims.get("iss")
+    if not isinstance(client_id, str) or claims.get("sub") != client_id:
+        raise invalid_client("the assertion's iss and sub must both be the client_id")
+    given = single(params, "client_id")
+    if given is not None and given != client_id:
+        raise invalid_request("client_id does not match the client assertion")
+    client = await provider.client(client_id)
+    if client is None:
+        raise invalid_client("client not found")
+    audit.note(application_id=client.id)
+    if client.token_endpoint_auth_method not in KEY_METHODS:
+        raise invalid_client("the client is not registered for private_key_jwt")
+    try:
+        keys = await key_set(client, header.get("kid"))
+        verified = jwt.decode(assertion, keys, algorithms=ALGORITHMS)
+    except ClientKeysUnavailable as error:
+        raise invalid_client(f"the client's keys could not be read ({error})") from None
+    except (JoseError, ValueError):
+        raise invalid_client("the client assertion's signature is not valid") from None
+    _check_claims(dict(verified.claims), provider.issuer, endpoint)
+    ttl = int(claims["exp"] - time.time()) + SKEW
+    jti = str(claims["jti"])
+    if not await provider.artifacts.save_once(SEEN, digest(f"{client.id}\n{jti}"), {}, ttl):
+        raise invalid_client("the client assertion was already used (jti)")
+    return client
+
+
+def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims before the signature is checked (to find the client and its key)."""
+    try:
+        compact = jws.extract_compact(assertion.encode())
+        claims = json.loads(compact.payload)
+    except (JoseError, ValueError, UnicodeDecodeError):
+        raise invalid_client("client_assertion is not a JWT") from None
+    if not isinstance(claims, dict):
+        raise invalid_client("client_assertion is not a JWT")
+    return dict(compact.protected), claims
+
+
+def _check_claims(claims: dict[str, Any], issuer: str, endpoint: str) -> None:
+    now = time.time()
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not audiences or any(a not in (issuer, endpoint) for a in audiences):
+        raise invalid_client("the client assertion's audience must be the issuer")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or exp < now - SKEW:
+        raise invalid_client("the client assertion has expired (or has no exp)")
+    if exp > now + MAX_LIFETIME + SKEW:
+        raise invalid_client("the client assertion lives too long (exp at most 5 minutes away)")
+    for name in ("nbf", "iat"):
+        value = claims.get(name)
+        if value is not None and (not isinstance(value, int | float) or value > now + SKEW):
+            raise invalid_client(f"the client assertion's {name} is in the future")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= 256:
+        raise invalid_client("the client assertion needs a jti")
+
+
+def refuse_other_methods(client: Client) -> None:
+    """A client registered for keys authenticates with them only (a secret it may still
+    hold, or none, is not enough)."""
+    if client.token_endpoint_auth_method in KEY_METHODS:
+        raise invalid_client("the client must authenticate with private_key_jwt")
