@@ -39,6 +39,7 @@ async def introspect(provider: Provider, client: Client, params: Params) -> dict
             "exp": stored.expires_at // 1000,
             "iss": provider.issuer,
             "token_type": "refresh_token" if kind == tokens.REFRESH_TOKEN else "Bearer",
+            **(payload.get("extra") or {}),  # ``act`` of an exchanged token (RFC 8693 §4.1)
         }
     return INACTIVE
 

@@ -151,17 +151,15 @@ async def opaque_access_token(
     scopes: list[str],
     grant_id: str | None,
     ttl: int = DEFAULT_ACCESS_TOKEN_TTL,
+    extra: dict[str, Any] | None = None,
 ) -> IssuedToken:
-    """A random token for ``/oidc/me``; only its digest is stored."""
+    """A random token for ``/oidc/me``; only its digest is stored. ``extra``: claims kept
+    with it (``act`` of an exchanged token), shown by introspection."""
     value = opaque_token()
     scope = " ".join(scopes)
-    await provider.artifacts.save(
-        ACCESS_TOKEN,
-        digest(value),
-        {"accountId": account_id, "clientId": client_id, "scope": scope, "iat": int(time.time())},
-        ttl,
-        grant_id,
-    )
+    payload = {"accountId": account_id, "clientId": client_id, "scope": scope,
+               "iat": int(time.time()), **({"extra": extra} if extra else {})}  # fmt: skip
+    await provider.artifacts.save(ACCESS_TOKEN, digest(value), payload, ttl, grant_id)
     return IssuedToken(value, ttl, scope)
 
 

@@ -31,6 +31,7 @@ class AppType(StrEnum):
     M2M = "MachineToMachine"
 
 
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 PUBLIC_TYPES = {AppType.NATIVE, AppType.SPA}
 SECRET_TYPES = {AppType.TRADITIONAL, AppType.M2M}
 
@@ -92,6 +93,8 @@ class Client:
     token_endpoint_auth_method: str = "client_secret_basic"
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
+    # RFC 8693, Logto's ``customClientMetadata.allowTokenExchange``.
+    allow_token_exchange: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -99,7 +102,8 @@ class Client:
 
     @property
     def grant_types(self) -> frozenset[str]:
-        return grant_types_of(self.type)
+        granted = grant_types_of(self.type)
+        return granted | {TOKEN_EXCHANGE} if self.allow_token_exchange else granted
 
     def accepts_redirect_uri(self, uri: str) -> bool:
         """Exact string match; native apps' loopback URIs match on any port (RFC 8252 §7.3)."""
@@ -155,6 +159,7 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         ),
         jwks=oidc.get("jwks"),
         jwks_uri=oidc.get("jwksUri"),
+        allow_token_exchange=custom.get("allowTokenExchange") is True and not app["is_third_party"],
     )
 
 

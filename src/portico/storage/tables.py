@@ -141,6 +141,22 @@ user_mfa_factors = Table(
     UniqueConstraint("tenant_id", "credential_id"),
 )
 
+# A user's personal access tokens (Logto's ``personal_access_tokens``), kept as digests: the
+# value is shown once, at creation (Logto lists it).
+personal_access_tokens = Table(
+    "personal_access_tokens",
+    metadata,
+    _tenant(),
+    Column("user_id", String(12), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("value_digest", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    PrimaryKeyConstraint("tenant_id", "user_id", "name"),
+    UniqueConstraint("value_digest"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+)
+
 # Backup codes, a row each and only as an HMAC (Logto stores them in clear): a code is spent
 # by ``UPDATE … WHERE used_at IS NULL``, so two parallel uses cannot both succeed.
 mfa_backup_codes = Table(

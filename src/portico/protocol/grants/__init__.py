@@ -38,4 +38,5 @@ def load_builtin() -> None:
         authorization_code,
         client_credentials,
         refresh_token,
+        token_exchange,
     )

@@ -25,6 +25,7 @@ from portico.web.api import (
     resources,
     roles,
     sign_in_exp,
+    token_exchange,
     user_mfa,
     users,
 )
@@ -65,6 +66,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         applications,
         users,
         user_mfa,
+        token_exchange,
         roles,
         resources,
         logs,
