@@ -29,6 +29,7 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
         "grant_types_supported": grants.supported(),
         "id_token_signing_alg_values_supported": [signing_alg],
         "pushed_authorization_request_endpoint": f"{issuer}/request",
+        "device_authorization_endpoint": f"{issuer}/device/auth",
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_pushed_authorization_requests": False,

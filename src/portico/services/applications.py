@@ -32,6 +32,7 @@ class AppType(StrEnum):
 
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 PUBLIC_TYPES = {AppType.NATIVE, AppType.SPA}
 SECRET_TYPES = {AppType.TRADITIONAL, AppType.M2M}
 
@@ -95,6 +96,8 @@ class Client:
     jwks_uri: str | None = None
     # RFC 8693, Logto's ``customClientMetadata.allowTokenExchange``.
     allow_token_exchange: bool = False
+    # RFC 8628, Logto's ``customClientMetadata.isDeviceFlow`` (Native applications only).
+    is_device_flow: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -102,7 +105,9 @@ class Client:
 
     @property
     def grant_types(self) -> frozenset[str]:
-        granted = grant_types_of(self.type)
+        """A device-flow application signs in through the device grant only (no redirect)."""
+        granted = frozenset({DEVICE_CODE, "refresh_token"}) if self.is_device_flow else (
+            grant_types_of(self.type))  # fmt: skip
         return granted | {TOKEN_EXCHANGE} if self.allow_token_exchange else granted
 
     def accepts_redirect_uri(self, uri: str) -> bool:
@@ -160,6 +165,7 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         jwks=oidc.get("jwks"),
         jwks_uri=oidc.get("jwksUri"),
         allow_token_exchange=custom.get("allowTokenExchange") is True and not app["is_third_party"],
+        is_device_flow=custom.get("isDeviceFlow") is True and app["type"] == AppType.NATIVE,
     )
 
 

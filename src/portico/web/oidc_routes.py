@@ -10,7 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from portico.protocol import client_auth, discovery, end_session, introspection, revocation
+from portico.protocol import (
+    client_auth,
+    device,
+    discovery,
+    end_session,
+    introspection,
+    revocation,
+)
 from portico.protocol import sessions as sessions_mod
 from portico.protocol.authorization import endpoint as authz
 from portico.protocol.authorization import par
@@ -19,6 +26,7 @@ from portico.protocol.errors import OAuthError, invalid_request
 from portico.protocol.token_endpoint import token as token_grant
 from portico.protocol.userinfo import bearer_token, userinfo
 from portico.services import audit
+from portico.services.applications import Client
 from portico.web import cors
 from portico.web.experience.sign_in import first_screen
 from portico.web.http import (
@@ -51,6 +59,29 @@ _TOKEN_TYPES = (
     ("refresh_token", "RefreshToken"),
     ("id_token", "IdToken"),
 )
+
+
+async def begin(
+    runtime: Runtime, request: Request, client: Client, auth_request: AuthorizationRequest
+) -> Response:
+    """A checked authorization request: answered at once when the browser's session
+    suffices, else a new interaction and the first page the user sees (sign-in or
+    consent). The device page starts a device's sign-in here too."""
+    provider = runtime.provider
+    assert provider is not None
+    session = await sessions_mod.find_session(provider, request.cookies.get(runtime.session_cookie))
+    decision = await authz.decide(provider, client, auth_request, session)
+    if isinstance(decision, authz.AuthorizationResponse):
+        return authorization_response(decision)
+    uid = await sessions_mod.start_interaction(
+        provider,
+        {"request": auth_request.to_payload(), "sidAtStart": session.sid if session else None},
+    )
+    response = redirect(
+        first_screen(auth_request) if isinstance(decision, authz.NeedsLogin) else "/consent"
+    )
+    runtime.set_cookie(response, runtime.interaction_cookie, uid, sessions_mod.INTERACTION_TTL)
+    return response
 
 
 def routes(runtime: Runtime) -> list[Route]:
@@ -173,6 +204,16 @@ def routes(runtime: Runtime) -> list[Route]:
         pushed = await par.push(provider(), client, params)
         return JSONResponse(pushed, status_code=201, headers=NO_STORE)
 
+    async def device_authorization(request: Request) -> Response:
+        """RFC 8628 §3.1: a device asks for its codes (a public client: ``client_id`` only)."""
+        params = await body_params(request)
+        client = await client_auth.authenticate(
+            provider(), request.headers.get("authorization"), params,
+            f"{provider().issuer}/device/auth",
+        )  # fmt: skip
+        answer = await device.authorize(provider(), client, params, runtime.settings.endpoint)
+        return JSONResponse(answer, headers=NO_STORE)
+
     async def authorize(request: Request) -> Response:
         """RFC 6749 §4.1.1; POST bodies are read as the query (OIDC Core §3.1.2.1); a
         ``request_uri`` from the PAR endpoint stands for the whole request (RFC 9126 §4)."""
@@ -188,21 +229,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return authorization_response(authz.error_response(provider(), exc.request, exc.error))
         except OAuthError as error:
             return error_page(error, t=await runtime.translator(request))
-        session = await sessions_mod.find_session(
-            provider(), request.cookies.get(runtime.session_cookie)
-        )
-        decision = await authz.decide(provider(), client, auth_request, session)
-        if isinstance(decision, authz.AuthorizationResponse):
-            return authorization_response(decision)
-        uid = await sessions_mod.start_interaction(
-            provider(),
-            {"request": auth_request.to_payload(), "sidAtStart": session.sid if session else None},
-        )
-        response = redirect(
-            first_screen(auth_request) if isinstance(decision, authz.NeedsLogin) else "/consent"
-        )
-        runtime.set_cookie(response, runtime.interaction_cookie, uid, sessions_mod.INTERACTION_TTL)
-        return response
+        return await begin(runtime, request, client, auth_request)
 
     async def resume(request: Request) -> Response:
         """Back from the sign-in or consent page: finish the authorization request."""
@@ -335,6 +362,9 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/oidc/token/revocation", json_endpoint(revoke), methods=["POST", "OPTIONS"]),
         Route("/oidc/token/introspection", json_endpoint(introspect), methods=["POST", "OPTIONS"]),
         Route("/oidc/request", json_endpoint(pushed_request), methods=["POST", "OPTIONS"]),
+        Route(
+            "/oidc/device/auth", json_endpoint(device_authorization), methods=["POST", "OPTIONS"]
+        ),
         Route("/oidc/auth", authorize, methods=["GET", "POST"]),
         Route("/oidc/auth/{uid}", resume, methods=["GET"]),
         Route("/oidc/session/end", logout, methods=["GET", "POST"]),

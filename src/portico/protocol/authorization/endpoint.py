@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from portico.ids import digest, opaque_token, standard_id
-from portico.protocol import acr, tokens
+from portico.protocol import acr, device, tokens
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.protocol.authorization.response import AuthorizationResponse, build
 from portico.protocol.errors import OAuthError
@@ -105,6 +105,10 @@ def consent_request(request: AuthorizationRequest) -> consents.Request:
 async def issue_code(
     provider: Provider, request: AuthorizationRequest, session: Session
 ) -> AuthorizationResponse:
+    if request.response_mode == device.DEVICE_MODE:  # a device's sign-in: no code, no client
+        approved = await device.decide(provider, request.extra.get("device", ""), session)
+        outcome = "approved" if approved else "expired"
+        return AuthorizationResponse(request.redirect_uri, "query", {"result": outcome})
     code = opaque_token()
     await provider.artifacts.save(
         tokens.AUTHORIZATION_CODE,

@@ -34,6 +34,7 @@ def supported() -> list[str]:
 
 def load_builtin() -> None:
     """Import the built-in grant modules so that they register themselves."""
+    from portico.protocol import device  # noqa: F401  (RFC 8628's grant lives with its endpoint)
     from portico.protocol.grants import (  # noqa: F401
         authorization_code,
         client_credentials,
