@@ -17,13 +17,13 @@ import httpx
 import pyotp
 import pytest
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet
 from joserfc.jws import JWSRegistry
 
 from tests.conftest import Api, App, User, lab_user, make_app
 from tests.lab import Lab, submit
 from tests.node_runtime import NODE_DIR, node_binary
-from tests.support import Browser, Server, query_of
+from tests.support import Browser, Server, csrf_of, query_of
 
 SCRIPT = NODE_DIR / "openid_client_flow.mjs"
 OIDC_SCOPE = "openid profile email offline_access"
@@ -322,3 +322,65 @@ def test_acr_values_step_up_reaches_openid_client(node: str, lab: Lab) -> None:
     claims = result["grant"]["claims"]
     assert claims["acr"] == "urn:portico:acr:mfa"
     assert claims["amr"] == ["pwd", "otp", "mfa"]
+
+
+def test_par_with_openid_client(
+    node: str, server: Server, web_app: App, user: User, browser: Browser
+) -> None:
+    """openid-client pushes its request (RFC 9126) and the browser carries only the
+    ``request_uri``; the code it gets back redeems as usual."""
+    start = ok_step(node, "par-url", **client_config(server, web_app), scope=OIDC_SCOPE,
+                    prompt="consent")  # fmt: skip
+    sent = query_of(start["url"])
+    assert set(sent) == {"client_id", "request_uri"}
+    assert sent["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    callback = browser.sign_in(start["url"], user.username, user.password)
+    result = ok_step(node, "callback", **client_config(server, web_app), callbackUrl=callback,
+                     codeVerifier=start["codeVerifier"], nonce=start["nonce"],
+                     state=start["state"], logoutState="bye")  # fmt: skip
+    assert result["grant"]["claims"]["sub"] == user.id
+
+
+def test_private_key_jwt_with_openid_client(
+    node: str, server: Server, admin: httpx.Client, api_resource: Api
+) -> None:
+    app = make_app(server, "MachineToMachine", roles=[api_resource.m2m_role])
+    key = ECKey.generate_key("P-256", parameters={"kid": "oc-1"})
+    registered = admin.patch(f"/applications/{app.id}", json={"oidcClientMetadata": {
+        "redirectUris": [], "postLogoutRedirectUris": [],
+        "tokenEndpointAuthMethod": "private_key_jwt",
+        "jwks": {"keys": [key.as_dict(private=False)]}}})  # fmt: skip
+    assert registered.status_code == 200, registered.text
+    result = ok_step(node, "private-key-jwt-cc", issuer=server.issuer, clientId=app.id,
+                     privateJwk=key.as_dict(private=True), resource=api_resource.indicator,
+                     scope="read")  # fmt: skip
+    assert result["scope"] == "read" and result["access_token"]
+
+
+def test_device_flow_with_openid_client(
+    node: str, server: Server, admin: httpx.Client, user: User, browser: Browser
+) -> None:
+    """openid-client starts a device authorization, the user confirms on the device page
+    and signs in, openid-client's polling gets the tokens (ID token validated by it)."""
+    created = admin.post("/applications", json={
+        "name": "CLI", "type": "Native",
+        "oidcClientMetadata": {"redirectUris": [], "postLogoutRedirectUris": []},
+        "customClientMetadata": {"isDeviceFlow": True}})  # fmt: skip
+    client_id = created.json()["id"]
+    config = {"issuer": server.issuer, "clientId": client_id, "clientSecret": ""}
+    started = ok_step(node, "device-start", **config, scope="openid offline_access")
+    response = started["response"]
+    assert started["server_metadata"]["device_authorization_endpoint"].endswith("/device/auth")
+    page = browser.get(f"/device?user_code={response['user_code']}")
+    checked = browser.client.post(f"{server.endpoint}/device", data={
+        "csrf_token": csrf_of(page.text), "user_code": response["user_code"]})  # fmt: skip
+    confirmed = browser.client.post(f"{server.endpoint}/device/confirm", data={
+        "csrf_token": csrf_of(checked.text), "user_code": response["user_code"],
+        "decision": "allow"})  # fmt: skip
+    assert confirmed.headers["location"].endswith("/sign-in")
+    sign_in = browser.get("/sign-in")
+    browser.follow_until_external(browser.client.post(f"{server.endpoint}/sign-in", data={
+        "csrf_token": csrf_of(sign_in.text), "identifier": user.username,
+        "password": user.password}))  # fmt: skip
+    polled = ok_step(node, "device-poll", **config, response=response)
+    assert polled["claims"]["sub"] == user.id and polled["has_refresh_token"]

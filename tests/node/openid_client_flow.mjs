@@ -17,9 +17,15 @@ async function readConfig() {
 
 // The issuer is http://localhost:<port>/oidc in tests, hence allowInsecureRequests.
 async function configure(cfg, auth = 'basic') {
-  const clientAuth = auth === 'post'
-    ? client.ClientSecretPost(cfg.clientSecret)
-    : client.ClientSecretBasic(cfg.clientSecret);
+  let clientAuth;
+  if (auth === 'none') clientAuth = client.None();
+  else if (auth === 'private_key_jwt') {
+    const key = await crypto.subtle.importKey(
+      'jwk', cfg.privateJwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'],
+    );
+    clientAuth = client.PrivateKeyJwt({ key, kid: cfg.privateJwk.kid });
+  } else if (auth === 'post') clientAuth = client.ClientSecretPost(cfg.clientSecret);
+  else clientAuth = client.ClientSecretBasic(cfg.clientSecret);
   return client.discovery(new URL(cfg.issuer), cfg.clientId, undefined, clientAuth, {
     execute: [client.allowInsecureRequests],
     timeout: 30,
@@ -66,6 +72,52 @@ const steps = {
       has_refresh_token: tokens.refresh_token !== undefined,
       has_id_token: tokens.id_token !== undefined,
     };
+  },
+
+  // { privateJwk, resource, scope } -> client_credentials with private_key_jwt (RFC 7523).
+  async 'private-key-jwt-cc'(cfg) {
+    const config = await configure(cfg, 'private_key_jwt');
+    const tokens = await client.clientCredentialsGrant(
+      config, { resource: cfg.resource, scope: cfg.scope },
+    );
+    return { access_token: tokens.access_token, scope: tokens.scope };
+  },
+
+  // { scope } -> the device authorization response (RFC 8628), as openid-client reads it.
+  async 'device-start'(cfg) {
+    const config = await configure(cfg, 'none');
+    const response = await client.initiateDeviceAuthorization(config, { scope: cfg.scope });
+    return { response, server_metadata: config.serverMetadata() };
+  },
+
+  // { response } -> polls until the user decided; the token response and its claims.
+  async 'device-poll'(cfg) {
+    const config = await configure(cfg, 'none');
+    const tokens = await client.pollDeviceAuthorizationGrant(config, cfg.response);
+    return {
+      access_token: tokens.access_token,
+      has_refresh_token: tokens.refresh_token !== undefined,
+      claims: tokens.claims(),
+    };
+  },
+
+  // { redirectUri, scope } -> an authorization URL made with PAR (RFC 9126).
+  async 'par-url'(cfg) {
+    const config = await configure(cfg);
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const nonce = client.randomNonce();
+    const state = client.randomState();
+    const parameters = {
+      redirect_uri: cfg.redirectUri,
+      scope: cfg.scope,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      nonce,
+      state,
+    };
+    if (cfg.prompt) parameters.prompt = cfg.prompt;
+    const url = await client.buildAuthorizationUrlWithPAR(config, parameters);
+    return { url: url.href, codeVerifier, nonce, state };
   },
 
   // { redirectUri, scope, prompt? } -> the URL to open, and the checks to keep for later.
