@@ -39,6 +39,7 @@ def test_discovery_documents_issuer_and_endpoints(
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
         "urn:ietf:params:oauth:grant-type:token-exchange",
     }
     assert "urn:logto:scope:organizations" in doc["scopes_supported"]

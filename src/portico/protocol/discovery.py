@@ -56,6 +56,9 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
             "none",
             "private_key_jwt",
         ],
-        "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OpenID Connect Back-Channel and Front-Channel Logout 1.0 (``logout_propagation``).
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }

@@ -98,6 +98,14 @@ class Client:
     allow_token_exchange: bool = False
     # RFC 8628, Logto's ``customClientMetadata.isDeviceFlow`` (Native applications only).
     is_device_flow: bool = False
+    # OIDC Back-Channel Logout 1.0 §2.2 (Logto's names) and Front-Channel Logout 1.0 §2
+    # (Portico's; Logto has none).
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    frontchannel_logout_uri: str | None = None
+    frontchannel_logout_session_required: bool = False
+    # RFC 9101 §10.5: authorization requests only as a request object the client signed.
+    require_signed_request_object: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -130,6 +138,11 @@ class Client:
                     return "expired"
                 return None
         return "invalid"
+
+
+def _origin(uri: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(uri)
+    return parts.scheme, (parts.hostname or ""), parts.port
 
 
 def _without_loopback_port(uri: str) -> str | None:
@@ -166,6 +179,11 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         jwks_uri=oidc.get("jwksUri"),
         allow_token_exchange=custom.get("allowTokenExchange") is True and not app["is_third_party"],
         is_device_flow=custom.get("isDeviceFlow") is True and app["type"] == AppType.NATIVE,
+        backchannel_logout_uri=oidc.get("backchannelLogoutUri") or None,
+        backchannel_logout_session_required=oidc.get("backchannelLogoutSessionRequired") is True,
+        frontchannel_logout_uri=oidc.get("frontchannelLogoutUri") or None,
+        frontchannel_logout_session_required=oidc.get("frontchannelLogoutSessionRequired") is True,
+        require_signed_request_object=oidc.get("requireSignedRequestObject") is True,
     )
 
 
@@ -200,9 +218,15 @@ def build_oidc_metadata(app_type: AppType, metadata: dict[str, Any]) -> dict[str
     built = dict(metadata)
     for key in ("redirectUris", "postLogoutRedirectUris"):
         built[key] = [validate_redirect_uri(u, app_type) for u in metadata.get(key) or []]
-    backchannel = metadata.get("backchannelLogoutUri")
-    if backchannel is not None:
-        validate_redirect_uri(backchannel, AppType.TRADITIONAL)  # an http(s) URL, no fragment
+    for key in ("backchannelLogoutUri", "frontchannelLogoutUri"):
+        if metadata.get(key) is not None:  # an http(s) URL without fragment
+            validate_redirect_uri(metadata[key], AppType.TRADITIONAL)
+    front = metadata.get("frontchannelLogoutUri")
+    if front is not None and _origin(front) not in {_origin(u) for u in built["redirectUris"]}:
+        # Front-Channel Logout 1.0 §2: it is loaded in the user's browser as the application.
+        raise InvalidApplication(
+            "frontchannelLogoutUri must have the scheme, host and port of a redirect URI"
+        )
     logo = metadata.get("logoUri")
     if logo:  # shown on the consent page
         try:

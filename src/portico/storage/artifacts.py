@@ -134,18 +134,24 @@ class ArtifactStore:
             await self._write(conn, _INSERT, values)
 
     async def save_once(
-        self, kind: str, artifact_id: str, payload: dict[str, Any], ttl_seconds: int
+        self,
+        kind: str,
+        artifact_id: str,
+        payload: dict[str, Any],
+        ttl_seconds: int,
+        group: str | None = None,
     ) -> bool:
         """Store the artifact unless one with this id exists (expired or not): True for
         exactly one caller, on any number of processes (a replay cache: a client
-        assertion's or a DPoP proof's ``jti``)."""
+        assertion's or a DPoP proof's ``jti``). ``group``: kept in ``grant_id``, for
+        :meth:`take_group`."""
         values = {
             "tenant_id": self._tenant_id,
             "model_name": kind,
             "id": artifact_id,
             "payload": payload,
             "expires_at": now_ms() + ttl_seconds * 1000,
-            "grant_id": None,
+            "grant_id": group,
         }
         async with self._engine.begin() as conn:
             dialect = conn.dialect.name
@@ -225,6 +231,20 @@ class ArtifactStore:
         self, kind: str, artifact_id: str, conn: AsyncConnection | None = None
     ) -> None:
         await self._write(conn, _DESTROY, {"p_kind": kind, "p_id": artifact_id})
+
+    async def take_group(self, kind: str, group: str) -> list[Artifact]:
+        """Delete and return the unexpired artifacts of ``kind`` saved with ``grant_id=group``
+        (the applications a browser session signed in to, taken once at its logout): one
+        ``DELETE ... RETURNING``, so two logouts racing cannot both take a row."""
+        statement = (
+            delete(t)
+            .where(t.c.model_name == kind, t.c.grant_id == group, t.c.tenant_id == self._tenant_id)
+            .returning(t.c.id, t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id)
+        )
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(statement)).all()
+        now = now_ms()
+        return [_artifact(row.id, row._mapping) for row in rows if row.expires_at > now]
 
     async def revoke_grant(self, grant_id: str) -> int:
         """Delete everything issued under a grant (code replay, refresh reuse, revocation).

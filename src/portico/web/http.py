@@ -106,6 +106,16 @@ def form_target_csp(*targets: str | None) -> dict[str, str]:
     }
 
 
+def frontchannel_csp(frame_origins: str) -> str:
+    """The signed-out page of Front-Channel Logout: its script, and iframes of the
+    applications' origins (each clears its session there)."""
+    from portico.web.security_headers import DEFAULT_CSP
+
+    return DEFAULT_CSP.replace("script-src 'none'", "script-src 'self'").replace(
+        "default-src 'self';", f"default-src 'self'; frame-src {frame_origins};"
+    )
+
+
 def error_page(
     error: OAuthError, status: int | None = None, t: Translate | None = None
 ) -> HTMLResponse:

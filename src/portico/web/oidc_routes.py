@@ -16,6 +16,7 @@ from portico.protocol import (
     discovery,
     end_session,
     introspection,
+    logout_propagation,
     revocation,
 )
 from portico.protocol import sessions as sessions_mod
@@ -35,6 +36,7 @@ from portico.web.http import (
     body_params,
     error_page,
     form_target_csp,
+    frontchannel_csp,
     oauth_error,
     page,
     query_params,
@@ -282,7 +284,7 @@ def routes(runtime: Runtime) -> list[Route]:
         session = await sessions_mod.find_session(provider(), handle)
         hint = logout_request.hint_claims
         if session is None or (hint is not None and hint.get("sub") == session.account_id):
-            return await _finish_logout(handle, logout_request, ended=True)
+            return await _finish_logout(request, handle, logout_request, ended=True)
         hidden = {
             k: v
             for k, v in {
@@ -311,20 +313,57 @@ def routes(runtime: Runtime) -> list[Route]:
             logout_request = await end_session.parse(provider(), params)
         except OAuthError as error:
             return error_page(error, t=await runtime.translator(request))
-        return await _finish_logout(handle, logout_request, ended=(params.get("logout") == ["yes"]))
+        ended = params.get("logout") == ["yes"]
+        return await _finish_logout(request, handle, logout_request, ended=ended)
 
     async def _finish_logout(
-        handle: str | None, logout_request: end_session.LogoutRequest, *, ended: bool
+        request: Request,
+        handle: str | None,
+        logout_request: end_session.LogoutRequest,
+        *,
+        ended: bool,
     ) -> Response:
-        if ended:
-            await sessions_mod.end_session(provider(), handle)
+        """End the session; the applications it signed in to are told (back-channel after
+        the answer, front-channel in iframes of a page that then goes on)."""
         location = logout_request.redirect_location() or "/oidc/session/end/success"
-        response = redirect(location)
+        notice = None
+        if ended:
+            session = await sessions_mod.find_session(provider(), handle)
+            if session is not None:
+                notice = await logout_propagation.take_notice(provider(), session)
+            await sessions_mod.end_session(provider(), handle)
+        if notice is not None and notice.backchannel:
+            runtime.spawn(logout_propagation.deliver(provider(), notice, _logout_failed))
+        urls = notice.frontchannel_urls(provider().issuer) if notice else []
+        if urls:
+            assert notice is not None
+            frames = " ".join(notice.frontchannel_origins())
+            response: Response = page(
+                "logout_frontchannel.html",
+                t=await runtime.translator(request),
+                headers={"Content-Security-Policy": frontchannel_csp(frames)},
+                frontchannel_urls=urls,
+                next_url=location,
+            )
+        else:
+            response = redirect(location)
         if ended:
             response.delete_cookie(
                 runtime.session_cookie, path="/", secure=runtime.settings.secure_cookies
             )
         return response
+
+    async def _logout_failed(client: Client, reason: str) -> None:
+        if runtime.audit is not None:
+            runtime.audit.add(
+                audit.entry(
+                    provider().tenant_id,
+                    "BackchannelLogout",
+                    result=audit.LogResult.ERROR,
+                    application_id=client.id,
+                    error={"code": "backchannel_logout_failed", "message": reason},
+                )
+            )
 
     async def logout_success(request: Request) -> Response:
         return page("logout_success.html", t=await runtime.translator(request))

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from portico.ids import digest, opaque_token, standard_id
-from portico.protocol import acr, device, tokens
+from portico.protocol import acr, device, logout_propagation, tokens
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.protocol.authorization.response import AuthorizationResponse, build
 from portico.protocol.errors import OAuthError
@@ -75,7 +75,7 @@ async def decide(
             error = OAuthError("consent_required", "end-user consent is required")
             return error_response(provider, request, error)
         return NeedsConsent()
-    return await issue_code(provider, request, session)
+    return await issue_code(provider, client, request, session)
 
 
 async def consent_required(
@@ -103,8 +103,11 @@ def consent_request(request: AuthorizationRequest) -> consents.Request:
 
 
 async def issue_code(
-    provider: Provider, request: AuthorizationRequest, session: Session
+    provider: Provider, client: Client, request: AuthorizationRequest, session: Session
 ) -> AuthorizationResponse:
+    """A code (or a device's approval); ``session`` remembered for the client's logout
+    notices (``logout_propagation``)."""
+    await logout_propagation.remember(provider, session, client)
     if request.response_mode == device.DEVICE_MODE:  # a device's sign-in: no code, no client
         approved = await device.decide(provider, request.extra.get("device", ""), session)
         outcome = "approved" if approved else "expired"

@@ -22,6 +22,11 @@ class OidcClientMetadata(Body):
     postLogoutRedirectUris: list[str] = Field(max_length=100)
     backchannelLogoutUri: str | None = Field(None, max_length=2048)
     backchannelLogoutSessionRequired: bool | None = None
+    # OIDC Front-Channel Logout 1.0 §2 (Portico; Logto has none).
+    frontchannelLogoutUri: str | None = Field(None, max_length=2048)
+    frontchannelLogoutSessionRequired: bool | None = None
+    # RFC 9101 §10.5 (Portico; Logto has no request objects).
+    requireSignedRequestObject: bool | None = None
     logoUri: str | None = Field(None, max_length=2048)
     # RFC 9126 §5 ``require_pushed_authorization_requests`` (Portico; Logto has no such key).
     requirePushedAuthorizationRequests: bool | None = None
