@@ -384,3 +384,34 @@ def test_device_flow_with_openid_client(
         "password": user.password}))  # fmt: skip
     polled = ok_step(node, "device-poll", **config, response=response)
     assert polled["claims"]["sub"] == user.id and polled["has_refresh_token"]
+
+
+@pytest.mark.parametrize("pushed", [False, True], ids=["by-value", "pushed"])
+def test_jar_with_openid_client(
+    node: str, server: Server, admin: httpx.Client, user: User, browser: Browser, pushed: bool
+) -> None:
+    """openid-client signs its request as a request object (RFC 9101) with the client's key,
+    sent in the URL or pushed (RFC 9126); the code redeems with private_key_jwt, and the ID
+    token (validated by openid-client) carries the nonce from inside the object."""
+    app = make_app(server, "Traditional")
+    key = ECKey.generate_key("P-256", parameters={"kid": "jar-oc"})
+    registered = admin.patch(f"/applications/{app.id}", json={"oidcClientMetadata": {
+        "redirectUris": [app.redirect_uri], "postLogoutRedirectUris": [],
+        "tokenEndpointAuthMethod": "private_key_jwt",
+        "jwks": {"keys": [key.as_dict(private=False)]}}})  # fmt: skip
+    assert registered.status_code == 200, registered.text
+    config = {"issuer": server.issuer, "clientId": app.id, "redirectUri": app.redirect_uri,
+              "privateJwk": key.as_dict(private=True)}  # fmt: skip
+    start = ok_step(node, "jar-url", **config, scope="openid profile", pushed=pushed)
+    sent = query_of(start["url"])
+    assert set(sent) == {"client_id", "request_uri" if pushed else "request"}
+    if not pushed:
+        header = jwt.decode(sent["request"], KeySet([key]), algorithms=["ES256"]).header
+        assert header["typ"] == "oauth-authz-req+jwt"
+    callback = browser.sign_in(start["url"], user.username, user.password)
+    assert query_of(callback)["state"] == start["state"]
+    result = ok_step(node, "callback", **config, callbackUrl=callback,
+                     codeVerifier=start["codeVerifier"], nonce=start["nonce"],
+                     state=start["state"], stopAfterGrant=True)  # fmt: skip
+    assert result["grant"]["claims"]["sub"] == user.id
+    assert result["grant"]["claims"]["nonce"] == start["nonce"]

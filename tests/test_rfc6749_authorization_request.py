@@ -108,7 +108,7 @@ def test_oidc_6_request_objects_are_refused_not_ignored(
 ) -> None:
     """Acting as if ``request`` were absent would answer a request other than the client's."""
     for name, value, error in (
-        ("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.", "request_not_supported"),
+        ("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.", "invalid_request_object"),
         ("request_uri", "https://client.example/request.jwt", "request_uri_not_supported"),
         ("registration", '{"logo_uri": "https://x"}', "registration_not_supported"),
     ):

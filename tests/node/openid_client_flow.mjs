@@ -20,16 +20,21 @@ async function configure(cfg, auth = 'basic') {
   let clientAuth;
   if (auth === 'none') clientAuth = client.None();
   else if (auth === 'private_key_jwt') {
-    const key = await crypto.subtle.importKey(
-      'jwk', cfg.privateJwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'],
-    );
-    clientAuth = client.PrivateKeyJwt({ key, kid: cfg.privateJwk.kid });
+    clientAuth = client.PrivateKeyJwt(await privateKey(cfg));
   } else if (auth === 'post') clientAuth = client.ClientSecretPost(cfg.clientSecret);
   else clientAuth = client.ClientSecretBasic(cfg.clientSecret);
   return client.discovery(new URL(cfg.issuer), cfg.clientId, undefined, clientAuth, {
     execute: [client.allowInsecureRequests],
     timeout: 30,
   });
+}
+
+// The client's EC P-256 private key ({ privateJwk }), for assertions and request objects.
+async function privateKey(cfg) {
+  const key = await crypto.subtle.importKey(
+    'jwk', cfg.privateJwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'],
+  );
+  return { key, kid: cfg.privateJwk.kid };
 }
 
 // A thrown error as JSON: openid-client's ResponseBodyError carries the OAuth error.
@@ -120,6 +125,27 @@ const steps = {
     return { url: url.href, codeVerifier, nonce, state };
   },
 
+  // { privateJwk, redirectUri, scope, pushed? } -> an authorization URL whose parameters are
+  // a request object signed with the client's key (RFC 9101); with `pushed`, that object is
+  // sent to the PAR endpoint (RFC 9126) and the URL carries only its request_uri.
+  async 'jar-url'(cfg) {
+    const config = await configure(cfg, 'private_key_jwt');
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const nonce = client.randomNonce();
+    const state = client.randomState();
+    const parameters = {
+      redirect_uri: cfg.redirectUri,
+      scope: cfg.scope,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      nonce,
+      state,
+    };
+    let url = await client.buildAuthorizationUrlWithJAR(config, parameters, await privateKey(cfg));
+    if (cfg.pushed) url = await client.buildAuthorizationUrlWithPAR(config, url.searchParams);
+    return { url: url.href, codeVerifier, nonce, state };
+  },
+
   // { redirectUri, scope, prompt? } -> the URL to open, and the checks to keep for later.
   async 'authorize-url'(cfg) {
     const config = await configure(cfg);
@@ -147,10 +173,11 @@ const steps = {
     };
   },
 
-  // { callbackUrl, codeVerifier, nonce, state, postLogoutRedirectUri } -> everything after
-  // the authorization response: grant, userinfo, refresh, introspection, revocation, logout.
+  // { callbackUrl, codeVerifier, nonce, state, postLogoutRedirectUri, privateJwk? } ->
+  // everything after the authorization response: grant, userinfo, refresh, introspection,
+  // revocation, logout. With `privateJwk` the client authenticates with private_key_jwt.
   async callback(cfg) {
-    const config = await configure(cfg);
+    const config = await configure(cfg, cfg.privateJwk ? 'private_key_jwt' : 'basic');
     const result = {};
     const tokens = await client.authorizationCodeGrant(config, new URL(cfg.callbackUrl), {
       pkceCodeVerifier: cfg.codeVerifier,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portico.protocol import acr, grants
+from portico.protocol import acr, dpop, grants
 from portico.protocol.claims import CLAIMS_SUPPORTED, OIDC_SCOPES
 from portico.protocol.client_assertion import ALGORITHMS as ASSERTION_ALGORITHMS
 
@@ -30,7 +30,6 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": [signing_alg],
         "pushed_authorization_request_endpoint": f"{issuer}/request",
         "device_authorization_endpoint": f"{issuer}/device/auth",
-        "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_pushed_authorization_requests": False,
         "response_modes_supported": ["form_post", "query"],
@@ -56,6 +55,10 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
             "none",
             "private_key_jwt",
         ],
+        # RFC 9101: request objects by value, signed with the client's keys.
+        "request_parameter_supported": True,
+        "request_object_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),  # RFC 9449 §5.1
         # OpenID Connect Back-Channel and Front-Channel Logout 1.0 (``logout_propagation``).
         "frontchannel_logout_supported": True,
         "frontchannel_logout_session_supported": True,

@@ -30,6 +30,12 @@ async def introspect(provider: Provider, client: Client, params: Params) -> dict
         payload = stored.payload
         if client.is_public and payload["clientId"] != client.id:
             return INACTIVE
+        extra = payload.get("extra") or {}
+        token_type = "DPoP" if "cnf" in extra else "Bearer"
+        if kind == tokens.REFRESH_TOKEN:
+            token_type = "refresh_token"
+            if payload.get("jkt"):  # RFC 9449 §6.2: the key a public client's token is bound to
+                extra = {**extra, "cnf": {"jkt": payload["jkt"]}}
         return {
             "active": True,
             "client_id": payload["clientId"],
@@ -38,8 +44,9 @@ async def introspect(provider: Provider, client: Client, params: Params) -> dict
             "iat": int(payload["iat"]) // (1000 if kind == tokens.REFRESH_TOKEN else 1),
             "exp": stored.expires_at // 1000,
             "iss": provider.issuer,
-            "token_type": "refresh_token" if kind == tokens.REFRESH_TOKEN else "Bearer",
-            **(payload.get("extra") or {}),  # ``act`` of an exchanged token (RFC 8693 §4.1)
+            "token_type": token_type,
+            # ``act`` of an exchanged token (RFC 8693 §4.1), ``cnf`` of a DPoP-bound one
+            **extra,
         }
     return INACTIVE
 
@@ -52,4 +59,5 @@ async def _introspect_jwt(provider: Provider, client: Client, token: str) -> dic
         or (client.is_public and claims.get("client_id") != client.id)
     ):
         return INACTIVE
-    return {"active": True, **claims, "token_type": "Bearer"}
+    token_type = "DPoP" if "cnf" in claims else "Bearer"  # RFC 9449 §6.2
+    return {"active": True, **claims, "token_type": token_type}

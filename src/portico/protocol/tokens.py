@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from portico.ids import digest, opaque_token
+from portico.protocol import dpop
 from portico.protocol.provider import Provider
 from portico.services.rbac import MAX_ACCESS_TOKEN_TTL
 
@@ -101,6 +102,9 @@ async def jwt_access_token(
         "aud": audience,
         **(extra or {}),
     }
+    cnf = dpop.confirmation()  # RFC 9449 §6.1: bound to the client's DPoP key
+    if cnf:
+        payload["cnf"] = cnf
     return IssuedToken(await provider.sign(payload, typ="at+jwt"), ttl, scope)
 
 
@@ -157,6 +161,9 @@ async def opaque_access_token(
     with it (``act`` of an exchanged token), shown by introspection."""
     value = opaque_token()
     scope = " ".join(scopes)
+    cnf = dpop.confirmation()  # RFC 9449 §6.2: introspection and userinfo show and check it
+    if cnf:
+        extra = {**(extra or {}), "cnf": cnf}
     payload = {"accountId": account_id, "clientId": client_id, "scope": scope,
                "iat": int(time.time()), **({"extra": extra} if extra else {})}  # fmt: skip
     await provider.artifacts.save(ACCESS_TOKEN, digest(value), payload, ttl, grant_id)
@@ -170,6 +177,11 @@ async def refresh_token(
     ttl: int,
     expires_at: int | None = None,
 ) -> str:
+    """``payload["jkt"]``: the DPoP key a public client's refresh token is bound to (RFC 9449
+    §5), set when minted under a binding and kept through rotation."""
+    bound = dpop.current()
+    if bound is not None and bound.bind_refresh:
+        payload = {**payload, "jkt": bound.jkt}
     value = opaque_token()
     await provider.artifacts.save(
         REFRESH_TOKEN, digest(value), payload, ttl, grant_id, expires_at=expires_at

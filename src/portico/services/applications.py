@@ -104,6 +104,8 @@ class Client:
     backchannel_logout_session_required: bool = False
     frontchannel_logout_uri: str | None = None
     frontchannel_logout_session_required: bool = False
+    # RFC 9449 §5.2 ``dpop_bound_access_tokens``: every token request carries a DPoP proof.
+    dpop_bound_access_tokens: bool = False
     # RFC 9101 §10.5: authorization requests only as a request object the client signed.
     require_signed_request_object: bool = False
 
@@ -184,6 +186,7 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         frontchannel_logout_uri=oidc.get("frontchannelLogoutUri") or None,
         frontchannel_logout_session_required=oidc.get("frontchannelLogoutSessionRequired") is True,
         require_signed_request_object=oidc.get("requireSignedRequestObject") is True,
+        dpop_bound_access_tokens=oidc.get("dpopBoundAccessTokens") is True,
     )
 
 

@@ -47,7 +47,12 @@ async def cors_headers(runtime: Runtime, request: Request) -> dict[str, str]:
     if request.url.path.startswith(PUBLIC_PATHS):
         return {"Access-Control-Allow-Origin": "*"}
     if origin in await allowed_origins(runtime):
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        # RFC 9449 §8: a browser client reads the server's nonce from ``DPoP-Nonce``.
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Vary": "Origin",
+            "Access-Control-Expose-Headers": "DPoP-Nonce, WWW-Authenticate",
+        }
     return {}
 
 
@@ -57,7 +62,7 @@ async def preflight(runtime: Runtime, request: Request) -> Response:
         headers.update(
             {
                 "Access-Control-Allow-Methods": "GET, POST",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, DPoP",
                 "Access-Control-Max-Age": "600",
             }
         )

@@ -14,6 +14,7 @@ from portico.protocol import (
     client_auth,
     device,
     discovery,
+    dpop,
     end_session,
     introspection,
     logout_propagation,
@@ -25,7 +26,7 @@ from portico.protocol.authorization import par
 from portico.protocol.authorization.request import AuthorizationRequest, RedirectError, parse
 from portico.protocol.errors import OAuthError, invalid_request
 from portico.protocol.token_endpoint import token as token_grant
-from portico.protocol.userinfo import bearer_token, userinfo
+from portico.protocol.userinfo import Presented, bearer_token, dpop_token, userinfo
 from portico.services import audit
 from portico.services.applications import Client
 from portico.web import cors
@@ -138,12 +139,18 @@ def routes(runtime: Runtime) -> list[Route]:
         params = await body_params(request)
         with audit.collecting() as facts:
             try:
-                result = await token_grant(provider(), request.headers.get("authorization"), params)
+                proof = dpop.single_header(request.headers.getlist("dpop"))
+                result = await token_grant(
+                    provider(), request.headers.get("authorization"), params, proof
+                )
             except OAuthError as error:
                 _record_exchange(request, params, facts, error)
                 raise
         _record_exchange(request, params, facts, None, result)
-        return JSONResponse(result, headers=NO_STORE)
+        headers = NO_STORE
+        if proof is not None:  # RFC 9449 §8.2: a fresh nonce for the client's next proof
+            headers = {**NO_STORE, "DPoP-Nonce": await dpop.nonce(provider())}
+        return JSONResponse(result, headers=headers)
 
     def _record_exchange(
         request: Request,
@@ -173,10 +180,19 @@ def routes(runtime: Runtime) -> list[Route]:
         )
 
     async def me(request: Request) -> Response:
-        token_value = bearer_token(request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        dpop_value = dpop_token(authorization)
+        token_value = dpop_value or bearer_token(authorization)
         if token_value is None and request.method == "POST":
             token_value = (await body_params(request)).get("access_token", [None])[0]
-        return JSONResponse(await userinfo(provider(), token_value), headers=NO_STORE)
+        presented = Presented(
+            token_value,
+            dpop_proof=dpop.single_header(request.headers.getlist("dpop")),
+            scheme_dpop=dpop_value is not None,
+            method=request.method,
+            url=f"{provider().issuer}/me",
+        )
+        return JSONResponse(await userinfo(provider(), presented), headers=NO_STORE)
 
     async def revoke(request: Request) -> Response:
         params = await body_params(request)
@@ -203,7 +219,14 @@ def routes(runtime: Runtime) -> list[Route]:
         client = await client_auth.authenticate(
             provider(), request.headers.get("authorization"), params, f"{provider().issuer}/request"
         )
-        pushed = await par.push(provider(), client, params)
+        proof = dpop.single_header(request.headers.getlist("dpop"))
+        pushed = await par.push(provider(), client, params, proof)
+        if proof is not None:  # RFC 9449 §8.2
+            return JSONResponse(
+                pushed,
+                status_code=201,
+                headers={**NO_STORE, "DPoP-Nonce": await dpop.nonce(provider())},
+            )
         return JSONResponse(pushed, status_code=201, headers=NO_STORE)
 
     async def device_authorization(request: Request) -> Response:

@@ -18,7 +18,6 @@ from portico.coherence import (
     APPLICATIONS,
     CONNECTORS,
     CUSTOM_PHRASES,
-    KEYS,
     SIGN_IN_EXPERIENCE,
     Coherence,
     installation_channel,
@@ -69,7 +68,6 @@ class Runtime:
     coherence: Coherence = field(default_factory=Coherence)
     cors_origins: TTLCache[str, frozenset[str]] | None = None
     audit: AuditBuffer | None = None
-    _cookie_keys: TTLCache[str, CookieKeys] | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
@@ -90,10 +88,6 @@ class Runtime:
         self.provider = await Provider.open(
             self.engine, DEFAULT_TENANT, self.settings.endpoint, self.coherence
         )
-        # The cookie-key ring is configuration like the signing keys: the ``keys`` topic,
-        # re-read everywhere within 0.5 s of a rotation (at once with Redis).
-        self._cookie_keys = self.coherence.cache(KEYS, max_entries=1)
-        await self.cookie_keys()  # no keys: fail at start, not at the first code
         async with self.engine.connect() as conn:
             stable = await cookie_keys.sentinel_key(conn, DEFAULT_TENANT)
         self.experiences = SignInExperiences(self.engine, self.coherence.cache(SIGN_IN_EXPERIENCE))
@@ -139,16 +133,8 @@ class Runtime:
 
     async def cookie_keys(self) -> CookieKeys:
         """The tenant's cookie keys as they are now (newest signs, all verify)."""
-        assert self.engine is not None and self._cookie_keys is not None
-        engine = self.engine
-
-        async def load(_: str) -> CookieKeys:
-            async with engine.connect() as conn:
-                return await cookie_keys.load(conn, DEFAULT_TENANT)
-
-        ring = await self._cookie_keys.get("cookie", load)
-        assert ring is not None
-        return ring
+        assert self.provider is not None
+        return await self.provider.cookie_keys()
 
     async def mac(self, purpose: str, value: str) -> str:
         """A keyed tag binding ``value`` to ``purpose`` (CSRF tokens derived from sessions),

@@ -128,6 +128,7 @@ async def issue_code(
             "sid": session.sid,
             "amr": list(session.amr),
             "acr": acr.acr_for(request.acr_values, session.amr),
+            "dpopJkt": request.dpop_jkt,
         },
         CODE_TTL,
         grant_id=standard_id(),

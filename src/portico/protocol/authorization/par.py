@@ -7,6 +7,10 @@ The pushed request is checked as any authorization request would be, stored (its
 the key, as every artifact), and taken out once by ``/oidc/auth``; a client that requires
 PAR (``oidcClientMetadata.requirePushedAuthorizationRequests``) may not send its requests any
 other way.
+
+A push may carry a signed request object (``request``, RFC 9126 §3, RFC 9101): the pushed
+request is then the object's contents, checked as at ``/oidc/auth``, and counts as signed
+for a client that requires signed request objects.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from portico.ids import digest, opaque_token
+from portico.protocol import dpop
 from portico.protocol.authorization.request import (
     AuthorizationRequest,
     RedirectError,
+    check_request_object_alone,
     parse,
 )
 from portico.protocol.errors import OAuthError, invalid_request
@@ -29,9 +35,14 @@ URN = "urn:ietf:params:oauth:request_uri:"
 TTL = 60  # RFC 9126 §2.2: short-lived
 
 
-async def push(provider: Provider, client: Client, params: Params) -> dict[str, Any]:
+async def push(
+    provider: Provider, client: Client, params: Params, dpop_proof: str | None = None
+) -> dict[str, Any]:
     """RFC 9126 §2.1-2.2: the request checked and kept; ``{request_uri, expires_in}``. A
-    problem with the request itself is answered here, as JSON (no redirect)."""
+    problem with the request itself is answered here, as JSON (no redirect).
+
+    ``dpop_proof`` (RFC 9449 §10.1): a DPoP proof at the PAR endpoint binds the code to its
+    key, as ``dpop_jkt`` would (both: they must name the same key)."""
     if single(params, "request_uri") is not None:
         raise invalid_request("'request_uri' parameter must not be used at the PAR endpoint")
     given = single(params, "client_id")
@@ -41,6 +52,14 @@ async def push(provider: Provider, client: Client, params: Params) -> dict[str, 
         _, request = await parse(provider, {**params, "client_id": [client.id]}, pushed=True)
     except RedirectError as error:
         raise error.error from None
+    if dpop_proof is not None:
+        proof = await dpop.check(
+            provider, dpop_proof, method="POST", url=f"{provider.issuer}/request",
+            require_nonce=True,
+        )  # fmt: skip
+        if request.dpop_jkt is not None and request.dpop_jkt != proof.jkt:
+            raise dpop.invalid_proof("dpop_jkt does not match the DPoP proof's key")
+        request.dpop_jkt = proof.jkt
     key = opaque_token()
     await provider.artifacts.save(PUSHED, digest(key), request.to_payload(), TTL)
     return {"request_uri": URN + key, "expires_in": TTL}
@@ -54,7 +73,9 @@ def is_pushed(params: Params) -> bool:
 
 async def pull(provider: Provider, params: Params) -> tuple[Client, AuthorizationRequest]:
     """RFC 9126 §4: the pushed request a ``request_uri`` names, taken out once; the
-    ``client_id`` sent with it must be the one that pushed it."""
+    ``client_id`` sent with it must be the one that pushed it. A pushed request made before
+    the client came to require signed request objects is refused if it was not one."""
+    check_request_object_alone(params)
     uri = single(params, "request_uri") or ""
     client_id = single(params, "client_id")
     if not client_id:
@@ -75,4 +96,7 @@ async def pull(provider: Provider, params: Params) -> tuple[Client, Authorizatio
     request = AuthorizationRequest.from_payload(stored)
     if request.client_id != client.id:
         raise invalid_request("request_uri was pushed by another client")
+    if client.require_signed_request_object and not request.signed:
+        raise invalid_request("this client must send its authorization requests as a signed "
+                              "request object (request)")  # fmt: skip
     return client, request

@@ -3,6 +3,16 @@
 The first two checks (client, redirect URI) fail without redirecting: an unknown client or an
 unregistered redirect URI gets an error page (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2). Every
 later check fails by redirecting the error to the client, with ``state`` and ``iss``.
+
+A signed request object (``request``, RFC 9101) is verified right after the client and then
+*is* the request: RFC 9101 §6.3 semantics, only the parameters inside it are used and every
+outer one but ``client_id`` is ignored, ``response_type`` and ``scope`` included (OpenID
+Connect Core §6.1 would have them repeated outside and compared; this server neither
+requires nor reads them, so nothing outside the signature can change the request). An
+object that fails is answered like any request whose client is known: at the outer
+``redirect_uri`` if it is one of the client's, else on an error page; never at a
+``redirect_uri`` inside it, which is not trusted before the object is. Once it passes, the
+usual checks run on its contents.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from portico.protocol import acr, pkce
+from portico.protocol import acr, pkce, request_object
 from portico.protocol.errors import OAuthError, invalid_request, invalid_target
 from portico.protocol.params import Params, resources, scope_set, single
 from portico.protocol.provider import Provider
@@ -63,6 +73,10 @@ class AuthorizationRequest:
     resources: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)
     acr_values: list[str] = field(default_factory=list)
+    # Sent as a signed request object (RFC 9101), directly or in a pushed request.
+    signed: bool = False
+    # RFC 9449 §10: the code is redeemed only with a DPoP proof of this key.
+    dpop_jkt: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,13 +119,31 @@ def check_response_mode(request: AuthorizationRequest, params: Params) -> None:
 
 
 # OIDC Core §6 and §7.2.1: parameters that change what the request means. Going on without
-# them would act on a request other than the one the client sent (its signed request object,
-# say), so each is refused with its own error until it is supported.
+# them would act on a request other than the one the client sent (a request object fetched
+# from the client, say), so each is refused with its own error until it is supported.
 UNSUPPORTED_PARAMETERS = {
-    "request": "request_not_supported",
     "request_uri": "request_uri_not_supported",  # by reference (RFC 9101); PAR's are taken
     "registration": "registration_not_supported",
 }
+
+
+def check_request_object_alone(params: Params) -> None:
+    """RFC 9101 §5: a request object is passed by value or by reference, not both."""
+    if params.get("request") and params.get("request_uri"):
+        raise invalid_request("request and request_uri parameters MUST NOT be used together")
+
+
+async def check_request_object(provider: Provider, client: Client, params: Params) -> Params:
+    """RFC 9101 §6.3: the object's parameters in place of the outer ones; RFC 9101 §10.5: a
+    client registered with ``requireSignedRequestObject`` sends nothing else (a pushed
+    request carrying one counts, ``par.pull`` checks that)."""
+    check_request_object_alone(params)
+    if "request" in params:
+        return await request_object.verify(provider, client, params)
+    if client.require_signed_request_object:
+        raise invalid_request("this client must send its authorization requests as a signed "
+                              "request object (request)")  # fmt: skip
+    return params
 
 
 def check_unsupported(params: Params) -> None:
@@ -191,6 +223,17 @@ def check_acr_values(request: AuthorizationRequest, params: Params) -> None:
     request.acr_values = [v for v in scope_set(value) if v in acr.SUPPORTED]
 
 
+_THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url SHA-256 (RFC 7638)
+
+
+def check_dpop_jkt(request: AuthorizationRequest, params: Params) -> None:
+    """RFC 9449 §10: ``dpop_jkt``, the thumbprint of the key the client will prove."""
+    value = single(params, "dpop_jkt")
+    if value is not None and not _THUMBPRINT.match(value):
+        raise invalid_request("'dpop_jkt' must be a base64url SHA-256 JWK thumbprint")
+    request.dpop_jkt = value
+
+
 def check_optional_strings(request: AuthorizationRequest, params: Params) -> None:
     for name in ("nonce", "login_hint", "ui_locales"):
         value = single(params, name)
@@ -198,6 +241,18 @@ def check_optional_strings(request: AuthorizationRequest, params: Params) -> Non
             raise invalid_request(f"'{name}' is too long")
         setattr(request, name, value)
     request.extra = {k: v for k in EXTRA_PARAMS if (v := single(params, k)) is not None}
+
+
+def outer_redirect(client: Client, params: Params, error: OAuthError) -> Exception:
+    """Where an error found before the request object was trusted goes (RFC 6749 §4.1.2.1):
+    to the outer ``redirect_uri`` with the outer ``state`` when the client registered it."""
+    try:
+        redirect_uri = check_redirect_uri(client, params)
+        request = AuthorizationRequest(client.id, redirect_uri, state=single(params, "state"))
+        check_response_mode(request, params)
+    except OAuthError:
+        return error
+    return RedirectError(request, error)
 
 
 async def parse(
@@ -208,8 +263,13 @@ async def parse(
     client = await check_client(provider, params)
     if client.require_pushed_authorization_requests and not pushed:
         raise invalid_request("this client must push its authorization requests (PAR)")
+    signed = "request" in params
+    try:
+        params = await check_request_object(provider, client, params)
+    except OAuthError as error:
+        raise outer_redirect(client, params, error) from None
     redirect_uri = check_redirect_uri(client, params)
-    request = AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri)
+    request = AuthorizationRequest(client_id=client.id, redirect_uri=redirect_uri, signed=signed)
     try:
         request.state = single(params, "state")
         check_response_mode(request, params)
@@ -221,6 +281,7 @@ async def parse(
         await check_resources(provider, request, params)
         check_max_age(request, params)
         check_acr_values(request, params)
+        check_dpop_jkt(request, params)
         check_optional_strings(request, params)
     except OAuthError as error:
         raise RedirectError(request, error) from None

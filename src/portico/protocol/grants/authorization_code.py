@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from portico.ids import digest
-from portico.protocol import pkce, tokens
+from portico.protocol import dpop, pkce, tokens
 from portico.protocol.errors import invalid_grant
 from portico.protocol.grants import register, user_tokens
 from portico.protocol.params import Params, required, resources, single
@@ -39,6 +39,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     if redirect_uri != payload["redirectUri"]:
         raise invalid_grant("redirect_uri does not match the one of the authorization request")
     pkce.verify(payload.get("codeChallenge"), verifier)
+    dpop.check_key_bound(payload.get("dpopJkt"), "authorization code")  # RFC 9449 §10
     if not await provider.artifacts.consume(tokens.AUTHORIZATION_CODE, stored.id):
         await provider.artifacts.revoke_grant(grant_id)
         raise invalid_grant("authorization code already used; tokens issued with it are revoked")

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from portico.ids import digest
-from portico.protocol import tokens
+from portico.protocol import dpop, tokens
 from portico.protocol.errors import invalid_grant, invalid_scope
 from portico.protocol.grants import organization_tokens, register, user_tokens
 from portico.protocol.params import Params, required, resources, scope_set, single
@@ -49,6 +49,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     if stored.consumed_at is not None:
         await provider.artifacts.revoke_grant(grant_id)
         raise invalid_grant("refresh token already used; its grant is revoked")
+    dpop.check_key_bound(stored.payload.get("jkt"), "refresh token")  # RFC 9449 §5
     granted = stored.payload["scope"].split()
     requested = scope_set(single(params, "scope"))
     if not set(requested) <= set(granted):

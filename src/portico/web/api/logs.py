@@ -16,7 +16,8 @@ from portico.web.api.schemas import LogOut, log_out
 def _timestamp(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    # At most 15 digits (the year 33658): a column holds 64 bits, and SQLite refuses more.
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 15:
         raise ServiceError(f"`{name}` must be epoch milliseconds.", code="request.invalid_input")
     return int(raw)
 
