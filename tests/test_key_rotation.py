@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -90,6 +91,45 @@ def test_rotation_reaches_the_running_server_and_old_tokens_still_verify(
     for token in (before, after):  # signed by the previous key, and by the new one
         assert jwt.decode(token, keys, algorithms=["ES384"]).claims["aud"] == API
 
+    # Rotating again keeps the original published while tokens it signed may live (Logto
+    # #4452: a second rotation used to drop it at once, failing those tokens).
     _key(server, "rotate")
     latest = _key(server, "list")
-    assert len(latest) == 2 and original["id"] not in {k["id"] for k in latest}
+    assert len(latest) == 3 and original["id"] in {k["id"] for k in latest}
+    assert all(k["publishUntil"] > time.time() for k in latest if k["status"] == "Previous")
+    assert jwt.decode(before, _jwks(server), algorithms=["ES384"]).claims["aud"] == API
+
+
+def test_retired_keys_stay_published_until_their_tokens_expire(own_server: Server) -> None:
+    """Logto #4452: two rotations in a row kept only one old key, so tokens signed two keys
+    ago failed before they expired. Now a retired key stays while it may have signed a
+    living token, and goes at the first rotation after that."""
+    from portico.services import keys
+    from portico.storage import configs
+
+    server = own_server
+
+    async def rotate(conn: Any) -> list[dict[str, Any]]:
+        return await keys.rotate(conn, "default", keys.KeyType.PRIVATE_KEYS)
+
+    async def stored(conn: Any) -> list[dict[str, Any]]:
+        return list(await configs.get(conn, "default", keys.PRIVATE_KEYS) or [])
+
+    first = server.db(stored)[0]["id"]
+    server.db(rotate)
+    server.db(rotate)
+    kept = server.db(stored)
+    assert first in {k["id"] for k in kept} and len(kept) == 3
+    assert all(k["publishUntil"] >= time.time() + 3600 - 60 for k in kept[1:])
+
+    async def expire_first(conn: Any) -> None:
+        entries = await stored(conn)
+        for entry in entries:
+            if entry["id"] == first:
+                entry["publishUntil"] = int(time.time()) - 1
+        await configs.put(conn, "default", keys.PRIVATE_KEYS, entries)
+
+    server.db(expire_first)
+    server.db(rotate)
+    after = {k["id"] for k in server.db(stored)}
+    assert first not in after and len(after) == 3

@@ -32,7 +32,8 @@ def test_discovery_documents_issuer_and_endpoints(
     assert doc["end_session_endpoint"] == f"{issuer}/session/end"
     assert doc["revocation_endpoint"] == f"{issuer}/token/revocation"
     assert doc["introspection_endpoint"] == f"{issuer}/token/introspection"
-    assert doc["id_token_signing_alg_values_supported"] == ["ES384"]
+    # the tenant key's first; the others for applications that register one
+    assert doc["id_token_signing_alg_values_supported"] == ["ES384", "ES256", "RS256", "EdDSA"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert set(doc["grant_types_supported"]) == {
@@ -48,8 +49,9 @@ def test_discovery_documents_issuer_and_endpoints(
 
 def test_jwks_members_are_strings_and_kid_is_rfc7638_thumbprint(http: httpx.Client) -> None:
     keys = http.get("/oidc/jwks").json()["keys"]
-    assert len(keys) == 1
-    key = keys[0]
+    # the tenant key (others appear when an application asks for another algorithm)
+    [key] = [k for k in keys if k["alg"] == "ES384"]
+    assert all(isinstance(v, str) for k in keys for v in k.values())
     assert all(isinstance(v, str) for v in key.values())  # the Go SDK's map[string]string
     assert (key["kty"], key["crv"], key["alg"]) == ("EC", "P-384", "ES384")
     assert "d" not in key

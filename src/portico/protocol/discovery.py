@@ -8,6 +8,7 @@ from typing import Any
 from portico.protocol import acr, dpop, grants
 from portico.protocol.claims import CLAIMS_SUPPORTED, OIDC_SCOPES
 from portico.protocol.client_assertion import ALGORITHMS as ASSERTION_ALGORITHMS
+from portico.services.keys import ID_TOKEN_ALGORITHMS
 
 
 def document(issuer: str, signing_alg: str) -> dict[str, Any]:
@@ -27,7 +28,11 @@ def document(issuer: str, signing_alg: str) -> dict[str, Any]:
         "claims_supported": list(CLAIMS_SUPPORTED),
         "code_challenge_methods_supported": ["S256"],
         "grant_types_supported": grants.supported(),
-        "id_token_signing_alg_values_supported": [signing_alg],
+        # The tenant key's first (what an application gets unless it registers another).
+        "id_token_signing_alg_values_supported": [
+            signing_alg,
+            *(a for a in ID_TOKEN_ALGORITHMS if a != signing_alg),
+        ],
         "pushed_authorization_request_endpoint": f"{issuer}/request",
         "device_authorization_endpoint": f"{issuer}/device/auth",
         "request_uri_parameter_supported": False,

@@ -123,7 +123,8 @@ async def logout_token(provider: Provider, client: Client, account_id: str, sid:
     }
     if client.backchannel_logout_session_required:
         claims["sid"] = sid
-    return await provider.sign(claims, typ="logout+jwt")
+    # signed as the application's ID tokens are (it verifies both with the same rules)
+    return await provider.sign(claims, typ="logout+jwt", alg=client.id_token_signed_response_alg)
 
 
 Failed = Callable[[Client, str], Awaitable[None]]

@@ -114,14 +114,16 @@ class Provider:
     async def _load_keyring(self, _: str) -> key_service.KeyRing:
         async with self.engine.connect() as conn:
             entries = await configs.get(conn, self.tenant_id, key_service.PRIVATE_KEYS)
+            companions = await configs.get(conn, self.tenant_id, key_service.COMPANION_KEYS)
         if not entries:
             raise RuntimeError(
                 f"tenant {self.tenant_id!r} has no signing keys; run 'portico db upgrade'"
             )
-        if entries != self._key_entries or self._keyring is None:
+        both = [*entries, *(companions or [])]
+        if both != self._key_entries or self._keyring is None:
             # Parsing PEM keys is the costly part; re-reads that find the same keys skip it.
-            self._keyring = key_service.load_keyring(entries)
-            self._key_entries = entries
+            self._keyring = key_service.load_keyring(entries, companions)
+            self._key_entries = both
         return self._keyring
 
     async def cookie_keys(self) -> CookieKeys:
@@ -136,9 +138,13 @@ class Provider:
         assert ring is not None
         return ring
 
-    async def sign(self, claims: dict[str, Any], typ: str | None = None) -> str:
+    async def sign(
+        self, claims: dict[str, Any], typ: str | None = None, alg: str | None = None
+    ) -> str:
+        """``alg``: an application's ID-token algorithm (the tenant key's when None)."""
         ring = await self.current_keys()
-        header: dict[str, Any] = {"alg": ring.alg, "kid": ring.kid}
+        key, used = ring.signer(alg)
+        header: dict[str, Any] = {"alg": used, "kid": key.kid}
         if typ:
             header["typ"] = typ
-        return jwt.encode(header, claims, ring.signing_key, algorithms=[ring.alg])
+        return jwt.encode(header, claims, key, algorithms=[used])

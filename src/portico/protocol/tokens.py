@@ -29,8 +29,10 @@ _HASH_OF_ALG = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha
 
 
 def half_hash(value: str, alg: str) -> str:
-    """``at_hash`` (OIDC Core §3.1.3.6): left half of the alg's hash, base64url."""
-    digest_ = _HASH_OF_ALG[alg[-3:]](value.encode()).digest()
+    """``at_hash`` (OIDC Core §3.1.3.6): left half of the alg's hash, base64url (Ed25519:
+    SHA-512, as the OpenID Foundation's errata set for EdDSA)."""
+    hash_ = hashlib.sha512 if alg in ("EdDSA", "Ed25519") else _HASH_OF_ALG[alg[-3:]]
+    digest_ = hash_(value.encode()).digest()
     return base64.urlsafe_b64encode(digest_[: len(digest_) // 2]).rstrip(b"=").decode()
 
 
@@ -53,7 +55,9 @@ async def id_token(
     access_token: str | None,
     amr: list[str] | None = None,
     acr: str | None = None,
+    alg: str | None = None,
 ) -> str:
+    """``alg``: the application's ``idTokenSignedResponseAlg`` (None: the tenant key's)."""
     now = int(time.time())
     payload: dict[str, Any] = {
         **claims,
@@ -73,8 +77,9 @@ async def id_token(
     if nonce:
         payload["nonce"] = nonce
     if access_token:
-        payload["at_hash"] = half_hash(access_token, (await provider.current_keys()).alg)
-    return await provider.sign(payload)
+        _, used = (await provider.current_keys()).signer(alg)
+        payload["at_hash"] = half_hash(access_token, used)
+    return await provider.sign(payload, alg=alg)
 
 
 async def jwt_access_token(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import digest, standard_id, standard_secret
 from portico.net.outbound import is_loopback_host
+from portico.services import keys
 from portico.services.errors import NotFound, ServiceError
 from portico.services.urls import check_public_url
 from portico.storage import applications as repo
@@ -104,6 +105,8 @@ class Client:
     backchannel_logout_session_required: bool = False
     frontchannel_logout_uri: str | None = None
     frontchannel_logout_session_required: bool = False
+    # RFC 7591 ``id_token_signed_response_alg`` (None: the tenant key's algorithm).
+    id_token_signed_response_alg: str | None = None
     # RFC 9449 §5.2 ``dpop_bound_access_tokens``: every token request carries a DPoP proof.
     dpop_bound_access_tokens: bool = False
     # RFC 9101 §10.5: authorization requests only as a request object the client signed.
@@ -187,6 +190,7 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         frontchannel_logout_session_required=oidc.get("frontchannelLogoutSessionRequired") is True,
         require_signed_request_object=oidc.get("requireSignedRequestObject") is True,
         dpop_bound_access_tokens=oidc.get("dpopBoundAccessTokens") is True,
+        id_token_signed_response_alg=oidc.get("idTokenSignedResponseAlg") or None,
     )
 
 
@@ -237,7 +241,20 @@ def build_oidc_metadata(app_type: AppType, metadata: dict[str, Any]) -> dict[str
         except ValueError as problem:
             raise InvalidApplication(f"logoUri {problem}") from None
     _check_client_keys(app_type, built)
+    alg = metadata.get("idTokenSignedResponseAlg")
+    if alg is not None and alg not in (*keys.ID_TOKEN_ALGORITHMS, "ES512"):
+        raise InvalidApplication(
+            f"idTokenSignedResponseAlg must be one of {', '.join(keys.ID_TOKEN_ALGORITHMS)}"
+        )
     return built
+
+
+async def _ensure_signing_key(conn: AsyncConnection, tenant_id: str, oidc: dict[str, Any]) -> None:
+    """The application's ID-token algorithm has a key (made on first use, see
+    ``services.keys``)."""
+    alg = oidc.get("idTokenSignedResponseAlg")
+    if alg:
+        await keys.ensure_companion_key(conn, tenant_id, alg)
 
 
 # RFC 7591 client metadata in Logto's camelCase (Logto has no client keys).
@@ -350,6 +367,7 @@ async def create_application(
         "created_at": now_ms(),
     }
     await repo.insert_application(conn, row)
+    await _ensure_signing_key(conn, tenant_id, oidc)
     secret = None
     if app_type in SECRET_TYPES:
         secret = await add_secret(conn, tenant_id, row["id"], DEFAULT_SECRET_NAME)
@@ -381,6 +399,7 @@ async def update_application(
         values["oidc_client_metadata"] = build_oidc_metadata(
             app_type, values["oidc_client_metadata"]
         )
+        await _ensure_signing_key(conn, tenant_id, values["oidc_client_metadata"])
     if "custom_client_metadata" in values:
         custom = values["custom_client_metadata"]
         before = current["custom_client_metadata"] or {}

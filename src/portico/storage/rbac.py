@@ -372,3 +372,11 @@ async def default_role_ids(conn: AsyncConnection, tenant_id: str) -> list[str]:
         )
     )
     return [r.id for r in rows]
+
+
+async def longest_access_token_ttl(conn: AsyncConnection, tenant_id: str) -> int | None:
+    """The longest access-token lifetime any resource sets (seconds), None if none does."""
+    value = await conn.scalar(
+        select(func.max(resources.c.access_token_ttl)).where(resources.c.tenant_id == tenant_id)
+    )
+    return int(value) if value is not None else None

@@ -83,6 +83,7 @@ async def issue(
             access_token=access.value,
             amr=amr,
             acr=acr,
+            alg=client.id_token_signed_response_alg,
         )
     return response
 

@@ -25,6 +25,8 @@ class OidcClientMetadata(Body):
     # OIDC Front-Channel Logout 1.0 §2 (Portico; Logto has none).
     frontchannelLogoutUri: str | None = Field(None, max_length=2048)
     frontchannelLogoutSessionRequired: bool | None = None
+    # RFC 7591 ``id_token_signed_response_alg`` (Portico; Logto signs with the tenant key).
+    idTokenSignedResponseAlg: str | None = Field(None, max_length=16)
     # RFC 9449 §5.2 ``dpop_bound_access_tokens`` (Portico; Logto has DPoP off).
     dpopBoundAccessTokens: bool | None = None
     # RFC 9101 §10.5 (Portico; Logto has no request objects).
