@@ -307,3 +307,29 @@ def test_discovery_lists_dpop_algorithms(http: httpx.Client) -> None:
     config = http.get("/oidc/.well-known/openid-configuration").json()
     assert "ES256" in config["dpop_signing_alg_values_supported"]
     assert "HS256" not in config["dpop_signing_alg_values_supported"]
+
+
+def test_rfc9449_7_the_management_api_checks_the_binding(
+    http: httpx.Client, server: Server
+) -> None:
+    """The Management API is a resource server too: a bound token only with its proof."""
+    app = make_app(server, "MachineToMachine", roles=["Logto Management API access"])
+    holder = Holder()
+    data = {"grant_type": "client_credentials", "resource": "https://default.logto.app/api",
+            "scope": "all"}  # fmt: skip
+    body = _post_token(http, holder, server, data, app.basic()).json()
+    token = body["access_token"]
+    assert body["token_type"] == "DPoP"
+    url = f"{server.issuer.removesuffix('/oidc')}/api/roles"
+    as_bearer = http.get("/api/roles", headers={"Authorization": f"Bearer {token}"})
+    assert as_bearer.status_code == 401
+    no_proof = http.get("/api/roles", headers={"Authorization": f"DPoP {token}"})
+    assert no_proof.status_code == 401
+    thief = Holder().proof("GET", url, access_token=token)
+    stolen = http.get("/api/roles", headers={"Authorization": f"DPoP {token}", "DPoP": thief})
+    assert stolen.status_code == 401
+    proof = holder.proof("GET", url, access_token=token)
+    good = http.get("/api/roles", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert good.status_code == 200, good.text
+    replay = http.get("/api/roles", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert replay.status_code == 401
