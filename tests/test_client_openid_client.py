@@ -7,6 +7,8 @@ Without ``node`` the tests skip locally and fail when ``CI`` is set (tests/node_
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 import time
@@ -415,3 +417,183 @@ def test_jar_with_openid_client(
                      state=start["state"], stopAfterGrant=True)  # fmt: skip
     assert result["grant"]["claims"]["sub"] == user.id
     assert result["grant"]["claims"]["nonce"] == start["nonce"]
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 thumbprint of the public JWK openid-client exported, computed here."""
+    return ECKey.import_key({k: jwk[k] for k in ("kty", "crv", "x", "y")}).thumbprint()
+
+
+def ath(access_token: str) -> str:
+    digest = hashlib.sha256(access_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_requests(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [entry for entry in trace if entry["path"] == "/oidc/token"]
+
+
+def assert_proof(entry: dict[str, Any], jwk: dict[str, Any], htm: str, htu: str) -> None:
+    """A DPoP proof as RFC 9449 §4.2 has it, made with the key openid-client was given."""
+    header, payload = entry["proof"]["header"], entry["proof"]["payload"]
+    assert header["typ"] == "dpop+jwt" and header["alg"] == "ES256"
+    assert {k: header["jwk"][k] for k in ("kty", "crv", "x", "y")} == {
+        k: jwk[k] for k in ("kty", "crv", "x", "y")
+    }
+    assert "d" not in header["jwk"]
+    assert payload["htm"] == htm and payload["htu"] == htu
+    assert payload["jti"] and abs(payload["iat"] - time.time()) < 60
+
+
+def assert_nonce_retry(trace: list[dict[str, Any]], jwk: dict[str, Any], url: str,
+                       success: int = 200) -> None:  # fmt: skip
+    """RFC 9449 §8: the proof without nonce is refused with use_dpop_nonce and a DPoP-Nonce
+    header; openid-client retries once on its own, with that nonce, and succeeds."""
+    assert [(e["method"], e["status"]) for e in trace] == [("POST", 400), ("POST", success)]
+    refused, accepted = trace
+    assert refused["error"] == "use_dpop_nonce" and refused["dpop_nonce"]
+    assert "nonce" not in refused["proof"]["payload"]
+    assert accepted["proof"]["payload"]["nonce"] == refused["dpop_nonce"]
+    assert accepted["proof"]["payload"]["jti"] != refused["proof"]["payload"]["jti"]
+    for entry in trace:
+        assert_proof(entry, jwk, "POST", url)
+
+
+def test_dpop_client_credentials_with_openid_client(
+    node: str, server: Server, api_resource: Api
+) -> None:
+    """openid-client's DPoP handle (getDPoPHandle, randomDPoPKeyPair) at the token endpoint:
+    it retries on ``use_dpop_nonce`` by itself, then keeps the nonce for the next grant; the
+    access token is bound to its key (``cnf.jkt``, RFC 9449 §6.1)."""
+    app = make_app(server, "MachineToMachine", roles=[api_resource.m2m_role])
+    result = ok_step(node, "dpop-client-credentials", **client_config(server, app),
+                     resource=api_resource.indicator, scope="read")  # fmt: skip
+    jwk, url = result["public_jwk"], f"{server.issuer}/token"
+    first, second = result["first"], result["second"]
+
+    assert_nonce_retry(first["trace"], jwk, url)
+    assert first["trace"][1]["token_type"] == "DPoP"  # on the wire
+    assert first["token_type"] == "dpop"  # openid-client lower-cases it
+    assert first["scope"] == "read"
+    claims = verified(server, first["access_token"]).claims
+    assert claims["cnf"] == {"jkt": thumbprint(jwk)}
+    assert claims["sub"] == app.id and claims["aud"] == api_resource.indicator
+
+    # The nonce the server sent with the token is reused: one request this time.
+    [only] = second["trace"]
+    assert only["status"] == 200 and only["token_type"] == "DPoP"
+    assert only["proof"]["payload"]["nonce"] == first["trace"][1]["dpop_nonce"]
+    assert_proof(only, jwk, "POST", url)
+    assert verified(server, second["access_token"]).claims["cnf"] == {"jkt": thumbprint(jwk)}
+
+
+def introspect(http: httpx.Client, app: App, token: str) -> dict[str, Any]:
+    auth = app.basic() if app.secret else {}
+    data = {"token": token} if app.secret else {"token": token, "client_id": app.id}
+    response = http.post("/oidc/token/introspection", data=data, headers=auth)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("app_type", ["SPA", "Traditional"])
+def test_dpop_authorization_code_userinfo_and_refresh_with_openid_client(
+    node: str, server: Server, http: httpx.Client, user: User, browser: Browser, app_type: str
+) -> None:
+    """Authorization code + PKCE redeemed with a DPoP proof (nonce retry by openid-client);
+    ``fetchUserInfo`` with the DPoP handle sends ``Authorization: DPoP`` and a proof with
+    ``ath`` (RFC 9449 §7.1); ``refreshTokenGrant`` with the handle. A public client's refresh
+    token is bound to the key (§5); a confidential client's is not."""
+    app = make_app(server, app_type)
+    public = app.secret is None
+    start, callback = sign_in(node, server, app, user, browser)
+    result = ok_step(node, "dpop-callback", **client_config(server, app), callbackUrl=callback,
+                     codeVerifier=start["codeVerifier"], nonce=start["nonce"],
+                     state=start["state"])  # fmt: skip
+    jwk, jkt = result["public_jwk"], thumbprint(result["public_jwk"])
+
+    grant = result["grant"]
+    assert grant["failed"] is False
+    assert_nonce_retry(token_requests(grant["trace"]), jwk, f"{server.issuer}/token")
+    assert token_requests(grant["trace"])[1]["token_type"] == "DPoP"
+    tokens = grant["value"]
+    assert tokens["token_type"] == "dpop"
+    assert tokens["claims"]["sub"] == user.id and tokens["claims"]["nonce"] == start["nonce"]
+    access = tokens["access_token"]
+    described = introspect(http, app, access)
+    assert described["active"] is True and described["token_type"] == "DPoP"
+    assert described["cnf"] == {"jkt": jkt}
+
+    # Userinfo: the DPoP scheme, a proof for GET /me with the token's hash.
+    assert result["userinfo"]["sub"] == user.id
+    assert result["userinfo"]["email"] == user.email
+    [me] = result["userinfo_trace"]
+    assert me["method"] == "GET" and me["status"] == 200 and me["auth_scheme"] == "DPoP"
+    assert_proof(me, jwk, "GET", f"{server.issuer}/me")
+    assert me["proof"]["payload"]["ath"] == ath(access)
+    # Sent as a Bearer token (§7.2), or with another key's proof: refused.
+    as_bearer, other_key = result["userinfo_as_bearer"], result["userinfo_other_key"]
+    assert as_bearer["failed"] is True and as_bearer["status"] == 401
+    assert as_bearer["code"] == "OAUTH_WWW_AUTHENTICATE_CHALLENGE"
+    assert [(c["scheme"], c["parameters"]["error"]) for c in as_bearer["challenges"]] == [
+        ("dpop", "invalid_token")
+    ]
+    assert other_key["failed"] is True and other_key["status"] == 401
+    assert [(c["scheme"], c["parameters"]["error"]) for c in other_key["challenges"]] == [
+        ("dpop", "invalid_dpop_proof")
+    ]
+
+    # Refresh with the key: the nonce is already known, one request, a DPoP-bound token.
+    refresh = result["refresh"]
+    [refreshed] = token_requests(refresh["trace"])
+    assert refreshed["status"] == 200 and refreshed["token_type"] == "DPoP"
+    assert refreshed["proof"]["payload"]["nonce"]
+    assert_proof(refreshed, jwk, "POST", f"{server.issuer}/token")
+    assert refresh["token_type"] == "dpop" and refresh["access_token"] != access
+    assert introspect(http, app, refresh["access_token"])["cnf"] == {"jkt": jkt}
+    assert result["userinfo_after_refresh"]["sub"] == user.id
+
+    without, other = result["refresh_without_dpop"], result["refresh_other_key"]
+    if public:  # §5: the refresh token is bound to the key the client proved
+        assert (without["failed"], without["error"]) == (True, "invalid_grant")
+        assert (other["failed"], other["error"]) == (True, "invalid_grant")
+    else:  # bound by client authentication instead: plain or another key both work
+        assert without["failed"] is False and without["value"]["token_type"] == "bearer"
+        assert other["failed"] is False and other["value"]["token_type"] == "dpop"
+        assert "cnf" not in introspect(http, app, without["value"]["access_token"])
+        assert introspect(http, app, other["value"]["access_token"])["cnf"] != {"jkt": jkt}
+    again = result["refresh_again"]
+    assert again["failed"] is False and again["value"]["token_type"] == "dpop"
+    assert introspect(http, app, again["value"]["access_token"])["cnf"] == {"jkt": jkt}
+
+
+def test_par_with_a_dpop_proof_binds_the_code_with_openid_client(
+    node: str, server: Server, http: httpx.Client, web_app: App, user: User, browser: Browser
+) -> None:
+    """``buildAuthorizationUrlWithPAR`` with a DPoP handle: the PAR endpoint asks for a
+    nonce and openid-client retries; the code is bound to that key (RFC 9449 §10.1), so it
+    redeems with the key's proof only."""
+    config = {**client_config(server, web_app), "scope": "openid profile offline_access",
+              "prompt": "consent", "dpop": True}  # fmt: skip
+    start = ok_step(node, "par-url", **config)
+    jwk = start["dpopJwk"]
+    assert_nonce_retry(start["trace"], jwk, f"{server.issuer}/request", success=201)
+    callback = browser.sign_in(start["url"], user.username, user.password)
+    checks = {"codeVerifier": start["codeVerifier"], "nonce": start["nonce"],
+              "state": start["state"]}  # fmt: skip
+    result = ok_step(node, "dpop-callback", **client_config(server, web_app),
+                     callbackUrl=callback, **checks, dpopJwk=jwk)  # fmt: skip
+    assert result["grant"]["failed"] is False
+    assert thumbprint(result["public_jwk"]) == thumbprint(jwk)
+    bound = introspect(http, web_app, result["grant"]["value"]["access_token"])
+    assert bound["cnf"] == {"jkt": thumbprint(jwk)}
+    assert result["userinfo"]["sub"] == user.id
+
+    start = ok_step(node, "par-url", **config)
+    callback = browser.sign_in(start["url"], user.username, user.password)
+    checks = {"codeVerifier": start["codeVerifier"], "nonce": start["nonce"],
+              "state": start["state"]}  # fmt: skip
+    stolen = ok_step(node, "dpop-callback", **client_config(server, web_app),
+                     callbackUrl=callback, **checks, dpopJwk=start["dpopJwk"],
+                     redeemWithOtherKey=True)  # fmt: skip
+    assert stolen["grant"]["failed"] is True
+    assert stolen["grant"]["error"] == "invalid_grant" and stolen["grant"]["status"] == 400

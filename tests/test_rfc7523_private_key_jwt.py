@@ -81,12 +81,12 @@ def test_rfc7523_3_refusals_are_invalid_client(
     wrong_key = _key("k1")
     cases = {
         "replayed jti": None,
-        "wrong audience": _assertion(server, app, key, aud=f"{server.issuer}/token/introspection"),
+        "wrong audience": _assertion(server, app, key, aud=f"{server.issuer}/token/revocation"),
         "audience list with another": _assertion(server, app, key,
                                                  aud=[server.issuer, "https://other.example"]),
         "expired": _assertion(server, app, key, iat=now - 600, exp=now - 300),
         "no exp": _assertion(server, app, key, exp=None),
-        "lives too long": _assertion(server, app, key, exp=now + 3600),
+        "lives too long": _assertion(server, app, key, exp=now + 7200),
         "no jti": _assertion(server, app, key, jti=None),
         "iss is not sub": _assertion(server, app, key, sub="someone"),
         "another key": _assertion(server, app, wrong_key),

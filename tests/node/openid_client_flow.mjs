@@ -16,7 +16,8 @@ async function readConfig() {
 }
 
 // The issuer is http://localhost:<port>/oidc in tests, hence allowInsecureRequests.
-async function configure(cfg, auth = 'basic') {
+// Without a clientSecret the client is a public one (auth 'none') unless told otherwise.
+async function configure(cfg, auth = cfg.clientSecret ? 'basic' : 'none') {
   let clientAuth;
   if (auth === 'none') clientAuth = client.None();
   else if (auth === 'private_key_jwt') {
@@ -50,6 +51,69 @@ function describe(error) {
     cause_message: error?.cause?.message,
     claim: error?.cause?.cause?.claim,
     attribute: error?.cause?.cause?.attribute,
+    // WWWAuthenticateChallengeError (a 401 from a protected resource such as userinfo).
+    challenges: Array.isArray(error?.cause) ? error.cause : undefined,
+  };
+}
+
+// A JWT's header and claims, unverified (to report the DPoP proofs openid-client sends).
+function decodeJwt(token) {
+  const [header, payload] = token.split('.').slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  return { header, payload };
+}
+
+// A fetch that records every request openid-client sends and what came back: the
+// Authorization scheme, the DPoP proof, the status, the OAuth error, the raw token_type
+// (openid-client lower-cases it) and the DPoP-Nonce / WWW-Authenticate response headers.
+function recorder(config) {
+  const trace = [];
+  config[client.customFetch] = async (url, options) => {
+    const response = await fetch(url, options);
+    const sent = new Headers(options?.headers);
+    const proof = sent.get('dpop');
+    const entry = {
+      method: options?.method ?? 'GET',
+      path: new URL(url).pathname,
+      status: response.status,
+      auth_scheme: sent.get('authorization')?.split(' ')[0] ?? null,
+      proof: proof ? decodeJwt(proof) : null,
+      dpop_nonce: response.headers.get('dpop-nonce'),
+      www_authenticate: response.headers.get('www-authenticate'),
+    };
+    if ((response.headers.get('content-type') ?? '').includes('json')) {
+      const body = await response.clone().json();
+      entry.error = body.error;
+      entry.token_type = body.token_type;
+    }
+    trace.push(entry);
+    return response;
+  };
+  // The entries recorded since the last call.
+  return () => trace.splice(0);
+}
+
+// A DPoP key pair: a new one (randomDPoPKeyPair), or the private JWK of an earlier step.
+async function dpopKeyPair(privateJwk) {
+  if (!privateJwk) return client.randomDPoPKeyPair('ES256', { extractable: true });
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };
+  const { d, key_ops: ops, ...publicJwk } = privateJwk;
+  return {
+    privateKey: await crypto.subtle.importKey('jwk', privateJwk, algorithm, true, ['sign']),
+    publicKey: await crypto.subtle.importKey('jwk', publicJwk, algorithm, true, ['verify']),
+  };
+}
+
+const exportJwk = (key) => crypto.subtle.exportKey('jwk', key);
+
+// What the DPoP steps report of a token response.
+function tokenSummary(tokens) {
+  return {
+    token_type: tokens.token_type,
+    access_token: tokens.access_token,
+    refresh_token: tokens.refresh_token,
+    scope: tokens.scope,
+    claims: tokens.id_token ? tokens.claims() : undefined,
   };
 }
 
@@ -106,7 +170,84 @@ const steps = {
     };
   },
 
-  // { redirectUri, scope } -> an authorization URL made with PAR (RFC 9126).
+  // { resource, scope } -> client_credentials twice with one DPoP key (RFC 9449): the first
+  // grant meets the server's use_dpop_nonce and openid-client retries with the nonce, the
+  // second already knows it. The token responses, the key's public JWK and the wire traces.
+  async 'dpop-client-credentials'(cfg) {
+    const config = await configure(cfg);
+    const traced = recorder(config);
+    const keyPair = await client.randomDPoPKeyPair();
+    const DPoP = client.getDPoPHandle(config, keyPair);
+    const parameters = { resource: cfg.resource, scope: cfg.scope };
+    const first = await client.clientCredentialsGrant(config, parameters, { DPoP });
+    const firstTrace = traced();
+    const second = await client.clientCredentialsGrant(config, parameters, { DPoP });
+    return {
+      public_jwk: await exportJwk(keyPair.publicKey),
+      first: { ...tokenSummary(first), trace: firstTrace },
+      second: { ...tokenSummary(second), trace: traced() },
+    };
+  },
+
+  // { callbackUrl, codeVerifier, nonce, state, dpopJwk?, redeemWithOtherKey? } -> the code
+  // redeemed with a DPoP proof (the key of the par-url step with `dpopJwk`, else a new one;
+  // another new key with `redeemWithOtherKey`), userinfo with the DPoP-bound token (DPoP
+  // scheme, a proof with ath), refreshes, and what becomes of the bound tokens without the
+  // key or with another key. Without clientSecret: a public client (auth 'none').
+  async 'dpop-callback'(cfg) {
+    const config = await configure(cfg);
+    const traced = recorder(config);
+    const keyPair = await dpopKeyPair(cfg.dpopJwk);
+    const DPoP = client.getDPoPHandle(config, keyPair);
+    const other = client.getDPoPHandle(config, await client.randomDPoPKeyPair());
+    const checks = { pkceCodeVerifier: cfg.codeVerifier, expectedNonce: cfg.nonce,
+      expectedState: cfg.state, idTokenExpected: true };
+    const result = { public_jwk: await exportJwk(keyPair.publicKey) };
+    const redeemer = cfg.redeemWithOtherKey ? other : DPoP;
+    const grant = await expectFailure(client.authorizationCodeGrant(
+      config, new URL(cfg.callbackUrl), checks, undefined, { DPoP: redeemer },
+    ));
+    result.grant = { ...grant, trace: traced() };
+    if (grant.failed) return result;
+    const tokens = grant.value;
+    result.grant.value = tokenSummary(tokens);
+    const sub = tokens.claims().sub;
+
+    result.userinfo = await client.fetchUserInfo(config, tokens.access_token, sub, { DPoP });
+    result.userinfo_trace = traced();
+    result.userinfo_as_bearer = await expectFailure(
+      client.fetchUserInfo(config, tokens.access_token, sub),
+    );
+    result.userinfo_other_key = await expectFailure(
+      client.fetchUserInfo(config, tokens.access_token, sub, { DPoP: other }),
+    );
+    traced();
+
+    const refreshed = await client.refreshTokenGrant(
+      config, tokens.refresh_token, undefined, { DPoP },
+    );
+    result.refresh = { ...tokenSummary(refreshed), trace: traced() };
+    result.userinfo_after_refresh = await client.fetchUserInfo(
+      config, refreshed.access_token, sub, { DPoP },
+    );
+    const latest = refreshed.refresh_token ?? tokens.refresh_token;
+    const summarised = async (promise) => {
+      const outcome = await expectFailure(promise);
+      if (!outcome.failed) outcome.value = tokenSummary(outcome.value);
+      return outcome;
+    };
+    result.refresh_without_dpop = await summarised(client.refreshTokenGrant(config, latest));
+    result.refresh_other_key = await summarised(
+      client.refreshTokenGrant(config, latest, undefined, { DPoP: other }),
+    );
+    traced();
+    result.refresh_again = await summarised(
+      client.refreshTokenGrant(config, latest, undefined, { DPoP }),
+    );
+    return result;
+  },
+
+  // { redirectUri, scope, prompt?, dpop? } -> an authorization URL made with PAR (RFC 9126).
   async 'par-url'(cfg) {
     const config = await configure(cfg);
     const codeVerifier = client.randomPKCECodeVerifier();
@@ -121,8 +262,20 @@ const steps = {
       state,
     };
     if (cfg.prompt) parameters.prompt = cfg.prompt;
-    const url = await client.buildAuthorizationUrlWithPAR(config, parameters);
-    return { url: url.href, codeVerifier, nonce, state };
+    if (!cfg.dpop) {
+      const url = await client.buildAuthorizationUrlWithPAR(config, parameters);
+      return { url: url.href, codeVerifier, nonce, state };
+    }
+    // With `dpop`: a DPoP proof at the PAR endpoint binds the code to the key (RFC 9449
+    // §10.1); its private JWK is handed to the dpop-callback step.
+    const traced = recorder(config);
+    const keyPair = await dpopKeyPair();
+    const DPoP = client.getDPoPHandle(config, keyPair);
+    const url = await client.buildAuthorizationUrlWithPAR(config, parameters, { DPoP });
+    return {
+      url: url.href, codeVerifier, nonce, state,
+      dpopJwk: await exportJwk(keyPair.privateKey), trace: traced(),
+    };
   },
 
   // { privateJwk, redirectUri, scope, pushed? } -> an authorization URL whose parameters are

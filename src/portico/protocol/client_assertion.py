@@ -3,10 +3,11 @@ Connect Core §9): the client signs a short-lived assertion about itself with on
 registered keys.
 
 Checked: the signature (the client's keys, the algorithms below only), ``iss`` and ``sub``
-both the client, ``aud`` this server's issuer identifier, or the endpoint URL for clients
-that still send it (draft-ietf-oauth-rfc7523bis: the issuer is preferred, and no other
-endpoint's URL is accepted), ``exp`` present and at most five minutes ahead, ``nbf``/``iat``
-not in the future, and ``jti`` never seen before for this client until the assertion expires
+both the client, ``aud`` this server's issuer identifier, or for clients that still send a
+URL the endpoint called or the token endpoint (draft-ietf-oauth-rfc7523bis prefers the
+issuer; Authlib sends the token endpoint everywhere), ``exp`` present and at most an hour
+ahead (FAPI 2.0's bound; Authlib's default lifetime is an hour), ``nbf``/``iat`` not in the
+future, and ``jti`` never seen before for this client until the assertion expires
 (a replay cache shared by every process).
 """
 
@@ -30,7 +31,7 @@ from portico.services.client_keys import ClientKeysUnavailable, key_set
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
               "EdDSA"]  # fmt: skip
-MAX_LIFETIME = 300
+MAX_LIFETIME = 3600
 SKEW = 30
 SEEN = "ClientAssertion"
 MAX_ASSERTION = 8192
@@ -68,7 +69,8 @@ async def authenticate(provider: Provider, params: Params, endpoint: str) -> Cli
         raise invalid_client(f"the client's keys could not be read ({error})") from None
     except (JoseError, ValueError):
         raise invalid_client("the client assertion's signature is not valid") from None
-    _check_claims(dict(verified.claims), provider.issuer, endpoint)
+    accepted = {provider.issuer, endpoint, f"{provider.issuer}/token"}
+    _check_claims(dict(verified.claims), accepted)
     ttl = int(claims["exp"] - time.time()) + SKEW
     jti = str(claims["jti"])
     if not await provider.artifacts.save_once(SEEN, digest(f"{client.id}\n{jti}"), {}, ttl):
@@ -88,17 +90,19 @@ def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return dict(compact.protected), claims
 
 
-def _check_claims(claims: dict[str, Any], issuer: str, endpoint: str) -> None:
+def _check_claims(claims: dict[str, Any], accepted: set[str]) -> None:
     now = time.time()
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
-    if not audiences or any(a not in (issuer, endpoint) for a in audiences):
-        raise invalid_client("the client assertion's audience must be the issuer")
+    if not audiences or any(a not in accepted for a in audiences):
+        raise invalid_client(
+            "the client assertion's audience must be the issuer (or this or the token endpoint)"
+        )
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or exp < now - SKEW:
         raise invalid_client("the client assertion has expired (or has no exp)")
     if exp > now + MAX_LIFETIME + SKEW:
-        raise invalid_client("the client assertion lives too long (exp at most 5 minutes away)")
+        raise invalid_client("the client assertion lives too long (exp at most an hour away)")
     for name in ("nbf", "iat"):
         value = claims.get(name)
         if value is not None and (not isinstance(value, int | float) or value > now + SKEW):

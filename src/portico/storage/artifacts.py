@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage import hot_path
@@ -39,6 +38,10 @@ _HOT_INSERT = hot_path.HotStatement(
     insert(t).values({column: bindparam(column) for column in _SAVED_COLUMNS})
 )
 _HOT_FIND = hot_path.HotStatement(_FIND)
+# Insert unless the key exists (a replay cache): PostgreSQL's construct compiles to the same
+# ``ON CONFLICT DO NOTHING`` on SQLite.
+_INSERT_ONCE = pg_insert(t).values({column: bindparam(column) for column in _SAVED_COLUMNS})
+_HOT_INSERT_ONCE = hot_path.HotStatement(_INSERT_ONCE.on_conflict_do_nothing())
 # A token or code with the user it was issued to (columns labelled ``account_<name>``), in
 # one read: userinfo and the code and refresh grants need both, and on PostgreSQL each read
 # is a round trip.
@@ -153,10 +156,12 @@ class ArtifactStore:
             "expires_at": now_ms() + ttl_seconds * 1000,
             "grant_id": group,
         }
-        async with self._engine.begin() as conn:
-            dialect = conn.dialect.name
-            statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(t).values(values)
-            result = await conn.execute(statement.on_conflict_do_nothing())
+        if self._hot is not None:  # every DPoP proof and client assertion: the fast way
+            written = await self._hot.write(_HOT_INSERT_ONCE, values)
+            if written is not None:
+                return written == 1
+        async with self._autocommit.begin() as conn:  # one INSERT: atomic by itself
+            result = await conn.execute(_HOT_INSERT_ONCE.statement, values)
         return result.rowcount == 1
 
     async def replace(
