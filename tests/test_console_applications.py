@@ -4,13 +4,17 @@ settings validation, secret rotation and deletion behind re-authentication, audi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
+import pytest
+from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from portico.storage.tables import application_secrets, applications, logs
-from tests.console import ADMIN_PASSWORD, ConsoleClient
-from tests.support import csrf_of, unique
+from tests.console import ADMIN_PASSWORD, ConsoleClient, create_first_admin, start_server
+from tests.management import client_with, token_for
+from tests.support import Server, csrf_of, unique
 
 
 def created_app(console: ConsoleClient, framework: str = "go") -> tuple[str, str, str]:
@@ -209,3 +213,235 @@ def test_create_needs_csrf_and_a_name(console: ConsoleClient) -> None:
         {"framework": "go", "name": "  "},
     )
     assert empty.status_code == 400 and "name must be 1 to 256 characters" in empty.text
+
+
+# Advanced settings -------------------------------------------------------------------------
+ADVANCED = (
+    "backchannel_logout_uri",
+    "frontchannel_logout_uri",
+    "id_token_alg",
+    "require_par",
+    "require_signed_request_object",
+)
+
+
+def management_of(server: Server) -> httpx.Client:
+    """A Management API client (what the console's writes must match)."""
+    _, token = token_for(server, ["Logto Management API access"])
+    return client_with(server, token)
+
+
+@pytest.fixture(scope="module")
+def management(console_server: Server) -> Iterator[httpx.Client]:
+    with management_of(console_server) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A console server of its own: an ID-token algorithm other than the tenant key's adds a
+    key to the tenant's JWKS, which the signing-key tests on the shared server count."""
+    for srv in start_server(tmp_path_factory, "portico-console-apps"):
+        first = ConsoleClient(srv)
+        assert create_first_admin(first).status_code == 303
+        first.close()
+        yield srv
+
+
+def settings(console: ConsoleClient, app_id: str, **fields: str) -> dict[str, str]:
+    """The settings form as the page fills it in (no box checked), with ``fields`` on top."""
+    page = console.get(f"/console/applications/{app_id}")
+    return {
+        "csrf_token": csrf_of(page.text),
+        "name": "Bookstore",
+        "description": "",
+        "redirect_uris": "http://localhost:3000/callback",
+        "post_logout_redirect_uris": "http://localhost:3000/",
+        "cors_origins": "",
+        "id_token_ttl": "3600",
+        "refresh_days": "14",
+        **fields,
+    }
+
+
+def oidc_of(management: httpx.Client, app_id: str) -> dict:
+    response = management.get(f"/applications/{app_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["oidcClientMetadata"]
+
+
+def checked(html: str, name: str) -> bool:
+    return re.search(rf'<input type="checkbox" name="{name}"[^>]*\bchecked\b', html) is not None
+
+
+def test_advanced_settings_are_stored_shown_and_cleared(own_server: Server) -> None:
+    with management_of(own_server) as management:
+        console = ConsoleClient(own_server)
+        console.sign_in()
+        try:
+            advanced_settings_round_trip(console, management)
+        finally:
+            console.close()
+
+
+def advanced_settings_round_trip(console: ConsoleClient, management: httpx.Client) -> None:
+    app_id, _, html = created_app(console, "python")
+    assert '<option value="">Tenant default (ES384)</option>' in html
+    assert all(f"<option>{alg}</option>" in html for alg in ("ES256", "RS256", "EdDSA"))
+    assert 'name="require_signed_request_object"' not in html  # no keys: a hint instead
+    assert "need the application to authenticate with keys (private_key_jwt)" in html
+    saved = console.post(
+        f"/console/applications/{app_id}",
+        settings(
+            console,
+            app_id,
+            backchannel_logout_uri="https://app.example.com/backchannel",
+            backchannel_logout_session_required="on",
+            frontchannel_logout_uri="http://localhost:3000/logout",
+            frontchannel_logout_session_required="on",
+            id_token_alg="EdDSA",
+            require_par="on",
+            dpop_bound="on",
+        ),
+    )
+    assert saved.status_code == 303, saved.text[:500]
+    oidc = oidc_of(management, app_id)
+    assert oidc["backchannelLogoutUri"] == "https://app.example.com/backchannel"
+    assert oidc["frontchannelLogoutUri"] == "http://localhost:3000/logout"
+    assert oidc["idTokenSignedResponseAlg"] == "EdDSA"
+    for member in (
+        "backchannelLogoutSessionRequired",
+        "frontchannelLogoutSessionRequired",
+        "requirePushedAuthorizationRequests",
+        "dpopBoundAccessTokens",
+    ):
+        assert oidc[member] is True, member
+    page = console.get(f"/console/applications/{app_id}").text
+    assert 'value="https://app.example.com/backchannel"' in page
+    assert 'value="http://localhost:3000/logout"' in page
+    assert "<option selected>EdDSA</option>" in page
+    for name in ("backchannel_logout_session_required", "require_par", "dpop_bound"):
+        assert checked(page, name), name
+
+    # Empty URIs, unchecked boxes and the tenant default remove the members.
+    cleared = console.post(f"/console/applications/{app_id}", settings(console, app_id))
+    assert cleared.status_code == 303
+    oidc = oidc_of(management, app_id)
+    assert not {
+        "backchannelLogoutUri",
+        "backchannelLogoutSessionRequired",
+        "frontchannelLogoutUri",
+        "frontchannelLogoutSessionRequired",
+        "idTokenSignedResponseAlg",
+        "requirePushedAuthorizationRequests",
+        "dpopBoundAccessTokens",
+    } & set(oidc)
+    assert oidc["redirectUris"] == ["http://localhost:3000/callback"]
+    page = console.get(f"/console/applications/{app_id}").text
+    assert not checked(page, "dpop_bound") and "<option selected>" not in page
+
+
+def test_invalid_advanced_settings_show_the_service_error_and_store_nothing(
+    console: ConsoleClient, management: httpx.Client
+) -> None:
+    app_id, _, _ = created_app(console, "python")
+    before = management.get(f"/applications/{app_id}").json()
+    foreign = console.post(
+        f"/console/applications/{app_id}",
+        settings(
+            console,
+            app_id,
+            name="Renamed",
+            frontchannel_logout_uri="https://elsewhere.example.com/logout",
+            dpop_bound="on",
+        ),
+    )
+    assert foreign.status_code == 400
+    message = "frontchannelLogoutUri must have the scheme, host and port of a redirect URI"
+    assert f'<span class="field-error" id="frontchannel_logout_uri-error">{message}' in foreign.text
+    # The admin's input is kept for correction.
+    assert 'value="https://elsewhere.example.com/logout"' in foreign.text
+    assert checked(foreign.text, "dpop_bound")
+    algorithm = console.post(
+        f"/console/applications/{app_id}", settings(console, app_id, id_token_alg="HS256")
+    )
+    assert (
+        algorithm.status_code == 400 and "idTokenSignedResponseAlg must be one of" in algorithm.text
+    )
+    too_long = console.post(
+        f"/console/applications/{app_id}",
+        settings(console, app_id, backchannel_logout_uri="https://app.example.com/" + "a" * 2048),
+    )
+    assert too_long.status_code == 400 and "At most 2048 characters." in too_long.text
+    assert management.get(f"/applications/{app_id}").json() == before
+
+
+def test_signed_request_objects_are_offered_to_apps_with_keys(
+    console: ConsoleClient, management: httpx.Client
+) -> None:
+    app_id, _, _ = created_app(console, "go")
+    jwks = {"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}
+    patched = management.patch(
+        f"/applications/{app_id}",
+        json={
+            "oidcClientMetadata": {
+                "redirectUris": ["http://localhost:3000/callback"],
+                "postLogoutRedirectUris": ["http://localhost:3000/"],
+                "tokenEndpointAuthMethod": "private_key_jwt",
+                "jwks": jwks,
+            }
+        },
+    )
+    assert patched.status_code == 200, patched.text
+    page = console.get(f"/console/applications/{app_id}").text
+    assert "Require signed request objects (JAR)" in page and "need the application" not in page
+    saved = console.post(
+        f"/console/applications/{app_id}",
+        settings(console, app_id, require_signed_request_object="on"),
+    )
+    assert saved.status_code == 303, saved.text[:500]
+    oidc = oidc_of(management, app_id)
+    assert oidc["requireSignedRequestObject"] is True
+    # Members the page does not edit are kept.
+    assert oidc["tokenEndpointAuthMethod"] == "private_key_jwt" and oidc["jwks"] == jwks
+    assert checked(
+        console.get(f"/console/applications/{app_id}").text, "require_signed_request_object"
+    )
+
+
+def test_machine_to_machine_page_shows_only_dpop(
+    console: ConsoleClient, management: httpx.Client
+) -> None:
+    app_id, _, html = created_app(console, "m2m")
+    for name in ADVANCED:
+        assert f'name="{name}"' not in html, name
+    assert "Back-channel logout URI" not in html and "Front-channel logout URI" not in html
+    assert 'name="dpop_bound"' in html
+    # Set through /api, not shown: kept as stored.
+    patched = management.patch(
+        f"/applications/{app_id}",
+        json={
+            "oidcClientMetadata": {
+                "redirectUris": [],
+                "postLogoutRedirectUris": [],
+                "requirePushedAuthorizationRequests": True,
+            }
+        },
+    )
+    assert patched.status_code == 200, patched.text
+    saved = console.post(
+        f"/console/applications/{app_id}",
+        settings(
+            console,
+            app_id,
+            redirect_uris="",
+            post_logout_redirect_uris="",
+            dpop_bound="on",
+            backchannel_logout_uri="https://app.example.com/backchannel",
+        ),
+    )
+    assert saved.status_code == 303, saved.text[:500]
+    oidc = oidc_of(management, app_id)
+    assert oidc["dpopBoundAccessTokens"] is True
+    assert oidc["requirePushedAuthorizationRequests"] is True
+    assert "backchannelLogoutUri" not in oidc

@@ -1,5 +1,6 @@
 """Applications: framework cards, create, details (endpoint, issuer, App ID, secrets shown
-once, URIs, CORS origins, token lifetimes), the framework's integration guide, delete.
+once, URIs, CORS origins, token lifetimes, the advanced protocol settings), the framework's
+integration guide, delete.
 
 Writes go through ``services/applications`` in one transaction with the audit entry /api
 writes for the same change (``ManagementApi.CreateApplication``...).
@@ -7,6 +8,7 @@ writes for the same change (``ManagementApi.CreateApplication``...).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.responses import Response
@@ -15,6 +17,7 @@ from starlette.routing import Route
 from portico.services import applications as service
 from portico.services.applications import AppType
 from portico.services.errors import ServiceError
+from portico.services.keys import ID_TOKEN_ALGORITHMS
 from portico.storage import applications as repo
 from portico.storage.database import now_ms
 from portico.web.console.context import Console, form, page
@@ -24,10 +27,69 @@ from portico.web.runtime import Runtime
 SECTION = "applications"
 MAX_ID_TOKEN_TTL = 86_400
 MAX_REFRESH_DAYS = 180
+MAX_URI = 2048
+
+# The "Advanced" settings: form field -> ``oidcClientMetadata`` member. An empty URI, an
+# unchecked box or the tenant's default algorithm removes the member.
+ADVANCED_URIS = {
+    "backchannel_logout_uri": "backchannelLogoutUri",
+    "frontchannel_logout_uri": "frontchannelLogoutUri",
+}
+ADVANCED_FLAGS = {
+    "backchannel_logout_session_required": "backchannelLogoutSessionRequired",
+    "frontchannel_logout_session_required": "frontchannelLogoutSessionRequired",
+    "require_par": "requirePushedAuthorizationRequests",
+    "dpop_bound": "dpopBoundAccessTokens",
+    "require_signed_request_object": "requireSignedRequestObject",
+}
+ID_TOKEN_ALG = "id_token_alg"
+ADVANCED_FIELDS = (*ADVANCED_URIS, *ADVANCED_FLAGS, ID_TOKEN_ALG)
 
 
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _advanced_shown(app_type: AppType, oidc: dict[str, Any]) -> frozenset[str]:
+    """The advanced fields that mean something for the application: a machine-to-machine
+    app has no browser (no redirects, logout or ID tokens); signed request objects need the
+    app's keys (``private_key_jwt``, confidential apps only). The others are kept as stored."""
+    if app_type is AppType.M2M:
+        return frozenset({"dpop_bound"})
+    shown = set(ADVANCED_FIELDS)
+    if oidc.get("tokenEndpointAuthMethod") != "private_key_jwt":
+        shown.discard("require_signed_request_object")
+    return frozenset(shown)
+
+
+def _apply_advanced(
+    oidc: dict[str, Any], draft: dict[str, str], shown: frozenset[str]
+) -> dict[str, Any]:
+    merged = dict(oidc)
+    for name, member in ADVANCED_URIS.items():
+        if name in shown:
+            if uri := draft[name].strip():
+                merged[member] = uri
+            else:
+                merged.pop(member, None)
+    for name, member in ADVANCED_FLAGS.items():
+        if name in shown:
+            if draft[name]:
+                merged[member] = True
+            else:
+                merged.pop(member, None)
+    if ID_TOKEN_ALG in shown:
+        if alg := draft[ID_TOKEN_ALG].strip():
+            merged["idTokenSignedResponseAlg"] = alg  # the service checks it
+        else:
+            merged.pop("idTokenSignedResponseAlg", None)
+    return merged
+
+
+async def _tenant_alg(ctx: Console) -> str:
+    """The tenant key's algorithm: what signs ID tokens unless the app chooses another."""
+    provider = ctx.runtime.provider
+    return (await provider.current_keys()).alg if provider is not None else ID_TOKEN_ALGORITHMS[0]
 
 
 async def index(ctx: Console) -> Response:
@@ -98,7 +160,17 @@ async def _details(
         "refresh_days": str(custom.get("refreshTokenTtlInDays") or 14),
         "rotate_refresh": "on" if custom.get("rotateRefreshToken", True) is not False else "",
         "always_refresh": "on" if custom.get("alwaysIssueRefreshToken") else "",
+        **{name: oidc.get(member) or "" for name, member in ADVANCED_URIS.items()},
+        **{
+            name: "on" if oidc.get(member) is True else ""
+            for name, member in ADVANCED_FLAGS.items()
+        },
+        ID_TOKEN_ALG: oidc.get("idTokenSignedResponseAlg") or "",
     }
+    tenant_alg = await _tenant_alg(ctx)
+    algorithms = [a for a in ID_TOKEN_ALGORITHMS if a != tenant_alg]
+    if values[ID_TOKEN_ALG] and values[ID_TOKEN_ALG] not in algorithms:
+        algorithms.append(values[ID_TOKEN_ALG])  # set through /api (ES512, the tenant's own)
     redirect_uri = (oidc.get("redirectUris") or [chosen.redirect_uri or "<your redirect URI>"])[0]
     post_logout = (oidc.get("postLogoutRedirectUris") or [chosen.post_logout_redirect_uri or ""])[0]
     return await ctx.render(
@@ -113,6 +185,10 @@ async def _details(
         guides=guides_for(app_type),
         values=values,
         errors=errors or {},
+        advanced=_advanced_shown(app_type, oidc),
+        key_auth=oidc.get("tokenEndpointAuthMethod") == "private_key_jwt",
+        tenant_alg=tenant_alg,
+        algorithms=algorithms,
         issuer=f"{ctx.endpoint}/oidc",
         app_secret=new_secret or "<your-app-secret>",
         redirect_uri=redirect_uri,
@@ -149,7 +225,13 @@ async def update(ctx: Console) -> Response:
                      "cors_origins", "id_token_ttl", "refresh_days", "rotate_refresh",
                      "always_refresh")
     }  # fmt: skip
-    errors: dict[str, str] = {}
+    for name in ADVANCED_FIELDS:
+        draft[name] = ctx.field(name, MAX_URI + 1)
+    errors: dict[str, str] = {
+        name: f"At most {MAX_URI} characters."
+        for name in ADVANCED_URIS
+        if len(draft[name].strip()) > MAX_URI
+    }
     origins = _lines(draft["cors_origins"])
     if problem := _origin_errors(origins):
         errors["cors_origins"] = problem
@@ -173,8 +255,10 @@ async def update(ctx: Console) -> Response:
                 "rotateRefreshToken": bool(draft["rotate_refresh"]),
                 "alwaysIssueRefreshToken": bool(draft["always_refresh"]),
             }
+            stored = current["oidc_client_metadata"] or {}
+            shown = _advanced_shown(AppType(current["type"]), stored)
             oidc = {
-                **(current["oidc_client_metadata"] or {}),
+                **_apply_advanced(stored, draft, shown),
                 "redirectUris": _lines(draft["redirect_uris"]),
                 "postLogoutRedirectUris": _lines(draft["post_logout_redirect_uris"]),
             }
@@ -192,6 +276,9 @@ async def update(ctx: Console) -> Response:
             await ctx.audit(conn, "UpdateApplication", application_id=app_id, status=200)
     except ServiceError as error:
         errors = {"form": error.message}
+        for name, member in ADVANCED_URIS.items():  # also next to the field it is about
+            if error.message.startswith(member):
+                errors[name] = error.message
         return await _details(ctx, app_id, status=400, errors=errors, draft=draft)
     ctx.flash("Application saved.")
     return await ctx.redirect(f"/console/applications/{app_id}")
