@@ -26,9 +26,20 @@ class ClientKeysUnavailable(Exception):
 _cache: dict[str, tuple[float, KeySet]] = {}
 
 
+_inline: dict[str, tuple[dict[str, Any], KeySet]] = {}
+
+
 async def key_set(client: Client, kid: str | None) -> KeySet:
     if client.jwks is not None:
-        return KeySet.import_key_set(client.jwks)
+        # Importing keys is most of a signature check's cost: once per registered set.
+        cached = _inline.get(client.id)
+        if cached is not None and cached[0] == client.jwks:
+            return cached[1]
+        keys = KeySet.import_key_set(client.jwks)
+        if len(_inline) > 1000:
+            _inline.clear()
+        _inline[client.id] = (client.jwks, keys)
+        return keys
     if client.jwks_uri is None:
         raise ClientKeysUnavailable("no keys registered")
     now = time.monotonic()
