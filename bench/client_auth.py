@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from load import _ms, wrk_available
+from load import parse_wrk, wrk_available
 from procs import Server
 from run import FORM, RESOURCE, basic, log, portico_cli, scratch_postgres, start_portico
 
@@ -239,26 +239,15 @@ def run_wrk(
     finally:
         Path(script).unlink(missing_ok=True)
     cpu = target.server.cpu_seconds() - cpu_before
-    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
-    if not m:
-        raise RuntimeError(f"cannot parse wrk output:\n{out}")
-    total = int(m.group(1))
-    seconds = _ms(m.group(2) + m.group(3)) / 1000.0
-    bad = 0
-    if nm := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        bad += int(nm.group(1))
-    if em := re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
-        bad += sum(int(x) for x in em.groups())
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    parsed = parse_wrk(out)
     over = re.search(r"^OVER (\d+)", out, re.M)
     return Result(
-        ok_per_s=max(0, total - bad) / seconds,
-        total=total,
-        bad=bad,
-        seconds=seconds,
-        p50_ms=_ms(p50.group(1)) if p50 else None,
-        p99_ms=_ms(p99.group(1)) if p99 else None,
+        ok_per_s=parsed.ok_per_s,
+        total=parsed.total,
+        bad=parsed.bad,
+        seconds=parsed.seconds,
+        p50_ms=parsed.p50_ms,
+        p99_ms=parsed.p99_ms,
         over=int(over.group(1)) if over else 0,
         cpu_s=cpu,
     )

@@ -83,6 +83,12 @@ def run_wrk(req: Request, duration: float, connections: int, threads: int) -> Re
         ).stdout
     finally:
         Path(script).unlink(missing_ok=True)
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> Result:
+    """wrk's ``--latency`` report: requests per second that succeeded, the failures
+    (non-2xx answers and socket errors) and the p50/p99 latencies."""
     m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
     if not m:
         raise RuntimeError(f"cannot parse wrk output:\n{out}")

@@ -23,6 +23,7 @@ from portico.protocol.authorization.request import (
     AuthorizationRequest,
     RedirectError,
     check_request_object_alone,
+    named_client,
     parse,
 )
 from portico.protocol.errors import OAuthError, invalid_request
@@ -77,12 +78,7 @@ async def pull(provider: Provider, params: Params) -> tuple[Client, Authorizatio
     the client came to require signed request objects is refused if it was not one."""
     check_request_object_alone(params)
     uri = single(params, "request_uri") or ""
-    client_id = single(params, "client_id")
-    if not client_id:
-        raise invalid_request("missing required parameter 'client_id'")
-    client = await provider.client(client_id)
-    if client is None:
-        raise OAuthError("invalid_client", "client is invalid: no such client")
+    client = await named_client(provider, params)
     stored = None
     if uri.startswith(URN) and len(uri) <= len(URN) + 128:
         key = digest(uri.removeprefix(URN))

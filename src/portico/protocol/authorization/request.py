@@ -86,13 +86,19 @@ class AuthorizationRequest:
         return cls(**payload)
 
 
-async def check_client(provider: Provider, params: Params) -> Client:
+async def named_client(provider: Provider, params: Params) -> Client:
+    """The client ``client_id`` names (an error page otherwise: nowhere to redirect to)."""
     client_id = single(params, "client_id")
     if not client_id:
         raise invalid_request("missing required parameter 'client_id'")
     client = await provider.client(client_id)
     if client is None:
         raise OAuthError("invalid_client", "client is invalid: no such client")
+    return client
+
+
+async def check_client(provider: Provider, params: Params) -> Client:
+    client = await named_client(provider, params)
     if "authorization_code" not in client.grant_types:
         raise OAuthError(
             "unauthorized_client", "this client may not use the authorization endpoint"
