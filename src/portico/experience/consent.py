@@ -39,7 +39,7 @@ async def grant(
         if SCOPE_ORGANIZATIONS in request.scopes
         else None
     )
-    if client.is_third_party:
+    if client.is_third_party and not client.metadata_document:  # nothing kept for those
         async with turn.engine.begin() as conn:
             await consents.remember(
                 conn, turn.tenant, client.id, user_id, authz.consent_request(request), chosen

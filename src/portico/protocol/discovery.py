@@ -11,8 +11,11 @@ from portico.protocol.client_assertion import ALGORITHMS as ASSERTION_ALGORITHMS
 from portico.services.keys import ID_TOKEN_ALGORITHMS
 
 
-def document(issuer: str, signing_alg: str) -> dict[str, Any]:
+def document(issuer: str, signing_alg: str, metadata_documents: bool = False) -> dict[str, Any]:
+    """``metadata_documents``: Client ID Metadata Documents are on (then advertised)."""
+    extra = {"client_id_metadata_document_supported": True} if metadata_documents else {}
     return {
+        **extra,
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/auth",
         "token_endpoint": f"{issuer}/token",

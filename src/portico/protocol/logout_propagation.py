@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from portico.ids import opaque_token
+from portico.ids import digest, opaque_token
 from portico.net import outbound
 from portico.protocol.provider import Provider
 from portico.protocol.sessions import SESSION_TTL, Session
@@ -52,7 +52,7 @@ async def remember(provider: Provider, session: Session, client: Client) -> None
         return
     await provider.artifacts.save_once(
         SESSION_CLIENT,
-        f"{session.sid}:{client.id}",
+        digest(f"{session.sid}:{client.id}"),  # a client id may be a long URL
         {"clientId": client.id, "accountId": session.account_id, "sid": session.sid},
         SESSION_TTL,
         group=_group(session.sid),

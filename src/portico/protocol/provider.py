@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portico.cache import TTLCache
 from portico.coherence import APPLICATIONS, CACHE_TTL, KEYS, RBAC, Coherence
+from portico.protocol.errors import OAuthError
+from portico.services import client_metadata_documents as documents
 from portico.services import cookie_keys
 from portico.services import keys as key_service
 from portico.services.applications import Client, load_client
@@ -39,6 +41,8 @@ class Provider:
     _key_entries: list[dict[str, Any]] | None = field(default=None, init=False)
     _keyring: key_service.KeyRing | None = field(default=None, init=False)
     _cookie_keys: TTLCache[str, CookieKeys] = field(init=False)
+    _cimd: TTLCache[str, bool] = field(init=False)
+    _documents: documents.DocumentCache = field(init=False)
 
     def __post_init__(self) -> None:
         self._clients = self.coherence.cache(APPLICATIONS)
@@ -48,6 +52,8 @@ class Provider:
         # The cookie-key ring is configuration like the signing keys: the ``keys`` topic,
         # re-read everywhere within 0.5 s of a rotation (at once with Redis).
         self._cookie_keys = self.coherence.cache(KEYS, max_entries=1)
+        self._cimd = self.coherence.cache(APPLICATIONS, max_entries=1)
+        self._documents = documents.DocumentCache()
 
     @property
     def issuer(self) -> str:
@@ -73,11 +79,38 @@ class Provider:
         return provider
 
     async def client(self, client_id: str) -> Client | None:
+        """The registered application, or, when Client ID Metadata Documents are on, the
+        client an https ``client_id`` describes (``invalid_client`` or
+        ``invalid_client_metadata`` when its document cannot be had)."""
+        if documents.is_document_url(client_id):
+            return await self._document_client(client_id)
+
         async def load(cid: str) -> Client | None:
             async with self.engine.connect() as conn:
                 return await load_client(conn, self.tenant_id, cid)
 
         return await self._clients.get(client_id, load)
+
+    async def metadata_documents_enabled(self) -> bool:
+        async def load(_: str) -> bool:
+            async with self.engine.connect() as conn:
+                return await documents.enabled(conn, self.tenant_id)
+
+        return bool(await self._cimd.get("enabled", load))
+
+    async def _document_client(self, client_id: str) -> Client | None:
+        if not await self.metadata_documents_enabled():
+            return None
+        try:
+            client = await self._documents.client(client_id)
+        except documents.InvalidClientDocument as problem:
+            raise OAuthError(problem.error, problem.description) from None
+        alg = client.id_token_signed_response_alg
+        if alg and alg not in (await self.current_keys()).by_alg:
+            raise OAuthError(  # an algorithm no key of this tenant signs with (yet)
+                "invalid_client_metadata", f"id_token_signed_response_alg {alg} is not offered"
+            )
+        return client
 
     async def resource(self, indicator: str) -> dict[str, Any] | None:
         async def load(ind: str) -> dict[str, Any] | None:

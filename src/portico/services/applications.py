@@ -111,6 +111,9 @@ class Client:
     dpop_bound_access_tokens: bool = False
     # RFC 9101 §10.5: authorization requests only as a request object the client signed.
     require_signed_request_object: bool = False
+    # Not registered: described by the document at its id, an https URL
+    # (``services/client_metadata_documents``).
+    metadata_document: bool = False
 
     @property
     def is_public(self) -> bool:

@@ -121,7 +121,10 @@ def routes(runtime: Runtime) -> list[Route]:
     async def configuration(_: Request) -> Response:
         p = provider()
         ring = await p.current_keys()
-        body = render_once(ring, "discovery", lambda: discovery.document(p.issuer, ring.alg))
+        cimd = await p.metadata_documents_enabled()
+        body = render_once(
+            ring, f"discovery:{cimd}", lambda: discovery.document(p.issuer, ring.alg, cimd)
+        )
         return Response(
             body, media_type="application/json", headers={"Cache-Control": "max-age=300"}
         )

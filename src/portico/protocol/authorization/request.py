@@ -212,6 +212,20 @@ async def check_resources(
     request.resources = indicators
 
 
+# What a client known only by its metadata document may ask for (the user consents each time).
+UNREGISTERED_CLIENT_SCOPES = ("openid", "offline_access", "profile", "email", "phone", "address")
+
+
+def check_unregistered_client(client: Client, request: AuthorizationRequest) -> None:
+    """A client known only by its metadata document gets OpenID Connect scopes, never an
+    API resource or organizations: nobody registered it, and no admin set what it may ask."""
+    if not client.metadata_document:
+        return
+    if request.resources:
+        raise invalid_target("resource indicators are not available to unregistered clients")
+    request.scopes = [s for s in request.scopes if s in UNREGISTERED_CLIENT_SCOPES]
+
+
 def check_max_age(request: AuthorizationRequest, params: Params) -> None:
     value = single(params, "max_age")
     if value is None:
@@ -285,6 +299,7 @@ async def parse(
         check_scope(request, params)
         check_pkce(client, request, params)
         await check_resources(provider, request, params)
+        check_unregistered_client(client, request)
         check_max_age(request, params)
         check_acr_values(request, params)
         check_dpop_jkt(request, params)

@@ -1,5 +1,6 @@
 """``/api/configs/oidc/:keyType``: the tenant's signing keys (``private-keys``) and cookie
-keys (``cookie-keys``): list (never key material), rotate, delete.
+keys (``cookie-keys``): list (never key material), rotate, delete. ``/api/configs/cimd``:
+Client ID Metadata Documents on or off (Logto's shape).
 
 A rotated signing key takes over within seconds on every process (``Provider.current_keys``);
 the previous one stays published in the JWKS so tokens it signed still verify, until it is
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
+from portico.services import client_metadata_documents as documents
 from portico.services import keys
 from portico.services.errors import ServiceError
 from portico.web.api.audit import AuditedRoute
@@ -38,6 +40,13 @@ class KeyOut(BaseModel):
     createdAt: int = Field(description="epoch seconds, as Logto stores it")
     status: Literal["Current", "Previous", "Next"] | None = None
     signingKeyAlgorithm: Literal["EC", "RSA"] | None = None
+    publishUntil: int | None = Field(
+        None, description="Previous keys: published until then (epoch seconds), Portico's"
+    )
+
+
+class CimdConfig(Body):
+    enabled: bool = Field(description="Client ID Metadata Documents: https client ids")
 
 
 def routes(api: ApiContext, authorized: Any) -> APIRouter:
@@ -69,6 +78,17 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
             )
         async with api.write() as conn:
             return await keys.rotate(conn, api.tenant, keyType, body.signingKeyAlgorithm)
+
+    @router.get("/configs/cimd", response_model=CimdConfig)
+    async def get_cimd() -> dict[str, Any]:
+        """Whether clients may be known by an https client id alone (off by default)."""
+        async with api.read() as conn:
+            return {"enabled": await documents.enabled(conn, api.tenant)}
+
+    @router.patch("/configs/cimd", response_model=CimdConfig)
+    async def update_cimd(body: CimdConfig) -> dict[str, Any]:
+        async with api.write() as conn:
+            return await documents.set_enabled(conn, api.tenant, body.enabled)
 
     @router.delete("/configs/oidc/{keyType}/{keyId}", status_code=204, response_class=Response)
     async def delete_oidc_key(keyType: KeyTypeParam, keyId: str) -> Response:
