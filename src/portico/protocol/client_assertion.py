@@ -1,6 +1,7 @@
-"""Client authentication with a signed JWT (RFC 7523 §2.2, ``private_key_jwt`` of OpenID
-Connect Core §9): the client signs a short-lived assertion about itself with one of its
-registered keys.
+"""Client authentication with a signed JWT (RFC 7523 §2.2; OpenID Connect Core §9
+``private_key_jwt`` and ``client_secret_jwt``): the client signs a short-lived assertion
+about itself with one of its registered keys, or MACs it with one of its secrets (kept
+sealed for that, ``services.applications.SecretSealer``).
 
 Checked: the signature (the client's keys, the algorithms below only), ``iss`` and ``sub``
 both the client, ``aud`` this server's issuer identifier, or for clients that still send a
@@ -19,18 +20,20 @@ from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
 
 from portico.ids import digest
 from portico.protocol.errors import invalid_client, invalid_request
 from portico.protocol.params import Params, single
 from portico.protocol.provider import Provider
 from portico.services import audit
-from portico.services.applications import KEY_METHODS, Client
+from portico.services.applications import ASSERTION_METHODS, KEY_METHODS, SECRET_JWT, Client
 from portico.services.client_keys import ClientKeysUnavailable, key_set
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
               "EdDSA"]  # fmt: skip
+HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"]  # client_secret_jwt only
 MAX_LIFETIME = 3600
 SKEW = 30
 SEEN = "ClientAssertion"
@@ -60,15 +63,12 @@ async def authenticate(provider: Provider, params: Params, endpoint: str) -> Cli
     if client is None:
         raise invalid_client("client not found")
     audit.note(application_id=client.id)
-    if client.token_endpoint_auth_method not in KEY_METHODS:
+    if client.token_endpoint_auth_method == SECRET_JWT:
+        verified = _verify_with_secret(provider, client, assertion)
+    elif client.token_endpoint_auth_method in KEY_METHODS:
+        verified = await _verify_with_keys(client, header, assertion)
+    else:
         raise invalid_client("the client is not registered for private_key_jwt")
-    try:
-        keys = await key_set(client, header.get("kid"))
-        verified = jwt.decode(assertion, keys, algorithms=ALGORITHMS)
-    except ClientKeysUnavailable as error:
-        raise invalid_client(f"the client's keys could not be read ({error})") from None
-    except (JoseError, ValueError):
-        raise invalid_client("the client assertion's signature is not valid") from None
     accepted = {provider.issuer, endpoint, f"{provider.issuer}/token"}
     _check_claims(dict(verified.claims), accepted)
     ttl = int(claims["exp"] - time.time()) + SKEW
@@ -76,6 +76,38 @@ async def authenticate(provider: Provider, params: Params, endpoint: str) -> Cli
     if not await provider.artifacts.save_once(SEEN, digest(f"{client.id}\n{jti}"), {}, ttl):
         raise invalid_client("the client assertion was already used (jti)")
     return client
+
+
+async def _verify_with_keys(client: Client, header: dict[str, Any], assertion: str) -> jwt.Token:
+    """``private_key_jwt``: one of the client's public keys, an asymmetric algorithm."""
+    try:
+        keys = await key_set(client, header.get("kid"))
+        return jwt.decode(assertion, keys, algorithms=ALGORITHMS)
+    except ClientKeysUnavailable as error:
+        raise invalid_client(f"the client's keys could not be read ({error})") from None
+    except (JoseError, ValueError):
+        raise invalid_client("the client assertion's signature is not valid") from None
+
+
+def _verify_with_secret(provider: Provider, client: Client, assertion: str) -> jwt.Token:
+    """``client_secret_jwt`` (OIDC Core §9): an HMAC with one of the client's unexpired
+    secrets, those kept sealed for it (a secret made before the application switched to
+    this method has no sealed copy and cannot be used)."""
+    now = int(time.time() * 1000)
+    sealer = provider.secret_sealer
+    for secret in client.secrets:
+        if secret.sealed is None or sealer is None:
+            continue
+        if secret.expires_at is not None and secret.expires_at <= now:
+            continue
+        value = sealer.open(client.id, secret.value_digest, secret.sealed)
+        if value is None:
+            continue
+        try:
+            return jwt.decode(assertion, OctKey.import_key(value), algorithms=HMAC_ALGORITHMS)
+        except (JoseError, ValueError):
+            continue
+    raise invalid_client("the client assertion's signature is not valid (client_secret_jwt)")
 
 
 def _peek(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -115,5 +147,7 @@ def _check_claims(claims: dict[str, Any], accepted: set[str]) -> None:
 def refuse_other_methods(client: Client) -> None:
     """A client registered for keys authenticates with them only (a secret it may still
     hold, or none, is not enough)."""
-    if client.token_endpoint_auth_method in KEY_METHODS:
-        raise invalid_client("the client must authenticate with private_key_jwt")
+    if client.token_endpoint_auth_method in ASSERTION_METHODS:
+        raise invalid_client(
+            f"the client must authenticate with {client.token_endpoint_auth_method}"
+        )

@@ -8,6 +8,7 @@ from typing import Any
 from portico.protocol import acr, dpop, grants
 from portico.protocol.claims import CLAIMS_SUPPORTED, OIDC_SCOPES
 from portico.protocol.client_assertion import ALGORITHMS as ASSERTION_ALGORITHMS
+from portico.protocol.client_assertion import HMAC_ALGORITHMS
 from portico.services.keys import ID_TOKEN_ALGORITHMS
 
 
@@ -44,24 +45,30 @@ def document(issuer: str, signing_alg: str, metadata_documents: bool = False) ->
         "response_types_supported": ["code"],
         "scopes_supported": list(OIDC_SCOPES),
         "subject_types_supported": ["public"],
-        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "token_endpoint_auth_signing_alg_values_supported": [
+            *ASSERTION_ALGORITHMS,
+            *HMAC_ALGORITHMS,
+        ],
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "none",
             "private_key_jwt",
+            "client_secret_jwt",
         ],
         "introspection_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "none",
             "private_key_jwt",
+            "client_secret_jwt",
         ],
         "revocation_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "none",
             "private_key_jwt",
+            "client_secret_jwt",
         ],
         # RFC 9101: request objects by value, signed with the client's keys.
         "request_parameter_supported": True,

@@ -14,7 +14,7 @@ from portico.protocol.errors import OAuthError
 from portico.services import client_metadata_documents as documents
 from portico.services import cookie_keys
 from portico.services import keys as key_service
-from portico.services.applications import Client, load_client
+from portico.services.applications import Client, SecretSealer, load_client
 from portico.services.cookie_keys import CookieKeys
 from portico.storage import configs
 from portico.storage import rbac as rbac_repo
@@ -42,6 +42,9 @@ class Provider:
     _keyring: key_service.KeyRing | None = field(default=None, init=False)
     _cookie_keys: TTLCache[str, CookieKeys] = field(init=False)
     _cimd: TTLCache[str, bool] = field(init=False)
+    # Opens client_secret_jwt applications' sealed secrets (set by the runtime; none: no
+    # such client can authenticate).
+    secret_sealer: SecretSealer | None = field(default=None, init=False)
     _documents: documents.DocumentCache = field(init=False)
 
     def __post_init__(self) -> None:

@@ -70,6 +70,7 @@ class ClientSecret:
     name: str
     value_digest: str
     expires_at: int | None
+    sealed: dict[str, Any] | None = None  # client_secret_jwt applications' (``SecretSealer``)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,10 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         refresh_token_ttl=int(custom.get("refreshTokenTtl") or ttl_days * 86400),
         rotate_refresh_token=custom.get("rotateRefreshToken", True) is not False,
         always_issue_refresh_token=bool(custom.get("alwaysIssueRefreshToken")),
-        secrets=tuple(ClientSecret(s["name"], s["value_digest"], s["expires_at"]) for s in secrets),
+        secrets=tuple(
+            ClientSecret(s["name"], s["value_digest"], s["expires_at"], s.get("value_sealed"))
+            for s in secrets
+        ),
         logo_uri=_https_or_none(oidc.get("logoUri")),
         require_pushed_authorization_requests=bool(oidc.get("requirePushedAuthorizationRequests")),
         token_endpoint_auth_method=str(
@@ -262,7 +266,10 @@ async def _ensure_signing_key(conn: AsyncConnection, tenant_id: str, oidc: dict[
 
 # RFC 7591 client metadata in Logto's camelCase (Logto has no client keys).
 KEY_METHODS = ("private_key_jwt",)
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", *KEY_METHODS)
+SECRET_JWT = "client_secret_jwt"
+# Methods where the client signs an assertion (RFC 7523) and may use nothing else.
+ASSERTION_METHODS = (*KEY_METHODS, SECRET_JWT)
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", *ASSERTION_METHODS)
 MAX_CLIENT_KEYS = 10
 _PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
 
@@ -277,7 +284,7 @@ def _check_client_keys(app_type: AppType, metadata: dict[str, Any]) -> None:
         raise InvalidApplication(
             f"tokenEndpointAuthMethod must be one of {', '.join(AUTH_METHODS)}"
         )
-    if method in KEY_METHODS and app_type not in SECRET_TYPES:
+    if method in ASSERTION_METHODS and app_type not in SECRET_TYPES:
         raise InvalidApplication("only confidential applications authenticate with keys")
     jwks, jwks_uri = metadata.get("jwks"), metadata.get("jwksUri")
     if method not in KEY_METHODS:
@@ -336,11 +343,13 @@ async def create_application(
     custom_client_metadata: dict[str, Any] | None = None,
     custom_data: dict[str, Any] | None = None,
     oidc_extras: dict[str, Any] | None = None,
+    sealer: SecretSealer | None = None,
 ) -> CreatedApplication:
     """Create an application; confidential types get a "Default secret" shown only now.
 
     ``oidc_extras``: further ``oidcClientMetadata`` members (``backchannelLogoutUri``,
-    ``backchannelLogoutSessionRequired``, ``logoUri``)."""
+    ``backchannelLogoutSessionRequired``, ``logoUri``...); ``sealer``: the server's, for
+    the secret of a ``client_secret_jwt`` application."""
     name = _checked_name(name)
     if is_third_party and app_type not in (AppType.TRADITIONAL, AppType.SPA, AppType.NATIVE):
         raise InvalidApplication(
@@ -373,7 +382,9 @@ async def create_application(
     await _ensure_signing_key(conn, tenant_id, oidc)
     secret = None
     if app_type in SECRET_TYPES:
-        secret = await add_secret(conn, tenant_id, row["id"], DEFAULT_SECRET_NAME)
+        secret = await add_secret(
+            conn, tenant_id, row["id"], DEFAULT_SECRET_NAME, sealer=_jwt_sealer(oidc, sealer)
+        )
     return CreatedApplication(row, secret)
 
 
@@ -450,10 +461,17 @@ async def list_secrets(conn: AsyncConnection, tenant_id: str, app_id: str) -> li
 
 
 async def create_secret(
-    conn: AsyncConnection, tenant_id: str, app_id: str, name: str, expires_at: int | None
+    conn: AsyncConnection,
+    tenant_id: str,
+    app_id: str,
+    name: str,
+    expires_at: int | None,
+    sealer: SecretSealer | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """``(stored row, value)``: the value exists only in this return; the row keeps a digest."""
-    _secret_holder(await get_application(conn, tenant_id, app_id))
+    """``(stored row, value)``: the value exists only in this return; the row keeps a digest
+    (and a ``client_secret_jwt`` application's, the value sealed with ``sealer``)."""
+    app = await get_application(conn, tenant_id, app_id)
+    _secret_holder(app)
     if expires_at is not None and expires_at <= now_ms():
         raise InvalidApplication("The value of `expiresAt` must be in the future.")
     if any(s["name"] == name for s in await repo.list_secrets(conn, app_id)):
@@ -462,7 +480,8 @@ async def create_secret(
             code="application.secret_name_exists",
             status=422,
         )
-    value = await add_secret(conn, tenant_id, app_id, name, expires_at)
+    jwt_sealer = _jwt_sealer(app["oidc_client_metadata"] or {}, sealer)
+    value = await add_secret(conn, tenant_id, app_id, name, expires_at, jwt_sealer)
     row = next(s for s in await repo.list_secrets(conn, app_id) if s["name"] == name)
     return row, value
 
@@ -494,21 +513,66 @@ async def rename_secret(
     return {**secrets[name], "name": new_name}
 
 
+class SecretSealer:
+    """Secrets of ``client_secret_jwt`` applications, sealed with the server's encryption key
+    (the server needs the value: it is the HMAC key of the client's assertions). Bound to the
+    application and the secret's digest, so a value moved to another row does not open."""
+
+    _PATH = ("value",)
+
+    def __init__(self, encryption_key: bytes) -> None:
+        from portico.connectors.secrets import Sealer  # AES-256-GCM, as connector secrets
+
+        self._sealer = Sealer(encryption_key)
+
+    def seal(self, app_id: str, value_digest: str, value: str) -> dict[str, Any]:
+        context = f"app-secret:{app_id}:{value_digest}"
+        return self._sealer.seal({"value": value}, {self._PATH}, context)
+
+    def open(self, app_id: str, value_digest: str, sealed: dict[str, Any]) -> str | None:
+        """The value, or None when it does not open (another key, another row)."""
+        from portico.connectors.errors import ConnectorError
+
+        try:
+            opened = self._sealer.open(sealed, {self._PATH}, f"app-secret:{app_id}:{value_digest}")
+        except (ConnectorError, ValueError):
+            return None
+        value = opened.get("value")
+        return value if isinstance(value, str) and digest(value) == value_digest else None
+
+
 async def add_secret(
-    conn: AsyncConnection, tenant_id: str, app_id: str, name: str, expires_at: int | None = None
+    conn: AsyncConnection,
+    tenant_id: str,
+    app_id: str,
+    name: str,
+    expires_at: int | None = None,
+    sealer: SecretSealer | None = None,
 ) -> str:
-    """Create a named secret and return its value; only its digest is kept."""
+    """Create a named secret and return its value; only its digest is kept, and, with
+    ``sealer`` (a ``client_secret_jwt`` application's), its sealed value."""
     value = standard_secret()
+    value_digest = digest(value)
     await repo.insert_secret(
         conn,
         {
             "tenant_id": tenant_id,
             "application_id": app_id,
             "name": name,
-            "value_digest": digest(value),
+            "value_digest": value_digest,
             "value_hint": value[-4:],
             "created_at": now_ms(),
             "expires_at": expires_at,
+            "value_sealed": sealer.seal(app_id, value_digest, value) if sealer else None,
         },
     )
     return value
+
+
+def _jwt_sealer(oidc: dict[str, Any], sealer: SecretSealer | None) -> SecretSealer | None:
+    """The sealer a new secret of this application needs (``client_secret_jwt`` only)."""
+    if oidc.get("tokenEndpointAuthMethod") != SECRET_JWT:
+        return None
+    if sealer is None:
+        raise InvalidApplication("client_secret_jwt secrets need the server's encryption key")
+    return sealer

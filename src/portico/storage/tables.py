@@ -86,6 +86,9 @@ application_secrets = Table(
     Column("value_hint", String(8), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger),
+    # Only for ``client_secret_jwt`` applications (the server must know the HMAC key):
+    # the value sealed with the encryption key, bound to the application and secret name.
+    Column("value_sealed", Json),
     PrimaryKeyConstraint("application_id", "name"),
     ForeignKeyConstraint(["application_id"], ["applications.id"], ondelete="CASCADE"),
 )

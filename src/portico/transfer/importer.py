@@ -38,6 +38,7 @@ from portico.connectors import ConnectorError
 from portico.connectors import secrets as sealing
 from portico.connectors.registry import registry
 from portico.services import sign_in_experience as sie_service
+from portico.services.applications import SecretSealer
 from portico.services.mfa import MfaKeys
 from portico.storage.tables import user_identities, user_mfa_factors, users
 from portico.transfer import logto
@@ -45,6 +46,7 @@ from portico.transfer.records import (
     FORMAT,
     KINDS,
     VERSION,
+    ApplicationSecret,
     Connector,
     Kind,
     MfaBackupCode,
@@ -313,6 +315,8 @@ class _Run:
             kept = self.connector_config(number, record)
         elif isinstance(record, UserMfaFactor):
             kept = self.mfa_factor(number, record)
+        elif isinstance(record, ApplicationSecret) and record.valueSealed is not None:
+            kept = self.sealed_secret(number, record)
         elif isinstance(record, MfaBackupCode) and not self.keeps_codes():
             self.dropped_codes += 1
             kept = None
@@ -379,6 +383,32 @@ class _Run:
             return None
         config = sealing.Sealer(target_key).seal(plain, paths, context)
         return record.model_copy(update={"config": config})
+
+    # -- client_secret_jwt secrets -----------------------------------------------------------
+    def sealed_secret(self, number: int, record: ApplicationSecret) -> ApplicationSecret | None:
+        """The secret with its sealed value usable here, as TOTP keys: unchanged under the same
+        encryption key, re-sealed with the source's key given, else an error."""
+        assert self.header is not None and record.valueSealed is not None
+        source_check = self.header.get("encryptionKeyCheck")
+        target_key = self.options.encryption_key()
+        source_key = self.options.reencrypt_from or target_key
+        if source_check != encryption_key_check(source_key):
+            self.error(
+                number,
+                f"applicationSecret {record.name!r}: its value is sealed with another encryption "
+                "key than this instance's; import with the same key, or give the source's key "
+                "with --reencrypt-from-key-file",
+            )
+            return None
+        app, value_digest = record.applicationId, record.valueDigest
+        value = SecretSealer(source_key).open(app, value_digest, record.valueSealed)
+        if value is None:
+            self.error(number, f"applicationSecret {record.name!r}: its sealed value does not open")
+            return None
+        if source_key == target_key:
+            return record
+        sealed = SecretSealer(target_key).seal(app, value_digest, value)
+        return record.model_copy(update={"valueSealed": sealed})
 
     # -- MFA factors ----------------------------------------------------------------------
     def keys_for(self, key: bytes) -> MfaKeys:

@@ -131,6 +131,8 @@ class ApplicationSecret(Record):
     valueHint: str = Field(max_length=8)
     createdAt: Millis
     expiresAt: Millis | None = None
+    # client_secret_jwt applications' secrets, sealed with the source's encryption key
+    valueSealed: Json | None = None
 
 
 class ApplicationRole(Record):

@@ -30,6 +30,7 @@ from portico.net import outbound
 from portico.protocol.provider import Provider
 from portico.protocol.sessions import SESSION_TTL
 from portico.services import cookie_keys
+from portico.services.applications import SecretSealer
 from portico.services.audit_buffer import AuditBuffer
 from portico.services.bootstrap import DEFAULT_TENANT, ensure_ready
 from portico.services.cookie_keys import CookieKeys
@@ -65,6 +66,7 @@ class Runtime:
     sentinel: Sentinel | None = None
     connectors: Connectors | None = None
     mfa_keys: MfaKeys | None = None
+    secret_sealer: SecretSealer | None = None
     coherence: Coherence = field(default_factory=Coherence)
     cors_origins: TTLCache[str, frozenset[str]] | None = None
     audit: AuditBuffer | None = None
@@ -99,6 +101,9 @@ class Runtime:
             self.engine, encryption_key, cache=self.coherence.cache(CONNECTORS)
         )
         self.mfa_keys = MfaKeys.from_encryption_key(encryption_key)
+        # client_secret_jwt secrets, sealed when made (API, console), opened by the provider
+        self.secret_sealer = SecretSealer(encryption_key)
+        self.provider.secret_sealer = self.secret_sealer
         self.cors_origins = self.coherence.cache(APPLICATIONS, max_entries=1)
         self.audit = AuditBuffer(self.engine)
         self.audit.start()

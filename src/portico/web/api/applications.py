@@ -119,6 +119,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
                 custom_client_metadata=_custom(body.customClientMetadata),
                 custom_data=body.customData,
                 oidc_extras=extras,
+                sealer=api.runtime.secret_sealer,
             )
         return application_out(created.row, created.secret)
 
@@ -178,7 +179,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
         """The new secret's ``value`` is in this response only."""
         async with api.write() as conn:
             row, value = await service.create_secret(
-                conn, api.tenant, id, body.name, body.expiresAt
+                conn, api.tenant, id, body.name, body.expiresAt, api.runtime.secret_sealer
             )
         return secret_out(row, value)
 

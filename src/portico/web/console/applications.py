@@ -291,7 +291,9 @@ async def rotate_secret(ctx: Console) -> Response:
     async with ctx.write() as conn:
         taken = {s["name"] for s in await service.list_secrets(conn, ctx.tenant, app_id)}
         name = next(f"Secret {n}" for n in range(2, 10_000) if f"Secret {n}" not in taken)
-        _, value = await service.create_secret(conn, ctx.tenant, app_id, name, None)
+        _, value = await service.create_secret(
+            conn, ctx.tenant, app_id, name, None, ctx.runtime.secret_sealer
+        )
         await ctx.audit(conn, "CreateApplicationSecret", application_id=app_id, status=201)
     return await _details(ctx, app_id, status=201, new_secret=value)
 
