@@ -25,13 +25,14 @@ import pytest
 from sqlalchemy import select, update
 
 from portico.connectors import Connectors, ConnectorType
-from portico.services import mfa, rbac
+from portico.services import applications, mfa, rbac
 from portico.services import organizations as orgs
 from portico.services.bootstrap import ensure_ready
 from portico.services.custom_phrases import CustomPhrases
 from portico.services.sign_in_experience import SignInExperiences
 from portico.storage.database import create_engine
 from portico.storage.tables import (
+    application_secrets,
     connectors,
     mfa_backup_codes,
     organization_role_scope_relations,
@@ -103,6 +104,7 @@ class Source:
     connector_id: str
     smtp: Running
     user_id: str
+    jwt_app: tuple[str, str] = ("", "")  # a client_secret_jwt application: id, secret
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +173,16 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
 
             server.db(mfa_setup)
 
+            async def jwt_app_setup(conn):  # type: ignore[no-untyped-def]
+                sealer = applications.SecretSealer(server.settings.encryption_key_bytes())
+                created = await applications.create_application(
+                    conn, "default", name="Nightly job", app_type=applications.AppType.M2M,
+                    oidc_extras={"tokenEndpointAuthMethod": "client_secret_jwt"}, sealer=sealer,
+                )  # fmt: skip
+                return created.row["id"], created.secret
+
+            jwt_app = server.db(jwt_app_setup)
+
             async def configure(engine):  # type: ignore[no-untyped-def]
                 service = Connectors(engine, server.settings.encryption_key_bytes())
                 config = smtp_config(smtp.port, auth={"user": "mailer", "pass": SMTP_PASSWORD})
@@ -188,8 +200,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
             )
             assert result.returncode == 0, result.stderr
             yield Source(
-                url, key, export, web, m2m, user.username, api, connector_id, smtp, user.id
-            )
+                url, key, export, web, m2m, user.username, api, connector_id, smtp, user.id,
+                jwt_app,
+            )  # fmt: skip
     finally:
         server.stop()
         drop()
@@ -421,6 +434,15 @@ def test_connectors_need_the_same_key_or_are_resealed(source: Source, tmp_path: 
         assert totp["data"] != stored["data"] and TOTP_SECRET not in json.dumps(totp["data"])
         assert totp["counter"] == stored["counter"]
         _check_mfa_moved(url, other_key, source.user_id, codes_kept=False)
+        # a client_secret_jwt application's secret: re-sealed, it opens with this key only
+        jwt_id, jwt_secret = source.jwt_app
+        [moved] = rows(url, application_secrets, application_id=jwt_id)
+        [kept] = rows(source.url, application_secrets, application_id=jwt_id)
+        assert moved["value_sealed"] != kept["value_sealed"]
+        here = applications.SecretSealer(create_key_bytes(other_key))
+        assert here.open(jwt_id, moved["value_digest"], moved["value_sealed"]) == jwt_secret
+        there = applications.SecretSealer(create_key_bytes(source.key))
+        assert there.open(jwt_id, moved["value_digest"], moved["value_sealed"]) is None
     finally:
         drop()
 
