@@ -377,10 +377,16 @@ def _admin_password_command(
     password, generated = _new_password(args)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        try:
-            return await act(conn, password)
-        except admins.PasswordRejected as error:
-            raise _admin_password_error(error) from None
+        nonlocal password
+        # A generated password the policy happens to refuse (three repeated characters, a
+        # run like "abc") is replaced: the policy is checked before anything is written.
+        for _ in range(50 if generated else 1):
+            try:
+                return await act(conn, password)
+            except admins.PasswordRejected as error:
+                rejected = error
+                password = secrets.token_urlsafe(15)
+        raise _admin_password_error(rejected) from None
 
     row = _with_db(args, work)
     data = {"id": row["id"], "username": row["username"]}
