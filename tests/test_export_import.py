@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import select, update
 
 from portico.connectors import Connectors, ConnectorType
-from portico.services import applications, mfa, rbac
+from portico.services import applications, mfa, personal_access_tokens, rbac
 from portico.services import organizations as orgs
 from portico.services.bootstrap import ensure_ready
 from portico.services.custom_phrases import CustomPhrases
@@ -41,6 +41,9 @@ from portico.storage.tables import (
     user_identities,
     user_mfa_factors,
     users,
+)
+from portico.storage.tables import (
+    personal_access_tokens as personal_access_tokens_table,
 )
 from portico.transfer.importer import ImportFailed, ImportOptions, ImportSummary, import_stream
 from portico.transfer.records import encryption_key_check
@@ -182,6 +185,11 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
                 return created.row["id"], created.secret
 
             jwt_app = server.db(jwt_app_setup)
+
+            async def token_setup(conn):  # type: ignore[no-untyped-def]
+                await personal_access_tokens.create(conn, "default", user.id, "ci", None)
+
+            server.db(token_setup)
 
             async def configure(engine):  # type: ignore[no-untyped-def]
                 service = Connectors(engine, server.settings.encryption_key_bytes())
@@ -337,8 +345,9 @@ def test_round_trip_into_a_fresh_instance(source: Source, tmp_path: Path) -> Non
         assert len(source.smtp.handler.messages) == sent + 1
         # MFA, same key: the rows as they were (the TOTP key sealed as stored, the codes'
         # HMACs), and they work here
-        for table in (user_mfa_factors, mfa_backup_codes):
+        for table in (user_mfa_factors, mfa_backup_codes, personal_access_tokens_table):
             assert _same_rows(rows(url, table), rows(source.url, table))
+        assert rows(url, personal_access_tokens_table)  # the user's token came along
         assert summary["imported"]["userMfaFactor"] == 2
         assert summary["imported"]["mfaBackupCode"] == 10 and summary["notes"] == []
         _check_mfa_moved(url, source.key, source.user_id, codes_kept=True)

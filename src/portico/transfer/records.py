@@ -199,6 +199,17 @@ class UserRole(Record):
     roleId: Id
 
 
+class PersonalAccessToken(Record):
+    """A user's token for token exchange (RFC 8693): its digest, never the value."""
+
+    references: ClassVar[dict[str, str]] = {"userId": "user"}
+    userId: UserId
+    name: str = Field(min_length=1, max_length=256)
+    valueDigest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    createdAt: Millis
+    expiresAt: Millis | None = None
+
+
 class Organization(Record):
     id: Id
     name: str = Field(min_length=1, max_length=128)
@@ -369,6 +380,7 @@ KINDS: dict[str, Kind] = {
         Kind("applicationRole", ApplicationRole, tables.applications_roles),
         Kind("user", User, tables.users),
         Kind("userRole", UserRole, tables.users_roles),
+        Kind("personalAccessToken", PersonalAccessToken, tables.personal_access_tokens),
         Kind("userMfaFactor", UserMfaFactor, tables.user_mfa_factors),
         Kind("mfaBackupCode", MfaBackupCode, tables.mfa_backup_codes),
         Kind("organization", Organization, tables.organizations),
