@@ -36,6 +36,17 @@ def test_template_selection_falls_back_to_generic_else_errors() -> None:
     assert caught.value.code == "connector.template_not_found"
 
 
+def test_validation_messages_have_no_pydantic_prefix() -> None:
+    config = smtp_config(0)
+    config["templates"] = config["templates"][:1]
+    with pytest.raises(ConnectorError) as caught:
+        SmtpConnector.parse_config(config)
+    messages = {e["path"]: e["message"] for e in caught.value.data}
+    assert messages["templates"].startswith("templates for usage types")
+    assert "Value error" not in caught.value.admin_message
+    assert "port" in messages and "templates" in caught.value.admin_message
+
+
 def test_sealing_round_trip_binds_ciphertext_to_its_row() -> None:
     paths = sealing.confidential_paths(SmtpConnector.config_schema())
     assert ("auth", "pass") in paths

@@ -254,6 +254,40 @@ def test_required_templates_and_unknown_keys_are_precise_config_errors() -> None
     assert "requireTls" in paths
 
 
+@pytest.mark.parametrize("usage", ["SignIn", "Generic", "MfaVerification", "BindNewIdentifier"])
+async def test_a_code_template_without_code_is_refused_before_any_mail(
+    usage: str, plain: Any
+) -> None:
+    config = smtp_config(plain.port)
+    config["templates"] = [t for t in config["templates"] if t["usageType"] != usage]
+    config["templates"].append(
+        {"usageType": usage, "contentType": "text/html", "subject": "Hello",
+         "content": "<p>Welcome! Your code: {{ application.name }}</p>"}
+    )  # fmt: skip
+    error = await failure(config, usage=usage)
+    assert error.code == "connector.invalid_config"
+    [problem] = error.data
+    assert problem["path"] == "templates"
+    assert problem["message"] == (
+        f"the {usage} template must contain {{{{code}}}} where the verification code goes: "
+        "without it the message arrives with no code"
+    )
+    assert plain.handler.attempts == 0 and plain.handler.messages == []
+
+
+async def test_code_may_be_in_the_subject_and_an_invitation_needs_none(plain: Any) -> None:
+    config = smtp_config(plain.port)
+    config["templates"][0]["subject"] = "Your code: {{ code }}"
+    config["templates"][0]["content"] = "Enter the code from the subject."
+    config["templates"].append(
+        {"usageType": "OrganizationInvitation", "contentType": "text/plain",
+         "subject": "Join us", "content": "Accept: {{link}}"}
+    )  # fmt: skip
+    await send(config, usage=config["templates"][0]["usageType"], code="515151")
+    [message] = plain.handler.messages
+    assert message["Subject"] == "Your code: 515151"
+
+
 def test_password_is_confidential_in_the_schema_and_hidden_in_repr() -> None:
     schema = SmtpConnector.config_schema()
     login = schema["$defs"]["LoginAuth"]["properties"]["pass"]

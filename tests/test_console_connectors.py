@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from portico.storage.tables import connectors, logs
 from tests.console import ADMIN_PASSWORD, ConsoleClient
+from tests.management import client_with, token_for
 from tests.smtp_server import Running, smtp_config, smtp_server
 from tests.support import csrf_of, unique
 from tests.test_console_applications import age_reauth
@@ -94,6 +95,72 @@ def test_errors_are_shown_per_field(console: ConsoleClient, mailbox: Running) ->
     assert "port" in errors and "templates" in errors
     # The typed values are kept.
     assert "70000" in response.text
+
+
+def test_auth_shows_its_json_shape_and_model_errors_read_plainly(
+    console: ConsoleClient, mailbox: Running
+) -> None:
+    path = f"/console/connectors/new/{SMTP}"
+    form = console.get(path).text
+    auth = re.search(r'<textarea id="cfg-auth"[^>]*>', form).group(0)  # type: ignore[union-attr]
+    assert html.unescape(re.search(r'placeholder="([^"]*)"', auth).group(1)) == (  # type: ignore[union-attr]
+        '{"user": "apikey", "pass": "your SMTP password"}'
+    )
+    assert 'aria-describedby="auth-hint"' in auth
+    assert '{"user": "...", "pass": "..."}' in html.unescape(form)
+    templates = json.loads(smtp_form(mailbox.port)["templates"])[:2]
+    refused = console.submit(
+        path, path, {**smtp_form(mailbox.port), "templates": json.dumps(templates)}
+    )
+    assert refused.status_code == 400
+    assert "Value error" not in refused.text
+    assert "templates for usage types ForgotPassword, Generic are required" in refused.text
+
+
+def _mail_count(mailbox: Running) -> int:
+    return len(mailbox.handler.messages)
+
+
+def _connector_ids(console: ConsoleClient) -> set[str]:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return {r.id for r in await conn.execute(select(connectors.c.id))}
+
+    return console.server.db(work)  # type: ignore[no-any-return]
+
+
+def test_a_code_template_without_code_is_refused_on_save_test_and_api(
+    console: ConsoleClient, mailbox: Running
+) -> None:
+    templates = json.loads(smtp_form(mailbox.port)["templates"])
+    templates[1]["content"] = "Welcome back!"  # SignIn, no {{code}}
+    form = {**smtp_form(mailbox.port), "templates": json.dumps(templates)}
+    path = f"/console/connectors/new/{SMTP}"
+    before = _connector_ids(console)
+    refused = console.submit(path, path, form)
+    assert refused.status_code == 400
+    errors = dict(
+        re.findall(r'<span class="field-error" id="([^"]+)-error">([^<]+)<', refused.text)
+    )
+    assert html.unescape(errors["templates"]) == (
+        "the SignIn template must contain {{code}} where the verification code goes: "
+        "without it the message arrives with no code"
+    )
+    assert _connector_ids(console) == before
+    sent_before = _mail_count(mailbox)
+    address = f"{unique('codeless')}@example.com"
+    tested = console.submit(path, path, {**form, "action": "test", "test_to": address})
+    assert tested.status_code == 400 and "must contain {{code}}" in html.unescape(tested.text)
+    time.sleep(0.2)
+    assert _mail_count(mailbox) == sent_before
+    # The Management API refuses the same config, in Logto's error shape.
+    config = {**smtp_config(mailbox.port), "templates": templates}
+    _, token = token_for(console.server, ["Logto Management API access"])
+    with client_with(console.server, token) as api:
+        answer = api.post("/connectors", json={"connectorId": SMTP, "config": config})
+    body = answer.json()
+    assert answer.status_code == 400 and body["code"] == "connector.invalid_config"
+    assert body["data"] == [{"path": "templates", "message": html.unescape(errors["templates"])}]
+    assert _connector_ids(console) == before
 
 
 def test_send_a_test_code_through_the_unsaved_form(

@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from portico.services.keys import PRIVATE_KEYS
 from portico.storage import configs
-from portico.storage.tables import logs
+from portico.storage.tables import applications, logs
 from tests.conftest import make_app
 from tests.console import ADMIN_PASSWORD, ConsoleClient
+from tests.management import client_with, token_for
 from tests.support import browser_client, unique
 from tests.test_console_applications import age_reauth
 
@@ -85,6 +86,65 @@ def test_console_changes_are_listed_by_user_newest_first(console: ConsoleClient)
     keys = re.findall(r'href="/console/audit-logs/[A-Za-z0-9]+">([^<]+)<', page)
     assert keys == ["ManagementApi.UpdateUserIsSuspended", "ManagementApi.CreateUser"]
     assert "2 entries matching" in page
+
+
+def _cells(page: str, key: str) -> list[str]:
+    """The text of each cell of the first row listing ``key``."""
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", page, re.S) if f">{key}<" in r)
+    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in cells]
+
+
+def _application_name(console: ConsoleClient, app_id: str) -> str:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        query = select(applications.c.name).where(applications.c.id == app_id)
+        return (await conn.execute(query)).scalar_one()
+
+    return console.server.db(work)  # type: ignore[no-any-return]
+
+
+def test_entries_name_who_acted_and_about_whom_at_a_readable_time(
+    console: ConsoleClient,
+) -> None:
+    username = unique("named")
+    created = console.submit("/console/users", "/console/users", {"username": username})
+    user_id = created.headers["location"].rsplit("/", 1)[1]
+    page = console.get(f"/console/audit-logs?user_id={user_id}").text
+    _, _, actor, user, _, when = _cells(page, "ManagementApi.CreateUser")
+    assert actor == "root_admin Console admin"
+    assert user == f"{username} {user_id}"
+    stamp = re.search(r'<time datetime="([^"]+)" data-ms="(\d+)">([^<]+)</time>', page)
+    assert stamp is not None
+    moment = datetime.fromtimestamp(int(stamp.group(2)) / 1000, UTC)
+    assert when == stamp.group(3) == moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert stamp.group(1) == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A Management API caller is named by its application; names are today's.
+    app_id, token = token_for(console.server, ["Logto Management API access"])
+    app_name = _application_name(console, app_id)
+    with client_with(console.server, token) as api:
+        assert api.patch(f"/users/{user_id}", json={"name": "Ada Named"}).status_code == 200
+    page = console.get(f"/console/audit-logs?user_id={user_id}").text
+    _, _, actor, user, _, _ = _cells(page, "ManagementApi.UpdateUser")
+    assert actor == f"{app_name} Management API, application"
+    assert user == f"Ada Named {user_id}"
+    tokens = console.get(f"/console/audit-logs?application_id={app_id}").text
+    application = _cells(tokens, "ExchangeTokenBy.ClientCredentials")[4]
+    assert application == f"{app_name} {app_id}"
+    log_id = re.search(r'href="/console/audit-logs/(\w+)">ManagementApi.CreateUser<', page)
+    detail = console.get(f"/console/audit-logs/{log_id.group(1)}").text  # type: ignore[union-attr]
+    assert "root_admin" in detail and "Ada Named" in detail
+
+
+def test_filters_are_one_row_of_a_plain_get_form(console: ConsoleClient) -> None:
+    page = console.get("/console/audit-logs").text
+    found = re.search(
+        r'<form method="get" action="/console/audit-logs"[^>]*>(.*?)</form>', page, re.S
+    )
+    assert found is not None and "<script" not in found.group(1)
+    assert 'class="filters"' in page  # one wrapping row of fields (console.css)
+    inputs = re.findall(r'<input id="(\w+)" name="\1"', found.group(1))
+    assert inputs == ["key", "user_id", "application_id", "start", "end"]
+    assert '<button type="submit"' in found.group(1)
 
 
 def test_logs_are_paged(console: ConsoleClient) -> None:

@@ -22,15 +22,28 @@ CONFIDENTIAL: dict[str, Any] = {"isConfidential": True}
 """Pass as ``Field(json_schema_extra=CONFIDENTIAL)`` on secrets (passwords, tokens, keys)."""
 
 C = TypeVar("C", bound=BaseModel)
+# What Pydantic puts before the message of a validator's own ValueError / assert: noise to
+# the admin reading it (Logto's zod messages have no such prefix).
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     """Pydantic errors as ``[{path, message}]`` (the API's ``guard.invalid_input`` shape),
-    never echoing the input, which may be a password."""
+    never echoing the input, which may be a password; ``prefix`` goes before each path."""
     return [
-        {"path": ".".join(str(p) for p in error["loc"]) or "config", "message": error["msg"]}
+        {
+            "path": prefix + (".".join(str(p) for p in error["loc"]) or "config"),
+            "message": _plain_message(error["msg"]),
+        }
         for error in exc.errors(include_input=False, include_url=False)
     ]
+
+
+def _plain_message(message: str) -> str:
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message.removeprefix(prefix)
+    return message
 
 
 class Connector(ABC, Generic[C]):

@@ -30,19 +30,20 @@ class SmsTemplate(BaseModel):
 
 
 def check_templates(value: list[SmsTemplate]) -> list[SmsTemplate]:
-    """Register, SignIn, ForgotPassword and Generic must exist, and each must place the code
-    (``{{code}}``): a message without it would spend a send and leave the user stuck."""
-    present = {t.usage_type: t for t in value}
+    """Register, SignIn, ForgotPassword and Generic must exist, and each template of a usage
+    type that sends a code must place it (``{{code}}``): a message without it would spend a
+    send and leave the user stuck."""
+    present = {t.usage_type for t in value}
     missing = [t.value for t in REQUIRED_TEMPLATES if t.value not in present]
     if missing:
         raise ValueError(f"templates for usage types {', '.join(missing)} are required")
     codeless = [
-        t.value
-        for t in REQUIRED_TEMPLATES
-        if "code" not in {m.group(1) for m in templates.PLACEHOLDER.finditer(present[t].content)}
+        t.usage_type
+        for t in value
+        if t.usage_type in templates.CODE_USAGE_TYPES and not templates.places_code(t.content)
     ]
     if codeless:
-        raise ValueError(f"templates {', '.join(codeless)} must contain {{{{code}}}}")
+        raise ValueError(templates.codeless_message(codeless))
     return value
 
 

@@ -18,6 +18,22 @@ from portico.connectors.types import TemplateType
 
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 _MISSING = object()
+# The usage types whose message carries a verification code: all but the invitation (a link).
+CODE_USAGE_TYPES = frozenset(t.value for t in TemplateType) - {TemplateType.OrganizationInvitation}
+
+
+def places_code(*texts: str) -> bool:
+    """Whether one of ``texts`` has a ``{{code}}`` placeholder."""
+    return any(m.group(1) == "code" for text in texts for m in PLACEHOLDER.finditer(text))
+
+
+def codeless_message(usage_types: Sequence[str]) -> str:
+    """What a config check says of code-sending templates that would send no code."""
+    names = ", ".join(dict.fromkeys(usage_types))
+    return (
+        f"the {names} template{'s' if len(set(usage_types)) > 1 else ''} must contain "
+        "{{code}} where the verification code goes: without it the message arrives with no code"
+    )
 
 
 def _lookup(payload: dict[str, Any], path: str) -> Any:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portico.connectors import secrets
 from portico.connectors.errors import invalid_config
-from portico.connectors.kit import Connector
+from portico.connectors.kit import Connector, field_errors
 from portico.services.urls import PublicUrl
 
 OVERRIDABLE = ("target", "name", "logo", "logoDark")  # what a row's ``metadata`` may replace
@@ -34,10 +34,7 @@ def checked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     try:
         parsed = MetadataOverride.model_validate(metadata)
     except ValidationError as error:
-        problems = [
-            {"path": "metadata." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in error.errors()
-        ]
+        problems = field_errors(error, prefix="metadata.")
         summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
         raise invalid_config(f"Invalid connector metadata: {summary}", problems) from None
     return parsed.model_dump(exclude_unset=True)

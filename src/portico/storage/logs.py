@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select
+from sqlalchemy import ColumnElement, and_, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portico.storage import hot_path
 from portico.storage.database import insert_ignore
-from portico.storage.tables import logs
+from portico.storage.tables import applications, logs, users
 
 _INSERT = insert(logs)  # built once: every sign-in and token request adds an entry
 # ON CONFLICT DO NOTHING (both databases' syntax): a batch whose connection was lost after
@@ -87,3 +87,42 @@ async def find_logs(
         .limit(limit)
     )
     return int(total), [dict(r._mapping) for r in rows]
+
+
+async def names(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    user_ids: set[str],
+    application_ids: set[str],
+    admin_tenant_id: str,
+    admin_ids: set[str],
+) -> dict[tuple[str, str], str]:
+    """What a page of entries names, in one query: ``("user", id)`` -> the user's name (else
+    username, email or phone), ``("application", id)`` -> its name, ``("admin", id)`` -> the
+    console admin's username. Ids gone since are absent."""
+    parts = []
+    if user_ids:
+        label = func.coalesce(users.c.name, users.c.username, users.c.primary_email,
+                              users.c.primary_phone)  # fmt: skip
+        parts.append(
+            select(literal("user"), users.c.id, label).where(
+                users.c.tenant_id == tenant_id, users.c.id.in_(user_ids)
+            )
+        )
+    if application_ids:
+        parts.append(
+            select(literal("application"), applications.c.id, applications.c.name).where(
+                applications.c.tenant_id == tenant_id, applications.c.id.in_(application_ids)
+            )
+        )
+    if admin_ids:
+        parts.append(
+            select(literal("admin"), users.c.id, users.c.username).where(
+                users.c.tenant_id == admin_tenant_id, users.c.id.in_(admin_ids)
+            )
+        )
+    if not parts:
+        return {}
+    rows = await conn.execute(union_all(*parts))
+    return {(kind, row_id): name for kind, row_id, name in rows if name}

@@ -13,7 +13,8 @@ from portico.connectors.types import ConnectorMetadata, ConnectorType
 README = """Send verification codes through any SMTP server.
 
 Set host and port, fromEmail ("Name <address>" or an address), templates for Register, SignIn,
-ForgotPassword and Generic (use {{code}} where the code goes) and auth {user, pass}.
+ForgotPassword and Generic (each must contain {{code}} where the code goes; only an
+OrganizationInvitation template may leave it out) and auth {"user": ..., "pass": ...}.
 Port 465 uses implicit TLS (secure: true); 587 upgrades with STARTTLS (secure: false,
 requireTLS: true is recommended). See docs/connectors.md for Gmail, SendGrid and Aliyun.
 """

@@ -22,6 +22,7 @@ from portico.connectors import mail
 from portico.connectors.errors import ConnectorError
 from portico.connectors.http import ProviderUrl
 from portico.connectors.kit import CONFIDENTIAL
+from portico.connectors.templates import CODE_USAGE_TYPES, codeless_message, places_code
 from portico.connectors.types import TemplateType
 
 REQUIRED_TEMPLATES = (
@@ -113,7 +114,16 @@ class Template(_Model):
 class SmtpConfig(_Model):
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
-    auth: LoginAuth | OAuth2Auth | None = None
+    auth: LoginAuth | OAuth2Auth | None = Field(
+        None,
+        description=(
+            'A user name and password: {"user": "...", "pass": "..."}. OAuth2: {"type": '
+            '"oauth2", "user": "...", "accessToken": "..."}, or clientId, clientSecret and '
+            "refreshToken instead of accessToken. Empty for a relay that trusts this server."
+        ),
+        # A string: the schema generator sorts an object's keys, "pass" before "user".
+        examples=['{"user": "apikey", "pass": "your SMTP password"}'],
+    )
     fromEmail: str = Field(description='"Name <address>" or an address')
     replyTo: str | None = None
     templates: list[Template]
@@ -153,6 +163,13 @@ class SmtpConfig(_Model):
         missing = [t.value for t in REQUIRED_TEMPLATES if t.value not in present]
         if missing:
             raise ValueError(f"templates for usage types {', '.join(missing)} are required")
+        codeless = [
+            t.usage_type
+            for t in value
+            if t.usage_type in CODE_USAGE_TYPES and not places_code(t.subject, t.content)
+        ]
+        if codeless:
+            raise ValueError(codeless_message(codeless))
         return value
 
     @field_validator("customHeaders")

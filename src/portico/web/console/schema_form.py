@@ -33,6 +33,7 @@ class FormField:
     options: tuple[str, ...] = ()
     default: Any = None
     holds_secret: bool = False
+    example: str = ""  # the schema's first ``examples`` entry, shown as the placeholder
 
     @property
     def advanced(self) -> bool:
@@ -88,9 +89,18 @@ def fields_of(schema: dict[str, Any]) -> list[FormField]:
                 options=tuple(str(o) for o in prop.get("enum") or ()),
                 default=prop.get("default"),
                 holds_secret=name in secret_holders,
+                example=_example(prop),
             )
         )
     return fields
+
+
+def _example(prop: dict[str, Any]) -> str:
+    examples = prop.get("examples") or [None]
+    first = examples[0] if isinstance(examples, list) else None
+    if first is None:
+        return ""
+    return first if isinstance(first, str) else json.dumps(first, ensure_ascii=False)
 
 
 def values_of(fields: list[FormField], config: dict[str, Any]) -> dict[str, str]:

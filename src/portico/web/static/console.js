@@ -27,3 +27,48 @@ for (const node of document.querySelectorAll("time[data-ms]")) {
   const ms = Number(node.dataset.ms);
   if (ms) node.textContent = new Date(ms).toLocaleString();
 }
+// Tabs: a list of links to a form's sections (.tabs a[data-tab-for]) shows one section at a
+// time; without this file every section shows and the links jump to them.
+for (const list of document.querySelectorAll(".tabs")) {
+  const links = [...list.querySelectorAll("a[data-tab-for]")];
+  const sections = links.map((link) => document.getElementById(link.dataset.tabFor)).filter(Boolean);
+  if (!sections.length) continue;
+  const form = list.closest("form");
+  if (form) form.dataset.tabsEnhanced = "";
+  const show = (id) => {
+    for (const link of links) {
+      const on = link.dataset.tabFor === id;
+      link.setAttribute("role", "tab");
+      link.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    for (const section of sections) section.hidden = section.id !== id;
+  };
+  // A section with an error opens first; else the one in the address, else the first.
+  const failing = sections.find((section) => section.querySelector(".field-error"));
+  const wanted = failing || sections.find((section) => "#" + section.id === location.hash);
+  show((wanted || sections[0]).id);
+  list.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-tab-for]");
+    if (!link) return;
+    event.preventDefault();
+    show(link.dataset.tabFor);
+    history.replaceState(null, "", "#" + link.dataset.tabFor);
+  });
+}
+// Toasts leave after a while (errors stay until the next page).
+for (const toast of document.querySelectorAll(".toasts .flash.success")) {
+  setTimeout(() => { toast.hidden = true; }, 6000);
+}
+// Live preview: a form marked data-live-preview re-renders its preview as the admin types
+// (the "Preview unsaved changes" button, pressed for them, a moment after the last change).
+for (const form of document.querySelectorAll("form[data-live-preview]")) {
+  const button = form.querySelector("#preview-unsaved");
+  if (!button || !form.requestSubmit) continue;
+  let timer = 0;
+  const refresh = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => form.requestSubmit(button), 600);
+  };
+  form.addEventListener("input", refresh);
+  form.addEventListener("change", refresh);
+}
