@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -87,3 +88,30 @@ def test_sign_in_experience_tabs_save_bar_and_live_preview(fresh: Server) -> Non
             "href", re.compile(r"primary=%23c2185b")
         )
         page.screenshot(path=str(ARTIFACTS / "sign-in-experience-branding.png"), full_page=True)
+
+
+def test_a_picker_filters_as_the_admin_types(fresh: Server) -> None:
+    from portico.services import rbac
+
+    async def setup(conn: Any) -> str:
+        scopes = ["read:books", "write:books", "audit"]
+        await rbac.create_resource(
+            conn, "default", indicator="https://books.example.com", name="Books", scopes=scopes
+        )
+        role = await rbac.create_role(conn, "default", name="Librarian")
+        return str(role["id"])
+
+    role_id = fresh.db(setup)
+    with chromium_context() as context:
+        page = context.new_page()
+        _signed_in(page, fresh)
+        page.goto(f"{fresh.endpoint}/console/roles/{role_id}")
+        picker = page.locator("fieldset.picker").first
+        expect(picker.get_by_label("audit")).to_be_visible()
+        picker.get_by_role("searchbox").fill("books")
+        expect(picker.get_by_label("read:books")).to_be_visible()
+        expect(picker.get_by_label("audit")).to_be_hidden()
+        picker.get_by_label("write:books").check()
+        page.get_by_role("button", name="Grant").click()
+        expect(page.locator("table").first).to_contain_text("write:books")
+        page.screenshot(path=str(ARTIFACTS / "role-picker.png"), full_page=True)

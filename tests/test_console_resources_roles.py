@@ -213,3 +213,22 @@ def test_machine_role_grants_what_the_console_picked(console: ConsoleClient) -> 
         rows(console, select(roles_scopes.c.scope_id).where(roles_scopes.c.role_id == role_id))
         == []
     )
+
+
+def test_finding_holders_beyond_the_newest(console: ConsoleClient) -> None:
+    """The picker offers the newest users without the role; ``find`` searches all of them, so
+    a user beyond the newest hundred can be assigned too."""
+    role_id = new_role(console)
+    page = f"/console/roles/{role_id}"
+    wanted = make_user(console.server)
+    others = [make_user(console.server) for _ in range(2)]
+    found = console.get(f"{page}?find={wanted.username}").text
+    assert f'name="holder_id" value="{wanted.id}"' in found
+    assert all(f'value="{o.id}"' not in found for o in others)
+    assert 'class="picker-filter"' in found  # the filter box, shown by console.js
+    nothing = console.get(f"{page}?find={unique('nobody')}").text
+    assert 'name="holder_id"' not in nothing and "Nobody without the role matches" in nothing
+    assigned = console.submit(f"{page}?find={wanted.username}", f"{page}/holders",
+                              {"holder_id": wanted.id})  # fmt: skip
+    assert assigned.status_code == 303
+    assert f'href="/console/users/{wanted.id}"' in console.get(page).text

@@ -15,6 +15,7 @@ from portico.services import rbac
 from portico.services.errors import ServiceError
 from portico.storage import applications as apps_repo
 from portico.storage import rbac as rbac_repo
+from portico.storage import search as search_sql
 from portico.storage import users as user_repo
 from portico.web.console.context import Console, form, page
 from portico.web.runtime import Runtime
@@ -62,7 +63,17 @@ async def create(ctx: Console) -> Response:
     return await ctx.redirect(f"/console/roles/{role['id']}")
 
 
+def _holder_name(holder: dict[str, Any], is_user_role: bool) -> str:
+    if not is_user_role:
+        return str(holder["name"])
+    shown = holder.get("name") or holder.get("username") or holder.get("primary_email")
+    return f"{shown or holder.get('primary_phone') or holder['id']} ({holder['id']})"
+
+
 async def _details(ctx: Console, role_id: str, status: int = 200, **values: Any) -> Response:
+    """``?find=``: the candidates to assign are searched (else the newest without the role)."""
+    find = ctx.request.query_params.get("find", "").strip()[:128]
+    search = search_sql.parse([("search", f"%{find}%")]) if find else None
     async with ctx.read() as conn:
         role = await rbac.get_role(conn, ctx.tenant, role_id)
         _, granted = await rbac_repo.find_scopes(conn, ctx.tenant, role_id=role_id)
@@ -72,7 +83,7 @@ async def _details(ctx: Console, role_id: str, status: int = 200, **values: Any)
         if is_user_role:
             _, holders = await user_repo.find_users(conn, ctx.tenant, role_id=role_id, limit=200)
             _, candidates = await user_repo.find_users(
-                conn, ctx.tenant, exclude_role_id=role_id, limit=PICK_LIMIT
+                conn, ctx.tenant, exclude_role_id=role_id, limit=PICK_LIMIT, search=search
             )
         else:
             _, holders = await apps_repo.find_applications(
@@ -84,6 +95,7 @@ async def _details(ctx: Console, role_id: str, status: int = 200, **values: Any)
                 types=["MachineToMachine"],
                 exclude_role_id=role_id,
                 limit=PICK_LIMIT,
+                search=search,
             )
     granted_ids = {s["id"] for s in granted}
     names = {r["id"]: r for r in resources}
@@ -101,8 +113,11 @@ async def _details(ctx: Console, role_id: str, status: int = 200, **values: Any)
         is_user_role=is_user_role,
         granted=[{**s, "resource": names.get(s["resource_id"])} for s in granted],
         offered=[(r, s) for r, s in offered if s],
+        offered_groups=[(r["name"], [(s["id"], s["name"]) for s in s_]) for r, s_ in offered if s_],
         holders=holders,
         candidates=candidates,
+        holder_groups=[(None, [(c["id"], _holder_name(c, is_user_role)) for c in candidates])],
+        find=find,
         **values,
     )
 

@@ -129,6 +129,7 @@ async def _details(ctx: Console, user_id: str, status: int = 200, **values: Any)
         user=user,
         roles=held,
         other_roles=others,
+        role_groups=[(None, [(r["id"], r["name"]) for r in others])],
         factors=factors,
         implicit_factors=implicit,
         factor_names=FACTOR_NAMES,

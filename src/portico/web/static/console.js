@@ -72,3 +72,29 @@ for (const form of document.querySelectorAll("form[data-live-preview]")) {
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);
 }
+// Pickers: the filter box narrows the options to those containing what is typed.
+for (const picker of document.querySelectorAll("[data-picker]")) {
+  const box = picker.querySelector(".picker-filter");
+  const none = picker.querySelector(".picker-none");
+  if (!box) continue;
+  box.hidden = false;
+  box.addEventListener("input", () => {
+    const term = box.value.trim().toLowerCase();
+    let shown = 0;
+    for (const option of picker.querySelectorAll(".picker-options label")) {
+      const match = !term || option.textContent.toLowerCase().includes(term);
+      option.hidden = !match;
+      if (match) shown += 1;
+    }
+    for (const heading of picker.querySelectorAll(".picker-group")) {
+      let next = heading.nextElementSibling;
+      let any = false;
+      while (next && !next.classList.contains("picker-group")) {
+        if (!next.hidden) any = true;
+        next = next.nextElementSibling;
+      }
+      heading.hidden = !any;
+    }
+    if (none) none.hidden = shown > 0;
+  });
+}
