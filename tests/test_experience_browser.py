@@ -82,9 +82,10 @@ def test_forgot_password_in_the_browser(lab: Lab, page: Page) -> None:
     page.get_by_role("button", name="Save password").click()
     expect(page.get_by_role("status")).to_contain_text("Your password was changed.")
     page.get_by_label("Username or email").fill(user.email)
+    page.get_by_role("button", name="Sign in").click()  # the identifier first (email: code too)
     page.get_by_label("Password", exact=True).fill(STRONG)
     callback = submit_and_wait_for_client(
-        page, lambda: page.get_by_role("button", name="Sign in").click()
+        page, lambda: page.get_by_role("button", name="Continue").click()
     )
     assert query_of(callback).get("code")
 

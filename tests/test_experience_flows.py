@@ -5,12 +5,14 @@ server (aiosmtpd). Browser-driven versions of the main flows are in
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from portico.services import users as user_service
+from portico.web.experience import steps
 from tests.conftest import PASSWORD, lab_user, make_app
 from tests.lab import EMAIL_SIGN_IN, EMAIL_WITH_PASSWORD, Lab, submit
 from tests.support import Browser, authorize_url, pkce_pair, query_of, unique
@@ -304,7 +306,9 @@ def test_code_attempts_are_limited_even_in_parallel(lab: Lab) -> None:
     assert "Too many incorrect attempts" in late.text  # the right code no longer helps
 
 
-def test_expired_code_and_resend_replaces_the_old_code(lab: Lab) -> None:
+def test_expired_code_and_resend_replaces_the_old_code(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lab.configure(**EMAIL_SIGN_IN)
     user = lab_user(lab)
     browser = lab.browser()
@@ -313,6 +317,13 @@ def test_expired_code_and_resend_replaces_the_old_code(lab: Lab) -> None:
     code_page = browser.get("/verification-code")
     first = lab.code_for(user.email)
     count = len(lab.messages_to(user.email))
+    # The page says when a new code may be asked for, and the server keeps to it.
+    assert 'data-countdown="60"' in code_page.text or 'data-countdown="59"' in code_page.text
+    early = submit(browser, code_page, "/verification-code/resend")
+    assert early.status_code == 429
+    assert "You can ask for a new code in" in early.text
+    assert len(lab.messages_to(user.email)) == count
+    monkeypatch.setattr(steps, "RESEND_INTERVAL", 0)  # the pause is over
     resent = submit(browser, code_page, "/verification-code/resend")
     assert resent.headers["location"] == "/verification-code"
     code_page = browser.get("/verification-code")
@@ -325,7 +336,8 @@ def test_expired_code_and_resend_replaces_the_old_code(lab: Lab) -> None:
     finish(lab, browser, submit(browser, code_page, "/verification-code", code=second), verifier)
 
 
-def test_sends_per_recipient_are_rate_limited(lab: Lab) -> None:
+def test_sends_per_recipient_are_rate_limited(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(steps, "RESEND_INTERVAL", 0)
     lab.configure(**EMAIL_SIGN_IN)
     user = lab_user(lab)
     browser = lab.browser()
@@ -339,6 +351,15 @@ def test_sends_per_recipient_are_rate_limited(lab: Lab) -> None:
     assert limited.status_code == 429
     assert "Too many codes were requested" in limited.text
     assert len(lab.messages_to(user.email)) == before
+    # The page waits for the oldest send to leave the limit's window instead of offering a
+    # button the server would refuse.
+    assert re.search(r'data-countdown="(59\d|60[01])"[^>]*disabled', limited.text), limited.text
+    # Elsewhere (a new interaction), the server itself refuses: the page then waits a window.
+    other = lab.browser()
+    page, _ = start(lab, other)
+    refused = submit(other, page, "/sign-in", identifier=user.email)
+    assert refused.status_code == 429
+    assert "Too many codes were requested" in refused.text
 
 
 # --- forgot password ------------------------------------------------------------------------

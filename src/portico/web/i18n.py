@@ -12,6 +12,7 @@ experience allows auto-detection) > the experience's fallback language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -89,15 +90,68 @@ def negotiate(
     return _match(fallback) or DEFAULT
 
 
+# Korean particles whose form depends on the word before them, written in the catalogs
+# as both forms ("{name}(으)로"): (after a final consonant, after a vowel) and whether a
+# final ㄹ counts as a vowel (only for 로).
+_PARTICLES = {
+    "(으)로": ("으로", "로", True),
+    "이(가)": ("이", "가", False),
+    "을(를)": ("을", "를", False),
+    "은(는)": ("은", "는", False),
+    "과(와)": ("과", "와", False),
+    "(이)": ("이", "", False),
+}
+_PARTICLE = re.compile(r"\{(\w+)\}(" + "|".join(re.escape(p) for p in _PARTICLES) + ")")
+_HANGUL_FIRST, _HANGUL_LAST = 0xAC00, 0xD7A3
+_RIEUL = 8  # the index of ㄹ among a syllable's final consonants
+# How digits are read (영 일 이 삼 사 오 육 칠 팔 구): their final consonant index.
+_DIGIT_FINALS = {"0": 21, "1": 8, "2": 0, "3": 16, "4": 0, "5": 0, "6": 1, "7": 8, "8": 8, "9": 0}
+
+
+def _final_consonant(word: str) -> int | None:
+    """The final consonant index (0: none, 8: ㄹ) of the last syllable of ``word`` as read
+    aloud; None when it cannot be told (Latin letters: "Kakao" and "Google" end alike)."""
+    last = word.rstrip()[-1:]
+    if last in _DIGIT_FINALS:
+        return _DIGIT_FINALS[last]
+    if last and _HANGUL_FIRST <= ord(last) <= _HANGUL_LAST:
+        return (ord(last) - _HANGUL_FIRST) % 28
+    return None
+
+
+def korean_particle(word: str, particle: str) -> str:
+    """The form of ``particle`` (as the catalogs write it, "(으)로") that follows ``word``:
+    "카카오로", "구글로" (ㄹ), "네이버로", "깃헙으로"; unchanged when the word's sound is
+    unknown."""
+    after_consonant, after_vowel, rieul_is_vowel = _PARTICLES[particle]
+    final = _final_consonant(word)
+    if final is None:
+        return particle
+    if final == 0 or (rieul_is_vowel and final == _RIEUL):
+        return after_vowel
+    return after_consonant
+
+
+def _fill(text: str, values: Mapping[str, Any]) -> str:
+    def particle(match: re.Match[str]) -> str:
+        name, marker = match.group(1), match.group(2)
+        if name not in values:
+            return match.group(0)
+        return "{" + name + "}" + korean_particle(str(values[name]), marker)
+
+    text = _PARTICLE.sub(particle, text)
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
 def translator(tag: str, custom: Mapping[str, str] | None = None) -> Translate:
-    """``t("key", name=...)``: custom phrase > language catalog > English > the key."""
+    """``t("key", name=...)``: custom phrase > language catalog > English > the key; a
+    Korean particle after a value takes the value's form (:func:`korean_particle`)."""
     own, english, overrides = catalog(tag), catalog(DEFAULT), custom or {}
 
     def t(key: str, **values: Any) -> str:
         text = overrides.get(key) or own.get(key) or english.get(key) or key
-        if values:
-            for name, value in values.items():
-                text = text.replace("{" + name + "}", str(value))
-        return text
+        return _fill(text, values) if values else text
 
     return t

@@ -20,23 +20,21 @@ from portico.web.experience import (
     register,
     sign_in,
     social,
+    theme,
 )
 from portico.web.experience.context import TENANT
 from portico.web.runtime import Runtime
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def theme(_: Request) -> Response:
+    async def theme_css(_: Request) -> Response:
         """The tenant's colours (and custom CSS) as a stylesheet from our own origin, so the
         pages' CSP needs no inline styles."""
         assert runtime.experiences is not None
         sie = await runtime.experiences.get(TENANT)
         color = sie.color
-        dark = color.darkPrimaryColor if color.isDarkModeEnabled else color.primaryColor
-        css = (
-            f":root {{ --accent: {color.primaryColor}; }}\n"
-            f"@media (prefers-color-scheme: dark) {{ :root {{ --accent: {dark}; }} }}\n"
-            + (sie.customCss or "")
+        css = theme.stylesheet(
+            color.primaryColor, color.darkPrimaryColor, color.isDarkModeEnabled, sie.customCss or ""
         )
         return Response(
             css, media_type="text/css", headers={"Cache-Control": "no-cache, max-age=0"}
@@ -50,7 +48,7 @@ def routes(runtime: Runtime) -> list[Route]:
 
     return [
         Route("/.well-known/webauthn", related_origins, methods=["GET"]),
-        Route("/sign-in-exp/theme.css", theme, methods=["GET"]),
+        Route("/sign-in-exp/theme.css", theme_css, methods=["GET"]),
         *sign_in.routes(runtime),
         *register.routes(runtime),
         *codes.routes(runtime),

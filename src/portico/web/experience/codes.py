@@ -16,18 +16,27 @@ from portico.web.runtime import Runtime
 
 
 def _form(ctx: Ctx, error: StepError | None = None, status: int = 200) -> Response:
-    pending = ctx.pending()
+    pending = ctx.exp.pending
     assert pending is not None
     values = {
-        "recipient": pending,
-        "resend_after": 60,
+        "recipient": pending.identifier,
+        "resend_after": steps.resend_wait(ctx, pending.identifier.value),
         "code_minutes": ctx.sie.verificationCodePolicy.ttl // 60,
+        "password_switch": _password_switch(ctx, pending),
     }
     if error:
         return ctx.error(
             "verification_code.html", error.key, error.status, params=error.params, **values
         )
     return ctx.render("verification_code.html", status=status, **values)
+
+
+def _password_switch(ctx: Ctx, pending: PendingCode) -> bool:
+    """A sign-in code page offers the password instead when the method allows one."""
+    if pending.purpose != "SignIn" or pending.bind or ctx.exp.identifier != pending.identifier:
+        return False
+    method = ctx.sie.method(pending.identifier.kind)
+    return bool(method and method.password)
 
 
 async def verified(ctx: Ctx, pending: PendingCode, verification: CodeVerification) -> Response:
@@ -92,6 +101,11 @@ def routes(runtime: Runtime) -> list[Route]:
         if pending is None:
             return ctx.go("/sign-in")
         try:
+            if wait := steps.resend_wait(ctx, pending.identifier.value):
+                limited = wait > steps.RESEND_INTERVAL  # the send limit, not the pause
+                raise StepError(
+                    "error.too_many_codes" if limited else "error.resend_wait", 429, seconds=wait
+                )
             await steps.send_code(ctx, pending.identifier, pending.purpose, bind=pending.bind)
         except StepError as error:
             return _form(ctx, error)

@@ -22,6 +22,7 @@ from portico.protocol.provider import Provider
 from portico.services.applications import Client
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import SignInExperience
+from portico.web.experience.fields import FIELD_ERRORS
 from portico.web.http import NO_STORE, body_params, form_target_csp, page, redirect
 from portico.web.i18n import Translate
 from portico.web.runtime import Runtime
@@ -155,9 +156,14 @@ class Ctx:
         )
 
     def error(self, template: str, key: str, status: int = 400, **values: Any) -> HTMLResponse:
-        """The same page again with one translated error, announced to screen readers."""
+        """The same page again with one translated error, announced to screen readers:
+        next to its field when it is about one (``fields.FIELD_ERRORS``), else above the
+        form."""
         params = values.pop("params", {})
-        return self.render(template, status=status, error=self.t(key, **params), **values)
+        text = self.t(key, **params)
+        if field_name := FIELD_ERRORS.get(key):
+            return self.render(template, status=status, field_errors={field_name: text}, **values)
+        return self.render(template, status=status, error=text, **values)
 
     def go(self, path: str) -> Response:
         return redirect(path)

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from portico.experience import accounts, conclusion, factors
 from portico.experience.answers import StepError
-from portico.experience.identifiers import Identifier, read
+from portico.experience.identifiers import Identifier
 from portico.experience.mfa import IMPLICIT
 from portico.experience.next_step import BindMfa, Step, VerifyMfa
 from portico.experience.verifications import (
@@ -27,6 +27,7 @@ from portico.services.sign_in_experience import MfaFactor
 from portico.services.webauthn import MAX_NAME
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, credential_of, form_view, view
+from portico.web.experience.fields import identifier_of
 from portico.web.runtime import Runtime
 
 VERIFIED = "page:mfa"  # the pages' verification records, by fixed ids
@@ -123,9 +124,7 @@ def routes(runtime: Runtime) -> list[Route]:
                 await sent.verify(ctx.turn, ctx.field("code", 32))
                 await factors.bind(ctx.turn, sent)
                 return await steps.advance(ctx)
-            identifier = read(ctx.field("identifier"), {kind})
-            if identifier is None:
-                raise StepError("error.invalid_identifier")
+            identifier = identifier_of(ctx.field("identifier"), {kind})
             record = CodeVerification(identifier, "BindMfa")
             await record.send(ctx.turn)
             ctx.exp.verifications[f"{CONTACT}{kind}"] = record

@@ -11,13 +11,13 @@ from starlette.routing import Route
 
 from portico.experience import accounts
 from portico.experience.answers import StepError
-from portico.experience.identifiers import read
 from portico.experience.interaction import Event
 from portico.experience.passwords import new_password, username_available
 from portico.experience.profile import social_identity, still_missing, user_info
 from portico.protocol import acr
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
+from portico.web.experience.fields import identifier_of
 from portico.web.runtime import Runtime
 
 
@@ -67,9 +67,7 @@ def routes(runtime: Runtime) -> list[Route]:
         allowed = {"email", "phone"} if need == "emailOrPhone" else {need}
         raw = ctx.field("identifier")
         try:
-            identifier = read(raw, allowed)
-            if identifier is None:
-                raise StepError("error.invalid_identifier")
+            identifier = identifier_of(raw, allowed)
             if identifier.kind == "username":
                 ctx.exp.profile["username"] = await username_available(ctx.turn, raw.strip())
                 return await steps.advance(ctx)

@@ -12,10 +12,10 @@ from starlette.routing import Route
 
 from portico.experience import accounts, conclusion
 from portico.experience.answers import StepError
-from portico.experience.identifiers import read
 from portico.experience.passwords import new_password
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
+from portico.web.experience.fields import identifier_of
 from portico.web.runtime import Runtime
 
 
@@ -47,9 +47,7 @@ def routes(runtime: Runtime) -> list[Route]:
     async def submit(ctx: Ctx) -> Response:
         raw = ctx.field("identifier")
         try:
-            identifier = read(raw, set(kinds(ctx)))
-            if identifier is None:
-                raise StepError("error.invalid_identifier")
+            identifier = identifier_of(raw, kinds(ctx))
             ctx.reset("ForgotPassword")
             await steps.send_code(ctx, identifier, "ForgotPassword")
             return ctx.go("/verification-code")

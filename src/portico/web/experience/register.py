@@ -6,11 +6,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.experience.answers import StepError
-from portico.experience.identifiers import read
 from portico.experience.interaction import Event
 from portico.experience.passwords import new_password, username_available
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, form_view, view
+from portico.web.experience.fields import identifier_of
 from portico.web.experience.sign_in import needs_terms, restrict
 from portico.web.runtime import Runtime
 
@@ -43,9 +43,7 @@ def routes(runtime: Runtime) -> list[Route]:
         try:
             if needs_terms(ctx, registering=True) and ctx.field("agree") != "on":
                 raise StepError("error.agree_terms")
-            identifier = read(raw, set(ctx.sie.signUp.identifiers))
-            if identifier is None:
-                raise StepError("error.invalid_identifier")
+            identifier = identifier_of(raw, ctx.sie.signUp.identifiers)
             ctx.reset("Register")
             if identifier.kind == "username":
                 username = await username_available(ctx.turn, raw.strip())

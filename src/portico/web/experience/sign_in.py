@@ -1,5 +1,6 @@
-"""Sign-in: identifier (with the password on the same page when password is primary), then
-password or a verification code, as the sign-in methods allow."""
+"""Sign-in, as Logto's pages do it: identifier and password on one page when every method
+is a password; otherwise the identifier first, then the password or a verification code as
+its method says (``isPasswordPrimary``), each step offering to switch to the other."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from starlette.routing import Route
 
 from portico.experience import identification
 from portico.experience.answers import StepError
-from portico.experience.identifiers import Identifier, read
+from portico.experience.identifiers import Identifier
 from portico.experience.interaction import Event
 from portico.experience.verifications import PasskeyVerification, PasswordVerification
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.web.experience import social, steps
 from portico.web.experience.context import Ctx, credential_of, form_view, view
+from portico.web.experience.fields import identifier_of
 from portico.web.runtime import Runtime
 
 PASSKEY = "page:passkey"  # the sign-in page's passkey challenge
@@ -57,7 +59,12 @@ def kinds(ctx: Ctx) -> list[str]:
 
 
 def shows_password(ctx: Ctx) -> bool:
-    return any(m.password and m.isPasswordPrimary for m in ctx.sie.signIn.methods)
+    """The one-page form (identifier and password) when every method offered signs in with a
+    password only (Logto's password sign-in form); otherwise the identifier comes first and
+    its method decides the next step: the password, or a code (see ``submit``)."""
+    offered = set(kinds(ctx))
+    methods = [m for m in ctx.sie.signIn.methods if m.identifier in offered]
+    return bool(methods) and all(m.password and not m.verificationCode for m in methods)
 
 
 def needs_terms(ctx: Ctx, registering: bool) -> bool:
@@ -94,7 +101,8 @@ async def form(
         "kinds": kinds(ctx),
         "show_password": shows_password(ctx),
         "needs_terms": needs_terms(ctx, registering=False),
-        "can_recover": can_recover(ctx),
+        # Also before the password step (Logto shows it there only): one click less.
+        "can_recover": can_recover(ctx) and any(m.password for m in ctx.sie.signIn.methods),
         "identifier": identifier or hint or "",
     }
     if error:
@@ -116,9 +124,7 @@ def routes(runtime: Runtime) -> list[Route]:
         try:
             if needs_terms(ctx, registering=False) and ctx.field("agree") != "on":
                 raise StepError("error.agree_terms")
-            identifier = read(raw, set(kinds(ctx)))
-            if identifier is None:
-                raise StepError("error.invalid_identifier")
+            identifier = identifier_of(raw, kinds(ctx))
             method = ctx.sie.method(identifier.kind)
             assert method is not None
             ctx.reset("SignIn")

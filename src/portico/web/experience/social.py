@@ -15,6 +15,7 @@ provider returned before any account changes. Then the identity decides:
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +32,9 @@ from portico.web.experience import steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.http import body_params
 from portico.web.runtime import Runtime
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+LOGOS = "/static/connectors/"
 
 
 async def buttons(ctx: Ctx) -> list[dict[str, str]]:
@@ -50,11 +54,24 @@ async def buttons(ctx: Ctx) -> list[dict[str, str]]:
             "id": found[target]["id"],
             "target": target,
             "name": _name(found[target], lang),
-            "logo": found[target].get("logo") or "",
+            "logo": _logo(found[target].get("logo")),
         }
         for target in targets
         if target in found
     ]
+
+
+def _logo(logo: str | None) -> str:
+    """The connector's logo when this server serves it (the pages' CSP loads images from
+    here only), else a plain key icon."""
+    if (
+        logo
+        and logo.startswith(LOGOS)
+        and ".." not in logo
+        and (STATIC / logo.removeprefix("/static/")).is_file()
+    ):
+        return logo
+    return f"{LOGOS}social.svg"
 
 
 def _name(connector: dict[str, Any], lang: str) -> str:
