@@ -1,5 +1,6 @@
-"""Console applications: framework cards, creation with the secret shown once, details,
-settings validation, secret rotation and deletion behind re-authentication, audit entries."""
+"""Console applications: framework cards, creation with the secret shown once (post/redirect/
+get), the card's guide remembered, defaults matching each guide, details, settings validation,
+secret rotation and deletion (name typed again) behind re-authentication, audit entries."""
 
 from __future__ import annotations
 
@@ -11,29 +12,71 @@ import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from portico.storage.tables import application_secrets, applications, logs
+from portico.storage.tables import (
+    application_secrets,
+    applications,
+    logs,
+    logto_configs,
+    oidc_model_instances,
+)
 from tests.console import ADMIN_PASSWORD, ConsoleClient, create_first_admin, start_server
 from tests.management import client_with, token_for
 from tests.support import Server, csrf_of, unique
 
+APP_PAGE = re.compile(r"/console/applications/([a-z0-9]+)")
 
-def created_app(console: ConsoleClient, framework: str = "go") -> tuple[str, str, str]:
-    """Create through the card's form: ``(app id, secret, page html)``."""
-    name = unique("Bookstore")
+
+def created_app(
+    console: ConsoleClient, framework: str = "go", name: str | None = None
+) -> tuple[str, str, str]:
+    """Create through the card's form, then follow the redirect: ``(app id, secret, page html)``."""
     response = console.submit(
         f"/console/applications/new?framework={framework}",
         "/console/applications",
         {
             "framework": framework,
-            "name": name,
+            "name": name or unique("Bookstore"),
             "redirect_uris": "http://localhost:3000/callback",
             "post_logout_redirect_uris": "http://localhost:3000/",
         },
     )
-    assert response.status_code == 201, response.text[:500]
-    app_id = re.search(r'id="app-id">([a-z0-9]+)<', response.text).group(1)  # type: ignore[union-attr]
-    secret = re.search(r'id="new-secret">([A-Za-z0-9]+)<', response.text)
-    return app_id, secret.group(1) if secret else "", response.text
+    assert response.status_code == 303, response.text[:500]
+    app_id = APP_PAGE.fullmatch(response.headers["location"]).group(1)  # type: ignore[union-attr]
+    page = console.get(response.headers["location"])
+    assert page.status_code == 200
+    return app_id, secret_of(page.text), page.text
+
+
+def secret_of(html: str) -> str:
+    found = re.search(r'id="new-secret">([A-Za-z0-9]+)<', html)
+    return found.group(1) if found else ""
+
+
+def count_named(console: ConsoleClient, name: str) -> int:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        rows = await conn.execute(select(applications.c.id).where(applications.c.name == name))
+        return len(rows.all())
+
+    return console.server.db(work)  # type: ignore[no-any-return]
+
+
+def remembered_guides(console: ConsoleClient) -> dict[str, str]:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        query = select(logto_configs.c.value).where(
+            logto_configs.c.tenant_id == "default",
+            logto_configs.c.key == "console.applicationGuides",
+        )
+        return (await conn.execute(query)).scalar_one_or_none() or {}
+
+    return console.server.db(work)  # type: ignore[no-any-return]
+
+
+def stored_artifacts_text(console: ConsoleClient) -> str:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        rows = await conn.execute(select(oidc_model_instances.c.payload))
+        return repr([r.payload for r in rows])
+
+    return console.server.db(work)  # type: ignore[no-any-return]
 
 
 def audit_entries(console: ConsoleClient, app_id: str) -> list[tuple[str, dict]]:
@@ -80,6 +123,131 @@ def test_create_shows_the_secret_once_and_it_works(console: ConsoleClient) -> No
     assert token.json()["error"] == "invalid_grant"  # authenticated, only the code is wrong
     entry = dict(audit_entries(console, app_id))["ManagementApi.CreateApplication"]
     assert entry["actor"]["type"] == "console" and entry["result"] == "Success"
+
+
+def test_create_redirects_so_reloading_creates_nothing_and_shows_the_secret_once(
+    console: ConsoleClient,
+) -> None:
+    name = unique("Reloaded")
+    created = console.submit(
+        "/console/applications/new?framework=python",
+        "/console/applications",
+        {"framework": "python", "name": name, "redirect_uris": "http://localhost:3000/callback"},
+    )
+    assert created.status_code == 303
+    location = created.headers["location"]
+    assert APP_PAGE.fullmatch(location)
+    first = console.get(location)
+    secret = secret_of(first.text)
+    assert first.status_code == 200 and secret and "will not be shown again" in first.text
+    assert f"Application “{name}” created." in first.text
+    # Held for the redirect sealed, never in the URL or in plain text in the database.
+    assert secret not in location and secret not in stored_artifacts_text(console)
+    reloaded = console.get(location)
+    assert reloaded.status_code == 200 and secret_of(reloaded.text) == ""
+    assert "&lt;your-app-secret&gt;" in reloaded.text
+    assert count_named(console, name) == 1
+    # Another admin session never sees it.
+    other = ConsoleClient(console.server)
+    other.sign_in()
+    try:
+        assert secret_of(other.get(location).text) == ""
+    finally:
+        other.close()
+
+
+def test_rotating_redirects_and_the_new_secret_is_shown_once(console: ConsoleClient) -> None:
+    app_id, first, _ = created_app(console)
+    page = f"/console/applications/{app_id}"
+    rotated = console.post(
+        f"{page}/secrets",
+        {"csrf_token": csrf_of(console.get(page).text), "reauth_password": ADMIN_PASSWORD},
+    )
+    assert rotated.status_code == 303 and rotated.headers["location"] == page
+    shown = console.get(page).text
+    second = secret_of(shown)
+    assert second and second != first and "Secret “Secret 2” created" in shown
+    assert secret_of(console.get(page).text) == ""
+
+    async def names(conn):  # type: ignore[no-untyped-def]
+        rows = await conn.execute(
+            select(application_secrets.c.name).where(application_secrets.c.application_id == app_id)
+        )
+        return sorted(r.name for r in rows)
+
+    assert console.server.db(names) == ["Default secret", "Secret 2"]
+
+
+def test_the_card_an_app_was_created_from_keeps_its_guide(console: ConsoleClient) -> None:
+    app_id, _, html = created_app(console, "go")
+    assert "Guide: Go" in html
+    later = console.get(f"/console/applications/{app_id}").text
+    assert "Guide: Go" in later and "Guide: Traditional web" not in later
+    assert remembered_guides(console)[app_id] == "go"
+    # Another guide of the same type can be shown; the remembered one stays.
+    other = console.get(f"/console/applications/{app_id}?guide=python").text
+    assert "Guide: Python" in other
+    assert "Guide: Go" in console.get(f"/console/applications/{app_id}").text
+
+
+def prefilled(console: ConsoleClient, framework: str) -> dict[str, str]:
+    """The create form exactly as the card fills it in."""
+    html = console.get(f"/console/applications/new?framework={framework}").text
+    fields = dict(re.findall(r'<textarea id="\w+" name="(\w+)"[^>]*>([^<]*)</textarea>', html))
+    return {
+        "csrf_token": csrf_of(html),
+        "framework": framework,
+        "name": unique(framework),
+        **fields,
+    }
+
+
+GUIDE_URIS = {
+    # card: (the sign-in redirect the guide's code sends, the sign-out one)
+    "go": (r'SignInWithRedirectUri\("([^"]+)"\)', r'SignOut\("([^"]+)"\)'),
+    "python": (r'signIn\(redirectUri="([^"]+)"\)', r'postLogoutRedirectUri="([^"]+)"'),
+    "react": (r"signIn\('([^']+)'\)", r"signOut\('([^']+)'\)"),
+}
+
+
+@pytest.mark.parametrize("framework", sorted(GUIDE_URIS))
+def test_card_defaults_are_the_uris_its_guide_sends(console: ConsoleClient, framework: str) -> None:
+    created = console.post("/console/applications", prefilled(console, framework))
+    assert created.status_code == 303, created.text[:500]
+    app_id = APP_PAGE.fullmatch(created.headers["location"]).group(1)  # type: ignore[union-attr]
+    html = console.get(created.headers["location"]).text
+    sign_in, sign_out = (re.search(p, html).group(1) for p in GUIDE_URIS[framework])  # type: ignore[union-attr]
+
+    async def stored(conn):  # type: ignore[no-untyped-def]
+        query = select(applications.c.oidc_client_metadata).where(applications.c.id == app_id)
+        return (await conn.execute(query)).scalar_one()
+
+    oidc = console.server.db(stored)
+    assert oidc["redirectUris"] == [sign_in]
+    assert oidc["postLogoutRedirectUris"][0] == sign_out
+    # What the SDK does at sign-out: the provider accepts it (no session here: straight back).
+    for uri in oidc["postLogoutRedirectUris"]:
+        ending = httpx.get(
+            f"{console.server.issuer}/session/end",
+            params={"client_id": app_id, "post_logout_redirect_uri": uri},
+        )
+        assert ending.status_code == 303, ending.text[:300]
+        assert ending.headers["location"] == uri
+
+
+def test_go_card_signs_out_as_logtos_go_guide(console: ConsoleClient) -> None:
+    """Logto's Go guide calls ``SignOut("http://localhost:3000")``, no trailing slash; the
+    repository's example (``examples/go-gin``) signs out to ``http://localhost:3000/``."""
+    fields = prefilled(console, "go")
+    assert fields["post_logout_redirect_uris"] == "http://localhost:3000\nhttp://localhost:3000/"
+    assert fields["redirect_uris"] == "http://localhost:3000/callback"
+
+
+def test_authjs_card_registers_only_the_callback(console: ConsoleClient) -> None:
+    """Auth.js signs out in the app itself, never through the provider's end-session page."""
+    fields = prefilled(console, "authjs")
+    assert fields["redirect_uris"] == "http://localhost:3000/api/auth/callback/logto"
+    assert fields["post_logout_redirect_uris"] == ""
 
 
 def test_authjs_guide_matches_the_seed(console: ConsoleClient) -> None:
@@ -161,13 +329,14 @@ def test_rotate_and_delete_secrets_and_app_need_the_password(console: ConsoleCli
         f"/console/applications/{app_id}/secrets",
         {"csrf_token": csrf_of(asked.text), "reauth_password": ADMIN_PASSWORD},
     )
-    assert rotated.status_code == 201
-    second = re.search(r'id="new-secret">([A-Za-z0-9]+)<', rotated.text).group(1)  # type: ignore[union-attr]
-    assert second != first
+    assert rotated.status_code == 303
+    shown = console.get(rotated.headers["location"]).text
+    second = secret_of(shown)
+    assert second and second != first
     # Within five minutes of confirming, no second prompt.
     deleted = console.post(
         f"/console/applications/{app_id}/secrets/delete",
-        {"csrf_token": csrf_of(rotated.text), "name": "Default secret"},
+        {"csrf_token": csrf_of(shown), "name": "Default secret"},
     )
     assert deleted.status_code == 303
 
@@ -180,14 +349,16 @@ def test_rotate_and_delete_secrets_and_app_need_the_password(console: ConsoleCli
     assert console.server.db(names) == ["Secret 2"]
     age_reauth(console)
     page = console.get(f"/console/applications/{app_id}")
+    name = re.search(r"<h1>(.+?) <span", page.text).group(1)  # type: ignore[union-attr]
     asked = console.post(
-        f"/console/applications/{app_id}/delete", {"csrf_token": csrf_of(page.text)}
+        f"/console/applications/{app_id}/delete",
+        {"csrf_token": csrf_of(page.text), "confirm_name": name},
     )
     assert "Confirm it is you" in asked.text
     assert console.get(f"/console/applications/{app_id}").status_code == 200
     gone = console.post(
         f"/console/applications/{app_id}/delete",
-        {"csrf_token": csrf_of(page.text), "reauth_password": ADMIN_PASSWORD},
+        {"csrf_token": csrf_of(page.text), "confirm_name": name, "reauth_password": ADMIN_PASSWORD},
     )
     assert gone.status_code == 303
     assert console.get(f"/console/applications/{app_id}").status_code == 404
@@ -197,6 +368,29 @@ def test_rotate_and_delete_secrets_and_app_need_the_password(console: ConsoleCli
         "ManagementApi.DeleteApplicationSecret",
         "ManagementApi.DeleteApplication",
     } <= set(keys)
+
+
+def test_deleting_needs_the_applications_name_typed_again(console: ConsoleClient) -> None:
+    name = unique("Doomed")
+    app_id, _, html = created_app(console, "go", name=name)
+    assert 'name="confirm_name"' in html and f"Type <strong>{name}</strong> to confirm" in html
+    action = f"/console/applications/{app_id}/delete"
+    password = {"reauth_password": ADMIN_PASSWORD}
+    for typed in (None, "", name.upper(), name + "x"):
+        form = {"csrf_token": csrf_of(html), **password}
+        if typed is not None:
+            form["confirm_name"] = typed
+        refused = console.post(action, form)
+        assert refused.status_code == 400, typed
+        assert "nothing was deleted" in refused.text
+        assert count_named(console, name) == 1
+    assert "ManagementApi.DeleteApplication" not in dict(audit_entries(console, app_id))
+    assert app_id in remembered_guides(console)
+    gone = console.post(action, {"csrf_token": csrf_of(html), "confirm_name": f" {name} "})
+    assert gone.status_code == 303 and gone.headers["location"] == "/console/applications"
+    assert count_named(console, name) == 0
+    assert app_id not in remembered_guides(console)
+    assert "ManagementApi.DeleteApplication" in dict(audit_entries(console, app_id))
 
 
 def test_machine_to_machine_guide_uses_client_credentials(console: ConsoleClient) -> None:

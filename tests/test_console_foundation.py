@@ -3,6 +3,7 @@ timeout), CSRF, lockout, re-authentication, several admins, security headers."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -305,3 +306,57 @@ def test_invitation_link_works_once(console: ConsoleClient) -> None:
     again = ConsoleClient(console.server)
     assert again.get(path).status_code == 410
     assert name in [r.username for r in admin_rows(console.server)]
+
+
+@pytest.fixture(scope="module")
+def untouched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose sign-in experience is still the seed (the shared one's is edited)."""
+    for srv in start_server(tmp_path_factory, "portico-console-untouched"):
+        first = ConsoleClient(srv)
+        assert create_first_admin(first).status_code == 303
+        first.close()
+        yield srv
+
+
+def step_done(html: str, href: str) -> bool:
+    found = re.search(rf'<li class="([^"]*)"><a href="{href}">', html)
+    assert found, href
+    return found.group(1) == "done"
+
+
+def test_get_started_ticks_the_sign_in_experience_once_saved(untouched: Server) -> None:
+    from tests.test_console_sign_in_experience import PAGE, form
+
+    console = ConsoleClient(untouched)
+    console.sign_in()
+    try:
+        before = console.get("/console/get-started")
+        assert "<title>Get started · Portico Console</title>" in before.text
+        assert not step_done(before.text, "/console/sign-in-experience")
+        saved = console.post(PAGE, form(csrf_of(console.get(PAGE).text), primary_color="#0a7d5b"))
+        assert saved.status_code == 303, saved.text[:500]
+        after = console.get("/console/get-started").text
+        assert step_done(after, "/console/sign-in-experience")
+        assert not step_done(after, "/console/applications/new")
+    finally:
+        console.close()
+
+
+def test_favicon_is_served(console: ConsoleClient) -> None:
+    moved = console.get("/favicon.ico")
+    assert moved.status_code == 301
+    icon = console.get(moved.headers["location"])
+    assert icon.status_code == 200 and icon.content.startswith(b"\x00\x00\x01\x00")
+    assert icon.headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+
+
+def test_framework_cards_have_logos(console: ConsoleClient) -> None:
+    for page in ("/console/get-started", "/console/applications/new"):
+        logos = re.findall(
+            r'<img class="logo" src="(/static/frameworks/\w+\.svg)"', console.get(page).text
+        )
+        assert logos, page
+        for logo in logos:
+            served = console.get(logo)
+            assert served.status_code == 200 and served.headers["content-type"] == "image/svg+xml"
+            assert served.text.startswith("<svg")

@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/api/status", status),
             Mount("/api", app=LazyApp(management_api)),
             Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
+            Route("/favicon.ico", lambda _: RedirectResponse("/static/favicon.ico", 301)),
         ],
         middleware=[
             Middleware(SecurityHeaders),

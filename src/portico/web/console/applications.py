@@ -1,33 +1,44 @@
 """Applications: framework cards, create, details (endpoint, issuer, App ID, secrets shown
 once, URIs, CORS origins, token lifetimes, the advanced protocol settings), the framework's
-integration guide, delete.
+integration guide, delete (the application's name typed again).
 
 Writes go through ``services/applications`` in one transaction with the audit entry /api
-writes for the same change (``ManagementApi.CreateApplication``...).
+writes for the same change (``ManagementApi.CreateApplication``...), then redirect to the
+details page (post/redirect/get: reloading it repeats nothing). A new secret reaches that
+page through :func:`_hold_secret`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.ids import digest, opaque_token
 from portico.services import applications as service
 from portico.services.applications import AppType
+from portico.services.bootstrap import ADMIN_TENANT
 from portico.services.errors import ServiceError
 from portico.services.keys import ID_TOKEN_ALGORITHMS
 from portico.storage import applications as repo
+from portico.storage.artifacts import ArtifactStore
 from portico.storage.database import now_ms
+from portico.web.console import frameworks
 from portico.web.console.context import Console, form, page
 from portico.web.console.frameworks import BY_KEY, DEFAULT_GUIDE, FRAMEWORKS, guides_for
 from portico.web.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 SECTION = "applications"
 MAX_ID_TOKEN_TTL = 86_400
 MAX_REFRESH_DAYS = 180
 MAX_URI = 2048
+NEW_SECRET = "ConsoleNewSecret"
+NEW_SECRET_TTL = 10 * 60
 
 # The "Advanced" settings: form field -> ``oidcClientMetadata`` member. An empty URI, an
 # unchecked box or the tenant's default algorithm removes the member.
@@ -92,6 +103,42 @@ async def _tenant_alg(ctx: Console) -> str:
     return (await provider.current_keys()).alg if provider is not None else ID_TOKEN_ALGORITHMS[0]
 
 
+def _held(ctx: Console, app_id: str) -> tuple[ArtifactStore, str]:
+    assert ctx.runtime.engine is not None
+    return ArtifactStore(ctx.runtime.engine, ADMIN_TENANT), digest(f"{ctx.session.handle}:{app_id}")
+
+
+async def _hold_secret(ctx: Console, conn: AsyncConnection, app_id: str, value: str) -> None:
+    """Keep a new secret for the page the redirect leads to, in ``conn``'s transaction: an
+    artifact of the console's tenant for this console session and application only, sealed
+    with the server's encryption key, taken by the first view of the page (then gone) or
+    expired after :data:`NEW_SECRET_TTL`. Never in a URL, a flash or a log; ``accountId``
+    ends it with the admin's other artifacts (new password, admin deleted)."""
+    sealer = ctx.runtime.secret_sealer
+    assert sealer is not None
+    store, group = _held(ctx, app_id)
+    value_digest = digest(value)
+    payload = {
+        "accountId": ctx.admin["id"],
+        "digest": value_digest,
+        "sealed": sealer.seal(app_id, value_digest, value),
+    }
+    await store.save(
+        NEW_SECRET, digest(opaque_token()), payload, NEW_SECRET_TTL, grant_id=group, conn=conn
+    )
+
+
+async def _take_secret(ctx: Console, app_id: str) -> str | None:
+    """The secret held for this page, once (the newest, if several were made meanwhile)."""
+    store, group = _held(ctx, app_id)
+    held = await store.take_group(NEW_SECRET, group)
+    sealer = ctx.runtime.secret_sealer
+    if not held or sealer is None:
+        return None
+    newest = max(held, key=lambda artifact: artifact.expires_at).payload
+    return sealer.open(app_id, newest["digest"], newest["sealed"])
+
+
 async def index(ctx: Console) -> Response:
     async with ctx.read() as conn:
         _, apps = await repo.find_applications(conn, ctx.tenant, offset=0, limit=500)
@@ -121,14 +168,19 @@ async def create(ctx: Console) -> Response:
                 post_logout_redirect_uris=_lines(ctx.field("post_logout_redirect_uris", 20_000)),
             )
             app_id = created.row["id"]
+            await frameworks.remember(conn, ctx.tenant, app_id, framework.key)
+            if created.secret:
+                await _hold_secret(ctx, conn, app_id, created.secret)
             await ctx.audit(conn, "CreateApplication", application_id=app_id, status=200)
     except ServiceError as error:
         return await ctx.render(
             "application_new.html", status=400, section=SECTION, frameworks=FRAMEWORKS,
             framework=framework, error=error.message, name=name,
+            redirect_uris=ctx.field("redirect_uris", 20_000),
+            post_logout_redirect_uris=ctx.field("post_logout_redirect_uris", 20_000),
         )  # fmt: skip
-    # The secret is in this response only (never stored, never in a redirect or a flash).
-    return await _details(ctx, app_id, status=201, new_secret=created.secret, guide=framework.key)
+    ctx.flash(f"Application “{created.row['name']}” created.")
+    return await ctx.redirect(f"/console/applications/{app_id}")
 
 
 async def _details(
@@ -136,18 +188,23 @@ async def _details(
     app_id: str,
     *,
     status: int = 200,
-    guide: str | None = None,
     new_secret: str | None = None,
     errors: dict[str, str] | None = None,
     draft: dict[str, str] | None = None,
 ) -> Response:
+    """The details page; the guide is the one asked for (``?guide=``), else the card the
+    application was created from, else its type's (each only if it is for the app's type)."""
     async with ctx.read() as conn:
         app = await service.get_application(conn, ctx.tenant, app_id)
         secrets = await repo.list_secrets(conn, app_id)
+        card = await frameworks.remembered(conn, ctx.tenant, app_id)
     app_type = AppType(app["type"])
-    chosen = BY_KEY.get(guide or ctx.request.query_params.get("guide", ""))
-    if chosen is None or chosen.app_type is not app_type:
-        chosen = BY_KEY[DEFAULT_GUIDE[app_type]]
+    asked = ctx.request.query_params.get("guide", "")
+    chosen = next(
+        BY_KEY[key]
+        for key in (asked, card or "", DEFAULT_GUIDE[app_type])
+        if key in BY_KEY and BY_KEY[key].app_type is app_type
+    )
     oidc = app["oidc_client_metadata"] or {}
     custom = app["custom_client_metadata"] or {}
     values = draft or {
@@ -198,7 +255,8 @@ async def _details(
 
 
 async def details(ctx: Console) -> Response:
-    return await _details(ctx, ctx.request.path_params["id"])
+    app_id = ctx.request.path_params["id"]
+    return await _details(ctx, app_id, new_secret=await _take_secret(ctx, app_id))
 
 
 def _origin_errors(origins: list[str]) -> str | None:
@@ -294,8 +352,10 @@ async def rotate_secret(ctx: Console) -> Response:
         _, value = await service.create_secret(
             conn, ctx.tenant, app_id, name, None, ctx.runtime.secret_sealer
         )
+        await _hold_secret(ctx, conn, app_id, value)
         await ctx.audit(conn, "CreateApplicationSecret", application_id=app_id, status=201)
-    return await _details(ctx, app_id, status=201, new_secret=value)
+    ctx.flash(f"Secret “{name}” created; the older ones keep working until you delete them.")
+    return await ctx.redirect(f"/console/applications/{app_id}")
 
 
 async def delete_secret(ctx: Console) -> Response:
@@ -309,10 +369,18 @@ async def delete_secret(ctx: Console) -> Response:
 
 
 async def delete(ctx: Console) -> Response:
+    """Only with the application's name typed again (as Logto's console asks): a wrong or
+    missing name deletes nothing."""
     app_id = ctx.request.path_params["id"]
-    async with ctx.write() as conn:
+    typed = ctx.field("confirm_name", 256).strip()
+    async with ctx.read() as conn:
         app = await service.get_application(conn, ctx.tenant, app_id)
+    if typed != app["name"]:
+        refused = "Type the application's name exactly as shown: nothing was deleted."
+        return await _details(ctx, app_id, status=400, errors={"confirm_name": refused})
+    async with ctx.write() as conn:
         await service.delete_application(conn, ctx.tenant, app_id)
+        await frameworks.remember(conn, ctx.tenant, app_id, None)
         await ctx.audit(conn, "DeleteApplication", application_id=app_id, status=204)
     ctx.flash(f"Application “{app['name']}” deleted.")
     return await ctx.redirect("/console/applications")
