@@ -35,6 +35,8 @@ for (const list of document.querySelectorAll(".tabs")) {
   if (!sections.length) continue;
   const form = list.closest("form");
   if (form) form.dataset.tabsEnhanced = "";
+  list.setAttribute("role", "tablist");
+  for (const item of list.querySelectorAll("li")) item.setAttribute("role", "presentation");
   const show = (id) => {
     for (const link of links) {
       const on = link.dataset.tabFor === id;

@@ -1,0 +1,111 @@
+"""An accessibility pass with axe-core (npm, injected by Playwright into Chromium) over every
+console page and the hosted pages: no serious or critical violation (WCAG 2 A/AA rules).
+
+axe's script is added to each page with the page's CSP bypassed for the test's browser only;
+the pages themselves are served exactly as users get them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from tests.conftest import App, User
+from tests.console import setup_code, start_server
+from tests.node_runtime import NODE_DIR, node_binary
+from tests.support import Server, authorize_url
+from tests.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, _chromium_missing
+
+try:
+    from playwright.sync_api import BrowserContext, Page, sync_playwright
+except ImportError:  # pragma: no cover - a dev dependency
+    sync_playwright = None  # type: ignore[assignment]
+
+AXE = NODE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+PASSWORD = "violet-harbour-cinder-93"
+CONSOLE_PAGES = ("get-started", "applications", "applications/new", "api-resources",
+                 "sign-in-experience", "connectors", "connectors/new?type=Email", "users",
+                 "roles", "audit-logs", "signing-keys", "admins")  # fmt: skip
+SERIOUS = ("serious", "critical")
+
+
+@contextmanager
+def axe_context() -> Iterator[BrowserContext]:
+    missing = _chromium_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    node_binary()  # installs axe-core from the lock file when it is missing
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(bypass_csp=True)
+            context.set_default_timeout(15_000)
+            yield context
+            context.close()
+        finally:
+            browser.close()
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {
+              runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+              resultTypes: ["violations"]})).violations.map((v) => ({
+              id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " " +
+                (n.any[0] ? n.any[0].message : ""))}))"""
+    )
+    return [v for v in found if v["impact"] in SERIOUS]
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from start_server(tmp_path_factory, "portico-accessibility")
+
+
+def test_console_pages_have_no_serious_violations(fresh: Server) -> None:
+    problems: dict[str, list[dict[str, Any]]] = {}
+    with axe_context() as context:
+        page = context.new_page()
+        page.goto(f"{fresh.endpoint}/console")
+        problems["welcome"] = serious_violations(page)
+        page.get_by_label("Set-up code").fill(setup_code(fresh) or "")
+        page.get_by_label("Username").fill("auditor")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Confirm password").fill(PASSWORD)
+        page.get_by_role("button", name="Create account").click()
+        page.get_by_role("heading", level=1).wait_for()
+        for name in CONSOLE_PAGES:
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                page.goto(f"{fresh.endpoint}/console/{name}")
+                problems[f"{name} ({scheme})"] = serious_violations(page)
+    failing = {name: found for name, found in problems.items() if found}
+    assert not failing, failing
+
+
+def test_hosted_pages_have_no_serious_violations(
+    server: Server, web_app: App, user: User
+) -> None:
+    problems: dict[str, list[dict[str, Any]]] = {}
+    with axe_context() as context:
+        page = context.new_page()
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+            page.goto(authorize_url(server, web_app.id, web_app.redirect_uri))
+            problems[f"sign-in ({scheme})"] = serious_violations(page)
+            for path in ("/register", "/forgot-password"):
+                page.goto(f"{server.endpoint}{path}")
+                problems[f"{path} ({scheme})"] = serious_violations(page)
+            page.goto(f"{server.endpoint}/device")
+            problems[f"/device ({scheme})"] = serious_violations(page)
+            page.goto(f"{server.issuer}/session/end?client_id={web_app.id}")
+            problems[f"logout ({scheme})"] = serious_violations(page)
+    failing = {name: found for name, found in problems.items() if found}
+    assert not failing, failing
