@@ -5,6 +5,8 @@ tenant's custom phrases (Logto's ``custom_phrases``: nested JSON per language ta
 them key by key. The catalogs are Babel ``.po`` files under ``portico/locales/<locale>/
 LC_MESSAGES/messages.po``, read once per process; no build step. English is the reference
 catalog: a key missing from another language falls back to English, never to the bare key.
+The admin console's phrases are a second domain, ``console.po`` beside it
+(``web/console/language.py``): tenants' custom phrases never reach them.
 
 The language is ``ui_locales`` (the app's choice) > ``Accept-Language`` (when the sign-in
 experience allows auto-detection) > the experience's fallback language.
@@ -33,9 +35,9 @@ def _directory(tag: str) -> str:
 
 
 @cache
-def catalog(tag: str) -> dict[str, str]:
+def catalog(tag: str, domain: str = "messages") -> dict[str, str]:
     """The phrases of one supported language (empty when it has no catalog yet)."""
-    path = LOCALES_DIR / _directory(tag) / "LC_MESSAGES" / "messages.po"
+    path = LOCALES_DIR / _directory(tag) / "LC_MESSAGES" / f"{domain}.po"
     if not path.exists():
         return {}
     with path.open("rb") as handle:
@@ -145,10 +147,12 @@ def _fill(text: str, values: Mapping[str, Any]) -> str:
     return text
 
 
-def translator(tag: str, custom: Mapping[str, str] | None = None) -> Translate:
+def translator(
+    tag: str, custom: Mapping[str, str] | None = None, domain: str = "messages"
+) -> Translate:
     """``t("key", name=...)``: custom phrase > language catalog > English > the key; a
     Korean particle after a value takes the value's form (:func:`korean_particle`)."""
-    own, english, overrides = catalog(tag), catalog(DEFAULT), custom or {}
+    own, english, overrides = catalog(tag, domain), catalog(DEFAULT, domain), custom or {}
 
     def t(key: str, **values: Any) -> str:
         text = overrides.get(key) or own.get(key) or english.get(key) or key

@@ -32,13 +32,13 @@ async def create(ctx: Console) -> Response:
     username, password = ctx.field("username", 128).strip(), ctx.field("password", 1024)
     try:
         async with ctx.write() as conn:
-            admin = await create_admin(conn, username, password)
+            admin = await create_admin(conn, username, password, ctx.t.lang)
             await ctx.audit(
                 conn, "CreateAdmin", tenant=ADMIN_TENANT, prefix="Console", user_id=admin["id"]
             )
     except ServiceError as error:
         return await _list(ctx, 400, error=error.message, username=username)
-    ctx.flash(f"Admin {username} created. Give them the initial password through a safe channel.")
+    ctx.flash(ctx.t("admins.created", name=username))
     return await ctx.redirect("/console/admins")
 
 
@@ -52,16 +52,16 @@ async def invite(ctx: Console) -> Response:
 async def delete(ctx: Console) -> Response:
     admin_id = ctx.request.path_params["id"]
     if admin_id == ctx.admin["id"]:
-        raise ServiceError("You cannot delete your own account.", status=422)
+        raise ServiceError(ctx.t("admins.not_yourself"), status=422)
     async with ctx.write() as conn:
         await user_service.get_user(conn, ADMIN_TENANT, admin_id)
         if await user_repo.count_users(conn, ADMIN_TENANT) <= 1:
-            raise ServiceError("The last admin cannot be deleted.", status=422)
+            raise ServiceError(ctx.t("admins.not_the_last"), status=422)
         await user_service.delete_user(conn, ADMIN_TENANT, admin_id)
         await ctx.audit(
             conn, "DeleteAdmin", tenant=ADMIN_TENANT, prefix="Console", user_id=admin_id
         )
-    ctx.flash("Admin deleted.")
+    ctx.flash(ctx.t("admins.deleted"))
     return await ctx.redirect("/console/admins")
 
 

@@ -155,7 +155,7 @@ async def new(ctx: Console) -> Response:
 async def create(ctx: Console) -> Response:
     framework = BY_KEY.get(ctx.field("framework", 32))
     if framework is None:
-        raise ServiceError("Pick a framework first.")
+        raise ServiceError(ctx.t("applications.pick_framework_first"))
     name = ctx.field("name", 256)
     try:
         async with ctx.write() as conn:
@@ -179,7 +179,7 @@ async def create(ctx: Console) -> Response:
             redirect_uris=ctx.field("redirect_uris", 20_000),
             post_logout_redirect_uris=ctx.field("post_logout_redirect_uris", 20_000),
         )  # fmt: skip
-    ctx.flash(f"Application “{created.row['name']}” created.")
+    ctx.flash(ctx.t("applications.created", name=created.row["name"]))
     return await ctx.redirect(f"/console/applications/{app_id}")
 
 
@@ -259,11 +259,11 @@ async def details(ctx: Console) -> Response:
     return await _details(ctx, app_id, new_secret=await _take_secret(ctx, app_id))
 
 
-def _origin_errors(origins: list[str]) -> str | None:
+def _origin_errors(ctx: Console, origins: list[str]) -> str | None:
     for origin in origins:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("",):
-            return f"{origin!r} is not an origin (scheme://host[:port], no path)"
+            return ctx.t("application.not_an_origin", origin=repr(origin))
     return None
 
 
@@ -286,19 +286,19 @@ async def update(ctx: Console) -> Response:
     for name in ADVANCED_FIELDS:
         draft[name] = ctx.field(name, MAX_URI + 1)
     errors: dict[str, str] = {
-        name: f"At most {MAX_URI} characters."
+        name: ctx.t("form.at_most_characters", count=MAX_URI)
         for name in ADVANCED_URIS
         if len(draft[name].strip()) > MAX_URI
     }
     origins = _lines(draft["cors_origins"])
-    if problem := _origin_errors(origins):
+    if problem := _origin_errors(ctx, origins):
         errors["cors_origins"] = problem
     id_ttl = _bounded(draft["id_token_ttl"], 1, MAX_ID_TOKEN_TTL)
     if id_ttl is None:
-        errors["id_token_ttl"] = f"A whole number of seconds from 1 to {MAX_ID_TOKEN_TTL}."
+        errors["id_token_ttl"] = ctx.t("application.seconds_range", most=MAX_ID_TOKEN_TTL)
     days = _bounded(draft["refresh_days"], 1, MAX_REFRESH_DAYS)
     if days is None:
-        errors["refresh_days"] = f"A whole number of days from 1 to {MAX_REFRESH_DAYS}."
+        errors["refresh_days"] = ctx.t("application.days_range", most=MAX_REFRESH_DAYS)
     if errors:
         return await _details(ctx, app_id, status=400, errors=errors, draft=draft)
     try:
@@ -338,7 +338,7 @@ async def update(ctx: Console) -> Response:
             if error.message.startswith(member):
                 errors[name] = error.message
         return await _details(ctx, app_id, status=400, errors=errors, draft=draft)
-    ctx.flash("Application saved.")
+    ctx.flash(ctx.t("application.saved"))
     return await ctx.redirect(f"/console/applications/{app_id}")
 
 
@@ -354,7 +354,7 @@ async def rotate_secret(ctx: Console) -> Response:
         )
         await _hold_secret(ctx, conn, app_id, value)
         await ctx.audit(conn, "CreateApplicationSecret", application_id=app_id, status=201)
-    ctx.flash(f"Secret “{name}” created; the older ones keep working until you delete them.")
+    ctx.flash(ctx.t("application.secret_created", name=name))
     return await ctx.redirect(f"/console/applications/{app_id}")
 
 
@@ -364,7 +364,7 @@ async def delete_secret(ctx: Console) -> Response:
     async with ctx.write() as conn:
         await service.delete_secret(conn, ctx.tenant, app_id, name)
         await ctx.audit(conn, "DeleteApplicationSecret", application_id=app_id, status=204)
-    ctx.flash(f"Secret “{name}” deleted: it no longer authenticates the application.")
+    ctx.flash(ctx.t("application.secret_deleted", name=name))
     return await ctx.redirect(f"/console/applications/{app_id}")
 
 
@@ -376,13 +376,13 @@ async def delete(ctx: Console) -> Response:
     async with ctx.read() as conn:
         app = await service.get_application(conn, ctx.tenant, app_id)
     if typed != app["name"]:
-        refused = "Type the application's name exactly as shown: nothing was deleted."
+        refused = ctx.t("application.delete_refused")
         return await _details(ctx, app_id, status=400, errors={"confirm_name": refused})
     async with ctx.write() as conn:
         await service.delete_application(conn, ctx.tenant, app_id)
         await frameworks.remember(conn, ctx.tenant, app_id, None)
         await ctx.audit(conn, "DeleteApplication", application_id=app_id, status=204)
-    ctx.flash(f"Application “{app['name']}” deleted.")
+    ctx.flash(ctx.t("applications.deleted", name=app["name"]))
     return await ctx.redirect("/console/applications")
 
 

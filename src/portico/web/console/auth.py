@@ -23,9 +23,25 @@ from portico.services.errors import ServiceError
 from portico.storage import artifacts, configs
 from portico.storage import users as user_repo
 from portico.web.console import session as sessions
-from portico.web.console.context import Console, admin_count, error_page, render, signed_in
+from portico.web.console.context import (
+    Console,
+    admin_count,
+    error_page,
+    expired_form,
+    here,
+    render,
+    signed_in,
+)
 from portico.web.console.credentials import create_admin, verify
+from portico.web.console.language import (
+    CHOICE_TTL,
+    ENGLISH,
+    Phrases,
+    cookie_name,
+    phrases_for,
+)
 from portico.web.http import body_params, client_address, redirect
+from portico.web.i18n import SUPPORTED
 from portico.web.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -37,10 +53,6 @@ INVITATION_TTL = 7 * 24 * 3600
 # set-up cannot both become the first admin.
 _OWNER_KEY = "portico.consoleOwner"
 _PRE_AUTH_TTL = 3600
-WRONG_CODE = (
-    "This set-up code is not right. The server printed the link with the code when it "
-    "started; 'portico admin setup-link' prints it again."
-)
 
 
 # Pages before sign-in -----------------------------------------------------------------------
@@ -55,7 +67,10 @@ async def _anonymous(
 ) -> Response:
     handle, new = _handle(runtime, request)
     csrf_token = await sessions.csrf_token(runtime, handle)
-    response = render(template, status=status, csrf_token=csrf_token, **values)
+    t = phrases_for(runtime, request)
+    response = render(
+        template, t, status=status, csrf_token=csrf_token, here=here(request), **values
+    )
     if new:
         sessions.set_cookie(runtime, response, handle, _PRE_AUTH_TTL)
     return response
@@ -65,14 +80,10 @@ async def _posted(runtime: Runtime, request: Request) -> dict[str, list[str]] | 
     try:
         fields = await body_params(request)
     except OAuthError as error:
-        return error_page(error.description, 400)
+        return error_page(phrases_for(runtime, request), error.description, 400)
     posted = (fields.get("csrf_token") or [""])[0]
     if not await sessions.csrf_ok(runtime, sessions.cookie_handle(runtime, request), posted):
-        return error_page(
-            "The form expired or came from another site. Go back, reload and try again.",
-            403,
-            "Request refused",
-        )
+        return expired_form(phrases_for(runtime, request))
     return fields
 
 
@@ -133,6 +144,7 @@ def routes(runtime: Runtime) -> list[Route]:
             return fields
         username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
         setup = _one(fields, "setup", 64)
+        t = phrases_for(runtime, request)
 
         async def again(error: str, status: int = 400) -> Response:
             return await _anonymous(
@@ -140,7 +152,7 @@ def routes(runtime: Runtime) -> list[Route]:
             )
 
         if password != _one(fields, "confirm"):
-            return await again("The passwords do not match.")
+            return await again(t("welcome.passwords_differ"))
         assert runtime.engine is not None
         marker = secrets.token_hex(16)
         try:
@@ -148,12 +160,13 @@ def routes(runtime: Runtime) -> list[Route]:
                 if not await admins.setup_code_matches(conn, setup):
                     if await user_repo.count_users(conn, ADMIN_TENANT) > 0:
                         return redirect("/console/sign-in")
-                    await _record(runtime, request, conn, "CreateAdmin", None, error=WRONG_CODE)
-                    return await again(WRONG_CODE, 403)
+                    wrong = ENGLISH("welcome.wrong_code")  # the log's words are English
+                    await _record(runtime, request, conn, "CreateAdmin", None, error=wrong)
+                    return await again(t("welcome.wrong_code"), 403)
                 owner = await configs.add_if_absent(conn, ADMIN_TENANT, _OWNER_KEY, marker)
                 if owner != marker or await user_repo.count_users(conn, ADMIN_TENANT) > 0:
                     return redirect("/console/sign-in")
-                admin = await create_admin(conn, username, password)
+                admin = await create_admin(conn, username, password, t.lang)
                 await _record(runtime, request, conn, "CreateAdmin", admin["id"], first=True)
         except ServiceError as error:
             return await again(error.message)
@@ -177,7 +190,8 @@ def routes(runtime: Runtime) -> list[Route]:
             return fields
         username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
         target = safe_next(_one(fields, "next") or "/console")
-        result = await verify(runtime, username, password, client_address(request))
+        t = phrases_for(runtime, request)
+        result = await verify(runtime, username, password, client_address(request), t)
         assert runtime.engine is not None
         async with runtime.engine.begin() as conn:
             if isinstance(result, str):
@@ -205,9 +219,7 @@ def routes(runtime: Runtime) -> list[Route]:
         token = request.path_params["token"]
         found = await sessions.store(runtime).find(INVITATION, digest(token))
         if found is None or found.consumed_at is not None:
-            return error_page(
-                "This invitation was already used or has expired.", 410, "Invitation not valid"
-            )
+            return _spent(phrases_for(runtime, request))
         return await _anonymous(runtime, request, "invitation.html", token=token)
 
     async def accept_invitation(request: Request) -> Response:
@@ -216,6 +228,7 @@ def routes(runtime: Runtime) -> list[Route]:
         if isinstance(fields, Response):
             return fields
         username, password = _one(fields, "username", 128).strip(), _one(fields, "password")
+        t = phrases_for(runtime, request)
         if password != _one(fields, "confirm"):
             return await _anonymous(
                 runtime,
@@ -224,19 +237,17 @@ def routes(runtime: Runtime) -> list[Route]:
                 400,
                 token=token,
                 username=username,
-                error="The passwords do not match.",
+                error=t("welcome.passwords_differ"),
             )
         assert runtime.engine is not None
         try:
             async with runtime.engine.begin() as conn:
-                admin = await create_admin(conn, username, password)
+                admin = await create_admin(conn, username, password, t.lang)
                 if not await artifacts.consume(conn, ADMIN_TENANT, INVITATION, digest(token)):
                     raise _Spent()
                 await _record(runtime, request, conn, "AcceptInvitation", admin["id"])
         except _Spent:
-            return error_page(
-                "This invitation was already used or has expired.", 410, "Invitation not valid"
-            )
+            return _spent(t)
         except ServiceError as error:
             return await _anonymous(
                 runtime,
@@ -249,7 +260,18 @@ def routes(runtime: Runtime) -> list[Route]:
             )
         return await _signed_in_response(runtime, request, admin, "/console/get-started")
 
+    async def choose_language(request: Request) -> Response:
+        """The picker: the chosen language in a cookie, then back to the page it was on."""
+        fields = await _posted(runtime, request)
+        if isinstance(fields, Response):
+            return fields
+        response = redirect(safe_next(_one(fields, "next") or "/console"))
+        if (lang := _one(fields, "lang", 16)) in SUPPORTED:
+            runtime.set_cookie(response, cookie_name(runtime), lang, CHOICE_TTL)
+        return response
+
     return [
+        Route("/console/language", choose_language, methods=["POST"]),
         Route("/console/welcome", welcome, methods=["GET"]),
         Route("/console/welcome", create_first_admin, methods=["POST"]),
         Route("/console/sign-in", sign_in_page, methods=["GET"]),
@@ -258,6 +280,10 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/console/invitations/{token}", invitation, methods=["GET"]),
         Route("/console/invitations/{token}", accept_invitation, methods=["POST"]),
     ]
+
+
+def _spent(t: Phrases) -> Response:
+    return error_page(t, t("invitation.spent"), 410, t("invitation.spent_title"))
 
 
 class _Spent(Exception):

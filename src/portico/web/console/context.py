@@ -30,6 +30,7 @@ from portico.storage import users as user_repo
 from portico.storage.database import now_ms
 from portico.web.console import session as sessions
 from portico.web.console.credentials import check_own_password
+from portico.web.console.language import Phrases, choices, phrases_for
 from portico.web.console.session import ConsoleSession
 from portico.web.http import NO_STORE, body_params, client_address, redirect
 from portico.web.runtime import TEMPLATES, Runtime
@@ -51,15 +52,35 @@ AUDIT_PREFIX = "ManagementApi"
 
 
 def render(
-    template: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any
+    template: str,
+    t: Phrases,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **values: Any,
 ) -> HTMLResponse:
-    """The one way a console page is rendered (templates under ``templates/console/``)."""
-    html = TEMPLATES.get_template(f"console/{template}").render(**values)
+    """The one way a console page is rendered (templates under ``templates/console/``), in
+    the admin's language ``t``."""
+    page = TEMPLATES.get_template(f"console/{template}")
+    html = page.render(t=t, lang=t.lang, console_languages=choices(), **values)
     return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
-def error_page(message: str, status: int, title: str = "Something went wrong") -> HTMLResponse:
-    return render("error.html", status=status, title=title, message=message)
+def here(request: Request) -> str:
+    """The page's path and query: where the language picker comes back to (a form's answer
+    may stand at an address only POST reaches: then the console's home)."""
+    if request.method != "GET":
+        return "/console"
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def error_page(t: Phrases, message: str, status: int, title: str | None = None) -> HTMLResponse:
+    title = title or t("error.title")
+    return render("error.html", t, status=status, title=title, message=message)
+
+
+def expired_form(t: Phrases) -> HTMLResponse:
+    return error_page(t, t("error.form_expired"), 403, t("error.request_refused"))
 
 
 @dataclass
@@ -71,6 +92,7 @@ class Console:
     admin: dict[str, Any]
     session: ConsoleSession
     fields: dict[str, list[str]]
+    t: Phrases
 
     # Request -------------------------------------------------------------------------------
     def field(self, name: str, limit: int = 2048) -> str:
@@ -129,6 +151,7 @@ class Console:
             actor={"type": "console", "id": self.admin["id"]},
             method=self.request.method,
             path=self.request.url.path,
+            here=here(self.request),
             via="console",
             **details,
         )
@@ -149,11 +172,13 @@ class Console:
             await sessions.save(self.runtime, self.session)
         return render(
             template,
+            self.t,
             status=status,
             admin=self.admin,
             csrf_token=await sessions.csrf_token(self.runtime, self.session.handle),
             flashes=flashes,
             path=self.request.url.path,
+            here=here(self.request),
             endpoint=self.endpoint,
             **values,
         )
@@ -201,20 +226,17 @@ def _handler(runtime: Runtime, handler: Handler, *, form: bool, destructive: boo
         if found is None:
             return await to_sign_in(runtime, request)
         session, admin = found
+        t = phrases_for(runtime, request)
         fields: dict[str, list[str]] = {}
         if form:
             try:
                 fields = await body_params(request)
             except OAuthError as error:
-                return error_page(error.description, 400)
+                return error_page(t, error.description, 400)
             posted = (fields.get("csrf_token") or [""])[0]
             if not await sessions.csrf_ok(runtime, session.handle, posted):
-                return error_page(
-                    "The form expired or came from another site. Go back, reload and try again.",
-                    403,
-                    "Request refused",
-                )
-        ctx = Console(runtime, request, admin, session, fields)
+                return expired_form(t)
+        ctx = Console(runtime, request, admin, session, fields, t)
         if destructive and not session.recently_authenticated:
             confirmed = await _reauthenticate(ctx)
             if confirmed is not None:
@@ -223,7 +245,7 @@ def _handler(runtime: Runtime, handler: Handler, *, form: bool, destructive: boo
             return await handler(ctx)
         except ServiceError as error:
             status = error.status if 400 <= error.status < 500 else 400
-            return error_page(error.message, status)
+            return error_page(t, error.message, status)
 
     return endpoint
 
@@ -234,7 +256,7 @@ async def _reauthenticate(ctx: Console) -> Response | None:
     password = ctx.field("reauth_password", 1024)
     if password:
         error = await check_own_password(
-            ctx.runtime, ctx.admin, password, client_address(ctx.request)
+            ctx.runtime, ctx.admin, password, client_address(ctx.request), ctx.t
         )
         if error is None:
             ctx.session.reauth_at = now_ms()

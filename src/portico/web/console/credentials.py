@@ -12,6 +12,7 @@ always has ``portico admin reset-password``, which also forgets every failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from portico.experience.sentinel import Backoff, Locked
@@ -32,48 +33,53 @@ WINDOW_SECONDS = 3600
 MAX_FAILURES = 100
 
 
-async def create_admin(conn: AsyncConnection, username: str, password: str) -> dict[str, Any]:
+async def create_admin(
+    conn: AsyncConnection, username: str, password: str, lang: str = DEFAULT
+) -> dict[str, Any]:
     """``services/admins.create_admin`` (the admin tenant's password policy applies), its
-    refusal put in words for the console's forms."""
+    refusal put in words for the console's forms, in ``lang``: the hosted pages' phrases for
+    the same rules."""
     try:
         return await admins.create_admin(conn, username, password)
     except admins.PasswordRejected as rejected:
-        phrase = translator(DEFAULT)(rejected.rejection.code, **rejected.rejection.data)
+        phrase = translator(lang)(rejected.rejection.code, **rejected.rejection.data)
         raise ServiceError(phrase, code="password.rejected") from None
 
 
-def _wait(locked: Locked) -> str:
+def _wait(locked: Locked, t: Callable[..., str]) -> str:
     seconds = locked.seconds_left()
-    when = f"{seconds} seconds" if seconds < 120 else f"{locked.minutes_left()} minutes"
-    when = "1 second" if seconds == 1 else when
-    return f"Too many failed attempts from this address. Try again in {when}."
+    if seconds == 1:
+        return t("sign_in.wait_one_second")
+    if seconds < 120:
+        return t("sign_in.wait_seconds", count=seconds)
+    return t("sign_in.wait_minutes", count=locked.minutes_left())
 
 
 async def verify(
-    runtime: Runtime, username: str, password: str, address: str
+    runtime: Runtime, username: str, password: str, address: str, t: Callable[..., str]
 ) -> dict[str, Any] | str:
-    """The admin whose password this is, or why not (wrong, or wait); ``address``: the
-    client's IP address, part of what failures count against."""
+    """The admin whose password this is, or why not (wrong, or wait) in the admin's language
+    ``t``; ``address``: the client's IP address, part of what failures count against."""
     assert runtime.sentinel is not None and runtime.engine is not None
     target = f"console:{username.strip().lower()}@{address}"
     reserved = await runtime.sentinel.reserve(
         ADMIN_TENANT, target, MAX_FAILURES, WINDOW_SECONDS, BACKOFF
     )
     if isinstance(reserved, Locked):
-        return _wait(reserved)
+        return _wait(reserved, t)
     admin = await user_service.authenticate(runtime.engine, ADMIN_TENANT, username, password)
     if admin is None:
-        return "Wrong username or password."
+        return t("sign_in.wrong_credentials")
     await runtime.sentinel.release(reserved)
     await runtime.sentinel.succeeded(ADMIN_TENANT, target)
     return admin
 
 
 async def check_own_password(
-    runtime: Runtime, admin: dict[str, Any], password: str, address: str
+    runtime: Runtime, admin: dict[str, Any], password: str, address: str, t: Callable[..., str]
 ) -> str | None:
     """Re-authentication: None when ``password`` is ``admin``'s."""
-    result = await verify(runtime, admin["username"] or "", password, address)
+    result = await verify(runtime, admin["username"] or "", password, address, t)
     if isinstance(result, str):
         return result
-    return None if result["id"] == admin["id"] else "Wrong password."
+    return None if result["id"] == admin["id"] else t("reauth.wrong_password")

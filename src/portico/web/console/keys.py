@@ -26,7 +26,7 @@ def _key_type(ctx: Console) -> keys.KeyType:
     try:
         return keys.KeyType(ctx.request.path_params["type"])
     except ValueError:
-        raise ServiceError("There is no such kind of key.", status=404) from None
+        raise ServiceError(ctx.t("keys.no_such_kind"), status=404) from None
 
 
 def _dated(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -54,17 +54,14 @@ async def rotate(ctx: Console) -> Response:
     key_type = _key_type(ctx)
     algorithm = ctx.field("algorithm", 8) or "EC"
     if algorithm not in ALGORITHMS:
-        raise ServiceError("Pick EC or RSA.")
+        raise ServiceError(ctx.t("keys.pick_algorithm"))
     async with ctx.write() as conn:
         rotated = await keys.rotate(conn, ctx.tenant, key_type, algorithm)
         await ctx.audit(conn, "RotateOidcKeys", params={"keyType": key_type.value}, status=200)
     if key_type is keys.KeyType.PRIVATE_KEYS:
-        ctx.flash(
-            f"New signing key {rotated[0]['id']} signs from now on; the previous one stays "
-            "published so tokens it signed still verify until you delete it."
-        )
+        ctx.flash(ctx.t("keys.rotated_signing", kid=rotated[0]["id"]))
     else:
-        ctx.flash("New cookie key in use; the previous one still reads existing cookies.")
+        ctx.flash(ctx.t("keys.rotated_cookie"))
     return await ctx.redirect("/console/signing-keys")
 
 
@@ -78,7 +75,7 @@ async def delete(ctx: Console) -> Response:
             params={"keyType": key_type.value, "keyId": key_id},
             status=204,
         )
-    ctx.flash(f"Key {key_id} deleted.")
+    ctx.flash(ctx.t("keys.deleted", kid=key_id))
     return await ctx.redirect("/console/signing-keys")
 
 

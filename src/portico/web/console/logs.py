@@ -20,6 +20,7 @@ from portico.services.bootstrap import ADMIN_TENANT
 from portico.services.errors import NotFound, ServiceError
 from portico.storage import logs as log_repo
 from portico.web.console.context import Console, page
+from portico.web.console.language import Phrases
 from portico.web.console.paging import page_count, page_number
 from portico.web.runtime import Runtime
 
@@ -31,14 +32,14 @@ PAGE_SIZE = 50
 FILTERS = ("key", "user_id", "application_id", "start", "end")
 
 
-def _moment(raw: str, label: str) -> int | None:
+def _moment(raw: str, label: str, t: Phrases) -> int | None:
     """A ``datetime-local`` value, read as UTC, in epoch milliseconds."""
     if not raw:
         return None
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise ServiceError(f"{label} is not a date and time (YYYY-MM-DDTHH:MM).") from None
+        raise ServiceError(t("logs.not_a_moment", label=label)) from None
     return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
 
 
@@ -67,16 +68,16 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= 128 else None
 
 
-# actor type -> (what its id names in ``log_repo.names``, how the page says it)
+# actor type -> (what its id names in ``log_repo.names``, the phrase the page says it with)
 ACTORS = {
-    "console": ("admin", "Console admin"),
-    "app": ("application", "Management API, application"),
-    "user": ("user", "Management API, user"),
+    "console": ("admin", "logs.actor_console"),
+    "app": ("application", "logs.actor_app"),
+    "user": ("user", "logs.actor_user"),
 }
 
 
 async def _annotated(
-    conn: AsyncConnection, tenant: str, rows: list[dict[str, Any]]
+    conn: AsyncConnection, tenant: str, rows: list[dict[str, Any]], t: Phrases
 ) -> list[dict[str, Any]]:
     """``rows`` with ``user``, ``application`` and ``actor`` (``{id, name, kind}`` or None)
     and their time, readable."""
@@ -99,7 +100,8 @@ async def _annotated(
 
     annotated = []
     for row, (user_id, application_id, actor) in zip(rows, subjects, strict=True):
-        kind, label = ACTORS.get(str(actor.get("type")), ("", str(actor.get("type") or "")))
+        kind, phrase = ACTORS.get(str(actor.get("type")), ("", ""))
+        label = t(phrase) if phrase else str(actor.get("type") or "")
         annotated.append(
             {
                 **row,
@@ -117,10 +119,10 @@ async def index(ctx: Console) -> Response:
     chosen = {name: query.get(name, "").strip()[:128] for name in FILTERS}
     number = page_number(ctx)
     try:
-        start = _moment(chosen["start"], "From")
-        end = _moment(chosen["end"], "To")
+        start = _moment(chosen["start"], ctx.t("logs.from_short"), ctx.t)
+        end = _moment(chosen["end"], ctx.t("logs.to_short"), ctx.t)
         if start is not None and end is not None and start > end:
-            raise ServiceError("“From” is after “To”.")
+            raise ServiceError(ctx.t("logs.from_after_to"))
     except ServiceError as error:
         return await ctx.render(
             "logs.html",
@@ -147,7 +149,7 @@ async def index(ctx: Console) -> Response:
             offset=(number - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )
-        rows = await _annotated(conn, ctx.tenant, rows)
+        rows = await _annotated(conn, ctx.tenant, rows, ctx.t)
     return await ctx.render(
         "logs.html",
         section=SECTION,
@@ -167,7 +169,7 @@ async def details(ctx: Console) -> Response:
         row = await log_repo.get_log(conn, ctx.tenant, log_id)
         if row is None:
             raise NotFound("log", log_id)
-        [row] = await _annotated(conn, ctx.tenant, [row])
+        [row] = await _annotated(conn, ctx.tenant, [row], ctx.t)
     payload: dict[str, Any] = row["payload"] or {}
     return await ctx.render(
         "log.html",

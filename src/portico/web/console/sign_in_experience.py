@@ -40,6 +40,7 @@ from portico.services.sign_in_experience import (
     SignInExperience,
 )
 from portico.web.console.context import Console, error_page, form, page, render
+from portico.web.console.language import ENGLISH
 from portico.web.experience import sign_in as sign_in_page
 from portico.web.experience.context import PREVIEW, Ctx
 from portico.web.http import NO_STORE
@@ -436,7 +437,7 @@ def _preview_page(value: str | None) -> str:
 
 def _note(message: str) -> Response:
     """Shown in the preview frame instead of a page users would not see."""
-    return render("preview_note.html", title="Nothing to preview", message=message)
+    return render("preview_note.html", ENGLISH, title="Nothing to preview", message=message)
 
 
 def _mfa_setup(page_ctx: Ctx) -> Response:
@@ -492,7 +493,7 @@ async def preview_draft(ctx: Console) -> Response:
         sie = service.merge(current, settle_mfa(current, patch))
     except (InvalidSignInExperience, ServiceError) as error:
         # Shown inside the preview frame, so framed like the preview.
-        return _framed(error_page(readable(error), 400, "Cannot preview these settings"))
+        return _framed(error_page(ctx.t, readable(error), 400, "Cannot preview these settings"))
     theme = "/console/sign-in-experience/preview.css?" + urlencode(
         {"primary": sie.color.primaryColor, "dark": sie.color.darkPrimaryColor,
          "darkMode": "1" if sie.color.isDarkModeEnabled else ""}
