@@ -80,7 +80,11 @@ def test_reload_after_create_then_delete_by_name(server: Server, page: Page) -> 
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Gopher shop")
     expect(page.locator("#new-secret")).to_have_count(0)
+    # the page's sections are tabs: credentials first, the guide one click away
+    expect(page.get_by_role("heading", level=2, name="Guide: Go")).to_be_hidden()
+    page.get_by_role("tab", name="Guide: Go").click()
     expect(page.get_by_role("heading", level=2, name="Guide: Go")).to_be_visible()
+    expect(page.locator("#app-credentials")).to_be_hidden()
     assert app_count(server) == 1
 
 

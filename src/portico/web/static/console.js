@@ -46,8 +46,9 @@ for (const list of document.querySelectorAll(".tabs")) {
     for (const section of sections) section.hidden = section.id !== id;
   };
   // A section with an error opens first; else the one in the address, else the first.
-  const failing = sections.find((section) => section.querySelector(".field-error"));
-  const wanted = failing || sections.find((section) => "#" + section.id === location.hash);
+  const failing = sections.find((section) => section.querySelector(".field-error, .flash.error"));
+  const wanted = failing || sections.find((section) => "#" + section.id === location.hash)
+    || document.getElementById(list.dataset.defaultTab || "");
   show((wanted || sections[0]).id);
   list.addEventListener("click", (event) => {
     const link = event.target.closest("a[data-tab-for]");
