@@ -12,6 +12,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from portico.services.applications import AppType
+from portico.web.console import sign_in_experience as sie
 from portico.web.console.frameworks import FRAMEWORKS
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "portico"
@@ -70,4 +71,10 @@ def test_every_phrase_the_console_names_exists() -> None:
     named |= {f"framework.{f.key}{part}" for f in FRAMEWORKS for part in ("", ".summary")}
     named |= {f"keys.status.{status}" for status in ("Current", "Previous", "Next")}
     named |= {f"logs.result.{result}" for result in ("Success", "Error")}
+    # The sign-in experience's MFA choices and preview pages.
+    named |= {f"{p}.{f}" for f in sie.MFA_FACTORS for p in ("mfa.factor", "sie.mfa_factor_hint")}
+    named |= {f"sie.mfa_policy{p}.{v}" for v in sie.MFA_POLICIES for p in ("", "_hint")}
+    named |= {f"sie.org_policy{p}.{v}" for v in sie.ORG_MFA_POLICIES for p in ("", "_hint")}
+    named |= {f"sie.preview_page.{key}" for key in sie.PREVIEW_PAGES.values()}
+    named |= {f"connectors.type.{kind}" for kind in ("Email", "Sms", "Social")}
     assert len(named) > 100 and not named - set(english), sorted(named - set(english))

@@ -5,6 +5,7 @@ JavaScript off."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -104,3 +105,26 @@ def test_delete_needs_the_name_without_javascript(server: Server, page_without_j
     expect(page.get_by_role("heading", level=1)).to_have_text("Applications")
     expect(page.get_by_text("Application “Doomed shop” deleted.")).to_be_visible()
     assert app_count(server) == before - 1
+
+
+def test_create_opens_the_cards_over_the_list(server: Server, page: Page) -> None:
+    sign_in(page, server)
+    page.goto(f"{server.endpoint}/console/applications")
+    page.get_by_role("link", name="Create application").click()
+    cards = page.get_by_role("dialog", name="Create application")
+    expect(cards).to_be_visible()
+    assert page.url == f"{server.endpoint}/console/applications"  # no navigation
+    cards.get_by_role("button", name="Cancel").click()
+    expect(cards).to_be_hidden()
+    page.get_by_role("link", name="Create application").click()
+    cards.get_by_role("link", name=re.compile("^Python ")).click()
+    expect(page.get_by_label("Application name")).to_be_visible()
+
+
+def test_without_javascript_create_is_a_page(server: Server, page_without_js: Page) -> None:
+    page = page_without_js
+    sign_in(page, server)
+    page.goto(f"{server.endpoint}/console/applications")
+    page.get_by_role("link", name="Create application").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create application")
+    assert page.url.endswith("/console/applications/new")

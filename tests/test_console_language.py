@@ -155,3 +155,67 @@ def test_sign_in_refusal_in_the_admins_language(console_server: Server) -> None:
 def test_translated_pages_in_korean(korean: ConsoleClient, path: str, heading: str) -> None:
     page = korean.get(path).text
     assert html_lang(page) == "ko" and f"<h1>{heading}</h1>" in page
+
+
+# (path, heading, a label) of the pages translated second, in Korean and Japanese.
+SECOND_PAGES = {
+    "ko": [
+        ("/console/sign-in-experience", "로그인 경험", "가입 식별자"),
+        ("/console/users", "사용자", "사용자 만들기"),
+        ("/console/roles", "역할", "역할 이름"),
+        ("/console/api-resources", "API 리소스", "액세스 토큰 유효 기간(초)"),
+        ("/console/connectors", "커넥터", "이메일 및 SMS 커넥터"),
+        ("/console/connectors/new?type=Social", "소셜 커넥터 추가", "카카오"),
+    ],
+    "ja": [
+        ("/console/sign-in-experience", "サインイン体験", "サインアップの識別子"),
+        ("/console/users", "ユーザー", "ユーザーを作成"),
+        ("/console/roles", "ロール", "ロール名"),
+        ("/console/api-resources", "API リソース", "アクセストークンの有効期間"),
+        ("/console/connectors", "コネクター", "メール・SMS コネクター"),
+        ("/console/connectors/new?type=Social", "ソーシャルコネクターを追加", "Kakao"),
+    ],
+}
+
+
+@pytest.mark.parametrize("tag", sorted(SECOND_PAGES))
+def test_second_pages_translated(console_server: Server, tag: str) -> None:
+    console = speaking(console_server, tag)
+    try:
+        console.sign_in()
+        for path, heading, label in SECOND_PAGES[tag]:
+            page = console.get(path).text
+            assert html_lang(page) == tag, path
+            assert f"<h1>{heading}</h1>" in page and label in page, path
+    finally:
+        console.close()
+
+
+def test_user_page_and_its_flash_in_korean(korean: ConsoleClient) -> None:
+    created = korean.submit(
+        "/console/users", "/console/users", {"username": unique("kim"), "password": ""}
+    )
+    assert created.status_code == 303, created.text[:500]
+    user = korean.get(created.headers["location"]).text
+    assert "사용자를 만들었습니다." in flash_of(user)
+    assert "<h2>프로필</h2>" in user and "2단계 인증(MFA)" in user and "사용자 삭제" in user
+
+
+def test_sign_in_experience_messages_in_spanish(console_server: Server) -> None:
+    console = speaking(console_server, "es")
+    try:
+        console.sign_in()
+        page = console.get("/console/sign-in-experience").text
+        assert "<h1>Experiencia de inicio de sesión</h1>" in page
+        assert "Métodos de inicio de sesión" in page and "Primero la contraseña" in page
+        assert "Verificación en dos pasos (MFA)" in page
+        # The preview frame's refusal, in Spanish and with no link out of the frame.
+        refused = console.post(
+            "/console/sign-in-experience/preview",
+            {"csrf_token": csrf_of(page), "sign_up": "phone", "primary_color": "red"},
+        )
+        assert refused.status_code == 400 and "<a " not in refused.text
+        assert "No se puede previsualizar esta configuración" in refused.text
+        assert "Un color como #6139F6." in refused.text
+    finally:
+        console.close()

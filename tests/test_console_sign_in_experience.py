@@ -136,4 +136,6 @@ def test_preview_of_unsaved_settings(console: ConsoleClient) -> None:
         invalid.status_code == 400
         and "frame-ancestors 'self'" in invalid.headers["content-security-policy"]
     )
+    # Only the message: a link in the frame would open the console inside the preview.
+    assert "Cannot preview these settings" in invalid.text and "<a " not in invalid.text
     assert stored(console) == before

@@ -120,9 +120,10 @@ def create_from_card(
     the page after creating shows them."""
     page.get_by_role("link", name="Applications", exact=True).click()
     page.get_by_role("link", name="Create application").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Create application")
+    cards = page.get_by_role("dialog", name="Create application")  # the cards over the list
+    expect(cards).to_be_visible()
     step(page, width, f"{shot}-framework-cards")
-    page.get_by_role("link", name=re.compile(f"^{re.escape(card)} ")).click()
+    cards.get_by_role("link", name=re.compile(f"^{re.escape(card)} ")).click()
     page.get_by_label("Application name").fill(name)
     expect(page.get_by_label("Redirect URIs (one per line)", exact=True)).to_have_value(
         redirect_uri
@@ -145,8 +146,9 @@ def email_code_settings(page: Page) -> None:
     page.get_by_label("Create a password at sign-up").uncheck()
     page.get_by_label("Verify the email or phone at sign-up").check()
     page.get_by_label("Email address", exact=True).check()
-    page.get_by_label("email: verification code").check()
-    page.get_by_label("email: password", exact=True).uncheck()
+    email = page.get_by_role("group", name="Email address")
+    email.get_by_label("Verification code").check()
+    email.get_by_label("Password", exact=True).uncheck()
     page.get_by_label("Username", exact=True).uncheck()
 
 

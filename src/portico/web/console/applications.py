@@ -142,7 +142,7 @@ async def _take_secret(ctx: Console, app_id: str) -> str | None:
 async def index(ctx: Console) -> Response:
     async with ctx.read() as conn:
         _, apps = await repo.find_applications(conn, ctx.tenant, offset=0, limit=500)
-    return await ctx.render("applications.html", section=SECTION, apps=apps)
+    return await ctx.render("applications.html", section=SECTION, apps=apps, frameworks=FRAMEWORKS)
 
 
 async def new(ctx: Console) -> Response:

@@ -8,6 +8,7 @@ the connector's real send path, the redirect URI social providers need, delete.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from starlette.responses import Response
@@ -24,6 +25,7 @@ from portico.web.runtime import Runtime
 
 SECTION = "connectors"
 MESSAGE_KINDS = (ConnectorType.Email.value, ConnectorType.Sms.value)
+STATIC = Path(__file__).resolve().parent.parent / "static"
 # What a new connector's ``templates`` editor starts with: one template per required use.
 STARTER_TEMPLATES = [
     {
@@ -35,6 +37,19 @@ STARTER_TEMPLATES = [
     for usage in (TemplateType.SignIn, TemplateType.Register, TemplateType.ForgotPassword,
                   TemplateType.Generic)
 ]  # fmt: skip
+
+
+def localised(text: dict[str, str], lang: str) -> str:
+    """A connector's name or description in the admin's language when it has one."""
+    return text.get(lang) or text.get("en") or next(iter(text.values()), "")
+
+
+def logo_of(metadata: dict[str, Any]) -> str | None:
+    """The connector's logo when the console can show it (its CSP allows its own images
+    only): a file under ``/static/``; else None, rather than a broken image."""
+    logo = str(metadata.get("logo") or "")
+    path = STATIC / logo.removeprefix("/static/")
+    return logo if logo.startswith("/static/") and ".." not in logo and path.is_file() else None
 
 
 def _service(ctx: Console) -> Connectors:
@@ -58,6 +73,8 @@ async def index(ctx: Console) -> Response:
     return await ctx.render(
         "connectors.html",
         section=SECTION,
+        logo=logo_of,
+        localised=localised,
         messaging=[v for v in views if v["type"] in MESSAGE_KINDS],
         social=[v for v in views if v["type"] == ConnectorType.Social.value],
     )
@@ -70,7 +87,12 @@ async def pick(ctx: Console) -> Response:
     )
     factories = [f for kind in kinds for f in _service(ctx).factories(kind)]
     return await ctx.render(
-        "connector_pick.html", section=SECTION, factories=factories, social=wanted == "Social"
+        "connector_pick.html",
+        section=SECTION,
+        factories=factories,
+        social=wanted == "Social",
+        logo=logo_of,
+        localised=localised,
     )
 
 
@@ -98,6 +120,8 @@ async def _form(
         "connector.html",
         status=status,
         section=SECTION,
+        logo=logo_of,
+        localised=localised,
         factory=factory,
         connector=connector,
         fields=fields,
@@ -145,12 +169,17 @@ async def _submit(
     fields = schema_form.fields_of(factory["configSchema"])
     values = {f.name: ctx.field(f.name, 200_000) for f in fields}
     config, errors = schema_form.parse(
-        fields, lambda name: values[name], connector["config"] if connector else None
+        fields, lambda name: values[name], ctx.t, connector["config"] if connector else None
     )
     again = {"connector": connector, "values": values}
     if errors:
         return await _form(
-            ctx, factory, **again, errors=errors, status=400, error="Some fields need attention."
+            ctx,
+            factory,
+            **again,
+            errors=errors,
+            status=400,
+            error=ctx.t("connector.needs_attention"),
         )
     if ctx.field("action") == "test":
         return await _test(ctx, factory, config, again)
@@ -167,7 +196,7 @@ async def _submit(
     operation = "CreateConnector" if connector is None else "UpdateConnector"
     async with ctx.write() as conn:
         await ctx.audit(conn, operation, params={"connectorId": saved["id"]}, status=200)
-    ctx.flash(f"{factory['name']['en']} connector saved.")
+    ctx.flash(ctx.t("connector.saved", name=localised(factory["name"], ctx.t.lang)))
     return await ctx.redirect(f"/console/connectors/{saved['id']}")
 
 
@@ -179,7 +208,11 @@ async def _test(
         to = phones.normalise(to) or to
     if not to:
         return await _form(
-            ctx, factory, **again, errors={"test_to": "Enter where to send it."}, status=400
+            ctx,
+            factory,
+            **again,
+            errors={"test_to": ctx.t("connector.test_to_missing")},
+            status=400,
         )
     failure: ConnectorError | None = None
     try:
@@ -200,9 +233,9 @@ async def _test(
             **again,
             errors=errors,
             status=400,
-            error=f"The test message was not sent: {failure.admin_message}",
+            error=ctx.t("connector.test_failed", reason=failure.admin_message),
         )
-    return await _form(ctx, factory, **again, notice=f"Test code sent to {to}.")
+    return await _form(ctx, factory, **again, notice=ctx.t("connector.test_sent", to=to))
 
 
 def _as_service_error(error: ConnectorError) -> ServiceError:
@@ -219,7 +252,7 @@ async def delete(ctx: Console) -> Response:
         await ctx.audit(
             conn, "DeleteConnector", params={"connectorId": connector["id"]}, status=204
         )
-    ctx.flash(f"{connector['name']['en']} connector deleted.")
+    ctx.flash(ctx.t("connector.deleted", name=localised(connector["name"], ctx.t.lang)))
     return await ctx.redirect("/console/connectors")
 
 

@@ -23,7 +23,7 @@ SECTION = "api-resources"
 def _ttl(ctx: Console) -> int:
     raw = ctx.field("access_token_ttl", 16).strip() or "3600"
     if not raw.isdigit():
-        raise ServiceError("The token lifetime must be a whole number of seconds.")
+        raise ServiceError(ctx.t("resources.ttl_whole"))
     return int(raw)
 
 
@@ -57,7 +57,7 @@ async def create(ctx: Console) -> Response:
     except ServiceError as error:
         new = {"name": name, "indicator": indicator, "ttl": ctx.field("access_token_ttl", 16)}
         return await _list(ctx, 400, error=error.message, new=new)
-    ctx.flash("API resource created.")
+    ctx.flash(ctx.t("resources.created"))
     return await ctx.redirect(f"/console/api-resources/{row['id']}")
 
 
@@ -109,7 +109,7 @@ async def set_default(ctx: Console) -> Response:
     async with ctx.write() as conn:
         await rbac.set_default_resource(conn, ctx.tenant, resource_id, is_default)
         await ctx.audit(conn, "UpdateResourceIsDefault", params={"id": resource_id}, status=200)
-    message = "This is now the default API." if is_default else "No longer the default API."
+    message = ctx.t("resource.now_default" if is_default else "resource.no_longer_default")
     return await _changed(ctx, resource_id, message)
 
 
@@ -118,7 +118,7 @@ async def delete(ctx: Console) -> Response:
     async with ctx.write() as conn:
         await rbac.delete_resource(conn, ctx.tenant, resource_id)
         await ctx.audit(conn, "DeleteResource", params={"id": resource_id}, status=204)
-    ctx.flash("API resource deleted, with its permissions.")
+    ctx.flash(ctx.t("resource.deleted"))
     return await ctx.redirect("/console/api-resources")
 
 
@@ -145,7 +145,7 @@ async def add_scope(ctx: Console) -> Response:
             error=error.message,
             new_scope={"name": name, "description": description},
         )
-    return await _changed(ctx, resource_id, f"Permission {name} added.")
+    return await _changed(ctx, resource_id, ctx.t("resource.scope_added", name=name))
 
 
 async def delete_scope(ctx: Console) -> Response:
@@ -158,7 +158,7 @@ async def delete_scope(ctx: Console) -> Response:
             params={"resourceId": resource_id, "scopeId": scope_id},
             status=204,
         )
-    return await _changed(ctx, resource_id, "Permission deleted; roles no longer grant it.")
+    return await _changed(ctx, resource_id, ctx.t("resource.scope_deleted"))
 
 
 def routes(runtime: Runtime) -> list[Route]:

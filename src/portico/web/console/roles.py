@@ -45,7 +45,7 @@ async def create(ctx: Console) -> Response:
     kind = ctx.field("type", 32)
     try:
         if kind not in (rbac.RoleType.USER.value, rbac.RoleType.M2M.value):
-            raise ServiceError("Pick the role type: User or Machine-to-machine.")
+            raise ServiceError(ctx.t("roles.pick_type"))
         rbac.check_role_values(name, description)
         async with ctx.write() as conn:
             role = await rbac.create_role(
@@ -59,7 +59,7 @@ async def create(ctx: Console) -> Response:
     except ServiceError as error:
         new = {"name": name, "description": description, "type": kind}
         return await _list(ctx, 400, error=error.message, new=new)
-    ctx.flash("Role created.")
+    ctx.flash(ctx.t("roles.created"))
     return await ctx.redirect(f"/console/roles/{role['id']}")
 
 
@@ -148,7 +148,7 @@ async def update(ctx: Console) -> Response:
         if error.status == 404:
             raise
         return await _details(ctx, role_id, 400, error=error.message)
-    return await _back(ctx, role_id, "Role saved.")
+    return await _back(ctx, role_id, ctx.t("role.saved"))
 
 
 async def delete(ctx: Console) -> Response:
@@ -156,7 +156,7 @@ async def delete(ctx: Console) -> Response:
     async with ctx.write() as conn:
         await rbac.delete_role(conn, ctx.tenant, role_id)
         await ctx.audit(conn, "DeleteRole", params={"id": role_id}, status=204)
-    ctx.flash("Role deleted: its holders no longer have its permissions.")
+    ctx.flash(ctx.t("role.deleted"))
     return await ctx.redirect("/console/roles")
 
 
@@ -165,7 +165,7 @@ async def add_scopes(ctx: Console) -> Response:
     scope_ids = [s[:128] for s in ctx.values("scope_id")][:MAX_IDS]
     try:
         if not scope_ids:
-            raise ServiceError("Pick at least one permission.")
+            raise ServiceError(ctx.t("role.pick_permission"))
         async with ctx.write() as conn:
             await rbac.add_role_scopes(conn, ctx.tenant, role_id, scope_ids)
             await ctx.audit(conn, "CreateRoleScope", params={"id": role_id}, status=201)
@@ -173,7 +173,7 @@ async def add_scopes(ctx: Console) -> Response:
         if error.status == 404 and error.message.startswith("The role "):
             raise
         return await _details(ctx, role_id, 400, error=error.message)
-    return await _back(ctx, role_id, "Permissions granted.")
+    return await _back(ctx, role_id, ctx.t("role.granted"))
 
 
 async def remove_scope(ctx: Console) -> Response:
@@ -183,7 +183,7 @@ async def remove_scope(ctx: Console) -> Response:
         await ctx.audit(
             conn, "DeleteRoleScope", params={"id": role_id, "scopeId": scope_id}, status=204
         )
-    return await _back(ctx, role_id, "Permission removed from the role.")
+    return await _back(ctx, role_id, ctx.t("role.permission_removed"))
 
 
 def _kind(role: dict[str, Any]) -> str:
@@ -195,7 +195,7 @@ async def add_holders(ctx: Console) -> Response:
     holder_ids = [h[:128] for h in ctx.values("holder_id")][:MAX_IDS]
     try:
         if not holder_ids:
-            raise ServiceError("Pick at least one.")
+            raise ServiceError(ctx.t("role.pick_holder"))
         async with ctx.write() as conn:
             kind = _kind(await rbac.get_role(conn, ctx.tenant, role_id))
             await rbac.add_role_holders(conn, ctx.tenant, role_id, kind, holder_ids)
@@ -205,7 +205,7 @@ async def add_holders(ctx: Console) -> Response:
         if error.status == 404 and error.message.startswith("The role "):
             raise
         return await _details(ctx, role_id, 400, error=error.message)
-    return await _back(ctx, role_id, "Role assigned.")
+    return await _back(ctx, role_id, ctx.t("role.assigned"))
 
 
 async def remove_holder(ctx: Console) -> Response:
@@ -229,7 +229,7 @@ async def remove_holder(ctx: Console) -> Response:
                 params={"id": role_id, "applicationId": holder_id},
                 status=204,
             )
-    return await _back(ctx, role_id, "Role taken away.")
+    return await _back(ctx, role_id, ctx.t("role.taken_away"))
 
 
 def routes(runtime: Runtime) -> list[Route]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico.connectors.secrets import MASK, confidential_paths
+from portico.web.console.language import Phrases
 
 TEXT, SECRET, INTEGER, BOOLEAN, TRISTATE, CHOICE, JSON = (
     "text", "secret", "integer", "boolean", "tristate", "choice", "json",
@@ -121,10 +122,14 @@ def values_of(fields: list[FormField], config: dict[str, Any]) -> dict[str, str]
 
 
 def parse(
-    fields: list[FormField], get: Callable[[str], str], stored: dict[str, Any] | None = None
+    fields: list[FormField],
+    get: Callable[[str], str],
+    t: Phrases,
+    stored: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The config the form describes, and an error per field it cannot be read from.
-    ``stored`` is the masked stored config: a blank secret input keeps its value."""
+    """The config the form describes, and an error per field it cannot be read from (in the
+    admin's language ``t``). ``stored`` is the masked stored config: a blank secret input
+    keeps its value."""
     config: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in fields:
@@ -138,20 +143,20 @@ def parse(
             if f.kind == SECRET and stored and stored.get(f.name) == MASK:
                 config[f.name] = MASK  # keep: the service puts the stored value back
             elif f.required:
-                errors[f.name] = "Required."
+                errors[f.name] = t("connector.required")
         elif f.kind == INTEGER:
             try:
                 config[f.name] = int(text)
             except ValueError:
-                errors[f.name] = "Enter a whole number."
+                errors[f.name] = t("sie.whole_number")
         elif f.kind == CHOICE and text not in f.options:
-            errors[f.name] = f"Choose one of {', '.join(f.options)}."
+            errors[f.name] = t("connector.choose_one_of", options=", ".join(f.options))
         elif f.kind == JSON:
             try:
                 config[f.name] = json.loads(text)
             except json.JSONDecodeError as error:
-                errors[f.name] = (
-                    f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
+                errors[f.name] = t(
+                    "connector.not_json", reason=error.msg, line=error.lineno, column=error.colno
                 )
         else:
             config[f.name] = text.strip() if f.kind != SECRET else text

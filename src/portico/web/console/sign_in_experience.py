@@ -39,8 +39,8 @@ from portico.services.sign_in_experience import (
     MfaPolicy,
     SignInExperience,
 )
-from portico.web.console.context import Console, error_page, form, page, render
-from portico.web.console.language import ENGLISH
+from portico.web.console.context import Console, form, page, render
+from portico.web.console.language import Phrases
 from portico.web.experience import sign_in as sign_in_page
 from portico.web.experience.context import PREVIEW, Ctx
 from portico.web.http import NO_STORE
@@ -56,41 +56,22 @@ SIGN_UP_CHOICES = {
     "email,phone": ["email", "phone"],
     "": [],
 }
-# The MFA choices, in the order shown, each with what it means (Logto's meanings).
+# The MFA choices, in the order shown; their names and meanings (Logto's) are the console's
+# phrases ``mfa.factor.<factor>``, ``sie.mfa_factor_hint.<factor>``, ``sie.mfa_policy.<policy>``…
 MFA_FACTORS = (
-    (MfaFactor.TOTP, "Authenticator app (TOTP)",
-     "A six-digit code from an app such as Google Authenticator, 1Password or Aegis."),
-    (MfaFactor.WEB_AUTHN, "Passkey or security key (WebAuthn)",
-     "Touch ID, Windows Hello, a phone or a hardware key confirms it is the user."),
-    (MfaFactor.BACKUP_CODE, "Backup codes",
-     "Ten single-use codes to keep safe, for when the other factor is lost; never enough "
-     "alone, so enable another factor too."),
-    (MfaFactor.EMAIL_VERIFICATION_CODE, "Email verification code",
-     "A code sent to the user's email address (users without one add one). Not possible "
-     "while email sign-in by verification code is on."),
-    (MfaFactor.PHONE_VERIFICATION_CODE, "SMS verification code",
-     "A code sent by SMS to the user's phone number (users without one add one). Not "
-     "possible while phone sign-in by verification code is on."),
-)  # fmt: skip
+    MfaFactor.TOTP,
+    MfaFactor.WEB_AUTHN,
+    MfaFactor.BACKUP_CODE,
+    MfaFactor.EMAIL_VERIFICATION_CODE,
+    MfaFactor.PHONE_VERIFICATION_CODE,
+)
 MFA_POLICIES = (
-    (MfaPolicy.PROMPT_AT_SIGN_IN_AND_SIGN_UP, "Ask at sign-up and sign-in (users may skip)",
-     "New users are invited to set up a factor when they create their account, others at "
-     "their next sign-in. Anyone may choose \"Not now\"; they are not asked again."),
-    (MfaPolicy.PROMPT_ONLY_AT_SIGN_IN, "Ask at sign-in only (users may skip)",
-     "Creating an account asks nothing; users are invited at a later sign-in and may skip."),
-    (MfaPolicy.MANDATORY, "Required for everyone",
-     "Every user must set up a factor, at sign-up or at their next sign-in, and cannot skip "
-     "it or turn it off."),
-    (MfaPolicy.NO_PROMPT, "Never ask",
-     "Users are not invited to set up a factor; those who have one (given by an admin or the "
-     "API) still verify it."),
-)  # fmt: skip
-ORG_MFA_POLICIES = (
-    ("NoPrompt", "Not required",
-     "An organization's \"MFA required\" setting does not change who is asked."),
-    ("Mandatory", "Required for members of organizations that require MFA",
-     "They must set up a factor even when the policy above lets others skip or never asks."),
-)  # fmt: skip
+    MfaPolicy.PROMPT_AT_SIGN_IN_AND_SIGN_UP,
+    MfaPolicy.PROMPT_ONLY_AT_SIGN_IN,
+    MfaPolicy.MANDATORY,
+    MfaPolicy.NO_PROMPT,
+)
+ORG_MFA_POLICIES = ("NoPrompt", "Mandatory")
 # Refusals about the MFA settings, shown next to that section too.
 MFA_CODES = frozenset(
     f"sign_in_experiences.{name}"
@@ -105,11 +86,8 @@ MFA_CODES = frozenset(
         "adaptive_mfa_not_supported",
     )
 )
-PREVIEW_PAGES = {
-    "sign-in": "Sign-in page",
-    "mfa-setup": "Two-step verification: set-up",
-    "mfa-verify": "Two-step verification: verify",
-}
+# The pages the preview shows, each with its phrase (``sie.preview_page.<key>``).
+PREVIEW_PAGES = {"sign-in": "sign_in", "mfa-setup": "mfa_setup", "mfa-verify": "mfa_verify"}
 PREVIEW_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'"
@@ -177,7 +155,7 @@ def _int(ctx: Console, name: str, errors: dict[str, str]) -> int:
     try:
         return int(ctx.field(name, 16))
     except ValueError:
-        errors[name] = "Enter a whole number."
+        errors[name] = ctx.t("sie.whole_number")
         return 0
 
 
@@ -252,10 +230,10 @@ def patch_of(ctx: Console) -> tuple[dict[str, Any], dict[str, str]]:
     ]
     for name in ("primary_color", "dark_primary_color"):
         if not re.match(HEX_COLOR, ctx.field(name, 16)):
-            errors[name] = "A colour like #6139F6."
+            errors[name] = ctx.t("sie.colour_like")
     language = ctx.field("fallback_language", 16)
     if language not in SUPPORTED:
-        errors["fallback_language"] = "Choose a supported language."
+        errors["fallback_language"] = ctx.t("sie.supported_language")
     patch = {
         "signInMode": ctx.field("sign_in_mode", 32),
         "signUp": {
@@ -290,7 +268,7 @@ def patch_of(ctx: Console) -> tuple[dict[str, Any], dict[str, str]]:
 def _trusted_device(ctx: Console, errors: dict[str, str]) -> dict[str, Any]:
     days = ctx.field("trusted_device_days", 8) or "30"
     if not days.isdigit() or not 1 <= int(days) <= 365:
-        errors["mfa"] = "A device stays trusted for 1 to 365 days."
+        errors["mfa"] = ctx.t("sie.trusted_days_range")
         days = "30"
     return {"enabled": ctx.checked("trusted_device"), "durationDays": int(days)}
 
@@ -298,16 +276,16 @@ def _trusted_device(ctx: Console, errors: dict[str, str]) -> dict[str, Any]:
 def _mfa(ctx: Console, errors: dict[str, str]) -> dict[str, Any]:
     """The MFA section as ticked (factors in the order shown; the service checks the
     combination). A value no input offers is refused here, readably."""
-    known = {str(f) for f, _, _ in MFA_FACTORS}
+    known = [str(f) for f in MFA_FACTORS]
     factors = [f for f in dict.fromkeys(v[:32] for v in ctx.values("mfa_factor")) if f in known]
-    factors.sort(key=[str(f) for f, _, _ in MFA_FACTORS].index)
+    factors.sort(key=known.index)
     policy = ctx.field("mfa_policy", 64)
     if policy not in {str(p) for p in MfaPolicy}:
-        errors["mfa"] = "Choose when users are asked to set up two-step verification."
+        errors["mfa"] = ctx.t("sie.choose_mfa_policy")
         policy = MfaPolicy.PROMPT_AT_SIGN_IN_AND_SIGN_UP
     org = ctx.field("mfa_org_policy", 16) or "NoPrompt"
     if org not in ("NoPrompt", "Mandatory"):
-        errors["mfa"] = "Choose whether organizations may require two-step verification."
+        errors["mfa"] = ctx.t("sie.choose_org_policy")
         org = "NoPrompt"
     return {"factors": factors, "policy": policy, "organizationRequiredMfaPolicy": org}
 
@@ -337,7 +315,7 @@ def settle_mfa(current: SignInExperience, patch: dict[str, Any]) -> dict[str, An
     return {**patch, "mfa": mfa}
 
 
-def readable(error: Exception) -> str:
+def readable(error: Exception, t: Phrases) -> str:
     """A validation message without Pydantic's decorations ("1 validation error for ...",
     ``[type=...]``, documentation links); for a malformed member, the fields and why."""
     data = getattr(error, "data", None)
@@ -347,7 +325,7 @@ def readable(error: Exception) -> str:
             for item in data
             if isinstance(item, dict)
         ]
-        return "Some settings are not valid: " + "; ".join(problems)
+        return t("sie.not_valid", problems="; ".join(problems))
     if isinstance(error, ServiceError):
         return error.message
     lines = [line.strip() for line in str(error).splitlines()]
@@ -358,7 +336,7 @@ def readable(error: Exception) -> str:
         and not line.startswith("For further information")
         and "validation error" not in line
     ]
-    return " ".join(kept) or "The settings are not consistent."
+    return " ".join(kept) or t("sie.not_consistent")
 
 
 def _is_about_mfa(error: Exception) -> bool:
@@ -378,19 +356,19 @@ async def save(ctx: Console) -> Response:
     if errors:
         return await _render(
             ctx, _draft(current, patch), status=400, errors=errors,
-            error="Some settings need attention.", typed_mfa=typed_mfa,
+            error=ctx.t("sie.needs_attention"), typed_mfa=typed_mfa,
         )  # fmt: skip
     try:
         async with ctx.write() as conn:
             await service.patch_stored(conn, ctx.tenant, patch)
             await ctx.audit(conn, "PatchSignInExp", status=200)
     except (InvalidSignInExperience, ServiceError) as error:
-        message = readable(error)
+        message = readable(error, ctx.t)
         return await _render(
             ctx, _draft(current, patch), status=400, error=message, typed_mfa=typed_mfa,
             errors={"mfa": message} if _is_about_mfa(error) else None,
         )  # fmt: skip
-    ctx.flash("Sign-in experience saved. The preview shows it.")
+    ctx.flash(ctx.t("sie.saved"))
     return await ctx.redirect("/console/sign-in-experience")
 
 
@@ -425,9 +403,9 @@ async def _preview(
     page_ctx = Ctx(ctx.runtime, ctx.request, PREVIEW, stand_in, sie, t, None, {},
                    theme_css=theme_css)  # fmt: skip
     if which == "mfa-setup":
-        return _framed(_mfa_setup(page_ctx))
+        return _framed(_mfa_setup(page_ctx, ctx.t))
     if which == "mfa-verify":
-        return _framed(_mfa_verify(page_ctx))
+        return _framed(_mfa_verify(page_ctx, ctx.t))
     return _framed(await sign_in_page.form(page_ctx))
 
 
@@ -435,21 +413,23 @@ def _preview_page(value: str | None) -> str:
     return value if value in PREVIEW_PAGES else "sign-in"
 
 
-def _note(message: str) -> Response:
-    """Shown in the preview frame instead of a page users would not see."""
-    return render("preview_note.html", ENGLISH, title="Nothing to preview", message=message)
+def _note(t: Phrases, message: str, title: str | None = None, status: int = 200) -> Response:
+    """Shown in the preview frame instead of a page users would not see, or of settings that
+    cannot be previewed: a message without the console's navigation (the frame is no place
+    to open the console in)."""
+    title = title or t("sie.nothing_to_preview")
+    return render("preview_note.html", t, status=status, title=title, message=message)
 
 
-def _mfa_setup(page_ctx: Ctx) -> Response:
+def _mfa_setup(page_ctx: Ctx, t: Phrases) -> Response:
     """What a user without a factor is asked at sign-in under these settings: to set up one
     of the factors (with "Not now" when the policy lets them skip)."""
     sie = page_ctx.sie
     factors = experience_mfa.configured(sie)
     if not factors:
-        return _note("No factor users can set up at sign-in is enabled (backup codes only "
-                     "come with another factor), so users are never asked.")  # fmt: skip
+        return _note(t, t("sie.note_no_factor_to_set_up"))
     if sie.mfa.policy == MfaPolicy.NO_PROMPT:
-        return _note('With "Never ask" users are not invited to set up a factor.')
+        return _note(t, t("sie.note_never_ask"))
     prompt = Prompt("missing", tuple(factors), skippable=sie.mfa.skippable)
     return page_ctx.render("mfa_setup.html", prompt=prompt)
 
@@ -458,14 +438,14 @@ def _mfa_setup(page_ctx: Ctx) -> Response:
 SAMPLE_EMAIL, SAMPLE_PHONE = "jane.doe@example.com", "15551234567"
 
 
-def _mfa_verify(page_ctx: Ctx) -> Response:
+def _mfa_verify(page_ctx: Ctx, t: Phrases) -> Response:
     """What a user with every enabled factor is asked at sign-in (the first factor's page,
     links to the others)."""
     sie = page_ctx.sie
     user = UserMfa(factors=tuple(sie.mfa.factors), email=SAMPLE_EMAIL, phone=SAMPLE_PHONE)
     factors = experience_mfa.user_factors(sie, user)
     if not factors:
-        return _note("No factor users can verify at sign-in is enabled.")
+        return _note(t, t("sie.note_no_factor_to_verify"))
     masked = experience_mfa.masked(user, factors)
     return page_ctx.render("mfa_verify.html", factor=factors[0], others=factors[1:],
                            masked=masked.get(factors[0], ""), sent=False)  # fmt: skip
@@ -488,12 +468,13 @@ async def preview_draft(ctx: Console) -> Response:
     which = _preview_page(ctx.request.query_params.get("page") or ctx.field("preview_page", 16))
     try:
         if errors:
-            raise ServiceError("Fix these settings to preview them: " + " ".join(errors.values()))
+            raise ServiceError(ctx.t("sie.fix_to_preview", problems=" ".join(errors.values())))
         current = await _stored(ctx)
         sie = service.merge(current, settle_mfa(current, patch))
     except (InvalidSignInExperience, ServiceError) as error:
         # Shown inside the preview frame, so framed like the preview.
-        return _framed(error_page(ctx.t, readable(error), 400, "Cannot preview these settings"))
+        title = ctx.t("sie.cannot_preview")
+        return _framed(_note(ctx.t, readable(error, ctx.t), title, status=400))
     theme = "/console/sign-in-experience/preview.css?" + urlencode(
         {"primary": sie.color.primaryColor, "dark": sie.color.darkPrimaryColor,
          "darkMode": "1" if sie.color.isDarkModeEnabled else ""}
@@ -506,7 +487,7 @@ async def preview_css(ctx: Console) -> Response:
     query = ctx.request.query_params
     primary, dark = query.get("primary", ""), query.get("dark", "")
     if not (re.match(HEX_COLOR, primary) and re.match(HEX_COLOR, dark)):
-        raise ServiceError("Colours must look like #6139F6.")
+        raise ServiceError(ctx.t("sie.colours_like"))
     dark = dark if query.get("darkMode") else primary
     css = (
         f":root {{ --accent: {primary}; }}\n"

@@ -18,23 +18,18 @@ from portico.experience.mfa import IMPLICIT
 from portico.services import mfa, phones, rbac
 from portico.services import users as user_service
 from portico.services.errors import ServiceError
-from portico.services.sign_in_experience import MfaFactor
 from portico.storage import rbac as rbac_repo
 from portico.storage import search as search_sql
 from portico.storage import users as user_repo
 from portico.web.console.context import Console, form, page
 from portico.web.console.paging import page_count, page_number
+from portico.web.console.sign_in_experience import MFA_FACTORS
 from portico.web.runtime import Runtime
 
 SECTION = "users"
 PAGE_SIZE = 20
-FACTOR_NAMES = {
-    MfaFactor.TOTP: "Authenticator app (TOTP)",
-    MfaFactor.WEB_AUTHN: "Passkey or security key (WebAuthn)",
-    MfaFactor.BACKUP_CODE: "Backup codes",
-    MfaFactor.EMAIL_VERIFICATION_CODE: "Email verification code",
-    MfaFactor.PHONE_VERIFICATION_CODE: "SMS verification code",
-}
+# The factors with a name among the console's phrases (``mfa.factor.<type>``).
+KNOWN_FACTORS = frozenset(str(factor) for factor in MFA_FACTORS)
 # ``logto_config.mfa`` members the page edits (the form's names) and those a reset clears so
 # that the user is asked to set up a factor again.
 CHOICES = {"mfa_skipped": "skipped", "mfa_skip_on_sign_in": "skipMfaOnSignIn"}
@@ -102,7 +97,7 @@ async def create(ctx: Console) -> Response:
             await ctx.audit(conn, "CreateUser", user_id=user["id"], status=200)
     except ServiceError as error:
         return await _list(ctx, 400, error=error.message, new=values)
-    ctx.flash("User created.")
+    ctx.flash(ctx.t("users.created"))
     return await ctx.redirect(f"/console/users/{user['id']}")
 
 
@@ -132,7 +127,7 @@ async def _details(ctx: Console, user_id: str, status: int = 200, **values: Any)
         role_groups=[(None, [(r["id"], r["name"]) for r in others])],
         factors=factors,
         implicit_factors=implicit,
-        factor_names=FACTOR_NAMES,
+        known_factors=KNOWN_FACTORS,
         enabled_factors=[str(f) for f in sie.mfa.factors],
         choices=(user.get("logto_config") or {}).get("mfa") or {},
         **values,
@@ -161,7 +156,7 @@ async def update(ctx: Console) -> Response:
         if error.status == 404:
             raise
         return await _details(ctx, user_id, 400, error=error.message, edited=changes)
-    ctx.flash("Profile saved.")
+    ctx.flash(ctx.t("user.profile_saved"))
     return await ctx.redirect(f"/console/users/{user_id}")
 
 
@@ -193,7 +188,7 @@ async def suspend(ctx: Console) -> Response:
     async with ctx.write() as conn:
         await user_service.set_suspended(conn, ctx.tenant, user_id, suspended)
         await ctx.audit(conn, "UpdateUserIsSuspended", user_id=user_id, status=200)
-    ctx.flash("User suspended: signed out everywhere." if suspended else "User reactivated.")
+    ctx.flash(ctx.t("user.suspended" if suspended else "user.reactivated"))
     return await ctx.redirect(f"/console/users/{user_id}")
 
 
@@ -202,7 +197,7 @@ async def delete(ctx: Console) -> Response:
     async with ctx.write() as conn:
         await user_service.delete_user(conn, ctx.tenant, user_id)
         await ctx.audit(conn, "DeleteUser", user_id=user_id, status=204)
-    ctx.flash("User deleted.")
+    ctx.flash(ctx.t("user.deleted"))
     return await ctx.redirect("/console/users")
 
 
@@ -213,7 +208,7 @@ async def unlink(ctx: Console) -> Response:
         await ctx.audit(
             conn, "DeleteUserIdentity", user_id=user_id, params={"target": target}, status=200
         )
-    ctx.flash(f"The {target} identity is unlinked.")
+    ctx.flash(ctx.t("user.unlinked", target=target))
     return await ctx.redirect(f"/console/users/{user_id}")
 
 
@@ -221,7 +216,7 @@ async def assign_roles(ctx: Console) -> Response:
     user_id = ctx.request.path_params["id"]
     role_ids = [r[:128] for r in ctx.values("role_id")][:100]
     if not role_ids:
-        return await _details(ctx, user_id, 400, error="Pick at least one role.")
+        return await _details(ctx, user_id, 400, error=ctx.t("user.pick_role"))
     try:
         async with ctx.write() as conn:
             await rbac.assign_roles(conn, ctx.tenant, "user", user_id, role_ids)
@@ -230,7 +225,7 @@ async def assign_roles(ctx: Console) -> Response:
         if error.status == 404:
             raise
         return await _details(ctx, user_id, 400, error=error.message)
-    ctx.flash("Roles assigned.")
+    ctx.flash(ctx.t("user.roles_assigned"))
     return await ctx.redirect(f"/console/users/{user_id}")
 
 
@@ -241,7 +236,7 @@ async def remove_role(ctx: Console) -> Response:
         await ctx.audit(
             conn, "DeleteUserRole", user_id=user_id, params={"roleId": role_id}, status=204
         )
-    ctx.flash("Role removed.")
+    ctx.flash(ctx.t("user.role_removed"))
     return await ctx.redirect(f"/console/users/{user_id}")
 
 
@@ -256,8 +251,11 @@ async def remove_factor(ctx: Console) -> Response:
             conn, "DeleteUserMfaVerification", user_id=user_id,
             params={"verificationId": factor_id}, status=204,
         )  # fmt: skip
-    name = FACTOR_NAMES.get(found[0]["type"], "factor") if found else "factor"
-    ctx.flash(f"{name} removed.")
+    kind = found[0]["type"] if found else None
+    if kind in KNOWN_FACTORS:
+        ctx.flash(ctx.t("user.factor_removed", name=ctx.t(f"mfa.factor.{kind}")))
+    else:
+        ctx.flash(ctx.t("user.a_factor_removed"))
     return await ctx.redirect(f"/console/users/{user_id}#mfa")
 
 
@@ -277,9 +275,8 @@ async def reset_mfa(ctx: Console) -> Response:
             )  # fmt: skip
         await mfa.record_choices(conn, ctx.tenant, user_id, dict.fromkeys(CLEARED_BY_RESET))
         await ctx.audit(conn, "UpdateUserLogtoConfig", user_id=user_id, status=200)
-    count = f"{len(rows)} factor{'s' if len(rows) != 1 else ''} removed"
-    ctx.flash(f"Two-step verification reset ({count}). The user is asked to set up a factor "
-              "again when the sign-in experience's policy asks.")  # fmt: skip
+    one = len(rows) == 1
+    ctx.flash(ctx.t("user.mfa_reset_one" if one else "user.mfa_reset", count=len(rows)))
     return await ctx.redirect(f"/console/users/{user_id}#mfa")
 
 
@@ -287,13 +284,13 @@ async def update_choices(ctx: Console) -> Response:
     user_id = ctx.request.path_params["id"]
     enabled = {"on": True, "off": False, "": None}.get(ctx.field("mfa_enabled", 8))
     if enabled is None and ctx.field("mfa_enabled", 8):
-        return await _details(ctx, user_id, 400, error="Choose on, off or not chosen yet.")
+        return await _details(ctx, user_id, 400, error=ctx.t("user.choose_mfa_enabled"))
     changes: dict[str, bool | None] = {"enabled": enabled}
     changes.update({key: ctx.checked(name) for name, key in CHOICES.items()})
     async with ctx.write() as conn:
         await mfa.record_choices(conn, ctx.tenant, user_id, changes)
         await ctx.audit(conn, "UpdateUserLogtoConfig", user_id=user_id, status=200)
-    ctx.flash("Two-step verification choices saved.")
+    ctx.flash(ctx.t("user.mfa_choices_saved"))
     return await ctx.redirect(f"/console/users/{user_id}#mfa")
 
 

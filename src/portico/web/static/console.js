@@ -101,3 +101,12 @@ for (const picker of document.querySelectorAll("[data-picker]")) {
     if (none) none.hidden = shown > 0;
   });
 }
+// Dialogs: a link marked data-dialog opens the dialog of that id instead of its page.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-dialog]");
+  if (!link) return;
+  const dialog = document.getElementById(link.dataset.dialog);
+  if (!dialog || typeof dialog.showModal !== "function") return;
+  event.preventDefault();
+  dialog.showModal();
+});
