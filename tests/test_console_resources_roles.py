@@ -121,13 +121,20 @@ def test_management_api_is_read_only(console: ConsoleClient) -> None:
 
 
 def test_resource_delete_needs_the_password(console: ConsoleClient) -> None:
+    """And its name typed again, as Logto's console asks: a wrong name deletes nothing."""
     resource_id = new_resource(console)
     age_reauth(console)
     page = f"/console/api-resources/{resource_id}"
-    asked = console.submit(page, f"{page}/delete")
+    name = "Books API"
+    asked = console.submit(page, f"{page}/delete", {"confirm_name": name})
     assert "Confirm it is you" in asked.text
     assert rows(console, select(resources.c.id).where(resources.c.id == resource_id))
-    done = console.submit(page, f"{page}/delete", {"reauth_password": ADMIN_PASSWORD})
+    typo = {"reauth_password": ADMIN_PASSWORD, "confirm_name": "books api"}
+    wrong = console.submit(page, f"{page}/delete", typo)
+    assert wrong.status_code == 400 and "nothing was deleted" in wrong.text
+    assert rows(console, select(resources.c.id).where(resources.c.id == resource_id))
+    done = console.submit(page, f"{page}/delete",
+                          {"reauth_password": ADMIN_PASSWORD, "confirm_name": name})  # fmt: skip
     assert done.status_code == 303
     assert rows(console, select(resources.c.id).where(resources.c.id == resource_id)) == []
     assert any(
