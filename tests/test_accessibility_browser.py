@@ -90,9 +90,7 @@ def test_console_pages_have_no_serious_violations(fresh: Server) -> None:
     assert not failing, failing
 
 
-def test_hosted_pages_have_no_serious_violations(
-    server: Server, web_app: App, user: User
-) -> None:
+def test_hosted_pages_have_no_serious_violations(server: Server, web_app: App, user: User) -> None:
     problems: dict[str, list[dict[str, Any]]] = {}
     with axe_context() as context:
         page = context.new_page()

@@ -48,9 +48,7 @@ def _token(http: httpx.Client, api: Api, assertion: str, **extra: str) -> httpx.
         "client_assertion_type": ASSERTION, "client_assertion": assertion, **extra})  # fmt: skip
 
 
-def test_authlib_client_secret_jwt(
-    server: Server, admin: httpx.Client, api_resource: Api
-) -> None:
+def test_authlib_client_secret_jwt(server: Server, admin: httpx.Client, api_resource: Api) -> None:
     app_id, secret = _m2m(admin, api_resource)
     token_endpoint = f"{server.issuer}/token"
     method = ClientSecretJWT(token_endpoint)
