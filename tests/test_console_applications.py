@@ -639,3 +639,33 @@ def test_machine_to_machine_page_shows_only_dpop(
     assert oidc["dpopBoundAccessTokens"] is True
     assert oidc["requirePushedAuthorizationRequests"] is True
     assert "backchannelLogoutUri" not in oidc
+
+
+def test_a_machine_app_gets_roles_from_its_page(console: ConsoleClient) -> None:
+    """The Roles tab of a machine-to-machine application: what its tokens may carry."""
+    from portico.services import rbac
+
+    role_name = unique("Reporter")
+
+    async def make_role(conn):  # type: ignore[no-untyped-def]
+        return (await rbac.create_role(conn, "default", name=role_name,
+                                       role_type=rbac.RoleType.M2M))["id"]  # fmt: skip
+
+    role_id = console.server.db(make_role)
+    app_id, _, html = created_app(console, "m2m")
+    page = f"/console/applications/{app_id}"
+    assert 'id="app-roles"' in html and f'name="role_id" value="{role_id}"' in html
+    empty = console.submit(page, f"{page}/roles", {})
+    assert empty.status_code == 400 and "Pick at least one role." in empty.text
+    assert console.submit(page, f"{page}/roles", {"role_id": role_id}).status_code == 303
+    shown = console.get(page).text
+    assert f'href="/console/roles/{role_id}"' in shown  # held
+    assert f'name="role_id" value="{role_id}"' not in shown  # no longer offered
+    assert console.submit(page, f"{page}/roles/{role_id}/delete").status_code == 303
+    assert f'href="/console/roles/{role_id}"' not in console.get(page).text
+    keys = [key for key, _ in audit_entries(console, app_id)]
+    assert "ManagementApi.AssignApplicationRoles" in keys
+    assert "ManagementApi.DeleteApplicationRole" in keys
+    # a user-facing application has no roles tab
+    _, _, web = created_app(console, "go")
+    assert 'id="app-roles"' not in web

@@ -18,11 +18,13 @@ from starlette.routing import Route
 
 from portico.ids import digest, opaque_token
 from portico.services import applications as service
+from portico.services import rbac
 from portico.services.applications import AppType
 from portico.services.bootstrap import ADMIN_TENANT
 from portico.services.errors import ServiceError
 from portico.services.keys import ID_TOKEN_ALGORITHMS
 from portico.storage import applications as repo
+from portico.storage import rbac as rbac_repo
 from portico.storage.artifacts import ArtifactStore
 from portico.storage.database import now_ms
 from portico.web.console import frameworks
@@ -198,7 +200,15 @@ async def _details(
         app = await service.get_application(conn, ctx.tenant, app_id)
         secrets = await repo.list_secrets(conn, app_id)
         card = await frameworks.remembered(conn, ctx.tenant, app_id)
-    app_type = AppType(app["type"])
+        app_type = AppType(app["type"])
+        held: list[dict[str, Any]] = []
+        others: list[dict[str, Any]] = []
+        if app_type is AppType.M2M:  # machine-to-machine roles: what its tokens may carry
+            _, held = await rbac_repo.find_roles(conn, ctx.tenant, application_id=app_id, limit=200)
+            _, others = await rbac_repo.find_roles(
+                conn, ctx.tenant, exclude_application_id=app_id,
+                role_type=rbac.RoleType.M2M.value, limit=200,
+            )  # fmt: skip
     asked = ctx.request.query_params.get("guide", "")
     chosen = next(
         BY_KEY[key]
@@ -243,6 +253,8 @@ async def _details(
         values=values,
         errors=errors or {},
         advanced=_advanced_shown(app_type, oidc),
+        roles=held,
+        role_groups=[(None, [(r["id"], r["name"]) for r in others])],
         key_auth=oidc.get("tokenEndpointAuthMethod") == "private_key_jwt",
         tenant_alg=tenant_alg,
         algorithms=algorithms,
@@ -386,6 +398,34 @@ async def delete(ctx: Console) -> Response:
     return await ctx.redirect("/console/applications")
 
 
+async def assign_roles(ctx: Console) -> Response:
+    """Machine-to-machine roles for the application (what /api's POST .../roles does)."""
+    app_id = ctx.request.path_params["id"]
+    role_ids = [r[:128] for r in ctx.values("role_id")][:100]
+    if not role_ids:
+        return await _details(ctx, app_id, status=400, errors={"roles": ctx.t("user.pick_role")})
+    try:
+        async with ctx.write() as conn:
+            await rbac.assign_roles(conn, ctx.tenant, "application", app_id, role_ids)
+            await ctx.audit(conn, "AssignApplicationRoles", application_id=app_id, status=201)
+    except ServiceError as error:
+        if error.status == 404:
+            raise
+        return await _details(ctx, app_id, status=400, errors={"roles": error.message})
+    ctx.flash(ctx.t("user.roles_assigned"))
+    return await ctx.redirect(f"/console/applications/{app_id}")
+
+
+async def remove_role(ctx: Console) -> Response:
+    app_id, role_id = ctx.request.path_params["id"], ctx.request.path_params["role"]
+    async with ctx.write() as conn:
+        await rbac.unassign_role(conn, ctx.tenant, "application", app_id, role_id)
+        await ctx.audit(conn, "DeleteApplicationRole", application_id=app_id,
+                        params={"roleId": role_id}, status=204)  # fmt: skip
+    ctx.flash(ctx.t("user.role_removed"))
+    return await ctx.redirect(f"/console/applications/{app_id}")
+
+
 def routes(runtime: Runtime) -> list[Route]:
     base = "/console/applications"
     return [
@@ -399,4 +439,6 @@ def routes(runtime: Runtime) -> list[Route]:
         Route(base + "/{id}/secrets/delete", form(runtime, delete_secret, destructive=True),
               methods=["POST"]),
         Route(base + "/{id}/delete", form(runtime, delete, destructive=True), methods=["POST"]),
+        Route(base + "/{id}/roles", form(runtime, assign_roles), methods=["POST"]),
+        Route(base + "/{id}/roles/{role}/delete", form(runtime, remove_role), methods=["POST"]),
     ]  # fmt: skip
