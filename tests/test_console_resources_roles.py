@@ -174,9 +174,14 @@ def test_role_create_validation_and_user_holders(console: ConsoleClient) -> None
         p.get("userId") == user.id for p in audit_of(console, "ManagementApi.DeleteRoleUser")
     )
     age_reauth(console)
-    asked = console.submit(page, f"{page}/delete")
+    asked = console.submit(page, f"{page}/delete", {"confirm_name": row.name})
     assert "Confirm it is you" in asked.text
-    done = console.submit(page, f"{page}/delete", {"reauth_password": ADMIN_PASSWORD})
+    typo = {"reauth_password": ADMIN_PASSWORD, "confirm_name": row.name + "x"}
+    wrong = console.submit(page, f"{page}/delete", typo)
+    assert wrong.status_code == 400 and "nothing was deleted" in wrong.text
+    assert console.get(page).status_code == 200  # still there
+    sure = {"reauth_password": ADMIN_PASSWORD, "confirm_name": row.name}
+    done = console.submit(page, f"{page}/delete", sure)
     assert done.status_code == 303 and console.get(page).status_code == 404
 
 
