@@ -9,7 +9,8 @@ send) is refused with 415 before anything runs, as is a body without a declared 
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from fastapi import Request
 
@@ -23,11 +24,25 @@ from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx, context_of, find
 from portico.web.runtime import Runtime
 
+T = TypeVar("T")
+
 
 def step_error(error: StepError, t: Any = None) -> ApiError:
     """A step's refusal as the Experience API answers it (``experience/answers.py``)."""
     status, code, data = logto_answer(error)
     return ApiError(status, code, t(error.key, **error.params) if t else error.key, data)
+
+
+async def engine_step(ctx: Ctx, work: Awaitable[T], *, keep_on_refusal: bool = False) -> T:
+    """Run an engine step; its refusal becomes the Experience API's answer.
+    ``keep_on_refusal``: save the state before answering (the step spent something even
+    when refused: a WebAuthn challenge, a counted attempt)."""
+    try:
+        return await work
+    except StepError as error:
+        if keep_on_refusal:
+            await ctx.save()
+        raise step_error(error, ctx.t) from None
 
 
 def pending_error(step: Pending) -> ApiError:

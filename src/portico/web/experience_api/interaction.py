@@ -18,7 +18,12 @@ from portico.experience.profile import user_info
 from portico.experience.verifications import CodeVerification
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
-from portico.web.experience_api.context import pending_error, step_error, verified_record
+from portico.web.experience_api.context import (
+    engine_step,
+    pending_error,
+    step_error,
+    verified_record,
+)
 from portico.web.experience_api.schemas import (
     EventBody,
     Identification,
@@ -132,10 +137,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         user = await accounts.account(ctx.turn.engine, ctx.tenant, user_id)
         if user is None:
             raise ApiError(404, "user.user_not_exist", "The account does not exist.")
-        try:
-            hashed = await new_password(ctx.turn, body.password, body.password, user)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        hashed = await engine_step(ctx, new_password(ctx.turn, body.password, body.password, user))
         ctx.exp.new_password = hashed
         await ctx.save()
         return Response(status_code=204)

@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from portico.experience import accounts, factors
-from portico.experience.answers import StepError
 from portico.experience.identifiers import Identifier
 from portico.experience.verifications import (
     BackupCodeVerification,
@@ -22,7 +21,12 @@ from portico.experience.verifications import (
 from portico.experience.verifications.web_authn import AUTHENTICATION, REGISTRATION
 from portico.web.api.errors import ApiError
 from portico.web.experience.context import Ctx
-from portico.web.experience_api.context import identifier_of, keep, record_of, step_error
+from portico.web.experience_api.context import (
+    engine_step,
+    identifier_of,
+    keep,
+    record_of,
+)
 from portico.web.experience_api.schemas import (
     BackupCodeVerify,
     BindMfaBody,
@@ -75,10 +79,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
                 raise ApiError(404, "session.verification_session_not_found", "Not found.")
         else:
             record = TotpVerification(user_id)
-        try:
-            await record.verify(ctx.turn, body.code)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        await engine_step(ctx, record.verify(ctx.turn, body.code))
         if body.verificationId:
             await ctx.save()
             return {"verificationId": body.verificationId}
@@ -93,10 +94,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
     @router.post("/verification/backup-code/verify")
     async def verify_backup_code(body: BackupCodeVerify, ctx: Ctx = context) -> dict[str, str]:
         record = BackupCodeVerification(_identified(ctx))
-        try:
-            await record.verify(ctx.turn, body.code)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        await engine_step(ctx, record.verify(ctx.turn, body.code))
         return await keep(ctx, record)
 
     @router.post("/verification/mfa-verification-code")
@@ -110,10 +108,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         if not value:
             raise ApiError(400, "session.mfa.mfa_factor_not_enabled", "No such address.")
         record = MfaCodeVerification(ctx.exp.user_id, Identifier(body.identifierType, value))
-        try:
-            await record.send(ctx.turn)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        await engine_step(ctx, record.send(ctx.turn))
         return await keep(ctx, record)
 
     @router.post("/verification/mfa-verification-code/verify")
@@ -124,10 +119,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
             "MfaPhoneVerificationCode")  # fmt: skip
         record = record_of(ctx, body.verificationId, kind)
         assert isinstance(record, MfaCodeVerification)
-        try:
-            await record.verify(ctx.turn, body.code)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        await engine_step(ctx, record.verify(ctx.turn, body.code))
         await ctx.save()
         return {"verificationId": body.verificationId}
 
@@ -169,10 +161,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         body: PasskeyStart, ctx: Ctx = context
     ) -> dict[str, Any]:
         identifier = identifier_of(body.identifier.type, body.identifier.value)
-        try:
-            record, options = await PasskeyVerification.start(ctx.turn, identifier)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        record, options = await engine_step(ctx, PasskeyVerification.start(ctx.turn, identifier))
         return {**await keep(ctx, record), "authenticationOptions": options}
 
     @router.post("/verification/sign-in-passkey/authentication/verify")
@@ -182,11 +171,8 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         verification_id = body.verificationId or PREFLIGHT
         record = record_of(ctx, verification_id, "SignInPasskey")
         assert isinstance(record, PasskeyVerification)
-        try:
-            await record.verify(ctx.turn, body.payload)
-        except StepError as error:
-            await ctx.save()  # the challenge is spent
-            raise step_error(error, ctx.t) from None
+        spent = record.verify(ctx.turn, body.payload)  # the challenge is spent, even if refused
+        await engine_step(ctx, spent, keep_on_refusal=True)
         if verification_id == PREFLIGHT:  # an ordinary record from now on
             del ctx.exp.verifications[PREFLIGHT]
             return await keep(ctx, record)
@@ -246,10 +232,7 @@ async def _web_authn_options(ctx: Ctx, mode: str) -> dict[str, Any]:
     _identified(ctx)
     start = WebAuthnVerification.registration if mode == REGISTRATION else (
         WebAuthnVerification.authentication)  # fmt: skip
-    try:
-        record, options = await start(ctx.turn)
-    except StepError as error:
-        raise step_error(error, ctx.t) from None
+    record, options = await engine_step(ctx, start(ctx.turn))
     return {**await keep(ctx, record), f"{mode}Options": options}
 
 
@@ -261,18 +244,12 @@ async def _web_authn(ctx: Ctx, body: WebAuthnPayload, mode: str) -> None:
         raise ApiError(404, "session.verification_session_not_found", "Not found.")
     if record.mode != mode:
         raise ApiError(400, "session.mfa.pending_info_not_found", "Start again.")
-    try:
-        await record.verify(ctx.turn, body.payload)
-    except StepError as error:
-        await ctx.save()  # the challenge is spent
-        raise step_error(error, ctx.t) from None
+    spent = record.verify(ctx.turn, body.payload)  # the challenge is spent, even if refused
+    await engine_step(ctx, spent, keep_on_refusal=True)
     await ctx.save()
 
 
 async def _step(ctx: Ctx, work: Any) -> None:
     """Run an engine step, answer its refusal in Logto's terms, keep the state."""
-    try:
-        await work
-    except StepError as error:
-        raise step_error(error, ctx.t) from None
+    await engine_step(ctx, work)
     await ctx.save()

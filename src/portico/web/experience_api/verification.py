@@ -22,6 +22,7 @@ from portico.web.api.errors import ApiError
 from portico.web.experience import social
 from portico.web.experience.context import Ctx
 from portico.web.experience_api.context import (
+    engine_step,
     identifier_of,
     keep,
     record_of,
@@ -80,11 +81,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         if method is None or not method.password:
             raise not_enabled(identifier.kind, "SignIn")
         record = PasswordVerification(identifier)
-        try:
-            await record.verify(ctx.turn, body.password)
-        except StepError as error:
-            await ctx.save()
-            raise step_error(error, ctx.t) from None
+        await engine_step(ctx, record.verify(ctx.turn, body.password), keep_on_refusal=True)
         return await keep(ctx, record)
 
     @router.post("/verification-code")
@@ -96,10 +93,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         identifier = identifier_of(body.identifier.type, body.identifier.value)
         check_code_method(ctx, identifier.kind, body.interactionEvent)
         record = CodeVerification(identifier, body.interactionEvent)
-        try:
-            await record.send(ctx.turn)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        await engine_step(ctx, record.send(ctx.turn))
         return await keep(ctx, record)
 
     @router.post("/verification-code/verify")
@@ -109,10 +103,7 @@ def routes(runtime: Runtime, load: Any) -> APIRouter:
         assert isinstance(record, CodeVerification)
         if record.identifier != identifier:
             raise ApiError(400, f"verification_code.{identifier.kind}_mismatch", "Mismatch.")
-        try:
-            await record.verify(ctx.turn, body.code)
-        except StepError as error:
-            raise step_error(error, ctx.t) from None
+        await engine_step(ctx, record.verify(ctx.turn, body.code))
         await ctx.save()
         return {"verificationId": body.verificationId}
 
