@@ -45,6 +45,20 @@ def admin(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
+DEVICE_APP_NAME = "Living-room TV"
+
+
+@pytest.fixture
+def device_app(admin: httpx.Client) -> str:
+    """A Native application for the device flow (RFC 8628), made through /api."""
+    created = admin.post("/applications", json={
+        "name": DEVICE_APP_NAME, "type": "Native",
+        "oidcClientMetadata": {"redirectUris": [], "postLogoutRedirectUris": []},
+        "customClientMetadata": {"isDeviceFlow": True}})  # fmt: skip
+    assert created.status_code == 200, created.text
+    return str(created.json()["id"])
+
+
 @pytest.fixture(scope="module")
 def weak(server: Server) -> Iterator[httpx.Client]:
     """A valid Management API token without scope ``all`` (403)."""

@@ -467,16 +467,6 @@ def test_private_key_jwt_with_authlibs_defaults(
     assert response.json()["active"] is True
 
 
-@pytest.fixture
-def device_app(admin: httpx.Client) -> str:
-    created = admin.post("/applications", json={
-        "name": "Authlib TV", "type": "Native",
-        "oidcClientMetadata": {"redirectUris": [], "postLogoutRedirectUris": []},
-        "customClientMetadata": {"isDeviceFlow": True}})  # fmt: skip
-    assert created.status_code == 200, created.text
-    return str(created.json()["id"])
-
-
 def poll_device_token(client: OAuth2Client, url: str, device_code: str) -> dict[str, Any]:
     """One token request of the device grant (RFC 8628 §3.4) through Authlib."""
     return client.fetch_token(  # type: ignore[no-any-return]
@@ -491,7 +481,7 @@ def approve_on_the_device_page(browser: Browser, server: Server, user: User, lin
     assert page.status_code == 200 and user_code in page.text
     checked = browser.client.post(f"{server.endpoint}/device", data={
         "csrf_token": csrf_of(page.text), "user_code": user_code})  # fmt: skip
-    assert checked.status_code == 200 and "Authlib TV" in checked.text
+    assert checked.status_code == 200 and "Living-room TV" in checked.text
     confirmed = browser.client.post(f"{server.endpoint}/device/confirm", data={
         "csrf_token": csrf_of(checked.text), "user_code": user_code,
         "decision": "allow"})  # fmt: skip

@@ -27,16 +27,6 @@ GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
-def device_app(admin: httpx.Client) -> str:
-    created = admin.post("/applications", json={
-        "name": "Living-room TV", "type": "Native",
-        "oidcClientMetadata": {"redirectUris": [], "postLogoutRedirectUris": []},
-        "customClientMetadata": {"isDeviceFlow": True}})  # fmt: skip
-    assert created.status_code == 200, created.text
-    return str(created.json()["id"])
-
-
-@pytest.fixture
 def front_app(server: Server) -> App:
     """Made before Chromium starts (``Server.db`` runs its own event loop)."""
     return make_app(server, "Traditional", oidc_extras={
