@@ -251,13 +251,20 @@ def test_social_connector_shows_redirect_uri_and_keeps_blank_secret(console: Con
     )
 
     age_reauth(console)
-    asked = console.post(
-        f"/console/connectors/{connector_id}/delete", {"csrf_token": csrf_of(page)}
-    )
+    action = f"/console/connectors/{connector_id}/delete"
+    assert "Type <strong>Kakao</strong> to confirm" in page
+    asked = console.post(action, {"csrf_token": csrf_of(page), "confirm_name": "Kakao"})
     assert "Confirm it is you" in asked.text
+    refused = console.post(
+        action,
+        {"csrf_token": csrf_of(page), "reauth_password": ADMIN_PASSWORD, "confirm_name": "kakao"},
+    )
+    assert refused.status_code == 400
+    assert "Type the connector&#39;s name exactly as shown" in refused.text
+    assert console.get(f"/console/connectors/{connector_id}").status_code == 200
     gone = console.post(
-        f"/console/connectors/{connector_id}/delete",
-        {"csrf_token": csrf_of(page), "reauth_password": ADMIN_PASSWORD},
+        action,
+        {"csrf_token": csrf_of(page), "reauth_password": ADMIN_PASSWORD, "confirm_name": "Kakao"},
     )
     assert gone.status_code == 303
     assert console.get(f"/console/connectors/{connector_id}").status_code == 404

@@ -189,22 +189,36 @@ def test_suspend_identities_and_roles(console: ConsoleClient) -> None:
         assert f"ManagementApi.{key}" in keys
 
 
-def test_delete_asks_for_the_password(console: ConsoleClient) -> None:
-    user_id = created(console, username=unique("doomed"))
+def test_delete_asks_for_the_password_and_the_name(console: ConsoleClient) -> None:
+    name = unique("doomed")
+    user_id = created(console, username=name)
     age_reauth(console)
     page = console.get(f"/console/users/{user_id}")
-    asked = console.post(f"/console/users/{user_id}/delete", {"csrf_token": csrf_of(page.text)})
+    assert f"Type <strong>{name}</strong> to confirm" in page.text
+    action = f"/console/users/{user_id}/delete"
+    asked = console.post(action, {"csrf_token": csrf_of(page.text), "confirm_name": name})
     assert asked.status_code == 200 and "Confirm it is you" in asked.text
     assert user_row(console, user_id) is not None
     wrong = console.post(
-        f"/console/users/{user_id}/delete",
-        {"csrf_token": csrf_of(page.text), "reauth_password": "wrong-password"},
-    )
+        action,
+        {"csrf_token": csrf_of(page.text), "reauth_password": "wrong-password",
+         "confirm_name": name},
+    )  # fmt: skip
     assert wrong.status_code == 401 and user_row(console, user_id) is not None
+    for typed in ("", name.upper(), user_id):
+        refused = console.post(
+            action,
+            {"csrf_token": csrf_of(page.text), "reauth_password": ADMIN_PASSWORD,
+             "confirm_name": typed},
+        )  # fmt: skip
+        assert refused.status_code == 400, typed
+        assert "Type the user&#39;s name exactly as shown" in refused.text
+        assert user_row(console, user_id) is not None
     gone = console.post(
-        f"/console/users/{user_id}/delete",
-        {"csrf_token": csrf_of(page.text), "reauth_password": ADMIN_PASSWORD},
-    )
+        action,
+        {"csrf_token": csrf_of(page.text), "reauth_password": ADMIN_PASSWORD,
+         "confirm_name": f" {name} "},
+    )  # fmt: skip
     assert gone.status_code == 303 and user_row(console, user_id) is None
     assert console.get(f"/console/users/{user_id}").status_code == 404
     assert "ManagementApi.DeleteUser" in audit_keys(console, user_id)

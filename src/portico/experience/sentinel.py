@@ -145,8 +145,11 @@ class Sentinel:
         await self._store.clear(tenant_id, self._target(identifier), conn)
 
     # Message sends ------------------------------------------------------------------------
-    async def allow_send(self, tenant_id: str, recipient: str) -> bool:
-        """Count one send to ``recipient``; False once the window's limit is passed."""
+    async def send_wait(self, tenant_id: str, recipient: str) -> int:
+        """Count one attempt to send to ``recipient`` (refused ones count too, so hammering
+        never frees the budget); 0 when it may go, else the seconds until one would: when the
+        window holds ``SEND_LIMIT - 1`` attempts, so that the next one is the limit's last. The
+        pages show that figure as their countdown."""
         target = self._target(recipient)
         now = now_ms()
         await self._store.record(tenant_id, RECIPIENT, target, SEND_MESSAGE, SUCCESS, now)
@@ -154,4 +157,9 @@ class Sentinel:
         count, _ = await self._store.events(
             tenant_id, RECIPIENT, target, SEND_MESSAGE, SUCCESS, since
         )
-        return count <= SEND_LIMIT
+        if count <= SEND_LIMIT:
+            return 0
+        limiting = await self._store.nth_newest(
+            tenant_id, RECIPIENT, target, SEND_MESSAGE, SUCCESS, since, SEND_LIMIT
+        )
+        return max(1, -(-(limiting + SEND_WINDOW * 1000 - now) // 1000))

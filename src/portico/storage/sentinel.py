@@ -164,6 +164,29 @@ class SentinelStore:
             ).one()
         return int(row[0]), int(row[1] or 0)
 
+    async def nth_newest(
+        self, tenant_id: str, kind: str, target: str, action: str, result: str, since: int, n: int
+    ) -> int:
+        """The time of the ``n``-th newest matching event since ``since`` (0: fewer than ``n``):
+        when it leaves the window, the window holds ``n - 1`` of them."""
+        c = sentinel_activities.c
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(
+                select(c.created_at)
+                .where(
+                    c.tenant_id == tenant_id,
+                    c.target_type == kind,
+                    c.target_hash == target,
+                    c.action == action,
+                    c.action_result == result,
+                    c.created_at > since,
+                )
+                .order_by(c.created_at.desc())
+                .offset(n - 1)
+                .limit(1)
+            )
+        return int(found or 0)
+
     async def reserve(
         self,
         tenant_id: str,

@@ -49,8 +49,8 @@ class CodeVerification:
         services = turn.services
         assert services.codes is not None and services.connectors is not None
         identifier, purpose = self.identifier, self.purpose
-        if not await turn.sentinel.allow_send(turn.tenant, identifier.value):
-            raise StepError("error.too_many_codes", 429)
+        if wait := await turn.sentinel.send_wait(turn.tenant, identifier.value):
+            raise StepError("error.too_many_codes", 429, seconds=wait)
         code = await services.codes.issue(
             turn.tenant,
             turn.jti,

@@ -384,10 +384,9 @@ async def delete(ctx: Console) -> Response:
     """Only with the application's name typed again (as Logto's console asks): a wrong or
     missing name deletes nothing."""
     app_id = ctx.request.path_params["id"]
-    typed = ctx.field("confirm_name", 256).strip()
     async with ctx.read() as conn:
         app = await service.get_application(conn, ctx.tenant, app_id)
-    if typed != app["name"]:
+    if not ctx.name_typed(app["name"]):
         refused = ctx.t("application.delete_refused")
         return await _details(ctx, app_id, status=400, errors={"confirm_name": refused})
     async with ctx.write() as conn:

@@ -242,8 +242,21 @@ def _as_service_error(error: ConnectorError) -> ServiceError:
     return ServiceError(error.admin_message, code=error.code)
 
 
+def shown_name(connector: dict[str, Any], lang: str) -> str:
+    """What the connector's page calls it, in the admin's language: what deleting asks for."""
+    return localised(connector["name"], lang)
+
+
 async def delete(ctx: Console) -> Response:
+    """Only with the connector's shown name typed again: a wrong or missing name deletes
+    nothing (sign-in by its codes or its provider stops at once)."""
     connector = await _connector(ctx)
+    if not ctx.name_typed(shown_name(connector, ctx.t.lang)):
+        factory = _factory(ctx, connector["connectorId"])
+        refused = ctx.t("connector.delete_refused")
+        return await _form(
+            ctx, factory, connector=connector, errors={"confirm_name": refused}, status=400
+        )
     try:
         await _service(ctx).delete(ctx.tenant, connector["id"])
     except ConnectorError as error:
@@ -252,7 +265,7 @@ async def delete(ctx: Console) -> Response:
         await ctx.audit(
             conn, "DeleteConnector", params={"connectorId": connector["id"]}, status=204
         )
-    ctx.flash(ctx.t("connector.deleted", name=localised(connector["name"], ctx.t.lang)))
+    ctx.flash(ctx.t("connector.deleted", name=shown_name(connector, ctx.t.lang)))
     return await ctx.redirect("/console/connectors")
 
 

@@ -104,6 +104,12 @@ class Console:
     def checked(self, name: str) -> bool:
         return bool(self.fields.get(name))
 
+    def name_typed(self, name: str) -> bool:
+        """Whether the form's ``confirm_name`` is ``name`` exactly (surrounding spaces aside):
+        the one check behind every typed-name confirmation of a deletion (``typed_delete`` in
+        ``_macros.html`` draws the field); a wrong or missing name deletes nothing."""
+        return bool(name) and self.field("confirm_name", 512).strip() == name.strip()
+
     @property
     def tenant(self) -> str:
         """The tenant the console manages (console users themselves are in ``admin``)."""

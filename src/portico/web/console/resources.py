@@ -117,11 +117,10 @@ async def delete(ctx: Console) -> Response:
     """Only with the API resource's name typed again (as Logto's console asks): a wrong or
     missing name deletes nothing (tokens for the API stop being issued once it is gone)."""
     resource_id = ctx.request.path_params["id"]
-    typed = ctx.field("confirm_name", 256).strip()
     async with ctx.read() as conn:
         resource = await rbac.get_resource(conn, ctx.tenant, resource_id)
     # (the Management API's own resource is refused by the service, whatever is typed)
-    if typed != resource["name"] and not rbac.is_management_api(resource):
+    if not ctx.name_typed(resource["name"]) and not rbac.is_management_api(resource):
         refused = ctx.t("resource.delete_refused")
         return await _details(ctx, resource_id, 400, errors={"confirm_name": refused})
     async with ctx.write() as conn:

@@ -155,10 +155,9 @@ async def delete(ctx: Console) -> Response:
     """Only with the role's name typed again: a wrong or missing name deletes nothing (its
     holders would lose its permissions at once)."""
     role_id = ctx.request.path_params["id"]
-    typed = ctx.field("confirm_name", 256).strip()
     async with ctx.read() as conn:
         role = await rbac.get_role(conn, ctx.tenant, role_id)
-    if typed != role["name"]:
+    if not ctx.name_typed(role["name"]):
         refused = ctx.t("role.delete_refused")
         return await _details(ctx, role_id, 400, errors={"confirm_name": refused})
     async with ctx.write() as conn:

@@ -122,6 +122,7 @@ async def _details(ctx: Console, user_id: str, status: int = 200, **values: Any)
         status=status,
         section=SECTION,
         user=user,
+        shown_name=shown_name(user),
         roles=held,
         other_roles=others,
         role_groups=[(None, [(r["id"], r["name"]) for r in others])],
@@ -192,8 +193,23 @@ async def suspend(ctx: Console) -> Response:
     return await ctx.redirect(f"/console/users/{user_id}")
 
 
+def shown_name(user: dict[str, Any]) -> str:
+    """What the user's page calls the user (its heading), and so what deleting asks for."""
+    for key in ("name", "username", "primary_email", "primary_phone"):
+        if user.get(key):
+            return str(user[key])
+    return str(user["id"])
+
+
 async def delete(ctx: Console) -> Response:
+    """Only with the user's shown name typed again: a wrong or missing name deletes nothing
+    (the account, its identities, sessions and grants go at once)."""
     user_id = ctx.request.path_params["id"]
+    async with ctx.read() as conn:
+        user = await user_service.get_user(conn, ctx.tenant, user_id)
+    if not ctx.name_typed(shown_name(user)):
+        refused = ctx.t("user.delete_refused")
+        return await _details(ctx, user_id, 400, errors={"confirm_name": refused})
     async with ctx.write() as conn:
         await user_service.delete_user(conn, ctx.tenant, user_id)
         await ctx.audit(conn, "DeleteUser", user_id=user_id, status=204)

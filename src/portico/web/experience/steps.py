@@ -38,7 +38,7 @@ async def send_code(ctx: Ctx, identifier: Identifier, purpose: str, *, bind: boo
         await CodeVerification(identifier, purpose).send(ctx.turn)
     except StepError as error:
         if error.key == "error.too_many_codes":  # the refused attempt counts too
-            ctx.interaction[SENDS][-1]["refused"] = True
+            ctx.interaction[SENDS][-1]["until"] = time.time() + error.params["seconds"]
             await ctx.save()
         raise
     ctx.exp.pending = PendingCode(identifier, purpose, bind)
@@ -67,8 +67,8 @@ def resend_wait(ctx: Ctx, to: str) -> int:
     wait = times[-1] + RESEND_INTERVAL - now
     if len(times) >= SEND_LIMIT:
         wait = max(wait, times[-SEND_LIMIT] + SEND_WINDOW + 1 - now)
-    elif sends[-1].get("refused"):  # sends elsewhere used the budget: at most a window
-        wait = max(wait, sends[-1]["at"] + SEND_WINDOW + 1 - now)
+    elif "until" in sends[-1]:  # sends elsewhere used the budget: the sentinel's figure
+        wait = max(wait, sends[-1]["until"] - now)
     return max(0, math.ceil(wait))
 
 
