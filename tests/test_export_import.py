@@ -524,7 +524,7 @@ def test_bad_lines_are_reported_by_number_and_nothing_is_imported(tmp_path: Path
                 good[0],
                 '{"type": "user", "data": {"id": "x"',  # line 3: cut short
                 good[1],
-                {"type": "organizationInvitation", "data": {}},  # line 5
+                {"type": "samlApplication", "data": {}},  # line 5
                 _user("bademail", primaryEmail="not-an-email"),  # line 6
                 _user("weakhash", passwordEncrypted="abc", passwordEncryptionMethod="MD5"),
                 {"type": "userRole", "data": {"userId": "nobody", "roleId": "nothing"}},
@@ -540,7 +540,7 @@ def test_bad_lines_are_reported_by_number_and_nothing_is_imported(tmp_path: Path
         errors = result.stderr
         assert "nothing was imported" in errors
         assert "line 3: not valid JSON" in errors
-        assert "line 5: unknown record type 'organizationInvitation'" in errors
+        assert "line 5: unknown record type 'samlApplication'" in errors
         assert "line 6: user.primaryEmail: is not a valid email address" in errors
         assert "line 7: user: a MD5 hash is 32 hexadecimal characters" in errors
         assert "line 10: not valid JSON" in errors

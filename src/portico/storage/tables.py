@@ -420,6 +420,13 @@ organizations = Table(
     Column("description", String(256)),
     Column("custom_data", Json, nullable=False),
     Column("is_mfa_required", Boolean, nullable=False, default=False),
+    Column("is_trusted_device_allowed", Boolean, nullable=False, default=True),
+    # Logto's PartialColor ({primaryColor, isDarkModeEnabled, darkPrimaryColor}) and Branding
+    # ({logoUrl, darkLogoUrl, favicon, darkFavicon}): the hosted pages use them over the sign-in
+    # experience's when the authorization request names the organization.
+    Column("color", Json, nullable=False, default=dict),
+    Column("branding", Json, nullable=False, default=dict),
+    Column("custom_css", Text),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "tenant_id", "created_at"),
 )
@@ -485,6 +492,125 @@ organization_role_user_relations = Table(
     ForeignKeyConstraint(["organization_role_id"], ["organization_roles.id"], ondelete="CASCADE"),
     Index(None, "organization_role_id"),
     Index(None, "user_id", "organization_id"),
+)
+
+# What an organization role grants beyond organization scopes: API-resource scopes, for
+# tokens of an API resource within one organization (``organization_id`` + ``resource``).
+organization_role_resource_scope_relations = Table(
+    "organization_role_resource_scope_relations",
+    metadata,
+    _tenant(),
+    Column("organization_role_id", String(21), nullable=False),
+    Column("scope_id", String(21), nullable=False),
+    PrimaryKeyConstraint("organization_role_id", "scope_id"),
+    ForeignKeyConstraint(["organization_role_id"], ["organization_roles.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["scope_id"], ["scopes.id"], ondelete="CASCADE"),
+    Index(None, "scope_id"),
+)
+
+# Machine-to-machine applications as organization members, and their organization roles
+# (the role assignment references the membership, as for users).
+organization_application_relations = Table(
+    "organization_application_relations",
+    metadata,
+    _tenant(),
+    Column("organization_id", String(21), nullable=False),
+    Column("application_id", String(21), nullable=False),
+    PrimaryKeyConstraint("organization_id", "application_id"),
+    ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["application_id"], ["applications.id"], ondelete="CASCADE"),
+    Index(None, "application_id"),
+)
+
+organization_role_application_relations = Table(
+    "organization_role_application_relations",
+    metadata,
+    _tenant(),
+    Column("organization_id", String(21), nullable=False),
+    Column("organization_role_id", String(21), nullable=False),
+    Column("application_id", String(21), nullable=False),
+    PrimaryKeyConstraint("organization_id", "organization_role_id", "application_id"),
+    ForeignKeyConstraint(
+        ["organization_id", "application_id"],
+        [
+            "organization_application_relations.organization_id",
+            "organization_application_relations.application_id",
+        ],
+        ondelete="CASCADE",
+    ),
+    ForeignKeyConstraint(["organization_role_id"], ["organization_roles.id"], ondelete="CASCADE"),
+    Index(None, "organization_role_id"),
+    Index(None, "application_id", "organization_id"),
+)
+
+# Invitations (Logto's RFC 0003): one pending invitation per invitee and organization (a
+# partial unique index); the roles the invitee gets on acceptance.
+organization_invitations = Table(
+    "organization_invitations",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("inviter_id", String(12)),
+    Column("invitee", String(256), nullable=False),
+    Column("accepted_user_id", String(12)),
+    Column("organization_id", String(21), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["inviter_id"], ["users.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["accepted_user_id"], ["users.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+    Index(None, "tenant_id", "organization_id", "created_at"),
+    Index(None, "tenant_id", "invitee"),
+    Index(
+        "organization_invitations__invitee_organization_id",
+        "tenant_id",
+        "invitee",
+        "organization_id",
+        unique=True,
+        sqlite_where=text("status = 'Pending'"),
+        postgresql_where=text("status = 'Pending'"),
+    ),
+)
+
+organization_invitation_role_relations = Table(
+    "organization_invitation_role_relations",
+    metadata,
+    _tenant(),
+    Column("organization_invitation_id", String(21), nullable=False),
+    Column("organization_role_id", String(21), nullable=False),
+    PrimaryKeyConstraint("organization_invitation_id", "organization_role_id"),
+    ForeignKeyConstraint(
+        ["organization_invitation_id"], ["organization_invitations.id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["organization_role_id"], ["organization_roles.id"], ondelete="CASCADE"),
+    Index(None, "organization_role_id"),
+)
+
+# Just-in-time provisioning: users with a verified email of these domains join the
+# organization (with the default roles below) when they sign up or sign in.
+organization_jit_email_domains = Table(
+    "organization_jit_email_domains",
+    metadata,
+    _tenant(),
+    Column("organization_id", String(21), nullable=False),
+    Column("email_domain", String(128), nullable=False),
+    PrimaryKeyConstraint("organization_id", "email_domain"),
+    ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+    Index(None, "tenant_id", "email_domain"),
+)
+
+organization_jit_roles = Table(
+    "organization_jit_roles",
+    metadata,
+    _tenant(),
+    Column("organization_id", String(21), nullable=False),
+    Column("organization_role_id", String(21), nullable=False),
+    PrimaryKeyConstraint("organization_id", "organization_role_id"),
+    ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["organization_role_id"], ["organization_roles.id"], ondelete="CASCADE"),
+    Index(None, "organization_role_id"),
 )
 
 # Remembered consent (third-party applications): what a user allowed one application, so the

@@ -569,6 +569,7 @@ class _Run:
             present = self.present.setdefault(target, set())
             wanted = (
                 {getattr(item.record, field_name) for item in items}
+                - {None}  # an optional reference left empty
                 - present
                 - self.absent.get(target, set())
             )
@@ -585,6 +586,8 @@ class _Run:
             missing = None
             for field_name, target in kind.model.references.items():
                 ref = getattr(item.record, field_name)
+                if ref is None:
+                    continue
                 if ref in self.absent.get(target, set()):
                     missing = "skipped"
                     break

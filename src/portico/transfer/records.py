@@ -216,6 +216,10 @@ class Organization(Record):
     description: str | None = Field(None, max_length=256)
     customData: Json = Field(default_factory=dict)
     isMfaRequired: bool = False
+    isTrustedDeviceAllowed: bool = True
+    color: Json = Field(default_factory=dict)
+    branding: Json = Field(default_factory=dict)
+    customCss: str | None = None
     createdAt: Millis
 
 
@@ -229,7 +233,7 @@ class OrganizationRole(Record):
     id: Id
     name: str = Field(min_length=1, max_length=128)
     description: str | None = Field(None, max_length=256)
-    type: Literal["User"] = "User"
+    type: Literal["User", "MachineToMachine"] = "User"
 
 
 class OrganizationRoleScope(Record):
@@ -239,6 +243,80 @@ class OrganizationRoleScope(Record):
     }
     organizationRoleId: Id
     organizationScopeId: Id
+
+
+class OrganizationRoleResourceScope(Record):
+    """An API-resource scope an organization role grants (tokens for ``organization_id``)."""
+
+    references: ClassVar[dict[str, str]] = {
+        "organizationRoleId": "organizationRole",
+        "scopeId": "scope",
+    }
+    organizationRoleId: Id
+    scopeId: Id
+
+
+class OrganizationApplication(Record):
+    """A machine-to-machine application as a member of an organization."""
+
+    references: ClassVar[dict[str, str]] = {
+        "organizationId": "organization",
+        "applicationId": "application",
+    }
+    organizationId: Id
+    applicationId: Id
+
+
+class OrganizationApplicationRole(Record):
+    references: ClassVar[dict[str, str]] = {
+        "organizationId": "organization",
+        "organizationRoleId": "organizationRole",
+        "applicationId": "application",
+    }
+    organizationId: Id
+    organizationRoleId: Id
+    applicationId: Id
+
+
+class OrganizationJitEmailDomain(Record):
+    references: ClassVar[dict[str, str]] = {"organizationId": "organization"}
+    organizationId: Id
+    emailDomain: str = Field(min_length=1, max_length=128)
+
+
+class OrganizationJitRole(Record):
+    references: ClassVar[dict[str, str]] = {
+        "organizationId": "organization",
+        "organizationRoleId": "organizationRole",
+    }
+    organizationId: Id
+    organizationRoleId: Id
+
+
+class OrganizationInvitation(Record):
+    references: ClassVar[dict[str, str]] = {
+        "organizationId": "organization",
+        "inviterId": "user",
+        "acceptedUserId": "user",
+    }
+    id: Id
+    inviterId: UserId | None = None
+    invitee: str = Field(min_length=1, max_length=256)
+    acceptedUserId: UserId | None = None
+    organizationId: Id
+    status: Literal["Pending", "Accepted", "Expired", "Revoked"]
+    createdAt: Millis
+    updatedAt: Millis
+    expiresAt: Millis
+
+
+class OrganizationInvitationRole(Record):
+    references: ClassVar[dict[str, str]] = {
+        "organizationInvitationId": "organizationInvitation",
+        "organizationRoleId": "organizationRole",
+    }
+    organizationInvitationId: Id
+    organizationRoleId: Id
 
 
 class OrganizationUser(Record):
@@ -393,6 +471,35 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("organizationUser", OrganizationUser, tables.organization_user_relations),
         Kind("organizationUserRole", OrganizationUserRole, tables.organization_role_user_relations),
+        Kind(
+            "organizationRoleResourceScope",
+            OrganizationRoleResourceScope,
+            tables.organization_role_resource_scope_relations,
+        ),
+        Kind(
+            "organizationApplication",
+            OrganizationApplication,
+            tables.organization_application_relations,
+        ),
+        Kind(
+            "organizationApplicationRole",
+            OrganizationApplicationRole,
+            tables.organization_role_application_relations,
+        ),
+        Kind(
+            "organizationJitEmailDomain",
+            OrganizationJitEmailDomain,
+            tables.organization_jit_email_domains,
+        ),
+        Kind("organizationJitRole", OrganizationJitRole, tables.organization_jit_roles),
+        Kind(
+            "organizationInvitation", OrganizationInvitation, tables.organization_invitations
+        ),
+        Kind(
+            "organizationInvitationRole",
+            OrganizationInvitationRole,
+            tables.organization_invitation_role_relations,
+        ),
         Kind("connector", Connector, tables.connectors),
         Kind("signInExperience", None, None),
         Kind("customPhrase", CustomPhrase, tables.custom_phrases),
