@@ -492,9 +492,7 @@ KINDS: dict[str, Kind] = {
             tables.organization_jit_email_domains,
         ),
         Kind("organizationJitRole", OrganizationJitRole, tables.organization_jit_roles),
-        Kind(
-            "organizationInvitation", OrganizationInvitation, tables.organization_invitations
-        ),
+        Kind("organizationInvitation", OrganizationInvitation, tables.organization_invitations),
         Kind(
             "organizationInvitationRole",
             OrganizationInvitationRole,
