@@ -19,10 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.ids import standard_id
 from portico.services import users as user_service
 from portico.services.errors import NotFound, ServiceError
+from portico.storage import applications as app_repo
 from portico.storage import mfa as mfa_repo
 from portico.storage import organizations as repo
 from portico.storage.database import now_ms
 
+ROLE_USER = "User"
+ROLE_MACHINE_TO_MACHINE = "MachineToMachine"
 SCOPE_ORGANIZATIONS = "urn:logto:scope:organizations"
 SCOPE_ORGANIZATION_ROLES = "urn:logto:scope:organization_roles"
 TOKEN_AUDIENCE_PREFIX = "urn:logto:organization:"
@@ -110,6 +113,10 @@ async def create_organization(
     description: str | None = None,
     custom_data: dict[str, Any] | None = None,
     is_mfa_required: bool = False,
+    is_trusted_device_allowed: bool = True,
+    color: dict[str, Any] | None = None,
+    branding: dict[str, Any] | None = None,
+    custom_css: str | None = None,
 ) -> dict[str, Any]:
     row = {
         "tenant_id": tenant_id,
@@ -118,6 +125,10 @@ async def create_organization(
         "description": description,
         "custom_data": custom_data or {},
         "is_mfa_required": is_mfa_required,
+        "is_trusted_device_allowed": is_trusted_device_allowed,
+        "color": color or {},
+        "branding": branding or {},
+        "custom_css": custom_css,
         "created_at": now_ms(),
     }
     await repo.insert_row(conn, "organizations", row)
@@ -127,7 +138,8 @@ async def create_organization(
 async def update_organization(
     conn: AsyncConnection, tenant_id: str, org_id: str, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """``changes``: ``name``, ``description``, ``custom_data`` (replaced), ``is_mfa_required``."""
+    """``changes``: ``name``, ``description``, ``custom_data``, ``color``, ``branding`` (each
+    replaced whole), ``custom_css``, ``is_mfa_required``, ``is_trusted_device_allowed``."""
     return await _update_named(conn, "organizations", tenant_id, org_id, changes)
 
 
@@ -200,6 +212,7 @@ async def assign_member_roles(
     """Give roles to a member (roles already held are kept); ``replace``: exactly these."""
     await _member(conn, tenant_id, org_id, user_id)
     wanted = await _checked_ids(conn, "organization_roles", tenant_id, role_ids)
+    await _of_type(conn, tenant_id, wanted, ROLE_USER)
     held = await repo.member_role_ids(conn, org_id, user_id)
     if replace:
         await repo.unassign_member_roles(conn, org_id, user_id, sorted(held - set(wanted)))
@@ -229,6 +242,131 @@ async def user_organizations(
     return out
 
 
+async def _of_type(conn: AsyncConnection, tenant_id: str, role_ids: list[str], kind: str) -> None:
+    """Users hold ``User`` organization roles, applications ``MachineToMachine`` ones (the
+    check constraint of Logto's schema, answered with its code)."""
+    for role_id in role_ids:
+        role = await get(conn, "organization_roles", tenant_id, role_id)
+        if role["type"] != kind:
+            raise ServiceError(
+                f"The organization role {role['name']!r} is a {role['type']} role; "
+                f"only {kind} roles can be assigned here.",
+                code="entity.db_constraint_violated",
+                status=422,
+            )
+
+
+# Applications as members (machine-to-machine) ------------------------------------------------
+def _relation_missing(what: str, value: str) -> ServiceError:
+    return ServiceError(
+        f"The {what} `{value}` does not exist.",
+        code="entity.relation_foreign_key_not_found",
+        status=422,
+    )
+
+
+async def _checked_m2m_apps(conn: AsyncConnection, tenant_id: str, app_ids: list[str]) -> list[str]:
+    """Only machine-to-machine applications join organizations (Logto's rule)."""
+    unique = list(dict.fromkeys(app_ids))
+    for app_id in unique:
+        app = await app_repo.get_application(conn, tenant_id, app_id)
+        if app is None:
+            raise _relation_missing("application", app_id)
+        if app["type"] != "MachineToMachine":
+            raise ServiceError(
+                f"The application `{app_id}` is not a machine-to-machine application.",
+                code="entity.db_constraint_violated",
+                status=422,
+            )
+    return unique
+
+
+async def add_app_members(
+    conn: AsyncConnection, tenant_id: str, org_id: str, app_ids: list[str]
+) -> list[str]:
+    """Add machine-to-machine applications (members already are stay as they are); the
+    ids actually added."""
+    if await repo.get(conn, "organizations", tenant_id, org_id) is None:
+        raise _relation_missing("organization", org_id)
+    wanted = await _checked_m2m_apps(conn, tenant_id, app_ids)
+    present = await repo.app_member_ids(conn, org_id, wanted)
+    added = [a for a in wanted if a not in present]
+    await repo.add_app_members(conn, tenant_id, org_id, added)
+    return added
+
+
+async def replace_app_members(
+    conn: AsyncConnection, tenant_id: str, org_id: str, app_ids: list[str]
+) -> None:
+    if await repo.get(conn, "organizations", tenant_id, org_id) is None:
+        raise _relation_missing("organization", org_id)
+    wanted = await _checked_m2m_apps(conn, tenant_id, app_ids)
+    present = await repo.app_member_ids(conn, org_id)
+    await repo.remove_app_members(conn, org_id, sorted(present - set(wanted)))
+    await repo.add_app_members(conn, tenant_id, org_id, [a for a in wanted if a not in present])
+
+
+async def remove_app_member(
+    conn: AsyncConnection, tenant_id: str, org_id: str, app_id: str
+) -> None:
+    if not await repo.remove_app_members(conn, org_id, [app_id]):
+        raise NotFound("organization application", app_id)
+
+
+def _app_not_member(app_id: str) -> ServiceError:
+    return ServiceError(
+        f"The application `{app_id}` is not a member of the organization.",
+        code="organization.require_membership",
+        status=422,
+    )
+
+
+async def app_roles(
+    conn: AsyncConnection, tenant_id: str, org_id: str, app_id: str
+) -> list[dict[str, Any]]:
+    if not await repo.app_member_ids(conn, org_id, [app_id]):
+        raise _app_not_member(app_id)
+    ids = await repo.app_role_ids(conn, org_id, app_id)
+    roles = [await get(conn, "organization_roles", tenant_id, r) for r in ids]
+    return sorted(roles, key=lambda r: (r["name"], r["id"]))
+
+
+async def assign_app_roles(
+    conn: AsyncConnection,
+    tenant_id: str,
+    org_id: str,
+    app_ids: list[str],
+    role_ids: list[str],
+    *,
+    replace: bool = False,
+) -> None:
+    """Give machine-to-machine organization roles to member applications (held ones are
+    kept); ``replace``: exactly these (one application)."""
+    unique_roles = list(dict.fromkeys(role_ids))
+    for role_id in unique_roles:
+        if await repo.get(conn, "organization_roles", tenant_id, role_id) is None:
+            raise _relation_missing("organization role", role_id)
+    await _of_type(conn, tenant_id, unique_roles, ROLE_MACHINE_TO_MACHINE)
+    for app_id in dict.fromkeys(app_ids):
+        if not await repo.app_member_ids(conn, org_id, [app_id]):
+            raise _app_not_member(app_id)
+        held = await repo.app_role_ids(conn, org_id, app_id)
+        if replace:
+            await repo.unassign_app_roles(conn, org_id, app_id, sorted(held - set(unique_roles)))
+        await repo.assign_app_roles(
+            conn, tenant_id, org_id, app_id, [r for r in unique_roles if r not in held]
+        )
+
+
+async def remove_app_role(
+    conn: AsyncConnection, tenant_id: str, org_id: str, app_id: str, role_id: str
+) -> None:
+    if not await repo.app_member_ids(conn, org_id, [app_id]):
+        raise _app_not_member(app_id)
+    if not await repo.unassign_app_roles(conn, org_id, app_id, [role_id]):
+        raise NotFound("organization role", role_id)
+
+
 # Roles and scopes --------------------------------------------------------------------------
 def _checked_scope_name(name: str) -> str:
     if _WHITESPACE.search(name):
@@ -242,18 +380,24 @@ async def create_role(
     *,
     name: str,
     description: str | None = None,
+    role_type: str = ROLE_USER,
     scope_ids: list[str] | None = None,
+    resource_scope_ids: list[str] | None = None,
 ) -> dict[str, Any]:
+    if role_type not in (ROLE_USER, ROLE_MACHINE_TO_MACHINE):
+        raise InvalidOrganization(f"Unknown organization role type {role_type!r}.")
     row = {
         "tenant_id": tenant_id,
         "id": standard_id(),
         "name": name,
         "description": description,
-        "type": "User",
+        "type": role_type,
     }
     await _insert_named(conn, "organization_roles", row)
     if scope_ids:
         await set_role_scopes(conn, tenant_id, row["id"], scope_ids)
+    if resource_scope_ids:
+        await set_role_resource_scopes(conn, tenant_id, row["id"], resource_scope_ids)
     return row
 
 
@@ -286,6 +430,37 @@ async def remove_role_scope(
     await get(conn, "organization_roles", tenant_id, role_id)
     if not await repo.unlink_role_scopes(conn, role_id, [scope_id]):
         raise NotFound("organization scope", scope_id)
+
+
+async def set_role_resource_scopes(
+    conn: AsyncConnection,
+    tenant_id: str,
+    role_id: str,
+    scope_ids: list[str],
+    *,
+    replace: bool = False,
+) -> None:
+    """Grant API-resource scopes to an organization role (granted ones are kept);
+    ``replace``: exactly these. Members then get them in tokens for the organization."""
+    await get(conn, "organization_roles", tenant_id, role_id)
+    wanted = list(dict.fromkeys(scope_ids))
+    missing = set(wanted) - await repo.existing_resource_scope_ids(conn, tenant_id, wanted)
+    if missing:
+        raise NotFound("scope", sorted(missing)[0])
+    held = await repo.role_resource_scope_ids(conn, role_id)
+    if replace:
+        await repo.unlink_role_resource_scopes(conn, role_id, sorted(held - set(wanted)))
+    await repo.link_role_resource_scopes(
+        conn, tenant_id, role_id, [s for s in wanted if s not in held]
+    )
+
+
+async def remove_role_resource_scope(
+    conn: AsyncConnection, tenant_id: str, role_id: str, scope_id: str
+) -> None:
+    await get(conn, "organization_roles", tenant_id, role_id)
+    if not await repo.unlink_role_resource_scopes(conn, role_id, [scope_id]):
+        raise NotFound("scope", scope_id)
 
 
 async def create_scope(
@@ -357,3 +532,12 @@ async def token_refusal(
 async def token_scopes(conn: AsyncConnection, org_id: str, user_id: str) -> set[str]:
     """Organization scopes the user's roles in ``org_id`` grant."""
     return await repo.user_scope_names(conn, org_id, user_id)
+
+
+async def app_token_refusal(
+    conn: AsyncConnection, tenant_id: str, org_id: str, app_id: str
+) -> str | None:
+    """Why a machine-to-machine application may not have a token for ``org_id``, or None."""
+    if not await repo.app_member_ids(conn, org_id, [app_id]):
+        return "app has not associated with the organization"
+    return None

@@ -13,12 +13,18 @@ from portico.storage import search as search_sql
 from portico.storage.database import insert_ignore
 from portico.storage.tables import (
     application_user_consent_organizations,
+    applications,
+    organization_application_relations,
+    organization_role_application_relations,
+    organization_role_resource_scope_relations,
     organization_role_scope_relations,
     organization_role_user_relations,
     organization_roles,
     organization_scopes,
     organization_user_relations,
     organizations,
+    resources,
+    scopes,
 )
 
 _TABLES: dict[str, Table] = {
@@ -33,6 +39,9 @@ _SEARCH_FIELDS = {
 members = organization_user_relations
 member_roles = organization_role_user_relations
 role_scopes = organization_role_scope_relations
+role_resource_scopes = organization_role_resource_scope_relations
+app_members = organization_application_relations
+app_roles = organization_role_application_relations
 consented = application_user_consent_organizations
 
 
@@ -262,6 +271,271 @@ async def unlink_role_scopes(
     if scope_ids is not None:
         statement = statement.where(role_scopes.c.organization_scope_id.in_(scope_ids))
     return int((await conn.execute(statement)).rowcount)
+
+
+# API-resource scopes of roles --------------------------------------------------------------
+async def role_resource_scope_ids(conn: AsyncConnection, role_id: str) -> set[str]:
+    rows = await conn.execute(
+        select(role_resource_scopes.c.scope_id).where(
+            role_resource_scopes.c.organization_role_id == role_id
+        )
+    )
+    return {r.scope_id for r in rows}
+
+
+async def existing_resource_scope_ids(
+    conn: AsyncConnection, tenant_id: str, ids: list[str]
+) -> set[str]:
+    rows = await conn.execute(
+        select(scopes.c.id).where(scopes.c.tenant_id == tenant_id, scopes.c.id.in_(ids))
+    )
+    return {r.id for r in rows}
+
+
+async def link_role_resource_scopes(
+    conn: AsyncConnection, tenant_id: str, role_id: str, scope_ids: list[str]
+) -> None:
+    rows = [
+        {"tenant_id": tenant_id, "organization_role_id": role_id, "scope_id": s} for s in scope_ids
+    ]
+    if rows:
+        await insert_ignore(conn, role_resource_scopes, rows)
+
+
+async def unlink_role_resource_scopes(
+    conn: AsyncConnection, role_id: str, scope_ids: list[str] | None = None
+) -> int:
+    statement = delete(role_resource_scopes).where(
+        role_resource_scopes.c.organization_role_id == role_id
+    )
+    if scope_ids is not None:
+        statement = statement.where(role_resource_scopes.c.scope_id.in_(scope_ids))
+    return int((await conn.execute(statement)).rowcount)
+
+
+async def find_role_resource_scopes(
+    conn: AsyncConnection,
+    role_id: str,
+    *,
+    search: search_sql.Search | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, scope rows)`` an organization role grants, by name; ``limit=None``: all."""
+    conditions = [
+        scopes.c.id.in_(
+            select(role_resource_scopes.c.scope_id).where(
+                role_resource_scopes.c.organization_role_id == role_id
+            )
+        )
+    ]
+    if search is not None:
+        fields = {"id": scopes.c.id, "name": scopes.c.name, "description": scopes.c.description}
+        conditions.append(search_sql.condition(search, fields, conn.dialect.name))
+    total = (
+        await conn.execute(select(func.count()).select_from(scopes).where(*conditions))
+    ).scalar()
+    query = select(scopes).where(*conditions).order_by(scopes.c.name, scopes.c.id)
+    if limit is not None:
+        query = query.offset(offset or 0).limit(limit)
+    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def resource_scopes_of_roles(
+    conn: AsyncConnection, role_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """role id -> the API-resource scopes it grants, each ``{id, name, resource: {id,
+    name}}`` (Logto's ResourceScopeEntity), by resource and scope name."""
+    out: dict[str, list[dict[str, Any]]] = {r: [] for r in role_ids}
+    if not role_ids:
+        return out
+    rows = await conn.execute(
+        select(
+            role_resource_scopes.c.organization_role_id,
+            scopes.c.id,
+            scopes.c.name,
+            resources.c.id.label("resource_id"),
+            resources.c.name.label("resource_name"),
+        )
+        .join(scopes, scopes.c.id == role_resource_scopes.c.scope_id)
+        .join(resources, resources.c.id == scopes.c.resource_id)
+        .where(role_resource_scopes.c.organization_role_id.in_(role_ids))
+        .order_by(resources.c.name, scopes.c.name)
+    )
+    for row in rows:
+        out[row.organization_role_id].append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "resource": {"id": row.resource_id, "name": row.resource_name},
+            }
+        )
+    return out
+
+
+# Applications as members -------------------------------------------------------------------
+async def app_member_ids(
+    conn: AsyncConnection, organization_id: str, among: list[str] | None = None
+) -> set[str]:
+    query = select(app_members.c.application_id).where(
+        app_members.c.organization_id == organization_id
+    )
+    if among is not None:
+        query = query.where(app_members.c.application_id.in_(among))
+    return {r.application_id for r in await conn.execute(query)}
+
+
+async def add_app_members(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, app_ids: list[str]
+) -> None:
+    rows = [
+        {"tenant_id": tenant_id, "organization_id": organization_id, "application_id": a}
+        for a in app_ids
+    ]
+    if rows:
+        await insert_ignore(conn, app_members, rows)
+
+
+async def remove_app_members(
+    conn: AsyncConnection, organization_id: str, app_ids: list[str]
+) -> int:
+    """The application's roles in the organization go with the membership."""
+    if not app_ids:
+        return 0
+    await conn.execute(
+        delete(app_roles).where(
+            app_roles.c.organization_id == organization_id,
+            app_roles.c.application_id.in_(app_ids),
+        )
+    )
+    result = await conn.execute(
+        delete(app_members).where(
+            app_members.c.organization_id == organization_id,
+            app_members.c.application_id.in_(app_ids),
+        )
+    )
+    return int(result.rowcount)
+
+
+async def find_app_members(
+    conn: AsyncConnection,
+    tenant_id: str,
+    organization_id: str,
+    *,
+    search: search_sql.Search | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, application rows)`` of the organization's application members, by name."""
+    conditions = [
+        applications.c.tenant_id == tenant_id,
+        applications.c.id.in_(
+            select(app_members.c.application_id).where(
+                app_members.c.organization_id == organization_id
+            )
+        ),
+    ]
+    if search is not None:
+        fields = {
+            "id": applications.c.id,
+            "name": applications.c.name,
+            "description": applications.c.description,
+        }
+        conditions.append(search_sql.condition(search, fields, conn.dialect.name))
+    total = (
+        await conn.execute(select(func.count()).select_from(applications).where(*conditions))
+    ).scalar()
+    query = select(applications).where(*conditions).order_by(applications.c.name, applications.c.id)
+    if limit is not None:
+        query = query.offset(offset or 0).limit(limit)
+    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def app_role_ids(conn: AsyncConnection, organization_id: str, app_id: str) -> set[str]:
+    rows = await conn.execute(
+        select(app_roles.c.organization_role_id).where(
+            app_roles.c.organization_id == organization_id, app_roles.c.application_id == app_id
+        )
+    )
+    return {r.organization_role_id for r in rows}
+
+
+async def app_roles_of(
+    conn: AsyncConnection, organization_id: str, app_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """application id -> its organization roles (``id``, ``name``) here, by name."""
+    out: dict[str, list[dict[str, Any]]] = {a: [] for a in app_ids}
+    if not app_ids:
+        return out
+    rows = await conn.execute(
+        select(app_roles.c.application_id, organization_roles.c.id, organization_roles.c.name)
+        .join(organization_roles, organization_roles.c.id == app_roles.c.organization_role_id)
+        .where(
+            app_roles.c.organization_id == organization_id, app_roles.c.application_id.in_(app_ids)
+        )
+        .order_by(organization_roles.c.name)
+    )
+    for row in rows:
+        out[row.application_id].append({"id": row.id, "name": row.name})
+    return out
+
+
+async def assign_app_roles(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, app_id: str, role_ids: list[str]
+) -> None:
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "organization_id": organization_id,
+            "organization_role_id": r,
+            "application_id": app_id,
+        }
+        for r in role_ids
+    ]
+    if rows:
+        await insert_ignore(conn, app_roles, rows)
+
+
+async def unassign_app_roles(
+    conn: AsyncConnection, organization_id: str, app_id: str, role_ids: list[str] | None = None
+) -> int:
+    statement = delete(app_roles).where(
+        app_roles.c.organization_id == organization_id, app_roles.c.application_id == app_id
+    )
+    if role_ids is not None:
+        statement = statement.where(app_roles.c.organization_role_id.in_(role_ids))
+    return int((await conn.execute(statement)).rowcount)
+
+
+async def app_scope_names(conn: AsyncConnection, organization_id: str, app_id: str) -> set[str]:
+    """Organization scopes the application's roles in one organization grant."""
+    rows = await conn.execute(
+        select(organization_scopes.c.name)
+        .join(role_scopes, role_scopes.c.organization_scope_id == organization_scopes.c.id)
+        .join(app_roles, app_roles.c.organization_role_id == role_scopes.c.organization_role_id)
+        .where(app_roles.c.organization_id == organization_id, app_roles.c.application_id == app_id)
+    )
+    return {r.name for r in rows}
+
+
+async def app_resource_scope_names(
+    conn: AsyncConnection, organization_id: str, app_id: str, resource_id: str
+) -> set[str]:
+    """Scopes of ``resource_id`` the application's roles in one organization grant."""
+    rows = await conn.execute(
+        select(scopes.c.name)
+        .join(role_resource_scopes, role_resource_scopes.c.scope_id == scopes.c.id)
+        .join(
+            app_roles,
+            app_roles.c.organization_role_id == role_resource_scopes.c.organization_role_id,
+        )
+        .where(
+            app_roles.c.organization_id == organization_id,
+            app_roles.c.application_id == app_id,
+            scopes.c.resource_id == resource_id,
+        )
+    )
+    return {r.name for r in rows}
 
 
 # What tokens carry -------------------------------------------------------------------------

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.storage import search as search_sql
 from portico.storage.tables import (
     applications,
     applications_roles,
+    organization_role_resource_scope_relations,
+    organization_role_user_relations,
     resources,
     roles,
     roles_scopes,
@@ -74,15 +76,31 @@ async def scopes_of_resource(conn: AsyncConnection, resource_id: str) -> dict[st
     return {r.name: r.id for r in rows}
 
 
-async def user_scope_names(conn: AsyncConnection, user_id: str, resource_id: str) -> set[str]:
-    """Scopes of ``resource_id`` that the user's roles grant."""
-    rows = await conn.execute(
+async def user_scope_names(
+    conn: AsyncConnection, user_id: str, resource_id: str, organization_id: str | None = None
+) -> set[str]:
+    """Scopes of ``resource_id`` the user holds. For a plain API token: those the user's
+    roles grant and those the user's organization roles grant in any organization (Logto's
+    rule); one statement, as it runs on every user token. With ``organization_id`` (a token
+    for one organization): only those the user's roles in that organization grant."""
+    held = organization_role_user_relations
+    granted = organization_role_resource_scope_relations
+    through_organizations = (
+        select(scopes.c.name)
+        .join(granted, granted.c.scope_id == scopes.c.id)
+        .join(held, held.c.organization_role_id == granted.c.organization_role_id)
+        .where(held.c.user_id == user_id, scopes.c.resource_id == resource_id)
+    )
+    if organization_id is not None:
+        query = through_organizations.where(held.c.organization_id == organization_id)
+        return {r.name for r in await conn.execute(query)}
+    own = (
         select(scopes.c.name)
         .join(roles_scopes, roles_scopes.c.scope_id == scopes.c.id)
         .join(users_roles, users_roles.c.role_id == roles_scopes.c.role_id)
         .where(users_roles.c.user_id == user_id, scopes.c.resource_id == resource_id)
     )
-    return {r.name for r in rows}
+    return {r.name for r in await conn.execute(union(own, through_organizations))}
 
 
 async def application_scope_names(conn: AsyncConnection, app_id: str, resource_id: str) -> set[str]:

@@ -3,10 +3,11 @@
 ``aud = urn:logto:organization:<id>``, carrying the requested organization scopes that the
 user's roles in that organization grant.
 
-With both ``organization_id`` and ``resource`` Logto issues a token for the API restricted to
-the scopes the user's organization roles grant for it, with an ``organization_id`` claim.
-Portico's organization roles carry no API scopes yet, so that token has an empty ``scope``
-(never the user's own role scopes, which are not the organization's).
+With both ``organization_id`` and ``resource`` it gives a token for the API with an
+``organization_id`` claim, whose scopes are only those the user's roles in that organization
+grant for the API (``storage/rbac.user_scope_names``), within what the refresh token was
+granted: never the user's own roles' scopes, which are not the organization's (Logto's code
+adds them; see README's differences).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from portico.protocol.errors import OAuthError, invalid_target
 from portico.protocol.provider import Provider
 from portico.services import organizations as org_service
 from portico.services.applications import Client
+from portico.storage import rbac as rbac_repo
 
 ORGANIZATION_TOKEN_TTL = 3600  # Logto's TTL for reserved and organization resources
 
@@ -83,6 +85,7 @@ async def issue_for_resource(
     organization_id: str,
     requested_resources: list[str],
     authorized_resources: list[str],
+    scopes: list[str],
 ) -> dict[str, Any]:
     if len(requested_resources) > 1:
         raise invalid_target("only a single resource indicator value is allowed here")
@@ -90,12 +93,16 @@ async def issue_for_resource(
     resource = await provider.resource(indicator) if indicator in authorized_resources else None
     if resource is None:
         raise invalid_target("resource indicator was not authorized for this grant")
+    async with provider.engine.connect() as conn:
+        allowed = await rbac_repo.user_scope_names(
+            conn, user["id"], resource["id"], organization_id
+        )
     access = await tokens.jwt_access_token(
         provider,
         subject=user["id"],
         client_id=client.id,
         audience=indicator,
-        scopes=[],
+        scopes=[s for s in scopes if s in allowed],
         ttl=int(resource["access_token_ttl"] or tokens.DEFAULT_ACCESS_TOKEN_TTL),
         extra={"organization_id": organization_id},
     )

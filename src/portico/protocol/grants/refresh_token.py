@@ -78,7 +78,13 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
         )
     elif organization_id:
         response = await organization_tokens.issue_for_resource(
-            provider, client, user, organization_id, resources(params), stored.payload["resources"]
+            provider,
+            client,
+            user,
+            organization_id,
+            resources(params),
+            stored.payload["resources"],
+            requested or granted,
         )
     else:
         response = await user_tokens.issue(

@@ -124,10 +124,10 @@ async def _issue(
         resource = await provider.resource(indicators[0])
         if resource is None:
             raise invalid_target("resource indicator is missing, or unknown")
-        allowed: set[str] = set()
-        if not organization_id:  # organization roles carry no API scopes yet (as the grants)
-            async with provider.engine.connect() as conn:
-                allowed = set(await rbac_repo.user_scope_names(conn, user["id"], resource["id"]))
+        async with provider.engine.connect() as conn:
+            allowed = await rbac_repo.user_scope_names(
+                conn, user["id"], resource["id"], organization_id or None
+            )
         token = await tokens.jwt_access_token(
             provider, subject=user["id"], client_id=client.id, audience=resource["indicator"],
             scopes=[s for s in requested if s in allowed],

@@ -3,7 +3,7 @@ scopes each grants (Logto's paths, bodies and status codes)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
@@ -20,8 +20,10 @@ from portico.web.api.schemas import (
     NamedRef,
     OrganizationRoleOut,
     OrganizationScopeOut,
+    ScopeOut,
     organization_role_out,
     organization_scope_out,
+    scope_out,
 )
 from portico.web.api.search import search_query
 
@@ -31,7 +33,9 @@ KIND = "organization_roles"
 class CreateOrganizationRole(Body):
     name: str = Field(min_length=1, max_length=128)
     description: str | None = Field(None, max_length=256)
+    type: Literal["User", "MachineToMachine"] = "User"
     organizationScopeIds: list[Id] | None = Field(None, max_length=100)
+    resourceScopeIds: list[Id] | None = Field(None, max_length=100)
 
 
 class UpdateOrganizationRole(Body):
@@ -43,11 +47,17 @@ class OrganizationScopeIds(Body):
     organizationScopeIds: list[Id] = Field(max_length=100)
 
 
+class ScopeIds(Body):
+    scopeIds: list[Id] = Field(max_length=100)
+
+
+class ResourceScopeEntity(NamedRef):
+    resource: NamedRef
+
+
 class OrganizationRoleWithScopes(OrganizationRoleOut):
     scopes: list[NamedRef]
-    resourceScopes: list[dict[str, Any]] = Field(
-        default_factory=list, description="API resource scopes: not supported yet, always []"
-    )
+    resourceScopes: list[ResourceScopeEntity]
 
 
 def routes(api: ApiContext, authorized: Any) -> APIRouter:
@@ -67,6 +77,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
             total, rows = await repo.find(
                 conn, KIND, api.tenant, search=search, offset=page.offset, limit=page.limit
             )
+            resource_scopes = await repo.resource_scopes_of_roles(conn, [r["id"] for r in rows])
             out = []
             for row in rows:
                 _, scopes = await repo.find(
@@ -76,7 +87,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
                     {
                         **organization_role_out(row),
                         "scopes": [{"id": s["id"], "name": s["name"]} for s in scopes],
-                        "resourceScopes": [],
+                        "resourceScopes": resource_scopes[row["id"]],
                     }
                 )
         paginate(request, response, page, total)
@@ -91,7 +102,9 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
                 api.tenant,
                 name=body.name,
                 description=body.description,
+                role_type=body.type,
                 scope_ids=body.organizationScopeIds,
+                resource_scope_ids=body.resourceScopeIds,
             )
         return organization_role_out(row)
 
@@ -161,6 +174,51 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
     async def delete_organization_role_scope(id: str, scopeId: str) -> Response:
         async with api.write() as conn:
             await orgs.remove_role_scope(conn, api.tenant, id, scopeId)
+        return Response(status_code=204)
+
+    # API-resource scopes --------------------------------------------------------------------
+    @router.get("/organization-roles/{id}/resource-scopes", response_model=list[ScopeOut])
+    async def list_organization_role_resource_scopes(
+        request: Request,
+        response: Response,
+        id: str,
+        page: Annotated[Page, Depends(pagination(optional=True))],
+        search: Annotated[Search, Depends(search_query)],
+    ) -> list[dict[str, Any]]:
+        """The API scopes members holding the role get in tokens for their organization."""
+        async with api.read() as conn:
+            await orgs.get(conn, KIND, api.tenant, id)
+            total, rows = await repo.find_role_resource_scopes(
+                conn, id, search=search, offset=page.offset, limit=page.limit
+            )
+        paginate(request, response, page, total)
+        return [scope_out(r) for r in rows]
+
+    @router.post(
+        "/organization-roles/{id}/resource-scopes", status_code=201, response_class=Response
+    )
+    async def add_organization_role_resource_scopes(id: str, body: ScopeIds) -> Response:
+        """Scopes already granted stay granted."""
+        async with api.write() as conn:
+            await orgs.set_role_resource_scopes(conn, api.tenant, id, body.scopeIds)
+        return Response(status_code=201)
+
+    @router.put(
+        "/organization-roles/{id}/resource-scopes", status_code=204, response_class=Response
+    )
+    async def replace_organization_role_resource_scopes(id: str, body: ScopeIds) -> Response:
+        async with api.write() as conn:
+            await orgs.set_role_resource_scopes(conn, api.tenant, id, body.scopeIds, replace=True)
+        return Response(status_code=204)
+
+    @router.delete(
+        "/organization-roles/{id}/resource-scopes/{scopeId}",
+        status_code=204,
+        response_class=Response,
+    )
+    async def delete_organization_role_resource_scope(id: str, scopeId: str) -> Response:
+        async with api.write() as conn:
+            await orgs.remove_role_resource_scope(conn, api.tenant, id, scopeId)
         return Response(status_code=204)
 
     return router

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
 from portico.services import organizations as orgs
+from portico.services.sign_in_experience import HEX_COLOR
+from portico.services.urls import PublicUrl
 from portico.storage import organizations as repo
 from portico.storage import users as users_repo
 from portico.storage.search import Search
@@ -31,11 +33,30 @@ from portico.web.api.search import search_query
 KIND = "organizations"
 
 
+class OrganizationColor(Body):
+    """Logto's PartialColor: what is left out falls back to the sign-in experience's."""
+
+    primaryColor: str | None = Field(None, pattern=HEX_COLOR)
+    isDarkModeEnabled: bool | None = None
+    darkPrimaryColor: str | None = Field(None, pattern=HEX_COLOR)
+
+
+class OrganizationBranding(Body):
+    logoUrl: PublicUrl | None = None
+    darkLogoUrl: PublicUrl | None = None
+    favicon: PublicUrl | None = None
+    darkFavicon: PublicUrl | None = None
+
+
 class CreateOrganization(Body):
     name: str = Field(min_length=1, max_length=128)
     description: str | None = Field(None, max_length=256)
     customData: dict[str, Any] | None = None
     isMfaRequired: bool = False
+    isTrustedDeviceAllowed: bool = True
+    color: OrganizationColor | None = None
+    branding: OrganizationBranding | None = None
+    customCss: str | None = Field(None, max_length=65_536)
 
 
 class UpdateOrganization(Body):
@@ -43,6 +64,15 @@ class UpdateOrganization(Body):
     description: str | None = Field(None, max_length=256)
     customData: dict[str, Any] | None = None
     isMfaRequired: bool | None = None
+    isTrustedDeviceAllowed: bool | None = None
+    color: OrganizationColor | None = None
+    branding: OrganizationBranding | None = None
+    customCss: str | None = Field(None, max_length=65_536)
+
+
+def _stored(value: Any) -> Any:
+    """A nested body (colour, branding) as stored: the fields given, as JSON."""
+    return value.model_dump(exclude_none=True) if isinstance(value, Body) else value
 
 
 class UserIds(Body):
@@ -89,6 +119,10 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
                 description=body.description,
                 custom_data=body.customData,
                 is_mfa_required=body.isMfaRequired,
+                is_trusted_device_allowed=body.isTrustedDeviceAllowed,
+                color=_stored(body.color),
+                branding=_stored(body.branding),
+                custom_css=body.customCss,
             )
         return organization_out(row)
 
@@ -99,17 +133,22 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
 
     @router.patch("/organizations/{id}", response_model=OrganizationOut)
     async def update_organization(id: str, body: UpdateOrganization) -> dict[str, Any]:
-        """``description: null`` clears it; ``customData`` replaces the object."""
+        """``description`` or ``customCss`` ``null`` clears it; ``customData``, ``color`` and
+        ``branding`` replace the object."""
         columns = {
             "name": "name",
             "description": "description",
             "customData": "custom_data",
             "isMfaRequired": "is_mfa_required",
+            "isTrustedDeviceAllowed": "is_trusted_device_allowed",
+            "color": "color",
+            "branding": "branding",
+            "customCss": "custom_css",
         }
         changes = {
-            columns[k]: getattr(body, k)
+            columns[k]: _stored(getattr(body, k))
             for k in body.model_fields_set
-            if getattr(body, k) is not None or k == "description"
+            if getattr(body, k) is not None or k in ("description", "customCss")
         }
         async with api.write() as conn:
             row = await orgs.update_organization(conn, api.tenant, id, changes)

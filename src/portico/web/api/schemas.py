@@ -294,7 +294,10 @@ class OrganizationOut(BaseModel):
     description: str | None
     customData: dict[str, Any]
     isMfaRequired: bool
+    isTrustedDeviceAllowed: bool = True
+    color: dict[str, Any] = Field(default_factory=dict)
     branding: dict[str, Any] = Field(default_factory=dict)
+    customCss: str | None = None
     createdAt: int
 
 
@@ -306,7 +309,10 @@ def organization_out(row: dict[str, Any]) -> dict[str, Any]:
         "description": row["description"],
         "customData": row["custom_data"],
         "isMfaRequired": row["is_mfa_required"],
-        "branding": {},
+        "isTrustedDeviceAllowed": row.get("is_trusted_device_allowed", True),
+        "color": row.get("color") or {},
+        "branding": row.get("branding") or {},
+        "customCss": row.get("custom_css"),
         "createdAt": row["created_at"],
     }
 
