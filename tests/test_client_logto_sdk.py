@@ -74,13 +74,15 @@ async def test_logto_python_sdk_with_the_organizations_scope(
     role = admin.post(
         "/organization-roles", json={"name": unique("role"), "organizationScopeIds": [scope["id"]]}
     ).json()
-    org = admin.post("/organizations", json={"name": unique("Org")}).json()
-    outside = admin.post("/organizations", json={"name": unique("Org")}).json()
-    admin.post(f"/organizations/{org['id']}/users", json={"userIds": [member.id]})
-    admin.post(
-        f"/organizations/{org['id']}/users/{member.id}/roles",
-        json={"organizationRoleIds": [role["id"]]},
+    org, second, outside = (
+        admin.post("/organizations", json={"name": unique("Org")}).json() for _ in range(3)
     )
+    for joined in (org, second):
+        admin.post(f"/organizations/{joined['id']}/users", json={"userIds": [member.id]})
+        admin.post(
+            f"/organizations/{joined['id']}/users/{member.id}/roles",
+            json={"organizationRoleIds": [role["id"]]},
+        )
     client = LogtoClient(
         LogtoConfig(
             endpoint=server.endpoint,
@@ -96,8 +98,8 @@ async def test_logto_python_sdk_with_the_organizations_scope(
         browser.sign_in(sign_in_url, member.username, member.password)
     )
     claims = client.getIdTokenClaims()
-    assert claims.organizations == [org["id"]]
-    assert claims.organization_roles == [f"{org['id']}:{role['name']}"]
+    assert sorted(claims.organizations) == sorted([org["id"], second["id"]])
+    assert f"{org['id']}:{role['name']}" in claims.organization_roles
 
     token = await client.getOrganizationToken(org["id"])
     assert token and token.count(".") == 2
@@ -106,3 +108,12 @@ async def test_logto_python_sdk_with_the_organizations_scope(
     assert org_claims.sub == member.id and org_claims.scope == read
     with pytest.raises(LogtoException, match="user is not a member of the organization"):
         await client.getOrganizationToken(outside["id"])
+    # Removed from the organization: the next refresh for it is refused (403 access_denied,
+    # as Logto), while the other organization keeps working.
+    assert await client.getOrganizationToken(second["id"])
+    removed = admin.delete(f"/organizations/{org['id']}/users/{member.id}")
+    assert removed.status_code == 204
+    client._storage.delete("accessTokenMap")  # the SDK's cache: make it ask the server again
+    with pytest.raises(LogtoException, match="user is not a member of the organization"):
+        await client.getOrganizationToken(org["id"])
+    assert (await client.getOrganizationTokenClaims(second["id"])).scope == read

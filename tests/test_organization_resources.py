@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Api, App, make_app, make_user
 from tests.flows import tokens_for
 from tests.management import error, invalid_fields
-from tests.support import Browser, Server, unique
+from tests.support import Browser, Server, authorize_url, unique
 from tests.test_organizations_consent import ORGS, claims_of
 
 
@@ -262,3 +262,34 @@ def test_user_tokens_for_an_api_within_an_organization(
     assert still.status_code == 200 and still.json()["scope"] == "write"
     after = http.post("/oidc/token", headers=web_app.basic(), data=data)
     assert after.json()["scope"] == "write"  # Acme's read is gone with the membership
+
+
+def test_the_sign_in_page_wears_the_organizations_branding(
+    server: Server, admin: httpx.Client, browser: Browser, web_app: App
+) -> None:
+    """An authorization request naming ``organization_id`` shows that organization's logo,
+    colour and custom CSS (over the tenant's); another organization's or none, the tenant's."""
+    org = _org(admin, color={"primaryColor": "#0a7d5a"}, customCss=".org-mark{color:red}",
+               branding={"logoUrl": "https://cdn.acme.example/logo.png"})  # fmt: skip
+    plain_org = _org(admin)
+
+    def sign_in_page(**extra: str) -> httpx.Response:
+        url = authorize_url(server, web_app.id, web_app.redirect_uri, **extra)
+        response = browser.follow_until_external(browser.client.get(url))
+        assert response.status_code == 200 and "csrf_token" in response.text
+        return response
+
+    branded = sign_in_page(organization_id=org["id"])
+    assert 'src="https://cdn.acme.example/logo.png"' in branded.text
+    assert "https://cdn.acme.example" in branded.headers["content-security-policy"]
+    sheet = f"/sign-in-exp/theme.css?organization_id={org['id']}"
+    assert f'href="{sheet}"' in branded.text
+    css = browser.get(sheet)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert "--accent: #0a7d5a" in css.text and ".org-mark{color:red}" in css.text
+    for response in (sign_in_page(organization_id=plain_org["id"]), sign_in_page(),
+                     sign_in_page(organization_id="no-such-org")):  # fmt: skip
+        assert "cdn.acme.example" not in response.text
+        assert 'href="/sign-in-exp/theme.css"' in response.text
+    tenant_css = browser.get("/sign-in-exp/theme.css?organization_id=no-such-org").text
+    assert "#0a7d5a" not in tenant_css and ".org-mark" not in tenant_css

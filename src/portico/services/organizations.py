@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from portico.ids import standard_id
 from portico.services import users as user_service
 from portico.services.errors import NotFound, ServiceError
+from portico.services.sign_in_experience import Branding, Color, SignInExperience
 from portico.storage import applications as app_repo
 from portico.storage import mfa as mfa_repo
 from portico.storage import organizations as repo
@@ -541,3 +542,24 @@ async def app_token_refusal(
     if not await repo.app_member_ids(conn, org_id, [app_id]):
         return "app has not associated with the organization"
     return None
+
+
+# The hosted pages ----------------------------------------------------------------------------
+async def branded_experience(
+    conn: AsyncConnection, tenant_id: str, sie: SignInExperience, org_id: str
+) -> SignInExperience:
+    """The sign-in experience as the pages show it when the authorization request names
+    ``organization_id`` (Logto's organization branding): the organization's colours, logos
+    and custom CSS over the tenant's, field by field; unchanged for an unknown organization."""
+    org = await repo.get(conn, "organizations", tenant_id, org_id)
+    if org is None or not (org["color"] or org["branding"] or org["custom_css"]):
+        return sie
+    color = Color(**{**sie.color.model_dump(), **(org["color"] or {})})
+    branding = Branding(**{**sie.branding.model_dump(), **(org["branding"] or {})})
+    return sie.model_copy(
+        update={
+            "color": color,
+            "branding": branding,
+            "customCss": org["custom_css"] or sie.customCss,
+        }
+    )

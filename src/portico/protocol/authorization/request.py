@@ -41,8 +41,8 @@ EXTRA_PARAMS = (
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3
 # Logto's reserved resource for organization tokens: every Logto tenant has it, and the Logto
 # SDKs add it to the sign-in request whenever the app asks for the organizations scope. It is
-# accepted here so those sign-ins work; organization tokens themselves are refused at the
-# refresh grant (organizations are not implemented, so nobody is a member of one).
+# accepted here so those sign-ins work; organization tokens come from the refresh grant with
+# ``organization_id`` (``protocol/grants/organization_tokens.py``).
 RESERVED_ORGANIZATION_RESOURCE = "urn:logto:resource:organizations"
 
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from portico.services import organizations
 from portico.web.experience import (
     codes,
     consent,
@@ -22,16 +23,20 @@ from portico.web.experience import (
     social,
     theme,
 )
-from portico.web.experience.context import TENANT
+from portico.web.experience.context import ORG, TENANT
 from portico.web.runtime import Runtime
 
 
 def routes(runtime: Runtime) -> list[Route]:
-    async def theme_css(_: Request) -> Response:
+    async def theme_css(request: Request) -> Response:
         """The tenant's colours (and custom CSS) as a stylesheet from our own origin, so the
-        pages' CSP needs no inline styles."""
-        assert runtime.experiences is not None
+        pages' CSP needs no inline styles; ``?organization_id=``: with that organization's
+        over them (the pages of an authorization request naming it link here)."""
+        assert runtime.experiences is not None and runtime.provider is not None
         sie = await runtime.experiences.get(TENANT)
+        if org_id := request.query_params.get(ORG, "")[:64]:
+            async with runtime.provider.engine.connect() as conn:
+                sie = await organizations.branded_experience(conn, TENANT, sie, org_id)
         color = sie.color
         css = theme.stylesheet(
             color.primaryColor, color.darkPrimaryColor, color.isDarkModeEnabled, sie.customCss or ""

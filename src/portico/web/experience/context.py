@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -19,6 +19,7 @@ from portico.experience.interaction import Event, ExperienceState
 from portico.experience.turn import Origin, Turn
 from portico.protocol import sessions as sessions_mod
 from portico.protocol.provider import Provider
+from portico.services import organizations
 from portico.services.applications import Client
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import SignInExperience
@@ -34,6 +35,7 @@ log = logging.getLogger("portico.experience")
 Endpoint = Callable[[Request], Awaitable[Response]]
 TENANT = DEFAULT_TENANT
 PREVIEW = "preview"  # the uid of the console's page previews
+ORG = "organization_id"  # the authorization request's organization, whose branding shows
 
 
 @dataclass
@@ -186,9 +188,15 @@ async def context_of(
     """The context of a request inside ``interaction`` (pages and the Experience API)."""
     assert runtime.provider is not None and runtime.experiences is not None
     sie = await runtime.experiences.get(TENANT)
+    theme_css = None
+    if org_id := (interaction["request"].get("extra") or {}).get(ORG):
+        async with runtime.provider.engine.connect() as conn:
+            branded = await organizations.branded_experience(conn, TENANT, sie, str(org_id))
+        if branded is not sie:
+            sie, theme_css = branded, f"/sign-in-exp/theme.css?{urlencode({ORG: org_id})}"
     t = await runtime.translator(request, interaction["request"].get("ui_locales"))
     client = await runtime.provider.client(interaction["request"]["client_id"])
-    return Ctx(runtime, request, uid, interaction, sie, t, client, {})
+    return Ctx(runtime, request, uid, interaction, sie, t, client, {}, theme_css=theme_css)
 
 
 async def find(runtime: Runtime, request: Request) -> tuple[str, dict[str, Any]] | None:
