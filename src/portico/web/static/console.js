@@ -1,5 +1,10 @@
-// Small enhancements for the console; every page works without this file.
+// Small enhancements for the console; every page works without this file. Lists update in
+// place through htmx (vendor/htmx.min.js, driven by hx-* attributes in the templates); what
+// htmx does not do is here: copy buttons, the JSON check, local times, tabs, toasts, the live
+// preview, picker filters and dialogs.
 "use strict";
+
+// Delegated to the document, so they also work in content htmx swaps in.
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-copy]");
   if (!button) return;
@@ -22,26 +27,52 @@ document.addEventListener("input", (event) => {
   area.setCustomValidity(message);
   area.reportValidity();
 });
+// Dialogs: a link marked data-dialog opens the dialog of that id instead of its page.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-dialog]");
+  if (!link) return;
+  const dialog = document.getElementById(link.dataset.dialog);
+  if (!dialog || typeof dialog.showModal !== "function") return;
+  event.preventDefault();
+  dialog.showModal();
+});
+// An in-place update whose answer is not the list asked for (an error page, or the sign-in
+// page once the session has ended) loads as a page of its own, as it would without htmx.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const { xhr, pathInfo } = event.detail;
+  const asked = new URL(pathInfo.finalRequestPath, location.href);
+  const answered = new URL(xhr.responseURL || asked.href);
+  if (xhr.status < 300 && answered.pathname === asked.pathname) return;
+  event.preventDefault();
+  location.assign(asked.href);
+});
+
+// The rest enhances what a page (or an htmx swap) brings: ``root`` and what it holds.
+const each = (root, selector, enhance) => {
+  if (root.matches && root.matches(selector)) enhance(root);
+  for (const node of root.querySelectorAll(selector)) enhance(node);
+};
+
 // Timestamps stored as epoch milliseconds, shown in the admin's time zone.
-for (const node of document.querySelectorAll("time[data-ms]")) {
+const localTime = (node) => {
   const ms = Number(node.dataset.ms);
   if (ms) node.textContent = new Date(ms).toLocaleString();
-}
+};
+
 // Tabs: a list of links to a form's sections (.tabs a[data-tab-for]) shows one section at a
 // time; without this file every section shows and the links jump to them.
-for (const list of document.querySelectorAll(".tabs")) {
+const tabs = (list) => {
   const links = [...list.querySelectorAll("a[data-tab-for]")];
   const sections = links.map((link) => document.getElementById(link.dataset.tabFor)).filter(Boolean);
-  if (!sections.length) continue;
+  if (!sections.length) return;
   const form = list.closest("form");
   if (form) form.dataset.tabsEnhanced = "";
   list.setAttribute("role", "tablist");
   for (const item of list.querySelectorAll("li")) item.setAttribute("role", "presentation");
   const show = (id) => {
     for (const link of links) {
-      const on = link.dataset.tabFor === id;
       link.setAttribute("role", "tab");
-      link.setAttribute("aria-selected", on ? "true" : "false");
+      link.setAttribute("aria-selected", link.dataset.tabFor === id ? "true" : "false");
     }
     for (const section of sections) section.hidden = section.id !== id;
   };
@@ -57,16 +88,18 @@ for (const list of document.querySelectorAll(".tabs")) {
     show(link.dataset.tabFor);
     history.replaceState(null, "", "#" + link.dataset.tabFor);
   });
-}
+};
+
 // Toasts leave after a while (errors stay until the next page).
-for (const toast of document.querySelectorAll(".toasts .flash.success")) {
-  setTimeout(() => { toast.hidden = true; }, 6000);
-}
+const toast = (node) => { setTimeout(() => { node.hidden = true; }, 6000); };
+
 // Live preview: a form marked data-live-preview re-renders its preview as the admin types
 // (the "Preview unsaved changes" button, pressed for them, a moment after the last change).
-for (const form of document.querySelectorAll("form[data-live-preview]")) {
+// Kept here rather than in htmx: the button posts the form into the preview iframe, a
+// navigation of the frame that htmx's requests (which swap HTML into this page) cannot make.
+const livePreview = (form) => {
   const button = form.querySelector("#preview-unsaved");
-  if (!button || !form.requestSubmit) continue;
+  if (!button || !form.requestSubmit) return;
   let timer = 0;
   const refresh = () => {
     clearTimeout(timer);
@@ -74,39 +107,41 @@ for (const form of document.querySelectorAll("form[data-live-preview]")) {
   };
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);
-}
-// Pickers: the filter box narrows the options to those containing what is typed.
-for (const picker of document.querySelectorAll("[data-picker]")) {
-  const box = picker.querySelector(".picker-filter");
-  const none = picker.querySelector(".picker-none");
-  if (!box) continue;
+};
+
+// Pickers: the filter box narrows the options to those containing what is typed; a group's
+// heading hides with the last of its options.
+const picker = (node) => {
+  const box = node.querySelector(".picker-filter");
+  const none = node.querySelector(".picker-none");
+  if (!box) return;
   box.hidden = false;
   box.addEventListener("input", () => {
     const term = box.value.trim().toLowerCase();
     let shown = 0;
-    for (const option of picker.querySelectorAll(".picker-options label")) {
-      const match = !term || option.textContent.toLowerCase().includes(term);
-      option.hidden = !match;
-      if (match) shown += 1;
+    for (const option of node.querySelectorAll(".picker-options label")) {
+      option.hidden = Boolean(term) && !option.textContent.toLowerCase().includes(term);
+      if (!option.hidden) shown += 1;
     }
-    for (const heading of picker.querySelectorAll(".picker-group")) {
+    for (const heading of node.querySelectorAll(".picker-group")) {
       let next = heading.nextElementSibling;
       let any = false;
-      while (next && !next.classList.contains("picker-group")) {
+      for (; next && !next.classList.contains("picker-group"); next = next.nextElementSibling) {
         if (!next.hidden) any = true;
-        next = next.nextElementSibling;
       }
       heading.hidden = !any;
     }
     if (none) none.hidden = shown > 0;
   });
-}
-// Dialogs: a link marked data-dialog opens the dialog of that id instead of its page.
-document.addEventListener("click", (event) => {
-  const link = event.target.closest("a[data-dialog]");
-  if (!link) return;
-  const dialog = document.getElementById(link.dataset.dialog);
-  if (!dialog || typeof dialog.showModal !== "function") return;
-  event.preventDefault();
-  dialog.showModal();
-});
+};
+
+const enhance = (root) => {
+  each(root, "time[data-ms]", localTime);
+  each(root, ".tabs", tabs);
+  each(root, ".toasts .flash.success", toast);
+  each(root, "form[data-live-preview]", livePreview);
+  each(root, "[data-picker]", picker);
+};
+// htmx announces the page once it is ready and then each piece it swaps in; without htmx
+// (blocked, or failed to load) the page is enhanced once, now.
+if (window.htmx) window.htmx.onLoad(enhance); else enhance(document);
