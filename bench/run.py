@@ -179,7 +179,13 @@ def _store_cookies(jar: dict[str, str], response: httpx.Response) -> None:
             jar[name.strip()] = value
 
 
-def auth_code_flow(client: httpx.Client, base: str, web_id: str, web_secret: str) -> dict:
+def auth_code_flow(
+    client: httpx.Client,
+    base: str,
+    web_id: str,
+    web_secret: str,
+    scope: str = "openid profile offline_access",
+) -> dict:
     """One full authorization-code flow with a fresh cookie jar; returns the token response."""
     jar: dict[str, str] = {}
 
@@ -198,7 +204,7 @@ def auth_code_flow(client: httpx.Client, base: str, web_id: str, web_secret: str
             "client_id": web_id,
             "redirect_uri": REDIRECT,
             "response_type": "code",
-            "scope": "openid profile offline_access",
+            "scope": scope,
             "prompt": "consent",
             "state": "x",
         }
