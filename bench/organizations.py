@@ -221,9 +221,7 @@ def measure(
             pages = max(1, args.organizations // 20)
             some_users = [
                 u["id"]
-                for u in client.get(
-                    "/api/users", params={"page_size": 100}, headers=api
-                ).json()
+                for u in client.get("/api/users", params={"page_size": 100}, headers=api).json()
             ]
             figures = [
                 (

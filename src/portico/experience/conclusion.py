@@ -25,7 +25,7 @@ from portico.experience.profile import provider_profile, social_identity
 from portico.experience.sentinel import account_target
 from portico.protocol import acr
 from portico.protocol import sessions as sessions_mod
-from portico.services import identities, webauthn
+from portico.services import identities, organization_jit, webauthn
 from portico.services import mfa as mfa_service
 from portico.services import users as user_service
 from portico.services.webauthn import Credential
@@ -90,6 +90,7 @@ async def _create(turn: Turn, step: CreateAccount) -> str:
                 await _store_password(conn, turn.tenant, user["id"], profile)
             if step.link:
                 await _link(conn, turn.tenant, user["id"], step.link)
+            await organization_jit.provision(conn, turn.tenant, str(user["id"]))
     except user_service.InvalidUser:
         raise StepError("error.identifier_taken", 409) from None
     state.user_id, state.created, state.profile = str(user["id"]), True, {}
@@ -225,6 +226,7 @@ async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> SignedIn
         await sessions_mod.end_session(turn.provider, old_session, conn)
         handle, _ = await sessions_mod.start_session(turn.provider, user_id, conn, tuple(amr))
         await accounts.record_sign_in(conn, user_id)
+        await organization_jit.provision(conn, turn.tenant, user_id)  # JIT: joins at sign-in too
         await turn.audit(
             f"Interaction.{event}.Submit",
             user_id=user_id,

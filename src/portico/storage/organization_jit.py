@@ -1,0 +1,166 @@
+"""SQL for just-in-time provisioning: each organization's email domains and default roles
+(``organization_jit_email_domains``, ``organization_jit_roles``), and the one query a sign-in
+asks: which organizations should this user join?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from portico.storage.database import insert_ignore
+from portico.storage.tables import (
+    organization_jit_email_domains,
+    organization_jit_roles,
+    organization_roles,
+    organization_user_relations,
+    users,
+)
+
+domains = organization_jit_email_domains
+jit_roles = organization_jit_roles
+members = organization_user_relations
+
+
+# Email domains ------------------------------------------------------------------------------
+async def email_domains(
+    conn: AsyncConnection,
+    tenant_id: str,
+    organization_id: str,
+    *,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, rows)`` by domain; ``limit=None`` returns every row."""
+    where = (domains.c.tenant_id == tenant_id, domains.c.organization_id == organization_id)
+    total = (await conn.execute(select(func.count()).select_from(domains).where(*where))).scalar()
+    query = select(domains).where(*where).order_by(domains.c.email_domain)
+    if limit is not None:
+        query = query.offset(offset or 0).limit(limit)
+    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def add_email_domains(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, email_domains: list[str]
+) -> None:
+    """A domain the organization already has raises the primary key's IntegrityError."""
+    rows = [
+        {"tenant_id": tenant_id, "organization_id": organization_id, "email_domain": d}
+        for d in email_domains
+    ]
+    if rows:
+        await conn.execute(insert(domains).values(rows))
+
+
+async def delete_email_domains(
+    conn: AsyncConnection,
+    tenant_id: str,
+    organization_id: str,
+    email_domains: list[str] | None = None,
+) -> int:
+    """``email_domains=None``: all of the organization's domains."""
+    statement = delete(domains).where(
+        domains.c.tenant_id == tenant_id, domains.c.organization_id == organization_id
+    )
+    if email_domains is not None:
+        statement = statement.where(domains.c.email_domain.in_(email_domains))
+    return int((await conn.execute(statement)).rowcount)
+
+
+# Default roles ------------------------------------------------------------------------------
+async def roles(
+    conn: AsyncConnection,
+    organization_id: str,
+    *,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, organization role rows)`` by name; ``limit=None`` returns every row."""
+    joined = organization_roles.join(
+        jit_roles, jit_roles.c.organization_role_id == organization_roles.c.id
+    )
+    where = jit_roles.c.organization_id == organization_id
+    total = (await conn.execute(select(func.count()).select_from(joined).where(where))).scalar()
+    query = (
+        select(organization_roles)
+        .select_from(joined)
+        .where(where)
+        .order_by(organization_roles.c.name, organization_roles.c.id)
+    )
+    if limit is not None:
+        query = query.offset(offset or 0).limit(limit)
+    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def add_roles(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, role_ids: list[str]
+) -> None:
+    """Roles already there are skipped."""
+    rows = [
+        {"tenant_id": tenant_id, "organization_id": organization_id, "organization_role_id": r}
+        for r in role_ids
+    ]
+    if rows:
+        await insert_ignore(conn, jit_roles, rows)
+
+
+async def delete_roles(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, role_ids: list[str] | None = None
+) -> int:
+    """``role_ids=None``: all of the organization's default roles."""
+    statement = delete(jit_roles).where(
+        jit_roles.c.tenant_id == tenant_id, jit_roles.c.organization_id == organization_id
+    )
+    if role_ids is not None:
+        statement = statement.where(jit_roles.c.organization_role_id.in_(role_ids))
+    return int((await conn.execute(statement)).rowcount)
+
+
+# Provisioning -------------------------------------------------------------------------------
+def _pending_query(dialect: str) -> Select[tuple[str, str | None]]:
+    """The user's organizations-to-join: JIT domains equal to the domain of the user's
+    primary email (stored emails hold exactly one ``@`` and are lower case, as domains are),
+    minus those the user is a member of, with their default roles. The domain is computed
+    from the user row found by primary key, so the domains are found by their index
+    (``tenant_id, email_domain``), however many the tenant has."""
+    position = func.strpos if dialect == "postgresql" else func.instr  # same meaning
+    email = users.c.primary_email
+    email_domain = func.substr(email, position(email, "@") + 1)
+    not_member = ~exists().where(
+        members.c.organization_id == domains.c.organization_id, members.c.user_id == users.c.id
+    )
+    return (
+        select(domains.c.organization_id, jit_roles.c.organization_role_id)
+        .select_from(
+            users.join(
+                domains,
+                and_(
+                    domains.c.tenant_id == users.c.tenant_id, domains.c.email_domain == email_domain
+                ),
+            ).outerjoin(jit_roles, jit_roles.c.organization_id == domains.c.organization_id)
+        )
+        .where(
+            users.c.tenant_id == bindparam("tenant_id"),
+            users.c.id == bindparam("user_id"),
+            not_member,
+        )
+    )
+
+
+_PENDING = {dialect: _pending_query(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+async def pending_organizations(
+    conn: AsyncConnection, tenant_id: str, user_id: str
+) -> dict[str, list[str]]:
+    """Organization id -> its default role ids, for each organization whose JIT domains
+    hold the domain of the user's primary email and which the user is not a member of. One
+    statement of index lookups: what a sign-in pays when the tenant has no JIT domains."""
+    query = _PENDING[conn.dialect.name]
+    pending: dict[str, list[str]] = {}
+    for row in await conn.execute(query, {"tenant_id": tenant_id, "user_id": user_id}):
+        held = pending.setdefault(row.organization_id, [])
+        if row.organization_role_id is not None:
+            held.append(row.organization_role_id)
+    return pending
