@@ -37,6 +37,7 @@ class Provider:
     _clients: TTLCache[str, Client] = field(init=False)
     _resources: TTLCache[str, dict[str, Any]] = field(init=False)
     _app_scopes: TTLCache[tuple[str, str], frozenset[str]] = field(init=False)
+    _organization_grants: TTLCache[str, dict[str, bool]] = field(init=False)
     _keys: TTLCache[str, key_service.KeyRing] = field(init=False)
     _key_entries: list[dict[str, Any]] | None = field(default=None, init=False)
     _keyring: key_service.KeyRing | None = field(default=None, init=False)
@@ -51,6 +52,7 @@ class Provider:
         self._clients = self.coherence.cache(APPLICATIONS)
         self._resources = self.coherence.cache(RBAC)
         self._app_scopes = self.coherence.cache(RBAC)
+        self._organization_grants = self.coherence.cache(RBAC, max_entries=1)
         self._keys = self.coherence.cache(KEYS, max_entries=1)
         # The cookie-key ring is configuration like the signing keys: the ``keys`` topic,
         # re-read everywhere within 0.5 s of a rotation (at once with Redis).
@@ -140,6 +142,18 @@ class Provider:
                 return frozenset(await rbac_repo.application_scope_names(conn, *key))
 
         return await self._app_scopes.get((app_id, resource_id), load) or frozenset()
+
+    async def organization_roles_grant_api_scopes(self) -> bool:
+        """Whether any organization role of the tenant grants an API scope: when none does
+        (the usual case), a user's token for an API needs only the user's own roles."""
+
+        async def load(_: str) -> dict[str, bool]:
+            async with self.engine.connect() as conn:
+                found = await rbac_repo.organization_roles_grant_api_scopes(conn, self.tenant_id)
+            return {"any": found}
+
+        box = await self._organization_grants.get("any", load)
+        return bool(box and box["any"])
 
     async def current_keys(self) -> key_service.KeyRing:
         """The key ring; a rotation reaches every process through the ``keys`` topic."""

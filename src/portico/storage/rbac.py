@@ -76,31 +76,44 @@ async def scopes_of_resource(conn: AsyncConnection, resource_id: str) -> dict[st
     return {r.name: r.id for r in rows}
 
 
+async def organization_roles_grant_api_scopes(conn: AsyncConnection, tenant_id: str) -> bool:
+    granted = organization_role_resource_scope_relations
+    query = select(granted.c.scope_id).where(granted.c.tenant_id == tenant_id).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
 async def user_scope_names(
-    conn: AsyncConnection, user_id: str, resource_id: str, organization_id: str | None = None
+    conn: AsyncConnection,
+    user_id: str,
+    resource_id: str,
+    organization_id: str | None = None,
+    *,
+    through_organizations: bool = True,
 ) -> set[str]:
     """Scopes of ``resource_id`` the user holds. For a plain API token: those the user's
     roles grant and those the user's organization roles grant in any organization (Logto's
-    rule); one statement, as it runs on every user token. With ``organization_id`` (a token
-    for one organization): only those the user's roles in that organization grant."""
+    rule; ``through_organizations=False`` when no organization role grants API scopes, which
+    saves the second half on every user token). With ``organization_id`` (a token for one
+    organization): only those the user's roles in that organization grant."""
     held = organization_role_user_relations
     granted = organization_role_resource_scope_relations
-    through_organizations = (
+    through_roles = (
         select(scopes.c.name)
         .join(granted, granted.c.scope_id == scopes.c.id)
         .join(held, held.c.organization_role_id == granted.c.organization_role_id)
         .where(held.c.user_id == user_id, scopes.c.resource_id == resource_id)
     )
     if organization_id is not None:
-        query = through_organizations.where(held.c.organization_id == organization_id)
-        return {r.name for r in await conn.execute(query)}
+        in_one = through_roles.where(held.c.organization_id == organization_id)
+        return {r.name for r in await conn.execute(in_one)}
     own = (
         select(scopes.c.name)
         .join(roles_scopes, roles_scopes.c.scope_id == scopes.c.id)
         .join(users_roles, users_roles.c.role_id == roles_scopes.c.role_id)
         .where(users_roles.c.user_id == user_id, scopes.c.resource_id == resource_id)
     )
-    return {r.name for r in await conn.execute(union(own, through_organizations))}
+    query = union(own, through_roles) if through_organizations else own
+    return {r.name for r in await conn.execute(query)}
 
 
 async def application_scope_names(conn: AsyncConnection, app_id: str, resource_id: str) -> set[str]:

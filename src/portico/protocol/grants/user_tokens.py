@@ -117,8 +117,11 @@ async def _access_token(
             scopes=[s for s in scopes if s in OIDC_SCOPES],
             grant_id=grant_id,
         )
+    through_organizations = await provider.organization_roles_grant_api_scopes()
     async with provider.engine.connect() as conn:
-        allowed = await rbac_repo.user_scope_names(conn, user["id"], resource["id"])
+        allowed = await rbac_repo.user_scope_names(
+            conn, user["id"], resource["id"], through_organizations=through_organizations
+        )
     return await tokens.jwt_access_token(
         provider,
         subject=user["id"],
