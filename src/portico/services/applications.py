@@ -440,7 +440,17 @@ async def merge_custom_data(
 
 
 async def delete_application(conn: AsyncConnection, tenant_id: str, app_id: str) -> None:
-    """Delete the application; its secrets and role assignments go with it (cascade)."""
+    """Delete the application; its secrets and role assignments go with it (cascade). The
+    built-in ``portico-account`` is refused: Portico's own pages sign in with it."""
+    from portico.services.bootstrap import ACCOUNT_APP_ID  # bootstrap seeds; no cycle at load
+
+    if app_id == ACCOUNT_APP_ID:
+        raise InvalidApplication(
+            f"The application `{app_id}` is built in (Portico's hosted pages use it) and"
+            " cannot be deleted.",
+            code="application.built_in_not_deletable",
+            status=422,
+        )
     if not await repo.delete_application(conn, tenant_id, app_id):
         raise NotFound("application", app_id)
 

@@ -14,6 +14,11 @@ the acceptance check is a plain comparison. And the invitation email is sent aft
 checks and before the one write transaction, not inside it as Logto does: the result is the
 same (no invitation is kept whose email could not be sent), but no write lock is held over an
 SMTP exchange that may take seconds (SQLite has one lock for the whole database).
+
+And one addition: Logto leaves the email's ``link`` to the caller; when it is missing and the
+caller says where the server is (``endpoint``), the link is Portico's own landing page,
+``{endpoint}/invitation/{id}`` (``web/invitation_pages.py``), where the invitee signs in or
+registers and joins. A ``link`` the caller gives is sent as it is.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from portico.storage import users as users_repo
 from portico.storage.database import now_ms
 
 PENDING, ACCEPTED, REVOKED = "Pending", "Accepted", "Revoked"
+LANDING_PATH = "/invitation/"
 # Logto's answers to connector failures (koa-connector-error-handler): others are 400.
 _CONNECTOR_STATUS = {"connector.not_found": 501, "connector.rate_limit_exceeded": 429}
 
@@ -121,23 +127,66 @@ async def get_invitation(
     return found[0]
 
 
+@dataclass(frozen=True)
+class Landing:
+    """What the landing page may show of an invitation: to whom, from whom, to what."""
+
+    id: str
+    status: str  # as of now: Pending, Accepted, Revoked or Expired
+    invitee: str
+    organization_id: str
+    organization: str
+    inviter: str | None
+    invitee_registered: bool  # a user already has the invitee as primary email
+
+
+async def landing(conn: AsyncConnection, tenant_id: str, invitation_id: str) -> Landing | None:
+    """The invitation as its landing page shows it; None when there is no such invitation."""
+    found = await repo.find(conn, tenant_id, now_ms(), invitation_id=invitation_id)
+    if not found:
+        return None
+    invitation = found[0]
+    context = await _template_context(
+        conn, tenant_id, invitation["organization_id"], invitation["inviter_id"]
+    )
+    inviter = context.get("inviter") or {}
+    taken = await users_repo.taken_identifier(conn, tenant_id, email=invitation["invitee"])
+    return Landing(
+        id=invitation["id"],
+        status=invitation["status"],
+        invitee=invitation["invitee"],
+        organization_id=invitation["organization_id"],
+        organization=(context.get("organization") or {}).get("name", ""),
+        inviter=inviter.get("name") or inviter.get("username") or inviter.get("primaryEmail"),
+        invitee_registered=taken is not None,
+    )
+
+
 # Creating --------------------------------------------------------------------------------
 async def create_invitation(
-    db: Database, sender: Sender, tenant_id: str, draft: Draft, message: dict[str, Any] | None
+    db: Database,
+    sender: Sender,
+    tenant_id: str,
+    draft: Draft,
+    message: dict[str, Any] | None,
+    endpoint: str | None = None,
 ) -> dict[str, Any]:
     """Check, send the ``OrganizationInvitation`` email when ``message`` is given (the
-    tenant's Email connector, ``message`` over the organization and inviter context), then
-    store. A failed send stores nothing."""
+    tenant's Email connector, ``message`` over the organization and inviter context, its
+    ``link`` the landing page when missing and ``endpoint`` is known), then store. A failed
+    send stores nothing."""
     if draft.expires_at <= now_ms():
         raise _invalid("The value of `expiresAt` must be in the future.", 400)
+    invitation_id = standard_id()  # known before the email, which links to it
     async with db.read() as conn:
         await _check(conn, tenant_id, draft)
         context = await _template_context(conn, tenant_id, draft.organization_id, draft.inviter_id)
     if message is not None:
-        await send_invitation(sender, tenant_id, draft.invitee, {**context, **message})
+        payload = with_link({**context, **message}, endpoint, invitation_id)
+        await send_invitation(sender, tenant_id, draft.invitee, payload)
     async with db.write() as conn:
         await _check(conn, tenant_id, draft)  # again: things may have changed meanwhile
-        invitation_id = await _insert(conn, tenant_id, draft)
+        await _insert(conn, tenant_id, draft, invitation_id)
         return await get_invitation(conn, tenant_id, invitation_id)
 
 
@@ -179,12 +228,12 @@ def _duplicate() -> ServiceError:
     )
 
 
-async def _insert(conn: AsyncConnection, tenant_id: str, draft: Draft) -> str:
+async def _insert(conn: AsyncConnection, tenant_id: str, draft: Draft, invitation_id: str) -> None:
     now = now_ms()
     await repo.expire_pending(conn, tenant_id, draft.organization_id, draft.invitee, now)
     row = {
         "tenant_id": tenant_id,
-        "id": standard_id(),
+        "id": invitation_id,
         "inviter_id": draft.inviter_id,
         "invitee": draft.invitee,
         "accepted_user_id": None,
@@ -199,12 +248,16 @@ async def _insert(conn: AsyncConnection, tenant_id: str, draft: Draft) -> str:
             await repo.insert_invitation(conn, row, list(dict.fromkeys(draft.role_ids)))
     except IntegrityError:  # a parallel request inserted the same Pending invitation
         raise _duplicate() from None
-    return str(row["id"])
 
 
 # Sending ---------------------------------------------------------------------------------
 async def resend(
-    db: Database, sender: Sender, tenant_id: str, invitation_id: str, message: dict[str, Any]
+    db: Database,
+    sender: Sender,
+    tenant_id: str,
+    invitation_id: str,
+    message: dict[str, Any],
+    endpoint: str | None = None,
 ) -> None:
     """Send the invitation email again with ``message`` (Logto sends whatever the status)."""
     async with db.read() as conn:
@@ -212,7 +265,15 @@ async def resend(
         context = await _template_context(
             conn, tenant_id, invitation["organization_id"], invitation["inviter_id"]
         )
-    await send_invitation(sender, tenant_id, invitation["invitee"], {**context, **message})
+    payload = with_link({**context, **message}, endpoint, invitation_id)
+    await send_invitation(sender, tenant_id, invitation["invitee"], payload)
+
+
+def with_link(payload: dict[str, Any], endpoint: str | None, invitation_id: str) -> dict[str, Any]:
+    """``payload`` with Portico's landing page as its ``link`` when it has none."""
+    if payload.get("link") is not None or not endpoint:
+        return payload
+    return {**payload, "link": f"{endpoint.rstrip('/')}{LANDING_PATH}{invitation_id}"}
 
 
 async def _template_context(

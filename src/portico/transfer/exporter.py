@@ -27,6 +27,7 @@ SEEDED: dict[str, set[str]] = {
     "resource": {bootstrap.MANAGEMENT_API_RESOURCE_ID},
     "scope": {bootstrap.MANAGEMENT_API_SCOPE_ID},
     "role": {bootstrap.MANAGEMENT_API_ROLE_ID},
+    "application": {bootstrap.ACCOUNT_APP_ID},
 }
 
 

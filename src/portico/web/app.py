@@ -17,7 +17,15 @@ from starlette.staticfiles import StaticFiles
 from portico.protocol import grants
 from portico.services.purge import PurgeTask
 from portico.settings import Settings, load_settings
-from portico.web import access_log, console, device, experience, failures, oidc_routes
+from portico.web import (
+    access_log,
+    console,
+    device,
+    experience,
+    failures,
+    invitation_pages,
+    oidc_routes,
+)
 from portico.web.body_limit import BodyLimit
 from portico.web.input_guard import InputGuard
 from portico.web.lazy import LazyApp
@@ -69,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *oidc_routes.routes(runtime),
             *experience.routes(runtime),
             *device.routes(runtime),
+            *invitation_pages.routes(runtime),
             *console.routes(runtime),
             Route("/api/status", status),
             Mount("/api", app=LazyApp(management_api)),

@@ -78,7 +78,7 @@ class Runtime:
         # Migrations may wait for another process's (advisory lock): no statement timeout.
         migrator = create_engine(self.settings.database_url, pool=False)
         try:
-            await ensure_ready(migrator)
+            await ensure_ready(migrator, self.settings.endpoint)
         finally:
             await migrator.dispose()
         self.engine = create_engine(self.settings.database_url)

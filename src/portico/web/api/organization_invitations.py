@@ -122,8 +122,9 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
         )
         message = None if body.messagePayload is False else _payload(body.messagePayload)
         row = await invitations.create_invitation(
-            api, connectors_of(api.runtime), api.tenant, draft, message
-        )
+            api, connectors_of(api.runtime), api.tenant, draft, message,
+            api.runtime.settings.endpoint,
+        )  # fmt: skip
         return invitation_out(row)
 
     @router.get("/{id}", response_model=InvitationOut)
@@ -140,7 +141,8 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
     @router.post("/{id}/message", status_code=204, response_class=Response)
     async def create_organization_invitation_message(id: str, body: MessagePayload) -> Response:
         """Send the invitation email again, with this payload."""
-        await invitations.resend(api, connectors_of(api.runtime), api.tenant, id, _payload(body))
+        await invitations.resend(api, connectors_of(api.runtime), api.tenant, id, _payload(body),
+                                 api.runtime.settings.endpoint)  # fmt: skip
         return Response(status_code=204)
 
     @router.put("/{id}/status", response_model=InvitationOut)

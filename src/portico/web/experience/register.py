@@ -20,7 +20,8 @@ async def form(ctx: Ctx, error: StepError | None = None, identifier: str = "") -
         "socials": await social.buttons(ctx),
         "kinds": restrict(ctx, ctx.sie.signUp.identifiers),
         "needs_terms": needs_terms(ctx, registering=True),
-        "identifier": identifier,
+        # As on the sign-in page: the app's ``login_hint`` (an invited email) fills the field.
+        "identifier": identifier or ctx.interaction["request"].get("login_hint") or "",
     }
     if error:
         return ctx.error("register.html", error.key, error.status, params=error.params, **values)
