@@ -219,6 +219,21 @@ def test_the_button_asks_for_a_pkce_code_for_the_invited_email(lab: Lab) -> None
     assert (query["response_type"], query["code_challenge_method"]) == ("code", "S256")
     assert query["login_hint"] == invited.invitee and query["first_screen"] == "register"
     assert len(query["state"]) >= 32 and len(query["code_challenge"]) == 43
+    assert query["organization_id"] == invited.org["id"]  # the pages wear its branding
+
+
+def test_the_landing_page_wears_the_organizations_branding(lab: Lab) -> None:
+    invited = Invited(lab)
+    logo = "https://cdn.invites.example/acme.svg"
+    patched = lab.api.patch(f"/api/organizations/{invited.org['id']}",
+                            json={"branding": {"logoUrl": logo},
+                                  "color": {"primaryColor": "#aa3300"}})  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    with browser_client() as client:
+        landing = client.get(invited.link)
+    assert landing.status_code == 200 and f'src="{logo}"' in landing.text
+    assert "https://cdn.invites.example" in landing.headers["content-security-policy"]
+    assert f"/sign-in-exp/theme.css?organization_id={invited.org['id']}" in landing.text
 
 
 def test_the_button_needs_the_pages_csrf_token(lab: Lab) -> None:

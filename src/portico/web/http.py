@@ -92,6 +92,17 @@ def page(
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
+def with_image_origins(policy: str, *urls: str | None) -> str:
+    """``policy`` letting images load from the origins of ``urls`` too (the admin's and an
+    organization's logos, a client's logo): the pages show them, nothing else from there."""
+    origins = {f"{p.scheme}://{p.netloc}" for url in urls if url and (p := urlsplit(url)).netloc}
+    if not origins:
+        return policy
+    return policy.replace(
+        "img-src 'self' data:", f"img-src 'self' data: {' '.join(sorted(origins))}"
+    )
+
+
 def form_target_csp(*targets: str | None) -> dict[str, str]:
     """The default CSP, but letting a form's redirect chain end at ``targets``: browsers
     apply ``form-action`` to redirects after a POST (sign-in -> /oidc/auth -> client)."""

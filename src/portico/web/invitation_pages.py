@@ -35,13 +35,15 @@ from starlette.routing import Route
 
 from portico.protocol import grants
 from portico.protocol.errors import OAuthError
-from portico.services import audit
+from portico.services import audit, organizations
 from portico.services import organization_invitations as invitations
 from portico.services.bootstrap import ACCOUNT_APP_CALLBACK, ACCOUNT_APP_ID, DEFAULT_TENANT
 from portico.services.errors import ServiceError
-from portico.web.http import body_params, client_address, page, redirect
+from portico.web.experience.context import ORG
+from portico.web.http import body_params, client_address, page, redirect, with_image_origins
 from portico.web.i18n import Translate
 from portico.web.runtime import Runtime
+from portico.web.security_headers import DEFAULT_CSP
 
 FORM_COOKIE = "portico_invitation_form"  # the button's CSRF token (double submit)
 STATE_COOKIE = "portico_invitation"  # state, PKCE verifier and invitation, signed
@@ -77,11 +79,26 @@ def routes(runtime: Runtime) -> list[Route]:
     async def render(
         request: Request, template: str, status: int = 200, **values: Any
     ) -> HTMLResponse:
-        """A page in the sign-in pages' look (the tenant's theme, logo, language)."""
-        assert runtime.experiences is not None
+        """A page in the sign-in pages' look (theme, logo, language): the inviting
+        organization's branding over the tenant's when the page names the invitation."""
+        assert runtime.experiences is not None and runtime.engine is not None
         t: Translate = await runtime.translator(request)
         sie = await runtime.experiences.get(DEFAULT_TENANT)
-        return page(template, status=status, t=t, sie=sie, **values)
+        view = values.get("view")
+        theme_css = None
+        if isinstance(view, invitations.Landing):
+            async with runtime.engine.connect() as conn:
+                branded = await organizations.branded_experience(
+                    conn, DEFAULT_TENANT, sie, view.organization_id
+                )
+            if branded is not sie:
+                sie = branded
+                theme_css = f"/sign-in-exp/theme.css?{urlencode({ORG: view.organization_id})}"
+        policy = with_image_origins(DEFAULT_CSP, sie.branding.logoUrl, sie.branding.darkLogoUrl)
+        headers = {"Content-Security-Policy": policy}
+        return page(
+            template, status=status, headers=headers, t=t, sie=sie, theme_css=theme_css, **values
+        )
 
     async def ended(request: Request, view: invitations.Landing | None) -> HTMLResponse:
         """Unknown (404), or Accepted, Revoked, Expired (410): said, nothing else shown."""
@@ -128,6 +145,7 @@ def routes(runtime: Runtime) -> list[Route]:
             "code_challenge": _challenge(verifier),
             "code_challenge_method": "S256",
             "login_hint": view.invitee,
+            ORG: view.organization_id,  # the sign-in pages wear the organization's branding
         }
         if not view.invitee_registered:
             query["first_screen"] = "register"

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -24,7 +24,14 @@ from portico.services.applications import Client
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.sign_in_experience import SignInExperience
 from portico.web.experience.fields import FIELD_ERRORS
-from portico.web.http import NO_STORE, body_params, form_target_csp, page, redirect
+from portico.web.http import (
+    NO_STORE,
+    body_params,
+    form_target_csp,
+    page,
+    redirect,
+    with_image_origins,
+)
 from portico.web.i18n import Translate
 from portico.web.runtime import Runtime
 
@@ -128,19 +135,12 @@ class Ctx:
         origin."""
         csp = form_target_csp(self.interaction["request"]["redirect_uri"])
         policy = csp["Content-Security-Policy"].replace("script-src 'none'", "script-src 'self'")
-        logos = {
-            f"{p.scheme}://{p.netloc}"
-            for url in (
-                self.sie.branding.logoUrl,
-                self.sie.branding.darkLogoUrl,
-                self.client.logo_uri if self.client else None,
-            )
-            if url and (p := urlsplit(url)).netloc
-        }
-        if logos:
-            policy = policy.replace(
-                "img-src 'self' data:", f"img-src 'self' data: {' '.join(sorted(logos))}"
-            )
+        policy = with_image_origins(
+            policy,
+            self.sie.branding.logoUrl,
+            self.sie.branding.darkLogoUrl,
+            self.client.logo_uri if self.client else None,
+        )
         return {**NO_STORE, "Content-Security-Policy": policy}
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
