@@ -13,9 +13,15 @@ from typing import Any
 
 import pytest
 
+from portico.ids import standard_id
+from portico.services import applications, rbac
+from portico.services import organization_jit as jit
 from portico.services import organizations as orgs
 from portico.services import users as user_service
 from portico.services.bootstrap import DEFAULT_TENANT
+from portico.storage import organization_invitations as invitation_repo
+from portico.storage import rbac as rbac_repo
+from portico.storage.database import now_ms
 from tests.conftest import App, User
 from tests.console import setup_code, start_server
 from tests.node_runtime import NODE_DIR, node_binary
@@ -69,25 +75,58 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
 
 
 def organization_pages(server: Server) -> list[str]:
-    """An organization with a member holding a role that grants a permission: its page, the
-    role's and the permission's, and the list with a row (the pages above saw it empty)."""
+    """An organization with a member holding a role that grants a permission, a
+    machine-to-machine application with its role, an invitation, JIT domain and role, and
+    branding: each tab of its page, the roles' pages (with API permissions), the permission's,
+    and the list with a row (the pages above saw it empty)."""
 
     async def work(conn):  # type: ignore[no-untyped-def]
         scope = await orgs.create_scope(conn, DEFAULT_TENANT, name="read:reports")
-        role = await orgs.create_role(conn, DEFAULT_TENANT, name="Analyst", scope_ids=[scope["id"]])
-        org = await orgs.create_organization(
-            conn, DEFAULT_TENANT, name="Acme", is_mfa_required=True
+        api = await rbac.create_resource(
+            conn, DEFAULT_TENANT, indicator="https://reports.example", name="Reports",
+            scopes=["export:reports"],
+        )  # fmt: skip
+        _, api_scopes = await rbac_repo.find_scopes(conn, DEFAULT_TENANT, resource_id=api["id"])
+        role = await orgs.create_role(
+            conn, DEFAULT_TENANT, name="Analyst", scope_ids=[scope["id"]],
+            resource_scope_ids=[s["id"] for s in api_scopes],
+        )  # fmt: skip
+        bot_role = await orgs.create_role(
+            conn, DEFAULT_TENANT, name="Exporter", role_type=orgs.ROLE_MACHINE_TO_MACHINE
         )
+        org = await orgs.create_organization(
+            conn, DEFAULT_TENANT, name="Acme", is_mfa_required=True,
+            color={"primaryColor": "#112233"}, branding={"logoUrl": "https://cdn.example/l.png"},
+        )  # fmt: skip
         user = await user_service.create_user(conn, DEFAULT_TENANT, username="ada")
         await orgs.add_members(conn, DEFAULT_TENANT, org["id"], [user["id"]])
         await orgs.assign_member_roles(conn, DEFAULT_TENANT, org["id"], user["id"], [role["id"]])
-        return org["id"], role["id"], scope["id"]
+        bot = await applications.create_application(
+            conn, DEFAULT_TENANT, name="Nightly export", app_type=applications.AppType.M2M
+        )
+        await orgs.add_app_members(conn, DEFAULT_TENANT, org["id"], [bot.row["id"]])
+        await orgs.assign_app_roles(
+            conn, DEFAULT_TENANT, org["id"], [bot.row["id"]], [bot_role["id"]]
+        )
+        now = now_ms()
+        invitation = {
+            "tenant_id": DEFAULT_TENANT, "id": standard_id(), "inviter_id": None,
+            "invitee": "grace@example.com", "accepted_user_id": None,
+            "organization_id": org["id"], "status": "Pending", "created_at": now,
+            "updated_at": now, "expires_at": now + 86_400_000,
+        }  # fmt: skip
+        await invitation_repo.insert_invitation(conn, invitation, [role["id"]])
+        await jit.add_email_domain(conn, DEFAULT_TENANT, org["id"], "acme.example")
+        await jit.add_roles(conn, DEFAULT_TENANT, org["id"], [role["id"]])
+        return org["id"], role["id"], bot_role["id"], scope["id"]
 
-    org_id, role_id, scope_id = server.db(work)
+    org_id, role_id, bot_role_id, scope_id = server.db(work)
+    tabs = ("org-settings", "org-members", "org-apps", "org-invitations", "org-jit", "org-delete")
     return [
         "organizations",
-        f"organizations/{org_id}",
+        *(f"organizations/{org_id}#{tab}" for tab in tabs),
         f"organization-template/roles/{role_id}",
+        f"organization-template/roles/{bot_role_id}",
         f"organization-template/permissions/{scope_id}",
     ]
 
@@ -117,6 +156,8 @@ def test_console_pages_have_no_serious_violations(fresh: Server) -> None:
         for name in console_pages(fresh):
             for scheme in ("light", "dark"):
                 page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                if "#" in name:  # a tab: load the page afresh, so console.js opens that tab
+                    page.goto("about:blank")
                 page.goto(f"{fresh.endpoint}/console/{name}")
                 problems[f"{name} ({scheme})"] = serious_violations(page)
     failing = {name: found for name, found in problems.items() if found}

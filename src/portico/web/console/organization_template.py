@@ -1,6 +1,8 @@
 """The organization template every organization of the ``default`` tenant shares: its
-organization roles (each granting organization permissions) and the organization permissions
-(Logto's "organization scopes"); create, edit and delete both.
+organization roles (User or MachineToMachine, chosen at creation; each granting organization
+permissions and API permissions, the scopes of API resources other than the Management API,
+as Logto's console offers them) and the organization permissions (Logto's "organization
+scopes"); create, edit and delete both.
 
 Each change writes the audit entry ``/api/organization-roles`` or
 ``/api/organization-scopes`` writes for it. Names are unique per tenant and permission names
@@ -8,22 +10,28 @@ hold no whitespace: the service says so, the form shows it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.services import organizations as orgs
+from portico.services import rbac
 from portico.services.errors import ServiceError
 from portico.storage import organizations as org_repo
+from portico.storage import rbac as rbac_repo
 from portico.web.console.context import Console, form, page
-from portico.web.console.organizations import DESCRIPTION_MAX, MAX_IDS, NAME_MAX
+from portico.web.console.organization_details import DESCRIPTION_MAX, NAME_MAX, ids
 from portico.web.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 SECTION = "organizations"
 ROLES, SCOPES = "organization_roles", "organization_scopes"
 BASE = "/console/organization-template"
 LIST_LIMIT = 500  # roles or permissions one page lists (a template is small)
+ROLE_TYPES = (orgs.ROLE_USER, orgs.ROLE_MACHINE_TO_MACHINE)
 
 
 async def _template(ctx: Console, status: int = 200, **values: Any) -> Response:
@@ -69,19 +77,42 @@ def _check(ctx: Console, name: str, description: str) -> None:
 # Roles -------------------------------------------------------------------------------------
 async def create_role(ctx: Console) -> Response:
     name, description = _text(ctx)
-    scope_ids = [s[:128] for s in ctx.values("scope_id")][:MAX_IDS]
+    role_type = ctx.field("type", 32) or orgs.ROLE_USER
     try:
         _check(ctx, name, description)
+        if role_type not in ROLE_TYPES:
+            raise ServiceError(ctx.t("roles.pick_type"))
         async with ctx.write() as conn:
             role = await orgs.create_role(
-                conn, ctx.tenant, name=name, description=description or None, scope_ids=scope_ids
-            )
+                conn, ctx.tenant, name=name, description=description or None,
+                role_type=role_type, scope_ids=ids(ctx, "scope_id"),
+            )  # fmt: skip
             await ctx.audit(conn, "CreateOrganizationRole", params={"id": role["id"]}, status=201)
     except ServiceError as error:
-        new_role = {"name": name, "description": description}
+        new_role = {"name": name, "description": description, "type": role_type}
         return await _template(ctx, 400, role_error=error.message, new_role=new_role)
     ctx.flash(ctx.t("org_template.role_created", name=name))
     return await ctx.redirect(f"{BASE}/roles/{role['id']}")
+
+
+async def _api_permissions(ctx: Console, conn: AsyncConnection, role_id: str) -> dict[str, Any]:
+    """The API-resource scopes the role grants, and the others offered, grouped by API."""
+    _, granted = await org_repo.find_role_resource_scopes(conn, role_id)
+    _, resources = await rbac_repo.list_resources(conn, ctx.tenant, None, None)
+    offered = [r for r in resources if not rbac.is_management_api(r)]
+    _, scopes = await rbac_repo.find_scopes(
+        conn, ctx.tenant, resource_ids=[r["id"] for r in offered]
+    )
+    held, names = {s["id"] for s in granted}, {r["id"]: r["name"] for r in resources}
+    groups = [
+        (r["name"], [(s["id"], s["name"]) for s in scopes
+                     if s["resource_id"] == r["id"] and s["id"] not in held])
+        for r in offered
+    ]  # fmt: skip
+    return {
+        "api_granted": [{**s, "resource_name": names.get(s["resource_id"], "")} for s in granted],
+        "api_groups": [(name, options) for name, options in groups if options],
+    }
 
 
 async def _role(ctx: Console, role_id: str, status: int = 200, **values: Any) -> Response:
@@ -89,6 +120,7 @@ async def _role(ctx: Console, role_id: str, status: int = 200, **values: Any) ->
         role = await orgs.get(conn, ROLES, ctx.tenant, role_id)
         _, granted = await org_repo.find(conn, SCOPES, ctx.tenant, role_id=role_id)
         _, scopes = await org_repo.find(conn, SCOPES, ctx.tenant, limit=LIST_LIMIT)
+        api = await _api_permissions(ctx, conn, role_id)
     held = {s["id"] for s in granted}
     offered = [(s["id"], s["name"]) for s in scopes if s["id"] not in held]
     return await ctx.render(
@@ -99,6 +131,7 @@ async def _role(ctx: Console, role_id: str, status: int = 200, **values: Any) ->
         granted=granted,
         offered_groups=[(None, offered)],
         errors=values.pop("errors", {}),
+        **api,
         **values,
     )
 
@@ -145,7 +178,7 @@ async def delete_role(ctx: Console) -> Response:
 
 async def add_scopes(ctx: Console) -> Response:
     role_id = ctx.request.path_params["id"]
-    scope_ids = [s[:128] for s in ctx.values("scope_id")][:MAX_IDS]
+    scope_ids = ids(ctx, "scope_id")
     try:
         if not scope_ids:
             raise ServiceError(ctx.t("role.pick_permission"))
@@ -166,6 +199,35 @@ async def remove_scope(ctx: Console) -> Response:
         await ctx.audit(
             conn, "DeleteOrganizationRoleScope", params={"id": role_id, "scopeId": scope_id},
             status=204,
+        )  # fmt: skip
+    return await _back_to_role(ctx, role_id, ctx.t("role.permission_removed"))
+
+
+async def add_resource_scopes(ctx: Console) -> Response:
+    role_id = ctx.request.path_params["id"]
+    scope_ids = ids(ctx, "resource_scope_id")
+    try:
+        if not scope_ids:
+            raise ServiceError(ctx.t("role.pick_permission"))
+        async with ctx.write() as conn:
+            await orgs.set_role_resource_scopes(conn, ctx.tenant, role_id, scope_ids)
+            await ctx.audit(
+                conn, "AddOrganizationRoleResourceScopes", params={"id": role_id}, status=201
+            )
+    except ServiceError as error:
+        if error.status == 404 and error.message.startswith("The organization role "):
+            raise
+        return await _role(ctx, role_id, 400, api_error=error.message)
+    return await _back_to_role(ctx, role_id, ctx.t("role.granted"))
+
+
+async def remove_resource_scope(ctx: Console) -> Response:
+    role_id, scope_id = ctx.request.path_params["id"], ctx.request.path_params["scope"]
+    async with ctx.write() as conn:
+        await orgs.remove_role_resource_scope(conn, ctx.tenant, role_id, scope_id)
+        await ctx.audit(
+            conn, "DeleteOrganizationRoleResourceScope",
+            params={"id": role_id, "scopeId": scope_id}, status=204,
         )  # fmt: skip
     return await _back_to_role(ctx, role_id, ctx.t("role.permission_removed"))
 
@@ -246,6 +308,12 @@ def routes(runtime: Runtime) -> list[Route]:
         Route(f"{role}/delete", form(runtime, delete_role, destructive=True), methods=["POST"]),
         Route(f"{role}/scopes", form(runtime, add_scopes), methods=["POST"]),
         Route(f"{role}/scopes/{{scope}}/delete", form(runtime, remove_scope), methods=["POST"]),
+        Route(f"{role}/resource-scopes", form(runtime, add_resource_scopes), methods=["POST"]),
+        Route(
+            f"{role}/resource-scopes/{{scope}}/delete",
+            form(runtime, remove_resource_scope),
+            methods=["POST"],
+        ),
         Route(f"{BASE}/permissions", form(runtime, create_scope), methods=["POST"]),
         Route(scope, page(runtime, scope_details), methods=["GET"]),
         Route(scope, form(runtime, update_scope), methods=["POST"]),

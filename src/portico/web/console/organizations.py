@@ -1,45 +1,48 @@
-"""Organizations of the ``default`` tenant: search and pages, creation, the details page
-(settings with custom data and the "MFA required" switch, members with their organization
-roles), deletion with the name typed again.
+"""Organizations of the ``default`` tenant: search and pages, creation, the details page's
+settings (custom data, the "MFA required" and trusted-device switches, the branding: logos,
+favicons, colours, custom CSS) and members with their organization roles, deletion with the
+name typed again. The other tabs: ``organization_apps``, ``organization_invitations``,
+``organization_jit``; the page itself: ``organization_details``.
 
 Each change writes the audit entry ``/api/organizations`` writes for it. Members are found
 on the server (``?find=``), as the role page finds its users: an organization's page never
-lists every user of the tenant. Invitations, just-in-time provisioning and machine-to-machine
-members get their own tabs when their services exist."""
+lists every user of the tenant. Colours and URLs are checked by the rules /api's body uses
+(``HEX_COLOR``, ``urls.check_public_url``); a refused form saves nothing."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+import re
+from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.services import organizations as orgs
 from portico.services.errors import ServiceError
+from portico.services.sign_in_experience import HEX_COLOR
+from portico.services.urls import check_public_url
 from portico.storage import organizations as org_repo
-from portico.storage import search as search_sql
-from portico.storage import users as user_repo
 from portico.web.console.context import Console, form, page
+from portico.web.console.organization_details import (
+    CUSTOM_DATA_MAX,
+    DESCRIPTION_MAX,
+    KIND,
+    NAME_MAX,
+    PAGE_SIZE,
+    SECTION,
+    gone,
+    ids,
+    render,
+    search_of,
+)
 from portico.web.console.paging import page_count, page_number
 from portico.web.runtime import Runtime
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
-SECTION = "organizations"
-KIND = "organizations"
-PAGE_SIZE = 20
-PICK_LIMIT = 100  # users offered in the "add members" list
-MAX_IDS = 100  # ids one form may carry, as /api's bodies allow
-# /api's limits (``CreateOrganization``); the form's fields say the same with ``maxlength``.
-NAME_MAX, DESCRIPTION_MAX, CUSTOM_DATA_MAX = 128, 256, 65536
-
-
-def _search(term: str) -> search_sql.Search | None:
-    """The search box as Logto's console sends it: ``search=%term%`` (name, id, description)."""
-    term = term.strip()
-    return search_sql.parse([("search", f"%{term}%")]) if term else None
+CUSTOM_CSS_MAX = 65536  # /api's ``customCss`` limit
+_COLORS = (("primary_color", "primaryColor"), ("dark_primary_color", "darkPrimaryColor"))
+_LOGOS = (("logo_url", "logoUrl"), ("dark_logo_url", "darkLogoUrl"), ("favicon", "favicon"),
+          ("dark_favicon", "darkFavicon"))  # fmt: skip
 
 
 async def _list(ctx: Console) -> Response:
@@ -50,7 +53,7 @@ async def _list(ctx: Console) -> Response:
             conn,
             KIND,
             ctx.tenant,
-            search=_search(term),
+            search=search_of(term),
             offset=(number - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )
@@ -107,77 +110,8 @@ async def create(ctx: Console) -> Response:
     return await ctx.redirect(f"/console/organizations/{org['id']}")
 
 
-def _gone(error: ServiceError) -> bool:
-    """Whether the organization itself is unknown (the console's 404 page, not a form error)."""
-    return error.status == 404 and error.message.startswith("The organization with ID")
-
-
-def user_label(user: dict[str, Any]) -> str:
-    """How a user is offered in the members picker: a name and the id (names repeat)."""
-    shown = user.get("name") or user.get("username") or user.get("primary_email")
-    return f"{shown or user.get('primary_phone') or user['id']} ({user['id']})"
-
-
-# Details -----------------------------------------------------------------------------------
-async def _members(ctx: Console, conn: AsyncConnection, org_id: str) -> dict[str, Any]:
-    """This page of members with their roles, and the users ``?find=`` offers to add."""
-    find = ctx.request.query_params.get("find", "").strip()[:128]
-    number = page_number(ctx)
-    total, members = await user_repo.find_users(
-        conn, ctx.tenant, organization_id=org_id, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    held = await org_repo.member_roles_of(conn, org_id, [m["id"] for m in members])
-    _, candidates = await user_repo.find_users(
-        conn, ctx.tenant, exclude_organization_id=org_id, search=_search(find), limit=PICK_LIMIT
-    )
-    _, roles = await org_repo.find(conn, "organization_roles", ctx.tenant, limit=500)
-    listed = []
-    for member in members:
-        own = {r["id"] for r in held[member["id"]]}
-        offered = [(r["id"], r["name"]) for r in roles if r["id"] not in own]
-        listed.append({**member, "roles": held[member["id"]], "role_groups": [(None, offered)]})
-    return {
-        "members": listed,
-        "member_total": total,
-        "page": number,
-        "pages": page_count(total, PAGE_SIZE),
-        "find": find,
-        "candidates": candidates,
-        "candidate_groups": [(None, [(c["id"], user_label(c)) for c in candidates])],
-        "all_role_groups": [(None, [(r["id"], r["name"]) for r in roles])],
-    }
-
-
-def _settings_values(org: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": org["name"],
-        "description": org.get("description") or "",
-        "custom_data": json.dumps(org.get("custom_data") or {}, indent=2, ensure_ascii=False),
-        "is_mfa_required": bool(org["is_mfa_required"]),
-    }
-
-
-async def _details(ctx: Console, org_id: str, status: int = 200, **values: Any) -> Response:
-    async with ctx.read() as conn:
-        org = await orgs.get(conn, KIND, ctx.tenant, org_id)
-        members = await _members(ctx, conn, org_id)
-    shown = values.pop("values", None) or _settings_values(org)
-    on_members = any(k in ctx.request.query_params for k in ("find", "page"))
-    return await ctx.render(
-        "organization.html",
-        status=status,
-        section=SECTION,
-        org=org,
-        values=shown,
-        default_tab="org-members" if on_members else None,
-        errors=values.pop("errors", {}),
-        **members,
-        **values,
-    )
-
-
 async def details(ctx: Console) -> Response:
-    return await _details(ctx, ctx.request.path_params["id"])
+    return await render(ctx, ctx.request.path_params["id"])
 
 
 def _custom_data(ctx: Console, text: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -195,25 +129,62 @@ def _custom_data(ctx: Console, text: str) -> tuple[dict[str, Any] | None, str | 
     return parsed, None
 
 
+def _branding(ctx: Console, errors: dict[str, str]) -> dict[str, Any]:
+    """``color``, ``branding`` and ``custom_css`` as /api stores them: only what is filled in
+    (the rest falls back to the sign-in experience's), each value checked by /api's rule."""
+    color: dict[str, Any] = {}
+    for name, key in _COLORS:
+        value = ctx.field(name, 16).strip()
+        if value and not re.match(HEX_COLOR, value):
+            errors[name] = ctx.t("sie.colour_like")
+        elif value:
+            color[key] = value
+    if color or ctx.checked("dark_mode"):
+        color["isDarkModeEnabled"] = ctx.checked("dark_mode")
+    branding = {}
+    for name, key in _LOGOS:
+        value = ctx.field(name, 4096).strip()
+        try:
+            if value:
+                branding[key] = check_public_url(value)
+        except ValueError:
+            errors[name] = ctx.t("organization.url_refused")
+    css = ctx.field("custom_css", CUSTOM_CSS_MAX + 1)
+    if len(css) > CUSTOM_CSS_MAX:
+        errors["custom_css"] = ctx.t("organization.too_long", count=CUSTOM_CSS_MAX)
+    return {"color": color, "branding": branding, "custom_css": css.strip() or None}
+
+
+def _typed(ctx: Console) -> dict[str, Any]:
+    """The settings form as typed, to show it again next to its errors."""
+    limits = {"name": NAME_MAX, "description": DESCRIPTION_MAX, "custom_data": CUSTOM_DATA_MAX,
+              "custom_css": CUSTOM_CSS_MAX}  # fmt: skip
+    shown: dict[str, Any] = {name: ctx.field(name, limit + 1) for name, limit in limits.items()}
+    for name, _ in (*_COLORS, *_LOGOS):
+        shown[name] = ctx.field(name, 4096)
+    for name in ("is_mfa_required", "is_trusted_device_allowed", "dark_mode"):
+        shown[name] = ctx.checked(name)
+    return shown
+
+
 async def update(ctx: Console) -> Response:
     org_id = ctx.request.path_params["id"]
     name = ctx.field("name", NAME_MAX + 1).strip()
     description = ctx.field("description", DESCRIPTION_MAX + 1).strip()
-    text = ctx.field("custom_data", CUSTOM_DATA_MAX + 1)
-    mfa_required = ctx.checked("is_mfa_required")
     errors = _checked_text(ctx, name, description)
-    custom_data, problem = _custom_data(ctx, text)
+    custom_data, problem = _custom_data(ctx, ctx.field("custom_data", CUSTOM_DATA_MAX + 1))
     if problem:
         errors["custom_data"] = problem
+    look = _branding(ctx, errors)
     if errors:
-        shown = {"name": name, "description": description, "custom_data": text,
-                 "is_mfa_required": mfa_required}  # fmt: skip
-        return await _details(ctx, org_id, 400, errors=errors, values=shown)
+        return await render(ctx, org_id, 400, errors=errors, values=_typed(ctx), tab="org-settings")
     changes = {
         "name": name,
         "description": description or None,
         "custom_data": custom_data,
-        "is_mfa_required": mfa_required,
+        "is_mfa_required": ctx.checked("is_mfa_required"),
+        "is_trusted_device_allowed": ctx.checked("is_trusted_device_allowed"),
+        **look,
     }
     async with ctx.write() as conn:
         await orgs.update_organization(conn, ctx.tenant, org_id, changes)
@@ -230,7 +201,7 @@ async def delete(ctx: Console) -> Response:
         org = await orgs.get(conn, KIND, ctx.tenant, org_id)
     if not ctx.name_typed(org["name"]):
         refused = ctx.t("organization.delete_refused")
-        return await _details(ctx, org_id, 400, errors={"confirm_name": refused})
+        return await render(ctx, org_id, 400, errors={"confirm_name": refused})
     async with ctx.write() as conn:
         await orgs.delete(conn, KIND, ctx.tenant, org_id)
         await ctx.audit(conn, "DeleteOrganization", params={"id": org_id}, status=204)
@@ -248,8 +219,8 @@ async def add_members(ctx: Console) -> Response:
     """The users picked join, each with the organization roles picked alongside (as /api:
     one ``AddOrganizationUsers``, then one ``AssignOrganizationUserRoles`` per member)."""
     org_id = ctx.request.path_params["id"]
-    user_ids = [u[:128] for u in ctx.values("user_id")][:MAX_IDS]
-    role_ids = [r[:128] for r in ctx.values("role_id")][:MAX_IDS]
+    user_ids = ids(ctx, "user_id")
+    role_ids = ids(ctx, "role_id")
     try:
         if not user_ids:
             raise ServiceError(ctx.t("organization.pick_user"))
@@ -263,9 +234,9 @@ async def add_members(ctx: Console) -> Response:
                     params={"id": org_id, "userId": user_id}, status=201,
                 )  # fmt: skip
     except ServiceError as error:
-        if _gone(error):
+        if gone(error):
             raise
-        return await _details(ctx, org_id, 400, errors={"members": error.message})
+        return await render(ctx, org_id, 400, errors={"members": error.message})
     return await _to_members(ctx, org_id, ctx.t("organization.members_added"))
 
 
@@ -282,7 +253,7 @@ async def remove_member(ctx: Console) -> Response:
 
 async def assign_roles(ctx: Console) -> Response:
     org_id, user_id = ctx.request.path_params["id"], ctx.request.path_params["user"]
-    role_ids = [r[:128] for r in ctx.values("role_id")][:MAX_IDS]
+    role_ids = ids(ctx, "role_id")
     try:
         if not role_ids:
             raise ServiceError(ctx.t("user.pick_role"))
@@ -293,9 +264,9 @@ async def assign_roles(ctx: Console) -> Response:
                 params={"id": org_id, "userId": user_id}, status=201,
             )  # fmt: skip
     except ServiceError as error:
-        if _gone(error):
+        if gone(error):
             raise
-        return await _details(ctx, org_id, 400, errors={"members": error.message})
+        return await render(ctx, org_id, 400, errors={"members": error.message})
     return await _to_members(ctx, org_id, ctx.t("user.roles_assigned"))
 
 
