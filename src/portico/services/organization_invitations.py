@@ -212,12 +212,7 @@ async def _check_roles(conn: AsyncConnection, tenant_id: str, role_ids: list[str
     for role_id in role_ids:
         if role_id not in types:
             raise _unknown("organization role", role_id)
-        if types[role_id] != orgs.ROLE_USER:
-            raise ServiceError(
-                f"The organization role `{role_id}` is not a User role.",
-                code="entity.db_constraint_violated",
-                status=422,
-            )
+    await orgs.require_role_type(conn, tenant_id, role_ids, orgs.ROLE_USER)
 
 
 def _duplicate() -> ServiceError:

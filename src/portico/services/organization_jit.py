@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.services import emails
+from portico.services import organizations as orgs
 from portico.services.errors import NotFound, ServiceError
 from portico.storage import organization_jit as repo
 from portico.storage import organizations as orgs_repo
@@ -150,6 +151,7 @@ async def add_roles(
     wanted = list(dict.fromkeys(role_ids))
     if set(wanted) - await orgs_repo.existing_ids(conn, "organization_roles", tenant_id, wanted):
         raise _missing_relation()
+    await orgs.require_role_type(conn, tenant_id, wanted, orgs.ROLE_USER)  # users get them
     if replace:
         await repo.delete_roles(conn, tenant_id, org_id)
     await repo.add_roles(conn, tenant_id, org_id, wanted)

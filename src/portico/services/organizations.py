@@ -213,7 +213,7 @@ async def assign_member_roles(
     """Give roles to a member (roles already held are kept); ``replace``: exactly these."""
     await _member(conn, tenant_id, org_id, user_id)
     wanted = await _checked_ids(conn, "organization_roles", tenant_id, role_ids)
-    await _of_type(conn, tenant_id, wanted, ROLE_USER)
+    await require_role_type(conn, tenant_id, wanted, ROLE_USER)
     held = await repo.member_role_ids(conn, org_id, user_id)
     if replace:
         await repo.unassign_member_roles(conn, org_id, user_id, sorted(held - set(wanted)))
@@ -243,9 +243,12 @@ async def user_organizations(
     return out
 
 
-async def _of_type(conn: AsyncConnection, tenant_id: str, role_ids: list[str], kind: str) -> None:
+async def require_role_type(
+    conn: AsyncConnection, tenant_id: str, role_ids: list[str], kind: str
+) -> None:
     """Users hold ``User`` organization roles, applications ``MachineToMachine`` ones (the
-    check constraint of Logto's schema, answered with its code)."""
+    check constraint of Logto's schema, answered with its code): the one check behind role
+    assignments, invitations and JIT default roles."""
     for role_id in role_ids:
         role = await get(conn, "organization_roles", tenant_id, role_id)
         if role["type"] != kind:
@@ -347,7 +350,7 @@ async def assign_app_roles(
     for role_id in unique_roles:
         if await repo.get(conn, "organization_roles", tenant_id, role_id) is None:
             raise _relation_missing("organization role", role_id)
-    await _of_type(conn, tenant_id, unique_roles, ROLE_MACHINE_TO_MACHINE)
+    await require_role_type(conn, tenant_id, unique_roles, ROLE_MACHINE_TO_MACHINE)
     for app_id in dict.fromkeys(app_ids):
         if not await repo.app_member_ids(conn, org_id, [app_id]):
             raise _app_not_member(app_id)
