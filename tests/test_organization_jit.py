@@ -121,8 +121,9 @@ def test_default_roles_add_list_replace_delete(admin: httpx.Client) -> None:
     error(admin.put(path, json={"organizationRoleIds": ["nope"]}), 422,
           "entity.relation_foreign_key_not_found")  # fmt: skip
     assert [r["id"] for r in admin.get(path).json()] == [first, second]  # unchanged
-    machine = admin.post("/organization-roles",
-                         json={"name": unique("m2m-jit"), "type": "MachineToMachine"}).json()
+    machine = admin.post(
+        "/organization-roles", json={"name": unique("m2m-jit"), "type": "MachineToMachine"}
+    ).json()
     error(admin.post(path, json={"organizationRoleIds": [machine["id"]]}), 422,
           "entity.db_constraint_violated")  # users get them: User roles only  # fmt: skip
     assert [r["id"] for r in admin.get(path).json()] == [first, second]
