@@ -613,6 +613,112 @@ organization_jit_roles = Table(
     Index(None, "organization_role_id"),
 )
 
+# Enterprise SSO (issue 34): connectors to an organization's identity provider (OIDC or SAML,
+# Logto's provider names), the identities users have there, IdP-initiated sign-in settings,
+# and JIT provisioning by connector. Sessions and SAML requests in flight are artifacts.
+sso_connectors = Table(
+    "sso_connectors",
+    metadata,
+    _tenant(),
+    Column("id", String(128), primary_key=True),
+    Column("provider_name", String(128), nullable=False),
+    Column("connector_name", String(128), nullable=False),
+    Column("config", Json, nullable=False),  # secrets in it are sealed
+    Column("domains", Json, nullable=False),
+    Column("branding", Json, nullable=False),
+    Column("sync_profile", Boolean, nullable=False, default=False),
+    Column("enable_token_storage", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "connector_name"),
+    Index(None, "tenant_id", "created_at"),
+)
+
+user_sso_identities = Table(
+    "user_sso_identities",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("user_id", String(12), nullable=False),
+    Column("issuer", String(256), nullable=False),  # the OIDC issuer or the SAML entity ID
+    Column("identity_id", String(128), nullable=False),
+    Column("detail", Json, nullable=False),
+    Column("sso_connector_id", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "issuer", "identity_id"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["sso_connector_id"], ["sso_connectors.id"], ondelete="CASCADE"),
+    Index(None, "user_id"),
+    Index(None, "sso_connector_id"),
+)
+
+sso_connector_idp_initiated_auth_configs = Table(
+    "sso_connector_idp_initiated_auth_configs",
+    metadata,
+    _tenant(),
+    Column("connector_id", String(128), primary_key=True),
+    Column("default_application_id", String(21), nullable=False),
+    Column("redirect_uri", Text),
+    Column("auth_parameters", Json, nullable=False),
+    Column("auto_send_authorization_request", Boolean, nullable=False, default=False),
+    Column("client_idp_initiated_auth_callback_uri", Text),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["connector_id"], ["sso_connectors.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["default_application_id"], ["applications.id"], ondelete="CASCADE"),
+    Index(None, "default_application_id"),
+)
+
+organization_jit_sso_connectors = Table(
+    "organization_jit_sso_connectors",
+    metadata,
+    _tenant(),
+    Column("organization_id", String(21), nullable=False),
+    Column("sso_connector_id", String(128), nullable=False),
+    PrimaryKeyConstraint("organization_id", "sso_connector_id"),
+    ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["sso_connector_id"], ["sso_connectors.id"], ondelete="CASCADE"),
+    Index(None, "sso_connector_id"),
+)
+
+# SAML applications (Portico as the identity provider): their SP settings and signing
+# certificates (one active at a time; the private key sealed with the encryption key).
+saml_application_configs = Table(
+    "saml_application_configs",
+    metadata,
+    _tenant(),
+    Column("application_id", String(21), primary_key=True),
+    Column("attribute_mapping", Json, nullable=False),
+    Column("entity_id", String(128)),
+    Column("acs_url", Json),
+    Column("encryption", Json),
+    Column("name_id_format", String(128), nullable=False),
+    ForeignKeyConstraint(["application_id"], ["applications.id"], ondelete="CASCADE"),
+    Index(None, "tenant_id", "entity_id"),
+)
+
+saml_application_secrets = Table(
+    "saml_application_secrets",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("application_id", String(21), nullable=False),
+    Column("private_key", Json, nullable=False),  # sealed
+    Column("certificate", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    ForeignKeyConstraint(["application_id"], ["applications.id"], ondelete="CASCADE"),
+    Index(None, "application_id"),
+    Index(
+        "saml_application_secrets__unique_active_secret",
+        "tenant_id",
+        "application_id",
+        unique=True,
+        sqlite_where=text("active"),
+        postgresql_where=text("active"),
+    ),
+)
+
 # Remembered consent (third-party applications): what a user allowed one application, so the
 # consent page is shown again only when a request asks for more (or ``prompt=consent``).
 # Logto keeps this in its oidc Grant; a row here outlives sessions and tokens.
