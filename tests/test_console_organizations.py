@@ -540,7 +540,7 @@ def test_an_invitation_sent_from_the_console_arrives(
         ({"invitee": "not-an-email"}, 'id="invitee-error"'),
         ({"invitee": address, "expires_in_days": "0"}, 'id="expires_in_days-error"'),
         ({"invitee": address, "expires_in_days": "x"}, "A whole number of days from 1 to 365."),
-        ({"invitee": address, "role_id": m2m_role}, "is not a User role"),
+        ({"invitee": address, "role_id": m2m_role}, "only User roles can be assigned here"),
     ):
         refused = console.post(invite, {"csrf_token": token, **fields})
         assert refused.status_code == 400 and expected in refused.text, fields

@@ -295,7 +295,7 @@ async def add_app_members(
     wanted = await _checked_m2m_apps(conn, tenant_id, app_ids)
     present = await repo.app_member_ids(conn, org_id, wanted)
     added = [a for a in wanted if a not in present]
-    await repo.add_app_members(conn, tenant_id, org_id, added)
+    await repo.add_holders(conn, repo.APPLICATIONS, tenant_id, org_id, added)
     return added
 
 
@@ -306,14 +306,16 @@ async def replace_app_members(
         raise _relation_missing("organization", org_id)
     wanted = await _checked_m2m_apps(conn, tenant_id, app_ids)
     present = await repo.app_member_ids(conn, org_id)
-    await repo.remove_app_members(conn, org_id, sorted(present - set(wanted)))
-    await repo.add_app_members(conn, tenant_id, org_id, [a for a in wanted if a not in present])
+    await repo.remove_holders(conn, repo.APPLICATIONS, org_id, sorted(present - set(wanted)))
+    await repo.add_holders(
+        conn, repo.APPLICATIONS, tenant_id, org_id, [a for a in wanted if a not in present]
+    )
 
 
 async def remove_app_member(
     conn: AsyncConnection, tenant_id: str, org_id: str, app_id: str
 ) -> None:
-    if not await repo.remove_app_members(conn, org_id, [app_id]):
+    if not await repo.remove_holders(conn, repo.APPLICATIONS, org_id, [app_id]):
         raise NotFound("organization application", app_id)
 
 
@@ -330,7 +332,7 @@ async def app_roles(
 ) -> list[dict[str, Any]]:
     if not await repo.app_member_ids(conn, org_id, [app_id]):
         raise _app_not_member(app_id)
-    ids = await repo.app_role_ids(conn, org_id, app_id)
+    ids = await repo.held_role_ids(conn, repo.APPLICATIONS, org_id, app_id)
     roles = [await get(conn, "organization_roles", tenant_id, r) for r in ids]
     return sorted(roles, key=lambda r: (r["name"], r["id"]))
 
@@ -354,11 +356,18 @@ async def assign_app_roles(
     for app_id in dict.fromkeys(app_ids):
         if not await repo.app_member_ids(conn, org_id, [app_id]):
             raise _app_not_member(app_id)
-        held = await repo.app_role_ids(conn, org_id, app_id)
+        held = await repo.held_role_ids(conn, repo.APPLICATIONS, org_id, app_id)
         if replace:
-            await repo.unassign_app_roles(conn, org_id, app_id, sorted(held - set(unique_roles)))
-        await repo.assign_app_roles(
-            conn, tenant_id, org_id, app_id, [r for r in unique_roles if r not in held]
+            await repo.unassign_held_roles(
+                conn, repo.APPLICATIONS, org_id, app_id, sorted(held - set(unique_roles))
+            )
+        await repo.assign_held_roles(
+            conn,
+            repo.APPLICATIONS,
+            tenant_id,
+            org_id,
+            app_id,
+            [r for r in unique_roles if r not in held],
         )
 
 
@@ -367,7 +376,7 @@ async def remove_app_role(
 ) -> None:
     if not await repo.app_member_ids(conn, org_id, [app_id]):
         raise _app_not_member(app_id)
-    if not await repo.unassign_app_roles(conn, org_id, app_id, [role_id]):
+    if not await repo.unassign_held_roles(conn, repo.APPLICATIONS, org_id, app_id, [role_id]):
         raise NotFound("organization role", role_id)
 
 

@@ -4,6 +4,7 @@ organizations users granted to third-party applications. Relation rows are inser
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, update
@@ -145,102 +146,179 @@ async def find(
     return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
 
 
-# Members -----------------------------------------------------------------------------------
-async def member_ids(
-    conn: AsyncConnection, organization_id: str, among: list[str] | None = None
+# Members and their roles --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Holders:
+    """Who joins organizations and holds organization roles in them: users, or
+    machine-to-machine applications. The same SQL serves both, over their own tables."""
+
+    members: Table  # organization_id, <key>
+    roles: Table  # organization_id, organization_role_id, <key> (references the membership)
+    key: str  # "user_id" or "application_id"
+
+    def member(self, table: Table) -> Any:
+        return table.c[self.key]
+
+
+USERS = Holders(organization_user_relations, organization_role_user_relations, "user_id")
+APPLICATIONS = Holders(
+    organization_application_relations, organization_role_application_relations, "application_id"
+)
+
+
+async def holder_ids(
+    conn: AsyncConnection, holders: Holders, organization_id: str, among: list[str] | None = None
 ) -> set[str]:
-    query = select(members.c.user_id).where(members.c.organization_id == organization_id)
+    table = holders.members
+    query = select(holders.member(table)).where(table.c.organization_id == organization_id)
     if among is not None:
-        query = query.where(members.c.user_id.in_(among))
-    return {r.user_id for r in await conn.execute(query)}
+        query = query.where(holders.member(table).in_(among))
+    return {r[0] for r in await conn.execute(query)}
 
 
-async def add_members(
-    conn: AsyncConnection, tenant_id: str, organization_id: str, user_ids: list[str]
+async def add_holders(
+    conn: AsyncConnection, holders: Holders, tenant_id: str, organization_id: str, ids: list[str]
 ) -> None:
     rows = [
-        {"tenant_id": tenant_id, "organization_id": organization_id, "user_id": u} for u in user_ids
+        {"tenant_id": tenant_id, "organization_id": organization_id, holders.key: i} for i in ids
     ]
     if rows:
-        await insert_ignore(conn, members, rows)
+        await insert_ignore(conn, holders.members, rows)
 
 
-async def remove_members(conn: AsyncConnection, organization_id: str, user_ids: list[str]) -> int:
-    """Roles held in the organization and consents naming it go with the membership."""
-    if not user_ids:
+async def remove_holders(
+    conn: AsyncConnection, holders: Holders, organization_id: str, ids: list[str]
+) -> int:
+    """Roles held in the organization go with the membership (and, for users, the consents
+    naming it)."""
+    if not ids:
         return 0
-    for table in (member_roles, consented):
+    dependent = [holders.roles, consented] if holders is USERS else [holders.roles]
+    for table in dependent:
         await conn.execute(
             delete(table).where(
-                table.c.organization_id == organization_id, table.c.user_id.in_(user_ids)
+                table.c.organization_id == organization_id, holders.member(table).in_(ids)
             )
         )
+    table = holders.members
     result = await conn.execute(
-        delete(members).where(
-            members.c.organization_id == organization_id, members.c.user_id.in_(user_ids)
+        delete(table).where(
+            table.c.organization_id == organization_id, holders.member(table).in_(ids)
         )
     )
     return int(result.rowcount)
 
 
-async def is_member(conn: AsyncConnection, organization_id: str, user_id: str) -> bool:
-    return bool(await member_ids(conn, organization_id, [user_id]))
-
-
-# Roles of members --------------------------------------------------------------------------
-async def member_role_ids(conn: AsyncConnection, organization_id: str, user_id: str) -> set[str]:
+async def held_role_ids(
+    conn: AsyncConnection, holders: Holders, organization_id: str, holder_id: str
+) -> set[str]:
+    table = holders.roles
     rows = await conn.execute(
-        select(member_roles.c.organization_role_id).where(
-            member_roles.c.organization_id == organization_id, member_roles.c.user_id == user_id
+        select(table.c.organization_role_id).where(
+            table.c.organization_id == organization_id, holders.member(table) == holder_id
         )
     )
     return {r.organization_role_id for r in rows}
 
 
-async def member_roles_of(
-    conn: AsyncConnection, organization_id: str, user_ids: list[str]
+async def held_roles_of(
+    conn: AsyncConnection, holders: Holders, organization_id: str, ids: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """user id -> its organization roles (``id``, ``name``) in this organization, by name."""
+    """holder id -> its organization roles (``id``, ``name``) in this organization, by name."""
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    table = holders.roles
     rows = await conn.execute(
-        select(member_roles.c.user_id, organization_roles.c.id, organization_roles.c.name)
-        .join(organization_roles, organization_roles.c.id == member_roles.c.organization_role_id)
-        .where(
-            member_roles.c.organization_id == organization_id, member_roles.c.user_id.in_(user_ids)
-        )
+        select(holders.member(table), organization_roles.c.id, organization_roles.c.name)
+        .join(organization_roles, organization_roles.c.id == table.c.organization_role_id)
+        .where(table.c.organization_id == organization_id, holders.member(table).in_(ids))
         .order_by(organization_roles.c.name)
     )
-    out: dict[str, list[dict[str, Any]]] = {u: [] for u in user_ids}
-    for row in rows:
-        out[row.user_id].append({"id": row.id, "name": row.name})
+    for holder, role_id, name in rows:
+        out[holder].append({"id": role_id, "name": name})
     return out
 
 
-async def assign_member_roles(
-    conn: AsyncConnection, tenant_id: str, organization_id: str, user_id: str, role_ids: list[str]
+async def assign_held_roles(
+    conn: AsyncConnection,
+    holders: Holders,
+    tenant_id: str,
+    organization_id: str,
+    holder_id: str,
+    role_ids: list[str],
 ) -> None:
     rows = [
         {
             "tenant_id": tenant_id,
             "organization_id": organization_id,
             "organization_role_id": r,
-            "user_id": user_id,
+            holders.key: holder_id,
         }
         for r in role_ids
     ]
     if rows:
-        await insert_ignore(conn, member_roles, rows)
+        await insert_ignore(conn, holders.roles, rows)
+
+
+async def unassign_held_roles(
+    conn: AsyncConnection,
+    holders: Holders,
+    organization_id: str,
+    holder_id: str,
+    role_ids: list[str] | None = None,
+) -> int:
+    """``role_ids=None``: every role held in the organization."""
+    table = holders.roles
+    statement = delete(table).where(
+        table.c.organization_id == organization_id, holders.member(table) == holder_id
+    )
+    if role_ids is not None:
+        statement = statement.where(table.c.organization_role_id.in_(role_ids))
+    return int((await conn.execute(statement)).rowcount)
+
+
+# Users' shorthands (the API and console predate applications as members).
+async def member_ids(
+    conn: AsyncConnection, organization_id: str, among: list[str] | None = None
+) -> set[str]:
+    return await holder_ids(conn, USERS, organization_id, among)
+
+
+async def add_members(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, user_ids: list[str]
+) -> None:
+    await add_holders(conn, USERS, tenant_id, organization_id, user_ids)
+
+
+async def remove_members(conn: AsyncConnection, organization_id: str, user_ids: list[str]) -> int:
+    return await remove_holders(conn, USERS, organization_id, user_ids)
+
+
+async def is_member(conn: AsyncConnection, organization_id: str, user_id: str) -> bool:
+    return bool(await member_ids(conn, organization_id, [user_id]))
+
+
+async def member_role_ids(conn: AsyncConnection, organization_id: str, user_id: str) -> set[str]:
+    return await held_role_ids(conn, USERS, organization_id, user_id)
+
+
+async def member_roles_of(
+    conn: AsyncConnection, organization_id: str, user_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    return await held_roles_of(conn, USERS, organization_id, user_ids)
+
+
+async def assign_member_roles(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, user_id: str, role_ids: list[str]
+) -> None:
+    await assign_held_roles(conn, USERS, tenant_id, organization_id, user_id, role_ids)
 
 
 async def unassign_member_roles(
     conn: AsyncConnection, organization_id: str, user_id: str, role_ids: list[str] | None = None
 ) -> int:
-    """``role_ids=None``: every role the user holds in the organization."""
-    statement = delete(member_roles).where(
-        member_roles.c.organization_id == organization_id, member_roles.c.user_id == user_id
-    )
-    if role_ids is not None:
-        statement = statement.where(member_roles.c.organization_role_id.in_(role_ids))
-    return int((await conn.execute(statement)).rowcount)
+    return await unassign_held_roles(conn, USERS, organization_id, user_id, role_ids)
 
 
 # Scopes of roles ---------------------------------------------------------------------------
@@ -374,49 +452,6 @@ async def resource_scopes_of_roles(
 
 
 # Applications as members -------------------------------------------------------------------
-async def app_member_ids(
-    conn: AsyncConnection, organization_id: str, among: list[str] | None = None
-) -> set[str]:
-    query = select(app_members.c.application_id).where(
-        app_members.c.organization_id == organization_id
-    )
-    if among is not None:
-        query = query.where(app_members.c.application_id.in_(among))
-    return {r.application_id for r in await conn.execute(query)}
-
-
-async def add_app_members(
-    conn: AsyncConnection, tenant_id: str, organization_id: str, app_ids: list[str]
-) -> None:
-    rows = [
-        {"tenant_id": tenant_id, "organization_id": organization_id, "application_id": a}
-        for a in app_ids
-    ]
-    if rows:
-        await insert_ignore(conn, app_members, rows)
-
-
-async def remove_app_members(
-    conn: AsyncConnection, organization_id: str, app_ids: list[str]
-) -> int:
-    """The application's roles in the organization go with the membership."""
-    if not app_ids:
-        return 0
-    await conn.execute(
-        delete(app_roles).where(
-            app_roles.c.organization_id == organization_id,
-            app_roles.c.application_id.in_(app_ids),
-        )
-    )
-    result = await conn.execute(
-        delete(app_members).where(
-            app_members.c.organization_id == organization_id,
-            app_members.c.application_id.in_(app_ids),
-        )
-    )
-    return int(result.rowcount)
-
-
 async def find_app_members(
     conn: AsyncConnection,
     tenant_id: str,
@@ -451,60 +486,10 @@ async def find_app_members(
     return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
 
 
-async def app_role_ids(conn: AsyncConnection, organization_id: str, app_id: str) -> set[str]:
-    rows = await conn.execute(
-        select(app_roles.c.organization_role_id).where(
-            app_roles.c.organization_id == organization_id, app_roles.c.application_id == app_id
-        )
-    )
-    return {r.organization_role_id for r in rows}
-
-
-async def app_roles_of(
-    conn: AsyncConnection, organization_id: str, app_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """application id -> its organization roles (``id``, ``name``) here, by name."""
-    out: dict[str, list[dict[str, Any]]] = {a: [] for a in app_ids}
-    if not app_ids:
-        return out
-    rows = await conn.execute(
-        select(app_roles.c.application_id, organization_roles.c.id, organization_roles.c.name)
-        .join(organization_roles, organization_roles.c.id == app_roles.c.organization_role_id)
-        .where(
-            app_roles.c.organization_id == organization_id, app_roles.c.application_id.in_(app_ids)
-        )
-        .order_by(organization_roles.c.name)
-    )
-    for row in rows:
-        out[row.application_id].append({"id": row.id, "name": row.name})
-    return out
-
-
-async def assign_app_roles(
-    conn: AsyncConnection, tenant_id: str, organization_id: str, app_id: str, role_ids: list[str]
-) -> None:
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "organization_id": organization_id,
-            "organization_role_id": r,
-            "application_id": app_id,
-        }
-        for r in role_ids
-    ]
-    if rows:
-        await insert_ignore(conn, app_roles, rows)
-
-
-async def unassign_app_roles(
-    conn: AsyncConnection, organization_id: str, app_id: str, role_ids: list[str] | None = None
-) -> int:
-    statement = delete(app_roles).where(
-        app_roles.c.organization_id == organization_id, app_roles.c.application_id == app_id
-    )
-    if role_ids is not None:
-        statement = statement.where(app_roles.c.organization_role_id.in_(role_ids))
-    return int((await conn.execute(statement)).rowcount)
+async def app_member_ids(
+    conn: AsyncConnection, organization_id: str, among: list[str] | None = None
+) -> set[str]:
+    return await holder_ids(conn, APPLICATIONS, organization_id, among)
 
 
 async def app_scope_names(conn: AsyncConnection, organization_id: str, app_id: str) -> set[str]:

@@ -67,7 +67,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
             total, rows = await repo.find_app_members(
                 conn, api.tenant, id, search=search, offset=page.offset or 0, limit=page.size
             )
-            roles = await repo.app_roles_of(conn, id, [r["id"] for r in rows])
+            roles = await repo.held_roles_of(conn, repo.APPLICATIONS, id, [r["id"] for r in rows])
         paginate(request, response, page, total)
         return [{**application_out(r), "organizationRoles": roles[r["id"]]} for r in rows]
 

@@ -112,7 +112,9 @@ async def _apps(ctx: Console, conn: AsyncConnection, org_id: str) -> dict[str, A
     ``?find_app=`` offers (members left out of what the search found)."""
     find = ctx.request.query_params.get("find_app", "").strip()[:128]
     _, members = await org_repo.find_app_members(conn, ctx.tenant, org_id, limit=ROLE_LIMIT)
-    held = await org_repo.app_roles_of(conn, org_id, [a["id"] for a in members])
+    held = await org_repo.held_roles_of(
+        conn, org_repo.APPLICATIONS, org_id, [a["id"] for a in members]
+    )
     _, found = await app_repo.find_applications(
         conn, ctx.tenant, types=["MachineToMachine"], search=search_of(find), limit=PICK_LIMIT
     )
