@@ -87,7 +87,7 @@ def test_spa_has_no_secret_and_custom_schemes_are_native_only(admin: httpx.Clien
 def test_create_validation_errors_name_the_fields(admin: httpx.Client) -> None:
     assert invalid_fields(admin.post("/applications", json={"type": "SPA"})) == {"body.name"}
     assert "body.type" in invalid_fields(
-        admin.post("/applications", json={"name": "x", "type": "SAML"})
+        admin.post("/applications", json={"name": "x", "type": "Spaceship"})
     )
     unknown = admin.post("/applications", json={"name": "x", "type": "SPA", "colour": "red"})
     assert invalid_fields(unknown) == {"body.colour"}

@@ -30,6 +30,10 @@ class AppType(StrEnum):
     SPA = "SPA"
     TRADITIONAL = "Traditional"
     M2M = "MachineToMachine"
+    # Portico as a SAML identity provider (``services/saml_applications``): made and changed
+    # only through ``/api/saml-applications``; internally its own OIDC client, whose one
+    # redirect URI is Portico's SAML callback and whose codes only Portico redeems (no secret).
+    SAML = "SAML"
 
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -42,9 +46,21 @@ class InvalidApplication(ServiceError):
     """A value of the application is not acceptable; the message says which."""
 
 
+def refuse_saml(app_type: AppType | str) -> None:
+    """Logto's answer when the generic application API is used on a SAML application."""
+    if app_type == AppType.SAML:
+        raise InvalidApplication(
+            "Use `[METHOD] /saml-applications(/.*)?` API to operate SAML app.",
+            code="application.saml.use_saml_app_api",
+            status=400,
+        )
+
+
 def grant_types_of(app_type: AppType) -> frozenset[str]:
     if app_type is AppType.M2M:
         return frozenset({"client_credentials"})
+    if app_type is AppType.SAML:  # one sign-in per SAML request: no refresh tokens
+        return frozenset({"authorization_code"})
     return frozenset({"authorization_code", "refresh_token"})
 
 
@@ -350,6 +366,7 @@ async def create_application(
     ``oidc_extras``: further ``oidcClientMetadata`` members (``backchannelLogoutUri``,
     ``backchannelLogoutSessionRequired``, ``logoUri``...); ``sealer``: the server's, for
     the secret of a ``client_secret_jwt`` application."""
+    refuse_saml(app_type)
     name = _checked_name(name)
     if is_third_party and app_type not in (AppType.TRADITIONAL, AppType.SPA, AppType.NATIVE):
         raise InvalidApplication(
@@ -406,6 +423,7 @@ async def update_application(
     ``custom_client_metadata``, ``custom_data``."""
     current = await get_application(conn, tenant_id, app_id, for_update=True)
     app_type = AppType(current["type"])
+    refuse_saml(app_type)
     values = dict(changes)
     if "name" in values:
         values["name"] = _checked_name(values["name"])
@@ -451,6 +469,9 @@ async def delete_application(conn: AsyncConnection, tenant_id: str, app_id: str)
             code="application.built_in_not_deletable",
             status=422,
         )
+    current = await repo.get_application(conn, tenant_id, app_id)
+    if current is not None:
+        refuse_saml(current["type"])
     if not await repo.delete_application(conn, tenant_id, app_id):
         raise NotFound("application", app_id)
 

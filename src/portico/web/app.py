@@ -25,6 +25,7 @@ from portico.web import (
     failures,
     invitation_pages,
     oidc_routes,
+    saml_idp_routes,
 )
 from portico.web.body_limit import BodyLimit
 from portico.web.input_guard import InputGuard
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *experience.routes(runtime),
             *device.routes(runtime),
             *invitation_pages.routes(runtime),
+            *saml_idp_routes.routes(runtime),  # before the /api mount: anonymous
             *console.routes(runtime),
             Route("/api/status", status),
             Mount("/api", app=LazyApp(management_api)),

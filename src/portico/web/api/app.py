@@ -27,6 +27,7 @@ from portico.web.api import (
     organizations,
     resources,
     roles,
+    saml_applications,
     sign_in_exp,
     token_exchange,
     user_mfa,
@@ -81,6 +82,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         organization_roles,
         organization_scopes,
         consents,
+        saml_applications,
     ):
         api.include_router(module.routes(context, authorized))
     api.include_router(connector_routes.routes(runtime, authorized))

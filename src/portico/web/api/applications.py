@@ -38,7 +38,7 @@ from portico.web.api.schemas import (
 )
 from portico.web.api.search import search_query
 
-AppTypeName = Literal["Native", "SPA", "Traditional", "MachineToMachine"]
+AppTypeName = Literal["Native", "SPA", "Traditional", "MachineToMachine", "SAML"]
 
 
 class CreateApplication(Body):

@@ -82,7 +82,10 @@ def application_out(row: dict[str, Any], secret: str | None = None) -> dict[str,
         "name": row["name"],
         "description": row["description"],
         "type": row["type"],
-        "oidcClientMetadata": row["oidc_client_metadata"],
+        # Logto hides a SAML application's internal redirect URI (Portico's callback)
+        "oidcClientMetadata": {"redirectUris": [], "postLogoutRedirectUris": []}
+        if row["type"] == "SAML"
+        else row["oidc_client_metadata"],
         "customClientMetadata": row["custom_client_metadata"],
         "protectedAppMetadata": None,
         "customData": row["custom_data"],
