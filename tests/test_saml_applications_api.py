@@ -184,3 +184,42 @@ def test_metadata_is_anonymous_xml_with_both_bindings(admin: httpx.Client, serve
     assert idp.find(f"{MD}KeyDescriptor[@use='signing']") is not None
     missing = httpx.get(f"{server.endpoint}/api/saml-applications/nope/metadata")
     error(missing, 404, "entity.not_exists_with_id")
+
+
+def test_a_moved_server_rewrites_the_saml_applications_redirect_uri(
+    server: Server, admin: httpx.Client
+) -> None:
+    """A SAML application signs its users in through Portico's own authorization, whose
+    redirect URI is made from the endpoint; a server moved to a new address rewrites it at
+    start, as the built-in application's."""
+    from sqlalchemy import select
+
+    from portico.services import saml_applications
+    from portico.storage.tables import applications
+
+    app = create(admin)
+
+    def redirect_uris():  # type: ignore[no-untyped-def]
+        async def read(conn):  # type: ignore[no-untyped-def]
+            query = select(applications.c.oidc_client_metadata).where(
+                applications.c.id == app["id"]
+            )
+            return (await conn.execute(query)).scalar_one()["redirectUris"]
+
+        return server.db(read)
+
+    assert redirect_uris() == [f"{server.endpoint}/api/saml-applications/{app['id']}/callback"]
+
+    async def move(conn):  # type: ignore[no-untyped-def]
+        await saml_applications.follow_endpoint(conn, "default", "https://moved.example/")
+
+    async def back(conn):  # type: ignore[no-untyped-def]
+        await saml_applications.follow_endpoint(conn, "default", server.endpoint)
+
+    server.db(move)
+    try:
+        assert redirect_uris() == [
+            f"https://moved.example/api/saml-applications/{app['id']}/callback"
+        ]
+    finally:  # the shared server's other SAML applications sign in at its real address
+        server.db(back)

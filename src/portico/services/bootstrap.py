@@ -62,6 +62,10 @@ async def ensure_ready(engine: AsyncEngine, endpoint: str | None = None) -> None
             await sie.seed(conn, tenant_id)
         await _seed_management_api(conn, now)
         await _seed_account_app(conn, endpoint, now)
+        if endpoint is not None:
+            from portico.services import saml_applications  # (it imports this module)
+
+            await saml_applications.follow_endpoint(conn, DEFAULT_TENANT, endpoint)
 
 
 async def _seed_management_api(conn, now: int) -> None:  # type: ignore[no-untyped-def]

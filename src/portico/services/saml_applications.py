@@ -52,6 +52,21 @@ def callback_url(endpoint: str, app_id: str) -> str:
     return endpoint.rstrip("/") + CALLBACK_PATH.format(id=app_id)
 
 
+async def follow_endpoint(conn: AsyncConnection, tenant_id: str, endpoint: str) -> None:
+    """Each SAML application's internal redirect URI made from ``endpoint`` again (at start,
+    as the built-in application's): a server moved to a new address keeps signing in."""
+    for app in await app_repo.applications_of_type(conn, tenant_id, AppType.SAML.value):
+        oidc = app["oidc_client_metadata"] or {}
+        wanted = [callback_url(endpoint, app["id"])]
+        if oidc.get("redirectUris") != wanted:
+            await app_repo.update_application(
+                conn,
+                tenant_id,
+                app["id"],
+                {"oidc_client_metadata": {**oidc, "redirectUris": wanted}},
+            )
+
+
 # Checks ------------------------------------------------------------------------------------
 def check_acs_url(acs_url: dict[str, Any] | None) -> None:
     """HTTP-POST only (Logto's rule: the response is a signed form), http(s) only: the form's

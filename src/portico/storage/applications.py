@@ -38,6 +38,17 @@ async def get_application(
     return dict(row._mapping) if row else None
 
 
+async def applications_of_type(
+    conn: AsyncConnection, tenant_id: str, app_type: str
+) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(applications).where(
+            applications.c.tenant_id == tenant_id, applications.c.type == app_type
+        )
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 async def update_application(
     conn: AsyncConnection, tenant_id: str, app_id: str, values: dict[str, Any]
 ) -> bool:
