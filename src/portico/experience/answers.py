@@ -54,6 +54,12 @@ LOGTO: dict[str, tuple[str, int | None]] = {
     "error.webauthn_failed": ("session.mfa.webauthn_verification_failed", 400),
     "error.webauthn_not_found": ("session.mfa.webauthn_verification_not_found", 400),
     "error.passkey_not_enabled": ("user.sign_in_method_not_enabled", 422),
+    "error.sso_enabled": ("session.sso_enabled", 422),
+    "error.sso_not_found": ("connector.not_found", 404),
+    "error.sso_state": ("session.connector_session_not_found", 400),
+    "error.sso_failed": ("connector.general", 500),
+    "error.sso_no_account": ("user.sso_identity_not_exist", 404),
+    "error.sso_not_enabled": ("user.sign_in_method_not_enabled", 422),
 }
 
 
@@ -74,6 +80,10 @@ def logto_answer(error: StepError) -> tuple[int, str, Any]:
     elif error.key == "error.mfa_required":
         data = {"availableFactors": list(error.params.get("factors") or []),
                 "maskedIdentifiers": {}}  # fmt: skip
+    elif error.key == "error.sso_failed" and error.params.get("code"):
+        code = str(error.params["code"])  # the provider's connector code (Logto: 500)
+    elif error.key == "error.sso_enabled":
+        data = {"ssoConnectors": error.params.get("connectors") or []}
     elif error.key == "error.social_no_account" and error.params.get("related"):
         data = {"relatedUser": {"type": error.params["related"]}}
     return status or error.status, code, data

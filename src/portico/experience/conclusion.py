@@ -25,7 +25,7 @@ from portico.experience.profile import provider_profile, social_identity
 from portico.experience.sentinel import account_target
 from portico.protocol import acr
 from portico.protocol import sessions as sessions_mod
-from portico.services import identities, organization_jit, webauthn
+from portico.services import identities, organization_jit, sso_connectors, webauthn
 from portico.services import mfa as mfa_service
 from portico.services import users as user_service
 from portico.services.webauthn import Credential
@@ -90,6 +90,8 @@ async def _create(turn: Turn, step: CreateAccount) -> str:
                 await _store_password(conn, turn.tenant, user["id"], profile)
             if step.link:
                 await _link(conn, turn.tenant, user["id"], step.link)
+            if state.sso:
+                await _link_sso(conn, turn, str(user["id"]), state.sso, created=True)
             await organization_jit.provision(conn, turn.tenant, str(user["id"]))
     except user_service.InvalidUser:
         raise StepError("error.identifier_taken", 409) from None
@@ -100,12 +102,15 @@ async def _create(turn: Turn, step: CreateAccount) -> str:
 async def _update(turn: Turn, step: Finish) -> str:
     choices = _mfa_choices(turn)
     pending = mfa.bound(turn.state) or turn.state.mfa.passkey_skipped
-    if step.profile or step.link or choices or pending:
+    sso = turn.state.sso if not turn.state.created else None
+    if step.profile or step.link or choices or pending or sso:
         try:
             async with turn.engine.begin() as conn:
                 await _apply_profile(conn, turn.tenant, step.user_id, step.profile)
                 if step.link:
                     await _link(conn, turn.tenant, step.user_id, step.link)
+                if sso:
+                    await _link_sso(conn, turn, step.user_id, sso, created=False)
                 await _store_mfa(conn, turn, step.user_id, choices)
         except user_service.InvalidUser:  # taken by someone else since it was verified
             raise StepError("error.identifier_taken", 409) from None
@@ -180,6 +185,26 @@ async def _link(conn: AsyncConnection, tenant: str, user_id: str, social: dict[s
         await user_service.update_user(conn, tenant, user_id, synced)
 
 
+async def _link_sso(
+    conn: AsyncConnection, turn: Turn, user_id: str, sso: dict[str, Any], *, created: bool
+) -> None:
+    """Store the enterprise SSO identity (or refresh its detail); a first link joins the
+    connector's JIT organizations (Logto's ``addSsoIdentityToUser``); at a sign-in with
+    ``syncProfile`` on, the provider's name and avatar replace the user's."""
+    try:
+        linked = await sso_connectors.link(
+            conn, turn.tenant, user_id, sso["connectorId"], sso["issuer"], sso["id"],
+            sso.get("detail") or {},
+        )  # fmt: skip
+    except sso_connectors.IdentityTaken:
+        raise StepError("error.identity_taken", 409, provider=sso["connectorId"]) from None
+    if linked:
+        await organization_jit.provision_sso(conn, turn.tenant, user_id, sso["connectorId"])
+    synced = provider_profile(sso)
+    if not created and sso.get("syncProfile") and synced:
+        await user_service.update_user(conn, turn.tenant, user_id, synced)
+
+
 async def _apply_profile(
     conn: AsyncConnection, tenant: str, user_id: str, profile: dict[str, Any]
 ) -> None:
@@ -232,6 +257,7 @@ async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> SignedIn
             user_id=user_id,
             conn=conn,
             **({"socialTarget": social["target"]} if social else {}),
+            **({"ssoConnectorId": turn.state.sso["connectorId"]} if turn.state.sso else {}),
         )
         if factors is not None:
             device = await devices.remember(turn, user_id, factors, conn)

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from portico.experience import accounts
 from portico.experience.answers import StepError
 from portico.experience.guard import owner_of
-from portico.experience.profile import new_profile
+from portico.experience.profile import new_profile, provider_profile
 from portico.experience.verifications import (
     CodeVerification,
+    EnterpriseSsoVerification,
     NewPasswordIdentity,
     PasskeyVerification,
     PasswordVerification,
@@ -32,6 +33,7 @@ from portico.experience.verifications import (
 )
 from portico.experience.verifications.social import SocialMatch
 from portico.protocol import acr
+from portico.services import sso_connectors
 
 if TYPE_CHECKING:
     from portico.experience.turn import Turn
@@ -54,6 +56,10 @@ async def sign_in_with(turn: Turn, verification: Verification, *, link: bool = F
     proven identifier, ``error.social_no_account`` (with ``related``: the kind of
     identifier an existing account shares with the provider) for an unknown identity."""
     state = turn.state
+    if isinstance(verification, EnterpriseSsoVerification):
+        await _sign_in_with_sso(turn, verification)
+        return
+    await refuse_sso_domain(turn, email_of(verification))
     if isinstance(verification, PasswordVerification):
         state.user_id = verification.identify_user()
         state.amr = ["pwd"]
@@ -80,6 +86,44 @@ async def sign_in_with(turn: Turn, verification: Verification, *, link: bool = F
     await _refuse_suspended(turn, state.user_id)
 
 
+async def _sign_in_with_sso(turn: Turn, verification: EnterpriseSsoVerification) -> None:
+    """Logto's rule: the account the identity is linked to, else the owner of the
+    provider's verified email (the identity is linked to it), else none: sign up
+    (``error.sso_no_account``)."""
+    if not turn.sie.singleSignOnEnabled:
+        raise StepError("error.sso_not_enabled", 422)
+    match = await verification.identify_user(turn)
+    user_id = match.user_id or (str(match.related["id"]) if match.related else None)
+    if user_id is None:
+        raise StepError("error.sso_no_account", 404)
+    state = turn.state
+    state.user_id, state.sso, state.amr = user_id, verification.identity, ["fed"]
+    await _refuse_suspended(turn, user_id)
+
+
+def email_of(verification: Verification) -> str | None:
+    """The email a verification proves (Logto guards these against SSO-only domains)."""
+    identifier = getattr(verification, "identifier", None)
+    if identifier is not None and identifier.kind == "email":
+        return str(identifier.value)
+    if isinstance(verification, SocialVerification):
+        email = (verification.info or {}).get("email")
+        return str(email) if email else None
+    return None
+
+
+async def refuse_sso_domain(turn: Turn, email: str | None) -> None:
+    """An email whose domain belongs to an SSO connector signs in or up only through it
+    (Logto's ``singleSignOnEnabled``: 422 ``session.sso_enabled``, with the connectors)."""
+    if not email or not turn.sie.singleSignOnEnabled:
+        return
+    async with turn.engine.connect() as conn:
+        found = await sso_connectors.for_email(conn, turn.tenant, email)
+    if found:
+        shown = [{"id": row["id"], "connectorName": row["connector_name"]} for row in found]
+        raise StepError("error.sso_enabled", 422, connectors=shown)
+
+
 async def _refuse_suspended(turn: Turn, user_id: str) -> None:
     user = await accounts.account(turn.engine, turn.tenant, user_id)
     if user is None:
@@ -103,6 +147,10 @@ async def reset_with(turn: Turn, verification: Verification) -> None:
 async def register_with(turn: Turn, verification: Verification) -> None:
     """Signing up: what the proof gives the new account's profile."""
     state = turn.state
+    if isinstance(verification, EnterpriseSsoVerification):
+        await _register_with_sso(turn, verification)
+        return
+    await refuse_sso_domain(turn, email_of(verification))
     if isinstance(verification, SocialVerification):
         info = verification.info or {}
         owners = [await accounts.owner(turn.engine, turn.tenant, info[key])
@@ -122,6 +170,25 @@ async def register_with(turn: Turn, verification: Verification) -> None:
         state.amr = ["pwd"]
     else:
         raise StepError("error.verification_incomplete", 400)
+
+
+async def _register_with_sso(turn: Turn, verification: EnterpriseSsoVerification) -> None:
+    """A new account from the provider's profile: its verified email, name and avatar
+    (Logto's ``toSyncedProfile(isNewUser)``); refused when the identity or the email
+    already belongs to an account."""
+    if not turn.sie.singleSignOnEnabled:
+        raise StepError("error.sso_not_enabled", 422)
+    match = await verification.identify_user(turn)
+    identity = verification.identity or {}
+    if match.user_id:
+        raise StepError("error.identity_taken", 409, provider=verification.provider)
+    if match.related is not None:
+        raise taken("email")
+    state = turn.state
+    profile = provider_profile(identity)
+    if identity.get("email"):
+        profile["email"] = identity["email"]
+    state.sso, state.profile, state.amr = identity, {**profile, **state.profile}, ["fed"]
 
 
 async def bind(turn: Turn, verification: Verification) -> None:

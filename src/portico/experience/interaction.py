@@ -117,6 +117,7 @@ class ExperienceState:
     verified_identifier: Identifier | None = None  # proven, then found to be someone's
     existing_user_id: str | None = None  # whose it was
     social: dict[str, Any] | None = None  # the provider identity to link
+    sso: dict[str, Any] | None = None  # the enterprise SSO identity signing in (to link)
     verifications: dict[str, Verification] = field(default_factory=dict)
     mfa: MfaState = field(default_factory=MfaState)
     amr: list[str] = field(default_factory=list)  # the first factor's methods (RFC 8176)
@@ -137,6 +138,7 @@ class ExperienceState:
             ),
             "existingUserId": self.existing_user_id,
             "social": self.social,
+            "sso": self.sso,
             "verifications": {key: record.to_json() for key, record in self.verifications.items()}
             or None,
             "mfa": self.mfa.to_json() or None,
@@ -161,6 +163,7 @@ class ExperienceState:
             verified_identifier=_identifier(data.get("verifiedIdentifier")),
             existing_user_id=data.get("existingUserId"),
             social=data.get("social"),
+            sso=data.get("sso"),
             verifications={
                 key: record
                 for key, stored in (data.get("verifications") or {}).items()

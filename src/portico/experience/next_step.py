@@ -91,7 +91,7 @@ def next_step(
     ``require_mfa``: the application asked for multi-factor (step-up); ``trusted_device``:
     the user trusted this browser after a second factor."""
     if state.event == Event.REGISTER and not state.user_id:
-        need = still_missing(sie, state, None, social)
+        need = None if state.sso else still_missing(sie, state, None, social)
         return Fulfil(need) if need else CreateAccount(social)
     if not state.user_id:
         return Refuse(StepError("error.not_identified", 404))
@@ -101,6 +101,8 @@ def next_step(
         # Reached only once the user proved the account theirs (a code, a provider): a
         # password sign-in refuses a suspended account as a wrong password, giving no oracle.
         return Refuse(StepError("error.suspended", 401), reset=True)
+    if state.sso:  # Logto: an enterprise SSO sign-in needs no second factor nor profile
+        return Finish(state.user_id, dict(state.profile), None)
     user_mfa = user_mfa or UserMfa()
     if mfa.must_verify(state, sie, user_mfa, require_mfa, trusted_device):
         factors = mfa.user_factors(sie, user_mfa)

@@ -1,6 +1,7 @@
-"""Just-in-time organization provisioning by email domain (Logto's organization JIT): an
-organization lists email domains and default organization roles; a user whose verified
-email has one of those domains joins it, with those roles.
+"""Just-in-time organization provisioning (Logto's organization JIT): an organization lists
+email domains, enterprise SSO connectors and default organization roles; a user whose
+verified email has one of those domains, or who signs in through one of those connectors
+for the first time, joins it, with those roles.
 
 Verified: in Portico a user's primary email is always one the user proved (a code sent to
 it, or a social provider that marks it verified: connectors drop unverified addresses) or
@@ -170,6 +171,60 @@ async def provision(conn: AsyncConnection, tenant_id: str, user_id: str) -> list
     the organizations joined. Idempotent, and safe against a parallel sign-in (the inserts
     skip rows already there)."""
     pending = await repo.pending_organizations(conn, tenant_id, user_id)
+    for org_id, role_ids in pending.items():
+        await orgs_repo.add_members(conn, tenant_id, org_id, [user_id])
+        await orgs_repo.assign_member_roles(conn, tenant_id, org_id, user_id, role_ids)
+    return sorted(pending)
+
+
+# SSO connectors -----------------------------------------------------------------------------
+async def sso_connectors(
+    conn: AsyncConnection,
+    tenant_id: str,
+    org_id: str,
+    *,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """The connectors whose users join the organization (none for an unknown one)."""
+    return await repo.sso_connectors_of(conn, tenant_id, org_id, offset=offset, limit=limit)
+
+
+async def add_sso_connectors(
+    conn: AsyncConnection,
+    tenant_id: str,
+    org_id: str,
+    connector_ids: list[str],
+    *,
+    replace: bool = False,
+) -> None:
+    """Add connectors (those already there stay); ``replace``: exactly these. 422
+    ``entity.relation_foreign_key_not_found`` when the organization or a connector is
+    unknown."""
+    await _require_organization(conn, tenant_id, org_id)
+    wanted = list(dict.fromkeys(connector_ids))
+    if set(wanted) - await repo.existing_sso_connectors(conn, tenant_id, wanted):
+        raise _missing_relation()
+    if replace:
+        await repo.delete_sso_connectors(conn, tenant_id, org_id)
+    await repo.add_sso_connectors(conn, tenant_id, org_id, wanted)
+
+
+async def remove_sso_connector(
+    conn: AsyncConnection, tenant_id: str, org_id: str, connector_id: str
+) -> None:
+    """404 ``entity.not_found`` when it is not one of the organization's connectors."""
+    if not await repo.delete_sso_connectors(conn, tenant_id, org_id, [connector_id]):
+        raise _not_found()
+
+
+async def provision_sso(
+    conn: AsyncConnection, tenant_id: str, user_id: str, connector_id: str
+) -> list[str]:
+    """Make the user a member of every organization that provisions ``connector_id``'s
+    users, with its default roles (called when the user's identity there is first stored,
+    as Logto does); the ids of the organizations joined."""
+    pending = await repo.pending_by_sso_connector(conn, tenant_id, user_id, connector_id)
     for org_id, role_ids in pending.items():
         await orgs_repo.add_members(conn, tenant_id, org_id, [user_id])
         await orgs_repo.assign_member_roles(conn, tenant_id, org_id, user_id, role_ids)

@@ -13,12 +13,15 @@ from portico.storage.database import insert_ignore
 from portico.storage.tables import (
     organization_jit_email_domains,
     organization_jit_roles,
+    organization_jit_sso_connectors,
     organization_roles,
     organization_user_relations,
+    sso_connectors,
     users,
 )
 
 domains = organization_jit_email_domains
+jit_sso = organization_jit_sso_connectors
 jit_roles = organization_jit_roles
 members = organization_user_relations
 
@@ -160,6 +163,91 @@ async def pending_organizations(
     query = _PENDING[conn.dialect.name]
     pending: dict[str, list[str]] = {}
     for row in await conn.execute(query, {"tenant_id": tenant_id, "user_id": user_id}):
+        held = pending.setdefault(row.organization_id, [])
+        if row.organization_role_id is not None:
+            held.append(row.organization_role_id)
+    return pending
+
+
+# SSO connectors -----------------------------------------------------------------------------
+async def sso_connectors_of(
+    conn: AsyncConnection,
+    tenant_id: str,
+    organization_id: str,
+    *,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, sso_connectors rows)`` by name; ``limit=None`` returns every row."""
+    joined = sso_connectors.join(jit_sso, jit_sso.c.sso_connector_id == sso_connectors.c.id)
+    where = (jit_sso.c.tenant_id == tenant_id, jit_sso.c.organization_id == organization_id)
+    total = (await conn.execute(select(func.count()).select_from(joined).where(*where))).scalar()
+    query = (
+        select(sso_connectors)
+        .select_from(joined)
+        .where(*where)
+        .order_by(sso_connectors.c.connector_name, sso_connectors.c.id)
+    )
+    if limit is not None:
+        query = query.offset(offset or 0).limit(limit)
+    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def add_sso_connectors(
+    conn: AsyncConnection, tenant_id: str, organization_id: str, connector_ids: list[str]
+) -> None:
+    """Connectors already there are skipped."""
+    rows = [
+        {"tenant_id": tenant_id, "organization_id": organization_id, "sso_connector_id": c}
+        for c in connector_ids
+    ]
+    if rows:
+        await insert_ignore(conn, jit_sso, rows)
+
+
+async def delete_sso_connectors(
+    conn: AsyncConnection,
+    tenant_id: str,
+    organization_id: str,
+    connector_ids: list[str] | None = None,
+) -> int:
+    """``connector_ids=None``: all of the organization's connectors."""
+    statement = delete(jit_sso).where(
+        jit_sso.c.tenant_id == tenant_id, jit_sso.c.organization_id == organization_id
+    )
+    if connector_ids is not None:
+        statement = statement.where(jit_sso.c.sso_connector_id.in_(connector_ids))
+    return int((await conn.execute(statement)).rowcount)
+
+
+async def existing_sso_connectors(
+    conn: AsyncConnection, tenant_id: str, connector_ids: list[str]
+) -> set[str]:
+    query = select(sso_connectors.c.id).where(
+        sso_connectors.c.tenant_id == tenant_id, sso_connectors.c.id.in_(connector_ids)
+    )
+    return {row.id for row in await conn.execute(query)}
+
+
+async def pending_by_sso_connector(
+    conn: AsyncConnection, tenant_id: str, user_id: str, connector_id: str
+) -> dict[str, list[str]]:
+    """Organization id -> its default role ids, for each organization that provisions the
+    users of ``connector_id`` and which the user is not a member of yet."""
+    not_member = ~exists().where(
+        members.c.organization_id == jit_sso.c.organization_id, members.c.user_id == user_id
+    )
+    query = (
+        select(jit_sso.c.organization_id, jit_roles.c.organization_role_id)
+        .select_from(
+            jit_sso.outerjoin(jit_roles, jit_roles.c.organization_id == jit_sso.c.organization_id)
+        )
+        .where(
+            jit_sso.c.tenant_id == tenant_id, jit_sso.c.sso_connector_id == connector_id, not_member
+        )
+    )
+    pending: dict[str, list[str]] = {}
+    for row in await conn.execute(query):
         held = pending.setdefault(row.organization_id, [])
         if row.organization_role_id is not None:
             held.append(row.organization_role_id)

@@ -94,7 +94,7 @@ async def export(
             "tenantId": tenant_id,
             "generator": f"portico {__version__}",
         }
-        if sizes["connector"] or sizes["userMfaFactor"]:
+        if sizes["connector"] or sizes["userMfaFactor"] or sizes["ssoConnector"]:
             header["encryptionKeyCheck"] = encryption_key_check(encryption_key())
         out.write(_line(header))
         for name, kind in KINDS.items():

@@ -40,6 +40,7 @@ from portico.connectors.registry import registry
 from portico.services import sign_in_experience as sie_service
 from portico.services.applications import SecretSealer
 from portico.services.mfa import MfaKeys
+from portico.sso import provider_class as sso_provider_class
 from portico.storage.tables import user_identities, user_mfa_factors, users
 from portico.transfer import logto
 from portico.transfer.records import (
@@ -51,6 +52,7 @@ from portico.transfer.records import (
     Kind,
     MfaBackupCode,
     Record,
+    SsoConnector,
     UserMfaFactor,
     encryption_key_check,
 )
@@ -313,6 +315,8 @@ class _Run:
         kept: Record | None = record
         if isinstance(record, Connector):
             kept = self.connector_config(number, record)
+        elif isinstance(record, SsoConnector):
+            kept = self.sso_connector_config(number, record)
         elif isinstance(record, UserMfaFactor):
             kept = self.mfa_factor(number, record)
         elif isinstance(record, ApplicationSecret) and record.valueSealed is not None:
@@ -380,6 +384,37 @@ class _Run:
             plain = sealing.Sealer(old_key).open(record.config, paths, context)
         except (ConnectorError, ValueError):  # wrong key for this value, or a mangled value
             self.error(number, f"connector {record.id!r}: a sealed value does not open")
+            return None
+        config = sealing.Sealer(target_key).seal(plain, paths, context)
+        return record.model_copy(update={"config": config})
+
+    def sso_connector_config(self, number: int, record: SsoConnector) -> SsoConnector | None:
+        """As :meth:`connector_config`, for an enterprise SSO connector (its provider says
+        which config values are sealed)."""
+        assert self.header is not None
+        if not _has_sealed(record.config):
+            return record
+        source_key = self.options.reencrypt_from or self.options.encryption_key()
+        if self.header.get("encryptionKeyCheck") != encryption_key_check(source_key):
+            self.error(
+                number,
+                f"ssoConnector {record.id!r}: its secrets are sealed with another encryption "
+                "key than this instance's; import with the same key, or give the source's key "
+                "with --reencrypt-from-key-file",
+            )
+            return None
+        target_key = self.options.encryption_key()
+        if source_key == target_key:
+            return record
+        provider = sso_provider_class(record.providerName)
+        if provider is None:
+            self.error(number, f"ssoConnector {record.id!r}: unknown provider, cannot re-seal")
+            return None
+        paths, context = provider.confidential(), f"sso/{self.tenant_id}/{record.id}"
+        try:
+            plain = sealing.Sealer(source_key).open(record.config, paths, context)
+        except (ConnectorError, ValueError):
+            self.error(number, f"ssoConnector {record.id!r}: a sealed value does not open")
             return None
         config = sealing.Sealer(target_key).seal(plain, paths, context)
         return record.model_copy(update={"config": config})

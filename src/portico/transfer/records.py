@@ -347,6 +347,41 @@ class Connector(Record):
     createdAt: Millis
 
 
+class SsoConnector(Record):
+    """An enterprise SSO connector; its config's secrets stay sealed, as connectors'."""
+
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    providerName: str = Field(min_length=1, max_length=128)
+    connectorName: str = Field(min_length=1, max_length=128)
+    config: Json
+    domains: list[str] = Field(default_factory=list)
+    branding: Json = Field(default_factory=dict)
+    syncProfile: bool = False
+    enableTokenStorage: bool = False
+    createdAt: Millis
+
+
+class UserSsoIdentity(Record):
+    references: ClassVar[dict[str, str]] = {"userId": "user", "ssoConnectorId": "ssoConnector"}
+    id: Id
+    userId: UserId
+    issuer: str = Field(min_length=1, max_length=256)
+    identityId: str = Field(min_length=1, max_length=128)
+    detail: Json = Field(default_factory=dict)
+    ssoConnectorId: str = Field(min_length=1, max_length=128)
+    createdAt: Millis
+    updatedAt: Millis
+
+
+class OrganizationJitSsoConnector(Record):
+    references: ClassVar[dict[str, str]] = {
+        "organizationId": "organization",
+        "ssoConnectorId": "ssoConnector",
+    }
+    organizationId: Id
+    ssoConnectorId: str = Field(min_length=1, max_length=128)
+
+
 SEALED_VALUE = re.compile(r"^v1\.[A-Za-z0-9_-]+={0,2}$")
 FactorType = Literal["Totp", "WebAuthn", "BackupCode"]  # services/mfa.py: STORED
 
@@ -499,6 +534,13 @@ KINDS: dict[str, Kind] = {
             tables.organization_invitation_role_relations,
         ),
         Kind("connector", Connector, tables.connectors),
+        Kind("ssoConnector", SsoConnector, tables.sso_connectors),
+        Kind("userSsoIdentity", UserSsoIdentity, tables.user_sso_identities),
+        Kind(
+            "organizationJitSsoConnector",
+            OrganizationJitSsoConnector,
+            tables.organization_jit_sso_connectors,
+        ),
         Kind("signInExperience", None, None),
         Kind("customPhrase", CustomPhrase, tables.custom_phrases),
     )

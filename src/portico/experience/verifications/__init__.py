@@ -19,6 +19,7 @@ from typing import Any
 
 from portico.experience.verifications.backup_code import BackupCodeVerification
 from portico.experience.verifications.code import CodeVerification
+from portico.experience.verifications.enterprise_sso import EnterpriseSsoVerification
 from portico.experience.verifications.kinds import VerificationType
 from portico.experience.verifications.mfa_code import MfaCodeVerification
 from portico.experience.verifications.new_password_identity import NewPasswordIdentity
@@ -38,6 +39,7 @@ Verification = (
     | MfaCodeVerification
     | WebAuthnVerification
     | PasskeyVerification
+    | EnterpriseSsoVerification
 )
 # Second factors: what proves the user again once identified.
 MfaVerification = (
@@ -56,6 +58,7 @@ KINDS: dict[str, type[Verification]] = {
     VerificationType.MFA_PHONE_CODE: MfaCodeVerification,
     VerificationType.WEB_AUTHN: WebAuthnVerification,
     VerificationType.SIGN_IN_PASSKEY: PasskeyVerification,
+    VerificationType.ENTERPRISE_SSO: EnterpriseSsoVerification,
 }
 
 
@@ -69,6 +72,7 @@ __all__ = [
     "KINDS",
     "BackupCodeVerification",
     "CodeVerification",
+    "EnterpriseSsoVerification",
     "MfaCodeVerification",
     "MfaVerification",
     "NewPasswordIdentity",

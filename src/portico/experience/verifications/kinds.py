@@ -17,6 +17,7 @@ class VerificationType(StrEnum):
     MFA_PHONE_CODE = "MfaPhoneVerificationCode"
     WEB_AUTHN = "WebAuthn"
     SIGN_IN_PASSKEY = "SignInPasskey"
+    ENTERPRISE_SSO = "EnterpriseSso"
 
 
 def code_type(kind: str) -> VerificationType:

@@ -29,6 +29,7 @@ from portico.web.api import (
     roles,
     saml_applications,
     sign_in_exp,
+    sso_connectors,
     token_exchange,
     user_mfa,
     users,
@@ -82,6 +83,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         organization_roles,
         organization_scopes,
         consents,
+        sso_connectors,
         saml_applications,
     ):
         api.include_router(module.routes(context, authorized))

@@ -1,6 +1,7 @@
-"""``/api/organizations/:id/jit/email-domains`` and ``/jit/roles``: the email domains whose
-users join an organization just in time, and the organization roles they get (Logto's
-paths, bodies, status codes and error codes; lists paginated only on request)."""
+"""``/api/organizations/:id/jit/email-domains``, ``/jit/sso-connectors`` and ``/jit/roles``:
+the email domains and enterprise SSO connectors whose users join an organization just in
+time, and the organization roles they get (Logto's paths, bodies, status codes and error
+codes; lists paginated only on request)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from portico.services import organization_jit as jit
+from portico.services import sso_connectors as sso
 from portico.web.api.audit import AuditedRoute
 from portico.web.api.context import ApiContext
 from portico.web.api.pagination import Page, paginate, pagination
@@ -30,6 +32,12 @@ class JitEmailDomainOut(BaseModel):
     tenantId: str
     organizationId: str
     emailDomain: str
+
+
+class JitSsoConnectors(Body):
+    ssoConnectorIds: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        max_length=100
+    )
 
 
 class AddJitRoles(Body):
@@ -91,6 +99,43 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
             domain = emailDomain  # cannot be stored: answers 404 below
         async with api.write() as conn:
             await jit.remove_email_domain(conn, api.tenant, id, domain)
+        return Response(status_code=204)
+
+    # SSO connectors --------------------------------------------------------------------------
+    @router.get(f"{base}/sso-connectors", response_model=list[dict[str, Any]])
+    async def list_organization_jit_sso_connectors(
+        request: Request,
+        response: Response,
+        id: str,
+        page: Annotated[Page, Depends(pagination(optional=True))],
+    ) -> list[dict[str, Any]]:
+        """Logto's ``SsoConnector`` entities (secrets masked)."""
+        async with api.read() as conn:
+            total, rows = await jit.sso_connectors(
+                conn, api.tenant, id, offset=page.offset, limit=page.limit
+            )
+        paginate(request, response, page, total)
+        return [sso.connector_out(r) for r in rows]
+
+    @router.post(f"{base}/sso-connectors", status_code=201, response_class=Response)
+    async def add_organization_jit_sso_connectors(id: str, body: JitSsoConnectors) -> Response:
+        """422 ``entity.relation_foreign_key_not_found`` for an unknown connector."""
+        async with api.write() as conn:
+            await jit.add_sso_connectors(conn, api.tenant, id, body.ssoConnectorIds)
+        return Response(status_code=201)
+
+    @router.put(f"{base}/sso-connectors", status_code=204, response_class=Response)
+    async def replace_organization_jit_sso_connectors(id: str, body: JitSsoConnectors) -> Response:
+        async with api.write() as conn:
+            await jit.add_sso_connectors(conn, api.tenant, id, body.ssoConnectorIds, replace=True)
+        return Response(status_code=204)
+
+    @router.delete(
+        f"{base}/sso-connectors/{{ssoConnectorId}}", status_code=204, response_class=Response
+    )
+    async def delete_organization_jit_sso_connector(id: str, ssoConnectorId: str) -> Response:
+        async with api.write() as conn:
+            await jit.remove_sso_connector(conn, api.tenant, id, ssoConnectorId)
         return Response(status_code=204)
 
     # Default roles ---------------------------------------------------------------------------

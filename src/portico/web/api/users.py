@@ -158,9 +158,20 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
         return user_out(row)
 
     @router.get("/users/{userId}", response_model=UserOut)
-    async def get_user(userId: str) -> dict[str, Any]:
+    async def get_user(userId: str, includeSsoIdentities: str | None = None) -> Any:
+        """``includeSsoIdentities=true``: with the user's enterprise SSO identities."""
+        from fastapi.responses import JSONResponse
+
+        from portico.services import sso_connectors
+
         async with api.read() as conn:
-            return user_out(await service.get_user(conn, api.tenant, userId))
+            shown = user_out(await service.get_user(conn, api.tenant, userId))
+            if (includeSsoIdentities or "").lower() not in ("true", "1", "yes", "y"):
+                return shown
+            found = await sso_connectors.user_identities(conn, api.tenant, userId)
+        body = UserOut.model_validate(shown).model_dump(mode="json")
+        identities = [sso_connectors.identity_out(row) for row in found]
+        return JSONResponse({**body, "ssoIdentities": identities})
 
     @router.patch("/users/{userId}", response_model=UserOut)
     async def update_user(userId: str, body: UpdateUser) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from portico.web.experience import (
     register,
     sign_in,
     social,
+    sso,
     theme,
 )
 from portico.web.experience.context import ORG, TENANT
@@ -58,6 +59,7 @@ def routes(runtime: Runtime) -> list[Route]:
         *register.routes(runtime),
         *codes.routes(runtime),
         *recovery.routes(runtime),
+        *sso.routes(runtime),
         *profile.routes(runtime),
         *mfa.routes(runtime),
         *consent.routes(runtime),

@@ -16,7 +16,7 @@ from portico.experience.identifiers import Identifier
 from portico.experience.interaction import Event
 from portico.experience.verifications import PasskeyVerification, PasswordVerification
 from portico.protocol.authorization.request import AuthorizationRequest
-from portico.web.experience import social, steps
+from portico.web.experience import social, sso, steps
 from portico.web.experience.context import Ctx, credential_of, form_view, view
 from portico.web.experience.fields import identifier_of
 from portico.web.runtime import Runtime
@@ -41,6 +41,8 @@ def first_screen(request: AuthorizationRequest) -> str:
     method, _, target = (request.extra.get("direct_sign_in") or "").partition(":")
     if method == "social" and target:
         return f"/direct/social/{quote(target, safe='')}"
+    if method == "sso" and target:
+        return f"/direct/sso/{quote(target, safe='')}"
     screen = request.extra.get("first_screen")
     if screen in SCREENS:
         return SCREENS[screen]
@@ -125,6 +127,8 @@ def routes(runtime: Runtime) -> list[Route]:
             if needs_terms(ctx, registering=False) and ctx.field("agree") != "on":
                 raise StepError("error.agree_terms")
             identifier = identifier_of(raw, kinds(ctx))
+            if identifier.kind == "email" and (offered := await sso.offer(ctx, identifier.value)):
+                return offered  # the organization's identity provider, not a password
             method = ctx.sie.method(identifier.kind)
             assert method is not None
             ctx.reset("SignIn")

@@ -14,6 +14,7 @@ from portico.web.experience_api import (
     context,
     interaction,
     mfa,
+    sso,
     unsupported,
     verification,
 )
@@ -28,6 +29,7 @@ def router(runtime: Runtime) -> APIRouter:
     combined.include_router(unsupported.routes())  # before the parametrised social routes
     combined.include_router(interaction.routes(runtime, load))
     combined.include_router(verification.routes(runtime, load))
+    combined.include_router(sso.routes(runtime, load))
     combined.include_router(mfa.routes(runtime, load))
     combined.include_router(consent.routes(runtime, load))
     return combined

@@ -177,7 +177,12 @@ async def _register(ctx: Ctx, body: Identification) -> Response:
         raise ApiError(400, "session.identifier_already_identified", "Already created.")
     if body.verificationId:
         record = verified_record(
-            ctx, body.verificationId, *CODE_TYPES.values(), "NewPasswordIdentity", "Social"
+            ctx,
+            body.verificationId,
+            *CODE_TYPES.values(),
+            "NewPasswordIdentity",
+            "Social",
+            "EnterpriseSso",
         )
         await identification.register_with(ctx.turn, record)
     concluded = await conclusion.conclude(ctx.turn)
@@ -189,7 +194,13 @@ async def _register(ctx: Ctx, body: Identification) -> Response:
 
 async def _identify_for_sign_in(ctx: Ctx, body: Identification) -> None:
     record = verified_record(
-        ctx, body.verificationId, "Password", *CODE_TYPES.values(), "Social", "SignInPasskey"
+        ctx,
+        body.verificationId,
+        "Password",
+        *CODE_TYPES.values(),
+        "Social",
+        "SignInPasskey",
+        "EnterpriseSso",
     )
     if isinstance(record, CodeVerification):
         method = ctx.sie.method(record.identifier.kind)

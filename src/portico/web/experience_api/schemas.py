@@ -52,6 +52,11 @@ class SocialVerify(Body):
     connectorData: dict[str, Any]
 
 
+class SsoVerify(Body):
+    verificationId: str = Field(max_length=64)
+    connectorData: dict[str, Any]
+
+
 class Identification(Body):
     verificationId: str | None = Field(None, max_length=64)
     linkSocialIdentity: bool | None = None

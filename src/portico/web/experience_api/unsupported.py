@@ -1,5 +1,5 @@
-"""The parts of Logto's Experience API Portico does not offer yet (enterprise SSO, one-time
-tokens, avatar upload): each answers with the error Logto gives when the
+"""The parts of Logto's Experience API Portico does not offer yet (one-time tokens, avatar
+upload): each answers with the error Logto gives when the
 feature is off, so a client built for Logto sees "not enabled", not a 404."""
 
 from __future__ import annotations
@@ -8,10 +8,7 @@ from fastapi import APIRouter
 
 from portico.web.api.errors import ApiError
 
-SSO = ("single_sign_on.forbidden", 403)
 PATHS: dict[str, tuple[str, int]] = {
-    "/experience/verification/sso/{connector_id}/authorization-uri": SSO,
-    "/experience/verification/sso/{connector_id}/verify": SSO,
     "/experience/verification/one-time-token/verify": ("one_time_token.token_not_found", 404),
     "/experience/user-assets/avatar": ("storage.not_configured", 400),
 }  # fmt: skip
@@ -24,15 +21,7 @@ def routes() -> APIRouter:
         router.add_api_route(
             path, _refuse(code, status, "{connector_id}" in path), methods=["POST"], name=name
         )
-    router.add_api_route(
-        "/experience/sso-connectors", _no_sso_connectors, methods=["GET"], name="get_sso_connectors"
-    )
     return router
-
-
-async def _no_sso_connectors() -> dict[str, list[str]]:
-    """Logto's anonymous lookup of SSO connectors by email domain: never any here."""
-    return {"connectorIds": []}
 
 
 def _refuse(code: str, status: int, by_connector: bool):  # type: ignore[no-untyped-def]

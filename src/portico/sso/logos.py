@@ -1,0 +1,36 @@
+"""Provider logos: small SVGs of Portico's own, as data URIs (the pages' CSP allows
+``data:`` images, and no request leaves for them)."""
+
+OIDC = (
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIH"
+    "dpZHRoPSIyNCIgaGVpZ2h0PSIyNCIgdmlld0JveD0iMCAwIDI0IDI0Ij48Y2lyY2xlIGN4PSIxMiIgY3k9IjEyIi"
+    "ByPSIxMCIgZmlsbD0ibm9uZSIgc3Ryb2tlPSIjZjc5MzFlIiBzdHJva2Utd2lkdGg9IjIuNSIvPjxwYXRoIGQ9Ik"
+    "0xMSA1djE0bDMtMS41VjMuNXoiIGZpbGw9IiNmNzkzMWUiLz48L3N2Zz4="
+)
+SAML = (
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIH"
+    "dpZHRoPSIyNCIgaGVpZ2h0PSIyNCIgdmlld0JveD0iMCAwIDI0IDI0Ij48cmVjdCB4PSIzIiB5PSIzIiB3aWR0aD"
+    "0iMTgiIGhlaWdodD0iMTgiIHJ4PSI0IiBmaWxsPSIjYzIyZTMzIi8+PHBhdGggZD0iTTggMTVjMC0yIDgtMSA4LT"
+    "RzLTYtMy03LTEiIGZpbGw9Im5vbmUiIHN0cm9rZT0iI2ZmZiIgc3Ryb2tlLXdpZHRoPSIyIi8+PC9zdmc+"
+)
+AZURE = (
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIH"
+    "dpZHRoPSIyNCIgaGVpZ2h0PSIyNCIgdmlld0JveD0iMCAwIDI0IDI0Ij48cGF0aCBkPSJNMyAxOSAxMCA0aDVsLT"
+    "YgMTAgNiA1eiIgZmlsbD0iIzBhNzhkNCIvPjxwYXRoIGQ9Ik0xNCA4bDcgMTFIOXoiIGZpbGw9IiM1MGE0ZTYiLz"
+    "48L3N2Zz4="
+)
+GOOGLE = (
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIH"
+    "dpZHRoPSIyNCIgaGVpZ2h0PSIyNCIgdmlld0JveD0iMCAwIDI0IDI0Ij48cGF0aCBkPSJNMjEgMTIuMmMwLS42ID"
+    "AtMS4yLS4yLTEuOEgxMnYzLjVoNWE0LjQgNC40IDAgMCAxLTEuOSAyLjh2Mi4zaDNBOSA5IDAgMCAwIDIxIDEyLj"
+    "J6IiBmaWxsPSIjNDI4NWY0Ii8+PHBhdGggZD0iTTEyIDIxYzIuNSAwIDQuNi0uOCA2LjEtMi4zbC0zLTIuM2E1Lj"
+    "UgNS41IDAgMCAxLTguMi0yLjlIMy44djIuNEE5IDkgMCAwIDAgMTIgMjF6IiBmaWxsPSIjMzRhODUzIi8+PHBhdG"
+    "ggZD0iTTYuOSAxMy41YTUuNCA1LjQgMCAwIDEgMC0zLjRWNy43SDMuOGE5IDkgMCAwIDAgMCA4LjJ6IiBmaWxsPS"
+    "IjZmJiYzA0Ii8+PHBhdGggZD0iTTEyIDYuNmMxLjQgMCAyLjYuNSAzLjYgMS40bDIuNy0yLjdBOSA5IDAgMCAwID"
+    "MuOCA3LjdsMy4xIDIuNEE1LjQgNS40IDAgMCAxIDEyIDYuNnoiIGZpbGw9IiNlYTQzMzUiLz48L3N2Zz4="
+)
+OKTA = (
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIH"
+    "dpZHRoPSIyNCIgaGVpZ2h0PSIyNCIgdmlld0JveD0iMCAwIDI0IDI0Ij48Y2lyY2xlIGN4PSIxMiIgY3k9IjEyIi"
+    "ByPSI5IiBmaWxsPSJub25lIiBzdHJva2U9IiMwMDdkYzEiIHN0cm9rZS13aWR0aD0iNCIvPjwvc3ZnPg=="
+)
