@@ -131,9 +131,29 @@ def organization_pages(server: Server) -> list[str]:
     ]
 
 
+def saml_application_pages(server: Server) -> list[str]:
+    """A SAML application with its SP, encryption, a mapping and a second, inactive
+    certificate (made through /api, as an SP integration would be): each tab of its page."""
+    from tests.test_console_applications import management_of
+    from tests.test_saml_applications_api import POST, sp_certificate
+
+    with management_of(server) as api:
+        app = api.post("/saml-applications", json={
+            "name": "Team wiki", "entityId": "https://wiki.example/saml",
+            "acsUrl": {"binding": POST, "url": "https://wiki.example/saml/acs"},
+            "attributeMapping": {"email": "mail", "name": "displayName"},
+            "encryption": {"encryptAssertion": True, "encryptThenSign": False,
+                           "certificate": sp_certificate()},
+        }).json()  # fmt: skip
+        api.post(f"/saml-applications/{app['id']}/secrets", json={"lifeSpanInYears": 1})
+    tabs = ("saml-settings", "saml-connection", "saml-certificates", "saml-delete")
+    return ["saml-applications/new", *(f"saml-applications/{app['id']}#{tab}" for tab in tabs)]
+
+
 def console_pages(server: Server) -> Iterator[str]:
     yield from CONSOLE_PAGES
     yield from organization_pages(server)  # once the lists were seen empty
+    yield from saml_application_pages(server)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from portico.web.console import (
     organizations,
     resources,
     roles,
+    saml_applications,
     sign_in_experience,
     users,
 )
@@ -31,6 +32,7 @@ def routes(runtime: Runtime) -> list[Route]:
         *auth.routes(runtime),
         *get_started.routes(runtime),
         *applications.routes(runtime),
+        *saml_applications.routes(runtime),
         *connectors.routes(runtime),
         *sign_in_experience.routes(runtime),
         *admins.routes(runtime),

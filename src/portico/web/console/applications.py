@@ -198,6 +198,8 @@ async def _details(
     application was created from, else its type's (each only if it is for the app's type)."""
     async with ctx.read() as conn:
         app = await service.get_application(conn, ctx.tenant, app_id)
+        if app["type"] == AppType.SAML:  # a page of its own (web/console/saml_applications)
+            return await ctx.redirect(f"/console/saml-applications/{app_id}")
         secrets = await repo.list_secrets(conn, app_id)
         card = await frameworks.remembered(conn, ctx.tenant, app_id)
         app_type = AppType(app["type"])
