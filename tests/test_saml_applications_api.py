@@ -223,3 +223,14 @@ def test_a_moved_server_rewrites_the_saml_applications_redirect_uri(
         ]
     finally:  # the shared server's other SAML applications sign in at its real address
         server.db(back)
+
+
+def test_the_audit_log_names_the_saml_application(admin: httpx.Client) -> None:
+    """/api's entries for /saml-applications carry the application, so its log lists them."""
+    app = create(admin)
+    assert admin.patch(f"/saml-applications/{app['id']}", json={"name": "Wiki"}).status_code == 200
+    keys = [
+        entry["key"] for entry in admin.get("/logs", params={"applicationId": app["id"]}).json()
+    ]
+    assert "ManagementApi.CreateSamlApplication" in keys
+    assert "ManagementApi.UpdateSamlApplication" in keys

@@ -44,7 +44,9 @@ def _subject(path: str, params: dict[str, Any], body: Any) -> dict[str, str]:
     created = body.get("id") if isinstance(body, dict) else None
     user_id = params.get("userId") or (created if path == "/users" else None)
     app_id = params.get("applicationId") or (
-        (params.get("id") or created) if path.startswith("/applications") else None
+        (params.get("id") or created)
+        if path.startswith(("/applications", "/saml-applications"))
+        else None
     )
     subject = {}
     if isinstance(user_id, str):
