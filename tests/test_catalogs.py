@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from portico.saml_idp.formats import NameIdFormat
 from portico.services.applications import AppType
 from portico.web.console import sign_in_experience as sie
 from portico.web.console.frameworks import FRAMEWORKS
@@ -77,4 +78,5 @@ def test_every_phrase_the_console_names_exists() -> None:
     named |= {f"sie.org_policy{p}.{v}" for v in sie.ORG_MFA_POLICIES for p in ("", "_hint")}
     named |= {f"sie.preview_page.{key}" for key in sie.PREVIEW_PAGES.values()}
     named |= {f"connectors.type.{kind}" for kind in ("Email", "Sms", "Social")}
+    named |= {f"saml.name_id.{f.name}" for f in NameIdFormat}  # the SAML NameID formats
     assert len(named) > 100 and not named - set(english), sorted(named - set(english))
