@@ -36,7 +36,8 @@ except ImportError:  # pragma: no cover - a dev dependency
 AXE = NODE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "violet-harbour-cinder-93"
 CONSOLE_PAGES = ("get-started", "applications", "applications/new", "api-resources",
-                 "sign-in-experience", "connectors", "connectors/new?type=Email", "users",
+                 "sign-in-experience", "connectors", "connectors/new?type=Email",
+                 "enterprise-sso", "enterprise-sso/new", "enterprise-sso/new/OIDC", "users",
                  "organizations", "organizations/new", "organization-template",
                  "roles", "audit-logs", "signing-keys", "admins")  # fmt: skip
 SERIOUS = ("serious", "critical")
@@ -150,10 +151,34 @@ def saml_application_pages(server: Server) -> list[str]:
     return ["saml-applications/new", *(f"saml-applications/{app['id']}#{tab}" for tab in tabs)]
 
 
+def sso_connector_pages(server: Server) -> list[str]:
+    """An OIDC connector discovered from the server's own issuer, with domains and branding
+    (made through /api), and one without a config yet: each tab of their pages, and the
+    list with rows (the pages above saw it empty)."""
+    from tests.test_console_applications import management_of
+
+    with management_of(server) as api:
+        working = api.post("/sso-connectors", json={
+            "providerName": "OIDC", "connectorName": "Acme staff",
+            "config": {"clientId": "portal", "clientSecret": "s3cret", "issuer": server.issuer},
+            "domains": ["acme.example"], "syncProfile": True,
+            "branding": {"displayName": "Acme", "logo": "https://cdn.example/l.png"},
+        }).json()  # fmt: skip
+        blank = api.post("/sso-connectors", json={
+            "providerName": "AzureAdOidc", "connectorName": "Contoso",
+        }).json()  # fmt: skip
+    tabs = ("sso-settings", "sso-connection", "sso-experience", "sso-delete")
+    return [
+        "enterprise-sso",
+        *(f"enterprise-sso/{c['id']}#{tab}" for c in (working, blank) for tab in tabs),
+    ]
+
+
 def console_pages(server: Server) -> Iterator[str]:
     yield from CONSOLE_PAGES
     yield from organization_pages(server)  # once the lists were seen empty
     yield from saml_application_pages(server)
+    yield from sso_connector_pages(server)
 
 
 @pytest.fixture(scope="module")

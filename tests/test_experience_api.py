@@ -487,9 +487,13 @@ def test_features_not_offered_answer_not_enabled(lab: Lab) -> None:
     spa = Spa(lab)
     spa.fails("POST", "/experience/verification/one-time-token/verify", {}, 404,
               "one_time_token.token_not_found")  # fmt: skip
-    spa.fails("POST", "/experience/verification/sso/abc/authorization-uri",
-              {"state": "s", "redirectUri": "http://localhost:3000/cb"}, 404,
-              "connector.not_found")  # fmt: skip (enterprise SSO: issue 34)
+    spa.fails(
+        "POST",
+        "/experience/verification/sso/abc/authorization-uri",
+        {"state": "s", "redirectUri": "http://localhost:3000/cb"},
+        404,
+        "connector.not_found",
+    )  # fmt: skip (enterprise SSO: issue 34)
     assert spa.ok("GET", "/experience/sso-connectors?email=a@b.c") == {"connectorIds": []}
 
 

@@ -18,7 +18,6 @@ when the sign-in experience has ``singleSignOnEnabled``.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -202,7 +201,8 @@ async def provider_details(
     sealer: secrets.Sealer, stored: dict[str, Any], endpoint: str, locale: str = "en"
 ) -> dict[str, Any]:
     """Logto's ``fetchConnectorProviderDetails``: name, kind, logos and, when the config
-    works, ``providerConfig`` (absent otherwise, never an error)."""
+    works, ``providerConfig``; otherwise only what Portico's side is (a SAML connector's
+    SP entity ID and ACS URL), or nothing; never an error."""
     cls = _provider(stored["provider_name"])
     details: dict[str, Any] = {
         "name": cls.localized(cls.name, locale),
@@ -210,8 +210,12 @@ async def provider_details(
         "providerLogo": cls.logo,
         "providerLogoDark": cls.logo_dark,
     }
-    with contextlib.suppress(SsoError):  # a config that does not work yet shows none
+    try:
         details["providerConfig"] = await instance(sealer, stored, endpoint).provider_config()
+    except SsoError:  # a config that does not work yet: Portico's side only (SAML), or none
+        own = cls.service_provider_config(stored["id"], endpoint)
+        if own is not None:
+            details["providerConfig"] = own
     return details
 
 

@@ -16,10 +16,13 @@ from portico.sso.base import (
     SsoErrorCode,
 )
 from portico.sso.oidc import AzureOidcProvider, GoogleWorkspaceProvider, OidcProvider, OktaProvider
+from portico.sso.saml import AzureAdSamlProvider, SamlProvider
 
 # Logto's order (its provider list): standard protocols first, then the presets.
 BUILTIN: tuple[type[Provider], ...] = (  # type: ignore[type-arg]
     OidcProvider,
+    SamlProvider,
+    AzureAdSamlProvider,
     AzureOidcProvider,
     GoogleWorkspaceProvider,
     OktaProvider,

@@ -129,6 +129,12 @@ class Provider(ABC, Generic[C]):
         base = locale.split("-")[0]
         return phrases.get(locale) or phrases.get(base) or phrases["en"]
 
+    @classmethod
+    def service_provider_config(cls, connector_id: str, endpoint: str) -> dict[str, Any] | None:
+        """What Portico's side of the connector is, known before its config works (a SAML
+        SP's entity ID and ACS URL, which the IdP's admin needs first); None for OIDC."""
+        return None
+
     @abstractmethod
     async def provider_config(self) -> dict[str, Any]:
         """What the provider publishes, as Logto's ``providerConfig`` shows it; fetching it

@@ -105,6 +105,7 @@ async def find_applications(
     is_third_party: bool | None = None,
     role_id: str | None = None,
     exclude_role_id: str | None = None,
+    exclude_ids: list[str] | None = None,
     offset: int | None = None,
     limit: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -120,6 +121,8 @@ async def find_applications(
         conditions.append(applications.c.id.in_(_with_role(role_id)))
     if exclude_role_id:
         conditions.append(applications.c.id.not_in(_with_role(exclude_role_id)))
+    if exclude_ids:
+        conditions.append(applications.c.id.not_in(exclude_ids))
     total = (
         await conn.execute(select(func.count()).select_from(applications).where(*conditions))
     ).scalar_one()

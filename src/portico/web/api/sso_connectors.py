@@ -4,11 +4,13 @@ Logto's paths, bodies and answers (secrets masked). Rules are ``services/sso_con
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from portico.services import sso_connectors as sso
+from portico.services import sso_idp_initiated as idp_initiated
 from portico.services import users as user_service
 from portico.services.errors import ServiceError
 from portico.services.urls import check_public_url
@@ -48,6 +50,39 @@ class PatchSsoConnector(Body):
     branding: Branding | None = None
     syncProfile: bool | None = None
     enableTokenStorage: bool | None = None
+
+
+def _web_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+WebUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_web_url)]
+
+
+class IdpInitiatedAuthConfigBody(Body):
+    """Logto's union on ``autoSendAuthorizationRequest`` (the service checks each side)."""
+
+    defaultApplicationId: str = Field(min_length=1, max_length=21)
+    autoSendAuthorizationRequest: bool
+    redirectUri: WebUrl | None = None
+    authParameters: dict[str, Annotated[str, Field(max_length=2048)]] | None = Field(
+        None, max_length=32
+    )
+    clientIdpInitiatedAuthCallbackUri: WebUrl | None = None
+
+
+class IdpInitiatedAuthConfigOut(BaseModel):
+    tenantId: str
+    connectorId: str
+    defaultApplicationId: str
+    redirectUri: str | None
+    authParameters: dict[str, Any]
+    autoSendAuthorizationRequest: bool
+    clientIdpInitiatedAuthCallbackUri: str | None
+    createdAt: int
 
 
 class ProviderOut(BaseModel):
@@ -168,6 +203,30 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
     async def delete_sso_connector(id: str) -> Response:
         async with api.write() as conn:
             await sso.delete(conn, api.tenant, id)
+        return Response(status_code=204)
+
+    path = "/sso-connectors/{id}/idp-initiated-auth-config"
+
+    @router.put(path, response_model=IdpInitiatedAuthConfigOut)
+    async def put_idp_initiated_auth_config(
+        id: str, body: IdpInitiatedAuthConfigBody
+    ) -> dict[str, Any]:
+        """400 ``single_sign_on.idp_initiated_authentication_not_supported`` for an OIDC
+        connector, ``..._invalid_application_type`` or ``..._redirect_uri_not_registered``
+        for an unfit application; 404 for an unknown connector or application."""
+        async with api.write() as conn:
+            row = await idp_initiated.put(conn, api.tenant, id, body.model_dump())
+        return idp_initiated.out(row)
+
+    @router.get(path, response_model=IdpInitiatedAuthConfigOut)
+    async def get_idp_initiated_auth_config(id: str) -> dict[str, Any]:
+        async with api.read() as conn:
+            return idp_initiated.out(await idp_initiated.get(conn, api.tenant, id))
+
+    @router.delete(path, status_code=204, response_class=Response)
+    async def delete_idp_initiated_auth_config(id: str) -> Response:
+        async with api.write() as conn:
+            await idp_initiated.delete(conn, api.tenant, id)
         return Response(status_code=204)
 
     @router.get(

@@ -22,6 +22,7 @@ from portico.web.console import (
     roles,
     saml_applications,
     sign_in_experience,
+    sso_connectors,
     users,
 )
 from portico.web.runtime import Runtime
@@ -34,6 +35,7 @@ def routes(runtime: Runtime) -> list[Route]:
         *applications.routes(runtime),
         *saml_applications.routes(runtime),
         *connectors.routes(runtime),
+        *sso_connectors.routes(runtime),
         *sign_in_experience.routes(runtime),
         *admins.routes(runtime),
         *users.routes(runtime),

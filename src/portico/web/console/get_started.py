@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portico.services import sign_in_experience as sie_service
+from portico.services.bootstrap import ACCOUNT_APP_ID
 from portico.storage import applications as app_repo
 from portico.storage import connectors as connector_repo
 from portico.web.console.context import Console, page
@@ -28,7 +29,10 @@ def _customized(stored: sie_service.SignInExperience, tenant_id: str) -> bool:
 
 async def index(ctx: Console) -> Response:
     async with ctx.read() as conn:
-        app_count, _ = await app_repo.find_applications(conn, ctx.tenant, offset=0, limit=1)
+        # (the built-in application is Portico's, not one the admin made)
+        app_count, _ = await app_repo.find_applications(
+            conn, ctx.tenant, exclude_ids=[ACCOUNT_APP_ID], offset=0, limit=1
+        )
         connectors = await connector_repo.list_connectors(conn, ctx.tenant)
         sign_in_experience = await sie_service.read(conn, ctx.tenant)
     return await ctx.render(

@@ -12,6 +12,7 @@ anyone else gets a new account (when the sign-in mode allows registration).
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -23,8 +24,14 @@ from starlette.routing import Route
 from portico.experience import identification
 from portico.experience.answers import StepError
 from portico.experience.verifications import EnterpriseSsoVerification
-from portico.experience.verifications.enterprise_sso import MAX_CALLBACK_PARAMS, connectors_for
+from portico.experience.verifications.enterprise_sso import (
+    MAX_CALLBACK_PARAMS,
+    connector,
+    connectors_for,
+    display_name,
+)
 from portico.sso import provider_class
+from portico.web import sso_acs
 from portico.web.experience import steps
 from portico.web.experience.context import Ctx, view
 from portico.web.http import body_params, with_image_origins
@@ -69,9 +76,12 @@ async def offer(ctx: Ctx, email: str) -> Response | None:
 def routes(runtime: Runtime) -> list[Route]:
     async def start(ctx: Ctx) -> Response:
         """Send the browser to the provider: a GET, as for social sign-in (it only replaces
-        this interaction's pending SSO state)."""
+        this interaction's pending SSO state). A browser back from an IdP-initiated SAML
+        sign-in for this connector signs in with that assertion instead."""
         connector_id = ctx.request.path_params["connector_id"]
         redirect_uri = f"{ctx.runtime.settings.endpoint}/callback/sso/{connector_id}"
+        if ctx.request.cookies.get(sso_acs.IDP_COOKIE):
+            return await _idp_initiated(ctx, connector_id, redirect_uri)
         try:
             record, url = await EnterpriseSsoVerification.start(
                 ctx.turn, connector_id, state=secrets.token_urlsafe(32), redirect_uri=redirect_uri
@@ -84,6 +94,9 @@ def routes(runtime: Runtime) -> list[Route]:
 
     async def callback(ctx: Ctx) -> Response:
         connector_id = ctx.request.path_params["connector_id"]
+        relay_state = ctx.request.query_params.get("RelayState")
+        if relay_state is not None:
+            return await _saml_callback(ctx, connector_id, relay_state)
         pending = ctx.interaction.pop(PENDING, None)
         if not pending:
             return _failed(ctx, StepError("error.sso_state", 400))
@@ -110,7 +123,88 @@ def routes(runtime: Runtime) -> list[Route]:
         Route("/direct/sso/{connector_id}", view(runtime, start), methods=["GET"]),
         Route("/callback/sso/{connector_id}", view(runtime, callback), methods=["GET"]),
         Route("/callback/sso/{connector_id}", callback_post, methods=["POST"]),
+        *sso_acs.routes(runtime),  # SAML's assertion consumer service (no interaction)
     ]
+
+
+async def _saml_callback(ctx: Ctx, connector_id: str, relay_state: str) -> Response:
+    """The browser back from the ACS with its RelayState: the checked assertion kept for it
+    (taken once) must belong to a sign-in of this interaction with that RelayState, and
+    answer that sign-in's request (InResponseTo). The pages' sign-in goes on here; an
+    Experience API sign-in goes back to its SPA with its state, which ``/verify`` spends."""
+    kept = await sso_acs.take(ctx.runtime, sso_acs.RESULT, relay_state)
+    found = _saml_record(ctx, relay_state)
+    if kept is None or found is None or kept.get("connectorId") != connector_id:
+        return _failed(ctx, StepError("error.sso_state", 400))
+    key, record = found
+    if record.connector_id != connector_id:
+        return _failed(ctx, StepError("error.sso_state", 400))
+    assertion = kept["assertion"]
+    if assertion.get("inResponseTo") != record.session.get("requestId"):
+        await ctx.turn.audit(
+            sso_acs.SUBMIT, error="connector.authorization_failed",
+            connectorId=connector_id, reason="wrong_in_response_to",
+        )  # fmt: skip
+        if key is None:
+            ctx.interaction.pop(PENDING, None)
+        else:
+            ctx.exp.verifications.pop(key, None)
+        await ctx.save()
+        failed = StepError("error.sso_failed", 400, code="connector.authorization_failed")
+        return _failed(ctx, failed, provider=record.provider)
+    record.session = {**record.session, "assertion": assertion}
+    if key is not None:  # the Experience API's record: its SPA verifies it
+        await ctx.save()
+        separator = "&" if "?" in record.redirect_uri else "?"
+        query = urlencode({"state": record.state or ""})
+        return RedirectResponse(f"{record.redirect_uri}{separator}{query}", status_code=303)
+    ctx.interaction.pop(PENDING, None)
+    await ctx.save()  # single use, before anything else
+    try:
+        record.take_state(connector_id, record.state or "")
+        await record.verify(ctx.turn, {})
+        return await _decide(ctx, record)
+    except StepError as error:
+        return _failed(ctx, error, provider=record.provider)
+
+
+def _saml_record(ctx: Ctx, relay_state: str) -> tuple[str | None, EnterpriseSsoVerification] | None:
+    """The interaction's SAML sign-in with this RelayState: the pages' pending one (key
+    None) or an Experience API verification (its id)."""
+    pending = ctx.interaction.get(PENDING)
+    candidates: list[tuple[str | None, Any]] = []
+    if pending:
+        candidates.append((None, EnterpriseSsoVerification.from_json(pending)))
+    candidates += list(ctx.exp.verifications.items())
+    for key, record in candidates:
+        if not isinstance(record, EnterpriseSsoVerification):
+            continue
+        expected = str(record.session.get("relayState") or "")
+        if expected and hmac.compare_digest(expected.encode(), relay_state.encode()):
+            return key, record
+    return None
+
+
+async def _idp_initiated(ctx: Ctx, connector_id: str, redirect_uri: str) -> Response:
+    """Logto's IdP-initiated SAML sign-in: the assertion the ACS kept for this browser's
+    cookie (taken once, this connector's only) signs in, without another trip to the IdP."""
+    token = ctx.request.cookies.get(sso_acs.IDP_COOKIE, "")
+    kept = await sso_acs.take(ctx.runtime, sso_acs.IDP_SESSION, token)
+    if kept is None or kept.get("connectorId") != connector_id:
+        response = _failed(ctx, StepError("error.sso_state", 400))
+    else:
+        try:
+            row, _ = await connector(ctx.turn, connector_id)
+            session = {"assertion": kept["assertion"]}
+            record = EnterpriseSsoVerification(
+                connector_id, display_name(row), redirect_uri, None, session
+            )
+            await record.verify(ctx.turn, {})
+            response = await _decide(ctx, record)
+        except StepError as error:
+            response = _failed(ctx, error)
+    response.delete_cookie(sso_acs.IDP_COOKIE, path="/")
+    return response
 
 
 async def _decide(ctx: Ctx, record: EnterpriseSsoVerification) -> Response:
