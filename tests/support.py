@@ -7,6 +7,7 @@ import asyncio
 import base64
 import concurrent.futures
 import hashlib
+import html
 import os
 import re
 import secrets
@@ -165,6 +166,7 @@ def browser_client(**kwargs: Any) -> httpx.Client:
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+META_REFRESH = re.compile(r'<meta http-equiv="refresh" content="0; url=(/[^"]*)">')
 
 
 def csrf_of(html: str) -> str:
@@ -184,11 +186,18 @@ class Browser:
         return self.client.get(urljoin(self.server.endpoint, url))
 
     def follow_until_external(self, response: httpx.Response) -> httpx.Response:
-        while response.status_code in (302, 303) and response.headers["location"].startswith(
-            ("/", self.server.endpoint)
-        ):
-            response = self.get(response.headers["location"])
-        return response
+        """Follow the server's own redirects, and its pages that go on by themselves (a
+        meta refresh to one of its paths: after an identity provider's callback)."""
+        while True:
+            location = response.headers.get("location", "")
+            if response.status_code in (302, 303) and location.startswith(
+                ("/", self.server.endpoint)
+            ):
+                response = self.get(location)
+            elif response.status_code == 200 and (found := META_REFRESH.search(response.text)):
+                response = self.get(html.unescape(found.group(1)))
+            else:
+                return response
 
     def sign_in(self, authorize_url: str, identifier: str, password: str) -> str:
         """Start at ``authorize_url``, sign in, return the redirect to the client."""

@@ -252,6 +252,9 @@ def test_refusals_are_pages_with_audit_entries(
     refused(httpx.get(f"{server.endpoint}/api/saml/{app['id']}/authn"), 400, "guard.invalid_input")
     refused(httpx.get(f"{server.endpoint}/api/saml/unknown-app/authn?SAMLRequest=x"), 404,
             "entity.not_exists_with_id")  # fmt: skip
+    spanish = httpx.get(f"{server.endpoint}/api/saml/unknown-app/authn?SAMLRequest=x",
+                        headers={"Accept-Language": "es"})  # fmt: skip
+    assert "Error en el inicio de sesión único" in spanish.text  # the page in the user's language
     callback = f"{server.endpoint}/api/saml-applications/{app['id']}/callback?code=x&state=y"
     refused(httpx.get(callback), 400,
             "application.saml.sp_initiated_saml_sso_session_not_found_in_cookies")  # fmt: skip

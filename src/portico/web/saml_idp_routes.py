@@ -46,6 +46,7 @@ from portico.services import saml_applications as service
 from portico.services.bootstrap import DEFAULT_TENANT
 from portico.services.errors import ServiceError
 from portico.web.http import body_params, client_address, page, redirect
+from portico.web.i18n import Translate
 from portico.web.runtime import Runtime
 
 SESSION = "SamlApplicationSession"
@@ -82,9 +83,11 @@ def _challenge(verifier: str) -> str:
     )
 
 
-def _error_page(refusal: Refusal) -> Response:
+def _error_page(refusal: Refusal, t: Translate) -> Response:
+    """The refusal on a page in the user's language (the message is the service's, in
+    English as /api gives it, with Logto's code)."""
     return page(
-        "error.html", status=refusal.status, title="Single sign-on failed",
+        "error.html", status=refusal.status, t=t, title=t("error.sso_failed_title"),
         message=refusal.message, code=refusal.code, detail=None,
     )  # fmt: skip
 
@@ -114,7 +117,7 @@ def routes(runtime: Runtime) -> list[Route]:
     async def refused(request: Request, key: str, app_id: str, refusal: Refusal) -> Response:
         error = {"code": refusal.code, "message": refusal.message}
         await record(request, key, app_id, result=audit.LogResult.ERROR, error=error)
-        return _error_page(refusal)
+        return _error_page(refusal, await runtime.translator(request))
 
     async def metadata(request: Request) -> Response:
         try:

@@ -170,6 +170,22 @@ class Ctx:
     def go(self, path: str) -> Response:
         return redirect(path)
 
+    def in_a_new_navigation(self, response: Response) -> Response:
+        """A redirect to one of our own paths answered instead as a page that goes on by
+        itself (a meta refresh, and a link): after an identity provider's callback, the
+        browser's onward trip is then a navigation of this page's, not the rest of the form
+        submitted on the provider's page, whose CSP ``form-action`` browsers apply to every
+        redirect of that submission (a strict provider, Portico itself, would otherwise stop
+        the trip at this server's client). Cookies set on the redirect go with the page."""
+        location = response.headers.get("location", "")
+        if response.status_code not in (302, 303) or not location.startswith("/"):
+            return response
+        page = self.render("navigate.html", target=location)
+        page.raw_headers.extend(
+            (key, value) for key, value in response.raw_headers if key == b"set-cookie"
+        )
+        return page
+
     async def audit(self, key: str, **values: Any) -> None:
         await self.turn.audit(key, **values)
 

@@ -106,7 +106,7 @@ def routes(runtime: Runtime) -> list[Route]:
         try:
             record.take_state(connector_id, query.get("state", ""))
             await record.verify(ctx.turn, query)
-            return await _decide(ctx, record)
+            return ctx.in_a_new_navigation(await _decide(ctx, record))
         except StepError as error:
             return _failed(ctx, error, provider=record.provider)
 
@@ -200,7 +200,7 @@ async def _idp_initiated(ctx: Ctx, connector_id: str, redirect_uri: str) -> Resp
                 connector_id, display_name(row), redirect_uri, None, session
             )
             await record.verify(ctx.turn, {})
-            response = await _decide(ctx, record)
+            response = ctx.in_a_new_navigation(await _decide(ctx, record))
         except StepError as error:
             response = _failed(ctx, error)
     response.delete_cookie(sso_acs.IDP_COOKIE, path="/")
