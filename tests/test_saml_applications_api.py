@@ -234,3 +234,87 @@ def test_the_audit_log_names_the_saml_application(admin: httpx.Client) -> None:
     ]
     assert "ManagementApi.CreateSamlApplication" in keys
     assert "ManagementApi.UpdateSamlApplication" in keys
+
+
+def test_export_and_import_carry_saml_applications(
+    server: Server, admin: httpx.Client, tmp_path: object
+) -> None:
+    """A SAML application travels with its settings and certificates, each private key
+    re-sealed under the target's encryption key; the target signs with the same key."""
+    import asyncio
+    import io
+    import json
+    import os
+
+    from sqlalchemy import select
+
+    from portico.services.bootstrap import ensure_ready
+    from portico.services.saml_applications import KeySealer
+    from portico.storage.database import create_engine
+    from portico.storage.tables import saml_application_configs, saml_application_secrets
+    from portico.transfer.exporter import export
+    from portico.transfer.importer import ImportOptions, import_stream
+    from tests.support import create_database
+
+    acs = {"binding": POST, "url": "https://wiki.example/acs"}
+    app = create(admin, entityId=f"https://{unique('sp')}.example", acsUrl=acs)
+    second = admin.post(f"/saml-applications/{app['id']}/secrets", json={"lifeSpanInYears": 2})
+    assert second.status_code == 201, second.text
+    source_key = server.settings.encryption_key_bytes()
+
+    async def dump() -> str:
+        engine = create_engine(server.database_url, pool=False)
+        out = io.StringIO()
+        try:
+            await export(engine, "default", out, encryption_key=lambda: source_key)
+        finally:
+            await engine.dispose()
+        return out.getvalue()
+
+    text = asyncio.run(dump())
+    records = [json.loads(line) for line in text.splitlines()]
+    mine = [r for r in records if r.get("data", {}).get("applicationId") == app["id"]]
+    assert {r["type"] for r in mine} >= {"samlApplicationConfig", "samlApplicationSecret"}
+    assert "PRIVATE KEY" not in text  # keys stay sealed in the file
+    url, drop = create_database(str(tmp_path))
+    target_key = os.urandom(32)
+
+    async def load() -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
+        engine = create_engine(url, pool=False)
+        try:
+            await ensure_ready(engine)
+            options = ImportOptions(encryption_key=lambda: target_key, reencrypt_from=source_key)
+            await import_stream(engine, "default", io.BytesIO(text.encode()), options)
+            async with engine.connect() as conn:
+                config = (
+                    (
+                        await conn.execute(
+                            select(saml_application_configs).where(
+                                saml_application_configs.c.application_id == app["id"]
+                            )
+                        )
+                    )
+                    .one()
+                    ._mapping
+                )
+                secrets = (
+                    await conn.execute(
+                        select(saml_application_secrets).where(
+                            saml_application_secrets.c.application_id == app["id"]
+                        )
+                    )
+                ).all()
+            return dict(config), [dict(s._mapping) for s in secrets]
+        finally:
+            await engine.dispose()
+
+    try:
+        config, secrets = asyncio.run(load())
+    finally:
+        drop()
+    assert config["acs_url"] == acs and config["entity_id"] == app["entityId"]
+    assert len(secrets) == 2 and sum(s["active"] for s in secrets) == 1
+    for row in secrets:
+        opened = KeySealer(target_key).open(app["id"], row["id"], row["private_key"])
+        assert opened is not None and "PRIVATE KEY" in opened
+        assert KeySealer(source_key).open(app["id"], row["id"], row["private_key"]) is None

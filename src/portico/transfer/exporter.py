@@ -62,6 +62,17 @@ async def _count(conn: AsyncConnection, table: Table, tenant_id: str) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
+# Kinds whose records may hold values sealed with the encryption key: an export holding any
+# says which key (the importer re-seals or refuses by it).
+SEALED_KINDS = (
+    "connector",
+    "userMfaFactor",
+    "ssoConnector",
+    "applicationSecret",
+    "samlApplicationSecret",
+)
+
+
 async def export(
     engine: AsyncEngine,
     tenant_id: str,
@@ -94,7 +105,7 @@ async def export(
             "tenantId": tenant_id,
             "generator": f"portico {__version__}",
         }
-        if sizes["connector"] or sizes["userMfaFactor"] or sizes["ssoConnector"]:
+        if any(sizes[kind] for kind in SEALED_KINDS):
             header["encryptionKeyCheck"] = encryption_key_check(encryption_key())
         out.write(_line(header))
         for name, kind in KINDS.items():

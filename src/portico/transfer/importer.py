@@ -40,6 +40,7 @@ from portico.connectors.registry import registry
 from portico.services import sign_in_experience as sie_service
 from portico.services.applications import SecretSealer
 from portico.services.mfa import MfaKeys
+from portico.services.saml_applications import KeySealer
 from portico.sso import provider_class as sso_provider_class
 from portico.storage.tables import user_identities, user_mfa_factors, users
 from portico.transfer import logto
@@ -52,6 +53,7 @@ from portico.transfer.records import (
     Kind,
     MfaBackupCode,
     Record,
+    SamlApplicationSecret,
     SsoConnector,
     UserMfaFactor,
     encryption_key_check,
@@ -321,6 +323,8 @@ class _Run:
             kept = self.mfa_factor(number, record)
         elif isinstance(record, ApplicationSecret) and record.valueSealed is not None:
             kept = self.sealed_secret(number, record)
+        elif isinstance(record, SamlApplicationSecret):
+            kept = self.saml_key(number, record)
         elif isinstance(record, MfaBackupCode) and not self.keeps_codes():
             self.dropped_codes += 1
             kept = None
@@ -444,6 +448,30 @@ class _Run:
             return record
         sealed = SecretSealer(target_key).seal(app, value_digest, value)
         return record.model_copy(update={"valueSealed": sealed})
+
+    def saml_key(self, number: int, record: SamlApplicationSecret) -> SamlApplicationSecret | None:
+        """A SAML signing key usable here, as application secrets: unchanged under the same
+        encryption key, re-sealed with the source's key given, else an error."""
+        assert self.header is not None
+        target_key = self.options.encryption_key()
+        source_key = self.options.reencrypt_from or target_key
+        if self.header.get("encryptionKeyCheck") != encryption_key_check(source_key):
+            self.error(
+                number,
+                f"samlApplicationSecret {record.id!r}: its key is sealed with another encryption "
+                "key than this instance's; import with the same key, or give the source's key "
+                "with --reencrypt-from-key-file",
+            )
+            return None
+        app, secret = record.applicationId, record.id
+        key_pem = KeySealer(source_key).open(app, secret, record.privateKey)
+        if key_pem is None:
+            self.error(number, f"samlApplicationSecret {record.id!r}: its key does not open")
+            return None
+        if source_key == target_key:
+            return record
+        sealed = KeySealer(target_key).seal(app, secret, key_pem)
+        return record.model_copy(update={"privateKey": sealed})
 
     # -- MFA factors ----------------------------------------------------------------------
     def keys_for(self, key: bytes) -> MfaKeys:

@@ -100,7 +100,7 @@ class Application(Record):
     id: Id
     name: str = Field(min_length=1, max_length=256)
     description: str | None = None
-    type: Literal["Native", "SPA", "Traditional", "MachineToMachine"]
+    type: Literal["Native", "SPA", "Traditional", "MachineToMachine", "SAML"]
     oidcClientMetadata: OidcClientMetadata
     customClientMetadata: Json = Field(default_factory=dict)
     customData: Json = Field(default_factory=dict)
@@ -361,6 +361,47 @@ class SsoConnector(Record):
     createdAt: Millis
 
 
+class SsoConnectorIdpInitiatedAuthConfig(Record):
+    """A connector's IdP-initiated SAML sign-in settings (its default application)."""
+
+    references: ClassVar[dict[str, str]] = {
+        "connectorId": "ssoConnector",
+        "defaultApplicationId": "application",
+    }
+    connectorId: str = Field(min_length=1, max_length=128)
+    defaultApplicationId: Id
+    redirectUri: str | None = Field(None, max_length=2048)
+    authParameters: Json = Field(default_factory=dict)
+    autoSendAuthorizationRequest: bool = False
+    clientIdpInitiatedAuthCallbackUri: str | None = Field(None, max_length=2048)
+    createdAt: Millis
+
+
+class SamlApplicationConfig(Record):
+    """A SAML application's service-provider settings (Portico as the IdP)."""
+
+    references: ClassVar[dict[str, str]] = {"applicationId": "application"}
+    applicationId: Id
+    attributeMapping: Json = Field(default_factory=dict)
+    entityId: str | None = Field(None, max_length=128)
+    acsUrl: Json | None = None
+    encryption: Json | None = None
+    nameIdFormat: str = Field(min_length=1, max_length=128)
+
+
+class SamlApplicationSecret(Record):
+    """A SAML application's signing certificate; its private key stays sealed."""
+
+    references: ClassVar[dict[str, str]] = {"applicationId": "application"}
+    id: Id
+    applicationId: Id
+    privateKey: Json
+    certificate: str = Field(min_length=1, max_length=16_384)
+    createdAt: Millis
+    expiresAt: Millis
+    active: bool
+
+
 class UserSsoIdentity(Record):
     references: ClassVar[dict[str, str]] = {"userId": "user", "ssoConnectorId": "ssoConnector"}
     id: Id
@@ -535,6 +576,13 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("connector", Connector, tables.connectors),
         Kind("ssoConnector", SsoConnector, tables.sso_connectors),
+        Kind(
+            "ssoConnectorIdpInitiatedAuthConfig",
+            SsoConnectorIdpInitiatedAuthConfig,
+            tables.sso_connector_idp_initiated_auth_configs,
+        ),
+        Kind("samlApplicationConfig", SamlApplicationConfig, tables.saml_application_configs),
+        Kind("samlApplicationSecret", SamlApplicationSecret, tables.saml_application_secrets),
         Kind("userSsoIdentity", UserSsoIdentity, tables.user_sso_identities),
         Kind(
             "organizationJitSsoConnector",
