@@ -411,6 +411,28 @@ def test_replayed_assertion_is_refused(sso_lab: Lab, idp: SamlIdp, corp: str) ->
     finish(sso_lab, here, here.get(first.headers["location"]), verifier)  # the first works
 
 
+def test_refusals_are_limited_per_address(sso_lab: Lab, idp: SamlIdp, corp: str) -> None:
+    """The ACS is anonymous: past 30 refused responses an address is refused at once for a
+    while, and its posts leave no more audit entries (a flood neither probes on nor fills
+    the log); its good responses are not what counts."""
+    from portico.storage.sentinel import clear_failures
+    from portico.web import sso_acs
+
+    here = sso_lab.browser()
+    junk = {"SAMLResponse": encode("<nope/>"), "RelayState": "x"}
+    try:
+        replies = [here.client.post(idp.sp.acs_url, data=junk) for _ in range(sso_acs.REFUSALS + 1)]
+        before = len(audited_reasons(sso_lab))
+        after_lock = here.client.post(idp.sp.acs_url, data=junk)
+        assert len(audited_reasons(sso_lab)) == before  # nothing more written
+    finally:  # the lock is on this address, which every test of this server shares
+        sso_lab.server.db(lambda conn: clear_failures(conn, "default"))
+    statuses = [r.status_code for r in replies]
+    assert 429 in statuses and set(statuses[statuses.index(429) :]) == {429}
+    assert set(statuses[: statuses.index(429)]) == {400}
+    assert after_lock.status_code == 429 and "Traceback" not in after_lock.text
+
+
 def test_response_to_another_request_is_refused(sso_lab: Lab, idp: SamlIdp, corp: str) -> None:
     email = person(idp)
     here = sso_lab.browser()

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portico.experience.sentinel import Locked
 from portico.ids import digest
 from portico.services import audit
 from portico.services import sso_connectors as sso
@@ -51,6 +52,7 @@ RESULT_TTL = 600  # Logto's ten minutes for an IdP-initiated session
 MAX_FORM = 384 * 1024
 MAX_RELAY_STATE = 80  # Bindings §3.5.3
 SUBMIT = "Interaction.SignIn.Identifier.SingleSignOn.Submit"
+REFUSALS, LOCKOUT_SECONDS = 30, 15 * 60  # refused responses per address, then a pause
 IDP_CREATE = "Interaction.SignIn.Verification.IdpInitiatedSso.Create"
 
 
@@ -62,16 +64,34 @@ class Refusal(Exception):
 
 def routes(runtime: Runtime) -> list[Route]:
     async def acs(request: Request) -> Response:
+        """Anyone may POST here: refusals count per address (the sentinel's reservation, as
+        device-code guesses), and past the limit the address is refused at once, with no
+        audit entry, so a flood neither probes on nor fills the audit log."""
         connector_id = request.path_params["connector_id"]
+        assert runtime.sentinel is not None
+        attempt = await runtime.sentinel.reserve(
+            DEFAULT_TENANT, f"saml-acs:{client_address(request)}", REFUSALS, LOCKOUT_SECONDS
+        )
+        if isinstance(attempt, Locked):
+            refusal = Refusal(
+                429,
+                "session.verification_blocked_too_many_attempts",
+                "Too many refused SAML responses from this address.",
+                "locked",
+            )
+            return await _page(runtime, request, refusal)
         try:
             posted, relay = await _form(request)
             provider = await _provider(runtime, connector_id)
             if relay:
-                return await _solicited(runtime, provider, posted, relay)
-            return await _unsolicited(runtime, request, provider, posted)
-        except Refusal as refusal:
+                answer = await _solicited(runtime, provider, posted, relay)
+            else:
+                answer = await _unsolicited(runtime, request, provider, posted)
+        except Refusal as refusal:  # the reserved refusal stands
             await _record(runtime, request, SUBMIT, connector_id, refusal)
             return await _page(runtime, request, refusal)
+        await runtime.sentinel.release(attempt)
+        return answer
 
     return [Route(f"/api/authn/{SSO_PATH}/saml/{{connector_id}}", acs, methods=["POST"])]
 
