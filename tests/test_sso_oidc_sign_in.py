@@ -169,6 +169,21 @@ def test_existing_user_is_linked_by_verified_email_and_profile_synced(
     assert sso_lab.api.get(f"/api/users/{user_id}/sso-identities/{cid}").status_code == 200
 
 
+def test_registering_with_an_sso_domain_email_offers_single_sign_on(sso_lab: Lab) -> None:
+    """As on the sign-in page: the register page sends such an email to its organization's
+    identity provider, and no code is sent to it."""
+    email = f"{unique('reg')}@{DOMAIN}"
+    here = sso_lab.browser()
+    start(sso_lab, here)
+    form = here.get("/register")
+    offered = here.client.post(
+        f"{sso_lab.server.endpoint}/register",
+        data={"csrf_token": csrf_of(form.text), "identifier": email},
+    )
+    assert offered.status_code == 200 and "Continue with Corp Login" in offered.text
+    assert sso_lab.messages_to(email) == []
+
+
 def test_password_sign_in_of_an_sso_domain_is_refused(sso_lab: Lab) -> None:
     email = f"{unique('pw')}@{DOMAIN}"
     created = sso_lab.api.post("/api/users", json={"primaryEmail": email, "password": PASSWORD})

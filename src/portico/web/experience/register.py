@@ -8,7 +8,7 @@ from starlette.routing import Route
 from portico.experience.answers import StepError
 from portico.experience.interaction import Event
 from portico.experience.passwords import new_password, username_available
-from portico.web.experience import social, steps
+from portico.web.experience import social, sso, steps
 from portico.web.experience.context import Ctx, form_view, view
 from portico.web.experience.fields import identifier_of
 from portico.web.experience.sign_in import needs_terms, restrict
@@ -45,6 +45,8 @@ def routes(runtime: Runtime) -> list[Route]:
             if needs_terms(ctx, registering=True) and ctx.field("agree") != "on":
                 raise StepError("error.agree_terms")
             identifier = identifier_of(raw, ctx.sie.signUp.identifiers)
+            if identifier.kind == "email" and (offered := await sso.offer(ctx, identifier.value)):
+                return offered  # its organization's identity provider makes the account
             ctx.reset("Register")
             if identifier.kind == "username":
                 username = await username_available(ctx.turn, raw.strip())
