@@ -42,6 +42,9 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "log_retention_days": ("PORTICO_LOG_RETENTION_DAYS",),
     "allow_private_targets": ("PORTICO_ALLOW_PRIVATE_TARGETS",),
     "webauthn_related_origins": ("PORTICO_WEBAUTHN_RELATED_ORIGINS",),
+    "webhook_poll_interval": ("PORTICO_WEBHOOK_POLL_INTERVAL",),
+    "webhook_retry_base": ("PORTICO_WEBHOOK_RETRY_BASE",),
+    "webhook_max_attempts": ("PORTICO_WEBHOOK_MAX_ATTEMPTS",),
 }
 ENCRYPTION_KEY_FILE = "encryption.key"
 
@@ -91,6 +94,13 @@ class Settings(BaseModel):
     # Other origins of yours where passkeys registered here may be created and used (WebAuthn
     # related origins, served at /.well-known/webauthn): comma-separated https origins.
     webauthn_related_origins: str = ""
+    # Webhook deliveries (services/webhook_delivery.py): seconds between looks at the outbox
+    # in each server process (0: this process delivers nothing, the others or a restart
+    # will); the first retry's delay in seconds, doubled at each further one (with jitter);
+    # attempts before a delivery is given up (the failure shows in the hook's recent logs).
+    webhook_poll_interval: float = Field(default=1.0, ge=0, le=3600)
+    webhook_retry_base: float = Field(default=10.0, gt=0, le=3600)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
 
     @field_validator("webauthn_related_origins", mode="before")
     @classmethod

@@ -25,7 +25,7 @@ from portico.experience.profile import provider_profile, social_identity
 from portico.experience.sentinel import account_target
 from portico.protocol import acr
 from portico.protocol import sessions as sessions_mod
-from portico.services import identities, organization_jit, sso_connectors, webauthn
+from portico.services import identities, organization_jit, sso_connectors, webauthn, webhook_events
 from portico.services import mfa as mfa_service
 from portico.services import users as user_service
 from portico.services.webauthn import Credential
@@ -93,6 +93,10 @@ async def _create(turn: Turn, step: CreateAccount) -> str:
             if state.sso:
                 await _link_sso(conn, turn, str(user["id"]), state.sso, created=True)
             await organization_jit.provision(conn, turn.tenant, str(user["id"]))
+            await webhook_events.emit_user_created(
+                conn, turn.tenant, str(user["id"]), interaction_event=state.event.value,
+                session_id=turn.jti, ip=turn.origin.ip, user_agent=turn.origin.user_agent,
+            )  # fmt: skip
     except user_service.InvalidUser:
         raise StepError("error.identifier_taken", 409) from None
     state.user_id, state.created, state.profile = str(user["id"]), True, {}
@@ -261,6 +265,7 @@ async def sign_in(turn: Turn, user_id: str, old_session: str | None) -> SignedIn
         )
         if factors is not None:
             device = await devices.remember(turn, user_id, factors, conn)
+        await _emit(turn, conn, event, user_id)
         turn.reset()
         turn.interaction.pop("socialLink", None)
         await turn.save(conn)
@@ -275,5 +280,16 @@ async def reset_password(turn: Turn, user_id: str, hashed: dict[str, Any]) -> No
         await _store_password(conn, turn.tenant, user_id, hashed)
         await accounts.end_grants(conn, turn.tenant, user_id)
         await turn.audit("Interaction.ForgotPassword.Submit", user_id=user_id, conn=conn)
+        await _emit(turn, conn, Event.FORGOT_PASSWORD.value, user_id)
     await turn.sentinel.succeeded(turn.tenant, account_target(user_id))
     turn.reset(Event.SIGN_IN)
+
+
+async def _emit(turn: Turn, conn: AsyncConnection, event: str, user_id: str) -> None:
+    """The interaction's webhook event (``PostSignIn``...), in the transaction that concludes
+    it: sent if and only if the sign-in or reset happened."""
+    await webhook_events.emit_interaction(
+        conn, turn.tenant, event, user_id, session_id=turn.jti,
+        application_id=turn.origin.application_id, ip=turn.origin.ip,
+        user_agent=turn.origin.user_agent,
+    )  # fmt: skip

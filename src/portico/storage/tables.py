@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     ForeignKeyConstraint,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -754,6 +755,48 @@ application_user_consent_organizations = Table(
         ondelete="CASCADE",
     ),
     Index(None, "user_id", "organization_id"),
+)
+
+# Webhooks (issue 35): Logto's ``hooks`` (the signing key sealed with the encryption key,
+# bound to the hook, as connector secrets are) and the outbox of deliveries. A delivery row
+# is written in the transaction of the change it reports, so an event is neither lost by a
+# crash nor sent for a change that rolled back; workers lease due rows to deliver them.
+hooks = Table(
+    "hooks",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("name", String(256), nullable=False, server_default=""),
+    Column("event", String(128)),  # Logto's original single event, kept for old clients
+    Column("events", Json, nullable=False),
+    Column("config", Json, nullable=False),
+    Column("signing_key", Json, nullable=False),  # sealed {"signingKey": {"$sealed": ...}}
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "tenant_id", "created_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),  # also the receiver's idempotency key
+    Column("hook_id", String(21), nullable=False),
+    Column("event", String(128), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(16), nullable=False),  # Pending, Succeeded, Failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", BigInteger),
+    Column("last_status", Integer),
+    Column("last_duration_ms", Integer),
+    Column("last_error", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["hook_id"], ["hooks.id"], ondelete="CASCADE"),
+    Index(None, "status", "next_attempt_at"),  # the workers' "due" query
+    Index(None, "hook_id", "status", "lease_expires_at"),  # deliveries in flight per hook
 )
 
 __all__ = [

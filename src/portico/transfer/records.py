@@ -347,6 +347,37 @@ class Connector(Record):
     createdAt: Millis
 
 
+class Hook(Record):
+    """A webhook; its signing key stays sealed (``{"signingKey": {"$sealed": "v1.…"}}``),
+    bound to tenant and hook as connector secrets are to theirs."""
+
+    id: Id
+    name: str = Field(max_length=256)
+    event: str | None = Field(None, max_length=128)
+    events: list[str] = Field(default_factory=list, max_length=64)
+    config: Json
+    signingKey: Json
+    enabled: bool = True
+    createdAt: Millis
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        from portico.services.webhook_events import HOOK_EVENTS
+
+        unknown = [e for e in events if e not in HOOK_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown hook events: {', '.join(unknown)}")
+        return events
+
+    @field_validator("config")
+    @classmethod
+    def _has_url(cls, config: Json) -> Json:
+        if not isinstance(config.get("url"), str):
+            raise ValueError("config.url must be a string")
+        return config
+
+
 class SsoConnector(Record):
     """An enterprise SSO connector; its config's secrets stay sealed, as connectors'."""
 
@@ -589,6 +620,7 @@ KINDS: dict[str, Kind] = {
             OrganizationJitSsoConnector,
             tables.organization_jit_sso_connectors,
         ),
+        Kind("hook", Hook, tables.hooks),
         Kind("signInExperience", None, None),
         Kind("customPhrase", CustomPhrase, tables.custom_phrases),
     )

@@ -16,6 +16,8 @@ from starlette.staticfiles import StaticFiles
 
 from portico.protocol import grants
 from portico.services.purge import PurgeTask
+from portico.services.webhook_delivery import WebhookWorker
+from portico.services.webhooks import HookSealer
 from portico.settings import Settings, load_settings
 from portico.web import (
     access_log,
@@ -54,8 +56,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             runtime.settings.log_retention_days,
         )
         purge.start()
+        runtime.webhooks = webhook_worker(runtime)
+        runtime.webhooks.start()
         log.info("Portico serving issuer %s", runtime.settings.issuer)
         yield
+        await runtime.webhooks.stop()
         await purge.stop()
         await runtime.stop()
 
@@ -100,6 +105,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     failures.install(app, runtime.settings.database_url)
     app.state.runtime = runtime
     return app
+
+
+def webhook_worker(runtime: Runtime) -> WebhookWorker:
+    """This process's deliverer of the webhook outbox (services/webhook_delivery.py)."""
+    assert runtime.engine is not None
+    settings = runtime.settings
+    return WebhookWorker(
+        runtime.engine,
+        HookSealer(settings.encryption_key_bytes()),
+        poll_interval=settings.webhook_poll_interval,
+        retry_base=settings.webhook_retry_base,
+        max_attempts=settings.webhook_max_attempts,
+    )
 
 
 def app_from_environment() -> Starlette:

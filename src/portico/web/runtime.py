@@ -45,6 +45,8 @@ from portico.web.i18n import Translate
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from portico.services.webhook_delivery import WebhookWorker
+
 log = logging.getLogger("portico")
 
 TEMPLATES = Environment(
@@ -70,6 +72,7 @@ class Runtime:
     coherence: Coherence = field(default_factory=Coherence)
     cors_origins: TTLCache[str, frozenset[str]] | None = None
     audit: AuditBuffer | None = None
+    webhooks: WebhookWorker | None = None  # the outbox's deliverer (web/app.py's lifespan)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:

@@ -18,6 +18,7 @@ from portico.web.api import (
     applications,
     configs,
     consents,
+    hooks,
     logs,
     organization_applications,
     organization_invitations,
@@ -85,6 +86,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         consents,
         sso_connectors,
         saml_applications,
+        hooks,
     ):
         api.include_router(module.routes(context, authorized))
     api.include_router(connector_routes.routes(runtime, authorized))

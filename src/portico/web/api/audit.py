@@ -11,12 +11,18 @@ actor, and recording them would let anyone fill the table).
 The entry is written right after the handler's own transaction commits, before the response
 leaves, so a client never sees a success the log does not hold unless the process dies in
 between.
+
+The same layer turns writes into webhook data events (``services/webhook_events``): a route
+whose operation is one (``CreateUser`` -> ``User.Created``...) opens a ``RequestEvent`` before
+its handler, the handler's transaction writes the outbox rows (``ApiContext.write``), and the
+response completes them with ``status`` and ``data`` (Logto's response body).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -24,7 +30,8 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portico.services import audit
+from portico.services import audit, webhook_events
+from portico.storage import webhooks as webhook_repo
 from portico.web.api.errors import HANDLED, as_api_error
 from portico.web.runtime import Runtime
 
@@ -78,13 +85,22 @@ class AuditedRoute(APIRoute):
             return handler
         key = f"{PREFIX}.{operation_id(self)}"
         route_path = self.path
+        event = webhook_events.OPERATION_EVENTS.get(operation_id(self))
 
         async def audited(request: Request) -> Response:
+            pending = await _data_event(request, event, route_path) if event else None
+            with webhook_events.request_event(pending):
+                return await _handle(request, pending)
+
+        async def _handle(
+            request: Request, pending: webhook_events.RequestEvent | None
+        ) -> Response:
             try:
                 response = await handler(request)
             except HANDLED as exc:
                 error = as_api_error(exc)
                 assert error is not None
+                await _complete(request, pending, error.status, None)
                 await _record(
                     request,
                     key,
@@ -95,6 +111,7 @@ class AuditedRoute(APIRoute):
                 raise
             except Exception:
                 # An unexpected failure (500): recorded without its text, which may hold data.
+                await _complete(request, pending, 500, None)
                 await _record(
                     request,
                     key,
@@ -103,12 +120,63 @@ class AuditedRoute(APIRoute):
                     error={"code": "unexpected_error", "message": "Internal server error."},
                 )
                 raise
-            await _record(
-                request, key, route_path, status=response.status_code, body=_json_body(response)
-            )
+            body = _json_body(response)
+            await _complete(request, pending, response.status_code, body)
+            await _record(request, key, route_path, status=response.status_code, body=body)
             return response
 
         return audited
+
+
+def _koa_route(route_path: str) -> str:
+    """``/users/{userId}`` as Logto's ``matchedRoute`` spells it: ``/users/:userId``."""
+    return re.sub(r"\{(\w+)(?::[^}]*)?\}", r":\1", route_path)
+
+
+async def _data_event(
+    request: Request, event: str, route_path: str
+) -> webhook_events.RequestEvent | None:
+    """The webhook event this request will be if it succeeds (with the user a deletion
+    removes, read before it goes)."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.engine is None or runtime.provider is None:
+        return None
+    tenant = runtime.provider.tenant_id
+    params = {k: str(v) for k, v in request.path_params.items()}
+    context = {
+        "path": request.url.path.removeprefix(request.scope.get("root_path", "")),
+        "method": request.method,
+        "matchedRoute": _koa_route(route_path),
+        "params": params,
+        "userAgent": request.headers.get("user-agent"),
+        "ip": client_ip(request),
+    }
+    data = None
+    if event == "User.Deleted" and "userId" in params:
+        async with runtime.engine.connect() as conn:
+            user = await webhook_repo.user_row(conn, tenant, params["userId"])
+        data = webhook_events.user_info(user) if user else None
+    return webhook_events.RequestEvent(tenant, event, context, data)
+
+
+async def _complete(
+    request: Request, pending: webhook_events.RequestEvent | None, status: int, body: Any
+) -> None:
+    """The held deliveries of this request made due, with its status and response body."""
+    if pending is None or not pending.ids:
+        return
+    runtime: Runtime = request.app.state.runtime
+    assert runtime.engine is not None
+    try:
+        async with runtime.engine.begin() as conn:
+            await webhook_events.complete(conn, pending, status, body)
+    except Exception:
+        # They are committed and will go without ``data`` once their hold runs out.
+        log.exception("could not complete webhook deliveries")
+        return
+    worker = getattr(runtime, "webhooks", None)
+    if worker is not None:
+        worker.wake()
 
 
 async def _record(

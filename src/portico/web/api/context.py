@@ -32,6 +32,9 @@ class ApiContext:
         assert self.runtime.engine is not None
         async with self.runtime.engine.begin() as conn:
             yield conn
+            from portico.services import webhook_events  # the request's event joins its change
+
+            await webhook_events.flush(conn)
         self.runtime.coherence.changed(EVERYTHING)
 
     async def flush_audit(self) -> None:

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, Response
 
 from portico.coherence import EVERYTHING
 from portico.protocol.errors import OAuthError
-from portico.services import audit
+from portico.services import audit, webhook_events
 from portico.services import users as user_service
 from portico.services.bootstrap import ADMIN_TENANT, DEFAULT_TENANT
 from portico.services.errors import NotFound, ServiceError
@@ -161,6 +161,18 @@ class Console:
             via="console",
             **details,
         )
+        if prefix == AUDIT_PREFIX and error is None:  # the webhook event /api emits for it
+            await webhook_events.emit_operation(
+                conn,
+                tenant or self.tenant,
+                operation,
+                {
+                    "params": details.get("params"),
+                    "userAgent": self.request.headers.get("user-agent"),
+                    "ip": self.request.client.host if self.request.client else None,
+                },
+                user_id=details.get("user_id"),
+            )
 
     # Responses -----------------------------------------------------------------------------
     def flash(self, text: str, kind: str = "success") -> None:
