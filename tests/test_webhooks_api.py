@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,6 +205,41 @@ def test_user_data_events_reach_the_receiver_signed(
     admin.delete(f"/hooks/{hook['id']}")
 
 
+def test_organization_membership_updated_for_every_way_members_change(
+    admin: httpx.Client, server: Server, inbox: Receiver
+) -> None:
+    """Logto's ``Organization.Membership.Updated`` with the delta: users added and removed
+    through the API, machine-to-machine applications, and JIT provisioning at sign-in."""
+    from tests.conftest import make_app, make_user
+
+    hook = create_hook(admin, inbox.url, ["Organization.Membership.Updated"])
+    org = admin.post("/organizations", json={"name": unique("Org")}).json()
+    first, second = make_user(server), make_user(server)
+    base = f"/organizations/{org['id']}"
+    assert admin.post(f"{base}/users", json={"userIds": [first.id]}).status_code == 201
+    assert admin.post(f"{base}/users", json={"userIds": [first.id]}).status_code == 201  # none
+    assert admin.put(f"{base}/users", json={"userIds": [second.id]}).status_code == 204
+    assert admin.delete(f"{base}/users/{second.id}").status_code == 204
+    app = make_app(server, "MachineToMachine")
+    assert admin.post(f"{base}/applications", json={"applicationIds": [app.id]}).status_code == 201
+    mine = inbox.wait_for(4, lambda d: d.payload["hookId"] == hook["id"])
+    deltas = [
+        {k: v for k, v in d.payload.items() if k.endswith("Ids")}
+        for d in sorted(mine, key=lambda d: d.payload["createdAt"])
+    ]
+    assert all(d.payload["organizationId"] == org["id"] for d in mine)
+    assert all(d.signed_with(hook["signingKey"]) for d in mine)
+    assert {"addedUserIds": [first.id]} in deltas
+    assert {"addedUserIds": [second.id], "removedUserIds": [first.id]} in deltas
+    assert {"removedUserIds": [second.id]} in deltas
+    assert {"addedApplicationIds": [app.id]} in deltas
+    time.sleep(1)  # a fifth (for the member added again) would have arrived by now
+    again = [d for d in inbox.of("Organization.Membership.Updated")
+             if d.payload["hookId"] == hook["id"]]  # fmt: skip
+    assert len(again) == 4  # re-adding a member changed nothing, so said nothing
+    admin.delete(f"/hooks/{hook['id']}")
+
+
 def test_a_refused_change_sends_nothing(
     admin: httpx.Client, server: Server, inbox: Receiver
 ) -> None:
@@ -269,7 +305,7 @@ def test_console_writes_emit_the_same_events(console: ConsoleClient, inbox: Rece
 
 
 def test_export_carries_hooks_with_the_key_sealed(
-    admin: httpx.Client, server: Server, inbox: Receiver
+    admin: httpx.Client, server: Server, inbox: Receiver, tmp_path: Any
 ) -> None:
     hook = create_hook(admin, inbox.url, ["PostSignIn"])
 
@@ -294,3 +330,38 @@ def test_export_carries_hooks_with_the_key_sealed(
     assert "$sealed" in record["signingKey"]["signingKey"] and hook["signingKey"] not in text
     assert lines[0]["encryptionKeyCheck"]
     admin.delete(f"/hooks/{hook['id']}")
+
+    # Imported elsewhere under another key (the source's given): the key is re-sealed and
+    # opens there to the same signing key.
+    import os
+
+    from sqlalchemy import select
+
+    from portico.services.bootstrap import ensure_ready
+    from portico.services.webhooks import HookSealer
+    from portico.storage.tables import hooks
+    from portico.transfer.importer import ImportOptions, import_stream
+    from tests.support import create_database
+
+    url, drop = create_database(str(tmp_path))
+    target_key, source_key = os.urandom(32), server.settings.encryption_key_bytes()
+
+    async def load() -> dict[str, Any]:
+        engine = create_engine(url, pool=False)
+        try:
+            await ensure_ready(engine)
+            options = ImportOptions(encryption_key=lambda: target_key, reencrypt_from=source_key)
+            await import_stream(engine, "default", io.BytesIO(text.encode()), options)
+            async with engine.connect() as conn:
+                row = (await conn.execute(select(hooks).where(hooks.c.id == hook["id"]))).one()
+            return dict(row._mapping)
+        finally:
+            await engine.dispose()
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            row = pool.submit(asyncio.run, load()).result()
+    finally:
+        drop()
+    opened = HookSealer(target_key).open("default", hook["id"], row["signing_key"])
+    assert opened == hook["signingKey"]

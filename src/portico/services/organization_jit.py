@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from portico.services import emails
+from portico.services import emails, webhook_events
 from portico.services import organizations as orgs
 from portico.services.errors import NotFound, ServiceError
 from portico.storage import organization_jit as repo
@@ -174,6 +174,7 @@ async def provision(conn: AsyncConnection, tenant_id: str, user_id: str) -> list
     for org_id, role_ids in pending.items():
         await orgs_repo.add_members(conn, tenant_id, org_id, [user_id])
         await orgs_repo.assign_member_roles(conn, tenant_id, org_id, user_id, role_ids)
+        await webhook_events.emit_membership(conn, tenant_id, org_id, added_users=[user_id])
     return sorted(pending)
 
 
@@ -228,4 +229,5 @@ async def provision_sso(
     for org_id, role_ids in pending.items():
         await orgs_repo.add_members(conn, tenant_id, org_id, [user_id])
         await orgs_repo.assign_member_roles(conn, tenant_id, org_id, user_id, role_ids)
+        await webhook_events.emit_membership(conn, tenant_id, org_id, added_users=[user_id])
     return sorted(pending)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico.ids import standard_id
 from portico.services import users as user_service
+from portico.services import webhook_events
 from portico.services.errors import NotFound, ServiceError
 from portico.services.sign_in_experience import Branding, Color, SignInExperience
 from portico.storage import applications as app_repo
@@ -152,7 +153,9 @@ async def add_members(
     await get(conn, "organizations", tenant_id, org_id)
     wanted = await _checked_users(conn, tenant_id, user_ids)
     present = await repo.member_ids(conn, org_id, wanted)
-    await repo.add_members(conn, tenant_id, org_id, [u for u in wanted if u not in present])
+    added = [u for u in wanted if u not in present]
+    await repo.add_members(conn, tenant_id, org_id, added)
+    await webhook_events.emit_membership(conn, tenant_id, org_id, added_users=added)
 
 
 async def replace_members(
@@ -161,14 +164,19 @@ async def replace_members(
     await get(conn, "organizations", tenant_id, org_id)
     wanted = await _checked_users(conn, tenant_id, user_ids)
     present = await repo.member_ids(conn, org_id)
-    await repo.remove_members(conn, org_id, sorted(present - set(wanted)))
-    await repo.add_members(conn, tenant_id, org_id, [u for u in wanted if u not in present])
+    removed, added = sorted(present - set(wanted)), [u for u in wanted if u not in present]
+    await repo.remove_members(conn, org_id, removed)
+    await repo.add_members(conn, tenant_id, org_id, added)
+    await webhook_events.emit_membership(
+        conn, tenant_id, org_id, added_users=added, removed_users=removed
+    )
 
 
 async def remove_member(conn: AsyncConnection, tenant_id: str, org_id: str, user_id: str) -> None:
     await get(conn, "organizations", tenant_id, org_id)
     if not await repo.remove_members(conn, org_id, [user_id]):
         raise _not_member(user_id)
+    await webhook_events.emit_membership(conn, tenant_id, org_id, removed_users=[user_id])
 
 
 async def _checked_users(conn: AsyncConnection, tenant_id: str, user_ids: list[str]) -> list[str]:
@@ -296,6 +304,7 @@ async def add_app_members(
     present = await repo.app_member_ids(conn, org_id, wanted)
     added = [a for a in wanted if a not in present]
     await repo.add_holders(conn, repo.APPLICATIONS, tenant_id, org_id, added)
+    await webhook_events.emit_membership(conn, tenant_id, org_id, added_applications=added)
     return added
 
 
@@ -306,9 +315,11 @@ async def replace_app_members(
         raise _relation_missing("organization", org_id)
     wanted = await _checked_m2m_apps(conn, tenant_id, app_ids)
     present = await repo.app_member_ids(conn, org_id)
-    await repo.remove_holders(conn, repo.APPLICATIONS, org_id, sorted(present - set(wanted)))
-    await repo.add_holders(
-        conn, repo.APPLICATIONS, tenant_id, org_id, [a for a in wanted if a not in present]
+    removed, added = sorted(present - set(wanted)), [a for a in wanted if a not in present]
+    await repo.remove_holders(conn, repo.APPLICATIONS, org_id, removed)
+    await repo.add_holders(conn, repo.APPLICATIONS, tenant_id, org_id, added)
+    await webhook_events.emit_membership(
+        conn, tenant_id, org_id, added_applications=added, removed_applications=removed
     )
 
 
@@ -317,6 +328,7 @@ async def remove_app_member(
 ) -> None:
     if not await repo.remove_holders(conn, repo.APPLICATIONS, org_id, [app_id]):
         raise NotFound("organization application", app_id)
+    await webhook_events.emit_membership(conn, tenant_id, org_id, removed_applications=[app_id])
 
 
 def _app_not_member(app_id: str) -> ServiceError:

@@ -22,7 +22,7 @@ Three sources, one rule each:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -203,6 +203,39 @@ async def emit_user_created(
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+# Memberships ----------------------------------------------------------------------------------
+MEMBERSHIP_DELTA_CAP = 5000  # Logto's: ids beyond it are left out of one event
+
+
+async def emit_membership(
+    conn: AsyncConnection,
+    tenant_id: str,
+    organization_id: str,
+    *,
+    added_users: Sequence[str] = (),
+    removed_users: Sequence[str] = (),
+    added_applications: Sequence[str] = (),
+    removed_applications: Sequence[str] = (),
+) -> None:
+    """``Organization.Membership.Updated`` with Logto's delta (only the lists that are not
+    empty, each capped), for every way members come and go: the Management API and console,
+    invitations, and JIT provisioning at sign-in. Nothing when nothing changed."""
+    delta = {
+        "addedUserIds": list(added_users)[:MEMBERSHIP_DELTA_CAP],
+        "removedUserIds": list(removed_users)[:MEMBERSHIP_DELTA_CAP],
+        "addedApplicationIds": list(added_applications)[:MEMBERSHIP_DELTA_CAP],
+        "removedApplicationIds": list(removed_applications)[:MEMBERSHIP_DELTA_CAP],
+    }
+    delta = {k: v for k, v in delta.items() if v}
+    if not delta:
+        return
+    event = "Organization.Membership.Updated"
+    if not any(subscribed(h, event) for h in await repo.enabled_hooks(conn, tenant_id)):
+        return
+    payload = {"createdAt": timestamp(), "organizationId": organization_id, **delta}
+    await emit(conn, tenant_id, event, payload)
 
 
 # Management API and console events ----------------------------------------------------------

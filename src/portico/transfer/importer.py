@@ -39,8 +39,10 @@ from portico.connectors import secrets as sealing
 from portico.connectors.registry import registry
 from portico.services import sign_in_experience as sie_service
 from portico.services.applications import SecretSealer
+from portico.services.errors import ServiceError
 from portico.services.mfa import MfaKeys
 from portico.services.saml_applications import KeySealer
+from portico.services.webhooks import HookSealer
 from portico.sso import provider_class as sso_provider_class
 from portico.storage.tables import user_identities, user_mfa_factors, users
 from portico.transfer import logto
@@ -50,6 +52,7 @@ from portico.transfer.records import (
     VERSION,
     ApplicationSecret,
     Connector,
+    Hook,
     Kind,
     MfaBackupCode,
     Record,
@@ -325,6 +328,8 @@ class _Run:
             kept = self.sealed_secret(number, record)
         elif isinstance(record, SamlApplicationSecret):
             kept = self.saml_key(number, record)
+        elif isinstance(record, Hook):
+            kept = self.hook_key(number, record)
         elif isinstance(record, MfaBackupCode) and not self.keeps_codes():
             self.dropped_codes += 1
             kept = None
@@ -472,6 +477,31 @@ class _Run:
             return record
         sealed = KeySealer(target_key).seal(app, secret, key_pem)
         return record.model_copy(update={"privateKey": sealed})
+
+    def hook_key(self, number: int, record: Hook) -> Hook | None:
+        """A webhook's signing key usable here: sealed for this tenant under this server's
+        key (re-sealed when either differs from the export's), else an error."""
+        assert self.header is not None
+        target_key = self.options.encryption_key()
+        source_key = self.options.reencrypt_from or target_key
+        if self.header.get("encryptionKeyCheck") != encryption_key_check(source_key):
+            self.error(
+                number,
+                f"hook {record.id!r}: its signing key is sealed with another encryption key "
+                "than this instance's; import with the same key, or give the source's key "
+                "with --reencrypt-from-key-file",
+            )
+            return None
+        source_tenant = str(self.header.get("tenantId") or self.tenant_id)
+        try:
+            key = HookSealer(source_key).open(source_tenant, record.id, record.signingKey)
+        except ServiceError:
+            self.error(number, f"hook {record.id!r}: its signing key does not open")
+            return None
+        if source_key == target_key and source_tenant == self.tenant_id:
+            return record
+        sealed = HookSealer(target_key).seal(self.tenant_id, record.id, key)
+        return record.model_copy(update={"signingKey": sealed})
 
     # -- MFA factors ----------------------------------------------------------------------
     def keys_for(self, key: bytes) -> MfaKeys:
