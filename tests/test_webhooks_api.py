@@ -283,6 +283,64 @@ def test_post_sign_in_from_the_sign_in_page(
     admin.delete(f"/hooks/{hook['id']}")
 
 
+def test_lockout_and_rate_limit_exception_events(
+    admin: httpx.Client, server: Server, browser: Browser, web_app: Any, inbox: Receiver
+) -> None:
+    """Logto's exception events from the sign-in engine: ``Identifier.Lockout`` when wrong
+    passwords lock the account (here after 2, the sentinel policy set for the test), and
+    ``Message.RateLimited`` when a recipient's code budget is spent."""
+    from portico.experience.sentinel import SEND_LIMIT
+    from portico.storage.sentinel import clear_failures
+    from tests.support import authorize_url, csrf_of
+
+    hook = create_hook(admin, inbox.url, ["Identifier.Lockout", "Message.RateLimited"])
+    user = make_user(server)
+    sign_in = admin.get("/sign-in-exp").json()["signIn"]
+    by_code = {"identifier": "email", "password": False, "verificationCode": True,
+               "isPasswordPrimary": False}  # fmt: skip
+    changed = admin.patch("/sign-in-exp", json={
+        "sentinelPolicy": {"maxAttempts": 2},
+        "signIn": {"methods": [*sign_in["methods"], by_code]},
+    })  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    try:
+        page = browser.follow_until_external(
+            browser.client.get(authorize_url(server, web_app.id, web_app.redirect_uri))
+        )
+        for _ in range(3):
+            browser.client.post(
+                f"{server.endpoint}/sign-in",
+                data={"csrf_token": csrf_of(page.text), "identifier": user.username,
+                      "password": "not-the-password"},
+            )  # fmt: skip
+        locked = inbox.wait_for(1, lambda d: d.payload["hookId"] == hook["id"])[0].payload
+        assert locked["event"] == "Identifier.Lockout"
+        assert (locked["type"], locked["value"]) == ("username", user.username)
+        # A recipient's codes: the 11th within the window is refused, and said.
+        start = browser.client.put(f"{server.endpoint}/api/experience",
+                                   json={"interactionEvent": "SignIn"})  # fmt: skip
+        assert start.status_code == 204, start.text
+        address = f"{unique('rl')}@example.com"
+        for _ in range(SEND_LIMIT + 1):
+            browser.client.post(
+                f"{server.endpoint}/api/experience/verification/verification-code",
+                json={"identifier": {"type": "email", "value": address},
+                      "interactionEvent": "SignIn"},
+            )  # fmt: skip
+        limited = inbox.wait_for(
+            1,
+            lambda d: (
+                d.payload["hookId"] == hook["id"] and d.payload["event"] == "Message.RateLimited"
+            ),
+        )[0].payload
+        assert limited == {**limited, "action": "VerificationCodeSend", "recipient": address}
+        assert all(d.signed_with(hook["signingKey"]) for d in inbox.of("Identifier.Lockout"))
+    finally:
+        admin.patch("/sign-in-exp", json={"sentinelPolicy": {}, "signIn": sign_in})
+        server.db(lambda conn: clear_failures(conn, "default"))
+        admin.delete(f"/hooks/{hook['id']}")
+
+
 def test_console_writes_emit_the_same_events(console: ConsoleClient, inbox: Receiver) -> None:
     sealer = HookSealer(console.server.settings.encryption_key_bytes())
 

@@ -33,16 +33,22 @@ def mfa_target(user_id: str) -> str:
     return f"mfa:{user_id}"
 
 
-async def reserve_attempt(turn: Turn, target: str, limit: int | None = None) -> str:
+async def reserve_attempt(
+    turn: Turn, target: str, limit: int | None = None, identifier: Identifier | None = None
+) -> str:
     """Count this attempt as a failure before checking it, or refuse it when locked:
     checking first and counting after would let parallel guesses past the limit. The
     caller releases the reservation when the secret was right (or was no guess).
-    ``limit``: attempts allowed (the sentinel policy's by default)."""
+    ``limit``: attempts allowed (the sentinel policy's by default); ``identifier``: what
+    was typed, named by the ``Identifier.Lockout`` webhook event when it is locked."""
     policy = turn.sie.sentinelPolicy
     reserved = await turn.sentinel.reserve(
         turn.tenant, target, limit or policy.max_attempts, policy.lockout_seconds
     )
     if isinstance(reserved, Locked):
+        if identifier is not None:
+            details = {"type": identifier.kind, "value": identifier.value}
+            await turn.exception_event("Identifier.Lockout", details)
         raise StepError("error.locked", 429, minutes=reserved.minutes_left())
     return reserved
 

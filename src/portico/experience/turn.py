@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from portico.experience.interaction import Event, ExperienceState
 from portico.ids import digest
 from portico.protocol import sessions as sessions_mod
-from portico.services import audit
+from portico.services import audit, webhook_events
 from portico.services.bootstrap import DEFAULT_TENANT
 
 if TYPE_CHECKING:
@@ -126,6 +126,15 @@ class Turn:
         await sessions_mod.update_interaction(self.provider, self.uid, self.interaction, conn)
 
     # Audit log -----------------------------------------------------------------------------
+    async def exception_event(self, event: str, details: dict[str, Any]) -> None:
+        """A webhook exception event (``Identifier.Lockout``, ``Message.RateLimited``) in
+        its own transaction: it reports a refusal, not a change."""
+        async with self.engine.begin() as conn:
+            await webhook_events.emit_exception(
+                conn, self.tenant, event, details,
+                ip=self.origin.ip, user_agent=self.origin.user_agent,
+            )  # fmt: skip
+
     async def audit(
         self,
         key: str,

@@ -48,7 +48,8 @@ DATA_EVENTS = (
 )  # fmt: skip
 EXCEPTION_EVENTS = ("Identifier.Lockout", "Message.RateLimited", "Grant.LimitExceeded")
 # Logto's ``hookEvents`` (its development-only TrustedDevice events aside): what a hook may
-# subscribe to. Exception events are accepted and sent by "test"; Portico emits none yet.
+# subscribe to. Of the exception events Portico emits ``Identifier.Lockout`` and
+# ``Message.RateLimited`` (the sign-in engine's); ``Grant.LimitExceeded`` has no cause here.
 HOOK_EVENTS = (*INTERACTION_EVENTS, *DATA_EVENTS, *EXCEPTION_EVENTS)
 
 # The interaction's event -> the hook event its conclusion emits.
@@ -203,6 +204,25 @@ async def emit_user_created(
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+# Exception events ----------------------------------------------------------------------------
+async def emit_exception(
+    conn: AsyncConnection,
+    tenant_id: str,
+    event: str,
+    details: dict[str, Any],
+    *,
+    ip: str | None,
+    user_agent: str | None,
+) -> None:
+    """``Identifier.Lockout`` (``details``: the identifier's ``type`` and ``value``) or
+    ``Message.RateLimited`` (``action``, ``recipient``), with Logto's exception payload;
+    nothing unless a hook listens (the engine's refusals stay one small read)."""
+    if not any(subscribed(h, event) for h in await repo.enabled_hooks(conn, tenant_id)):
+        return
+    payload = {"createdAt": timestamp(), "userAgent": user_agent, "ip": ip, **details}
+    await emit(conn, tenant_id, event, _present(payload))
 
 
 # Memberships ----------------------------------------------------------------------------------

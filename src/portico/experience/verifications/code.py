@@ -50,6 +50,8 @@ class CodeVerification:
         assert services.codes is not None and services.connectors is not None
         identifier, purpose = self.identifier, self.purpose
         if wait := await turn.sentinel.send_wait(turn.tenant, identifier.value):
+            details = {"action": "VerificationCodeSend", "recipient": identifier.value}
+            await turn.exception_event("Message.RateLimited", details)
             raise StepError("error.too_many_codes", 429, seconds=wait)
         code = await services.codes.issue(
             turn.tenant,
@@ -98,7 +100,11 @@ class CodeVerification:
         assert codes is not None
         identifier, purpose = self.identifier, self.purpose
         target = target_of(identifier, await owner_of(turn, identifier))
-        attempt = await reserve_attempt(turn, target) if purpose == "SignIn" else None
+        attempt = (
+            await reserve_attempt(turn, target, identifier=identifier)
+            if purpose == "SignIn"
+            else None
+        )
         try:
             await codes.verify(
                 turn.tenant,

@@ -33,7 +33,9 @@ class PasswordVerification:
         suspended or the password is wrong: no oracle. Failures count against the account,
         whichever of its identifiers was typed."""
         owner = await owner_of(turn, self.identifier)
-        attempt = await reserve_attempt(turn, target_of(self.identifier, owner))
+        attempt = await reserve_attempt(
+            turn, target_of(self.identifier, owner), identifier=self.identifier
+        )
         user = await user_service.verify_credentials(turn.engine, owner, password[:MAX_PASSWORD])
         if user is None:
             await turn.audit(
