@@ -46,6 +46,8 @@ class Provider:
     # Opens client_secret_jwt applications' sealed secrets (set by the runtime; none: no
     # such client can authenticate).
     secret_sealer: SecretSealer | None = field(default=None, init=False)
+    # The JWT customizers' configuration, cached (made by ``protocol/custom_claims.py``).
+    jwt_customizers: TTLCache[str, dict[str, Any]] | None = field(default=None, init=False)
     _documents: documents.DocumentCache = field(init=False)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from portico.ids import digest, opaque_token
-from portico.protocol import dpop
+from portico.protocol import custom_claims, dpop
+from portico.protocol.custom_claims import TokenFacts
 from portico.protocol.provider import Provider
 from portico.services.rbac import MAX_ACCESS_TOKEN_TTL
 
@@ -91,9 +92,11 @@ async def jwt_access_token(
     scopes: list[str],
     ttl: int,
     extra: dict[str, Any] | None = None,
+    facts: TokenFacts | None = None,
 ) -> IssuedToken:
     """RFC 9068: ``typ: at+jwt``, ``aud`` = the resource indicator, ``scope`` always present;
-    ``extra``: further claims (Logto's ``organization_id``)."""
+    ``extra``: further claims (Logto's ``organization_id``); ``facts``: what the tenant's
+    JWT customizer is told about the token (``custom_claims.py``; None: no customizing)."""
     now = int(time.time())
     scope = " ".join(scopes)
     payload = {
@@ -110,6 +113,8 @@ async def jwt_access_token(
     cnf = dpop.confirmation()  # RFC 9449 §6.1: bound to the client's DPoP key
     if cnf:
         payload["cnf"] = cnf
+    if facts is not None:
+        payload.update(await custom_claims.extra_claims(provider, payload, facts))
     return IssuedToken(await provider.sign(payload, typ="at+jwt"), ttl, scope)
 
 

@@ -58,6 +58,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
         nonce=payload.get("nonce"),
         amr=payload.get("amr"),
         acr=payload.get("acr"),
+        gty=GRANT_TYPE,
     )
     if "offline_access" in scopes or client.always_issue_refresh_token:
         now_ms = int(time.time() * 1000)

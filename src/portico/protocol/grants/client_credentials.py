@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from portico.protocol import tokens
+from portico.protocol.custom_claims import TokenFacts
 from portico.protocol.errors import OAuthError, invalid_target
 from portico.protocol.grants import register
 from portico.protocol.params import Params, resources, scope_set, single
@@ -72,6 +73,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
         scopes=scopes,
         ttl=ttl,
         extra=extra,
+        facts=TokenFacts("ClientCredentials"),
     )
     return {
         "access_token": token.value,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from portico.protocol import tokens
+from portico.protocol.custom_claims import TokenFacts
 from portico.protocol.errors import OAuthError, invalid_target
 from portico.protocol.provider import Provider
 from portico.services import organizations as org_service
@@ -53,6 +54,13 @@ async def check_access(
         raise OAuthError("access_denied", refusal, 403)
 
 
+def _facts(user: dict[str, Any], organization_id: str) -> TokenFacts:
+    """Organization tokens come from a refresh token (Logto's RFC 0001)."""
+    return TokenFacts(
+        "AccessToken", account_id=user["id"], gty="refresh_token", organization_id=organization_id
+    )
+
+
 async def issue(
     provider: Provider,
     client: Client,
@@ -69,6 +77,7 @@ async def issue(
         audience=f"{org_service.TOKEN_AUDIENCE_PREFIX}{organization_id}",
         scopes=[s for s in scopes if s in allowed],
         ttl=ORGANIZATION_TOKEN_TTL,
+        facts=_facts(user, organization_id),
     )
     return {
         "access_token": access.value,
@@ -105,6 +114,7 @@ async def issue_for_resource(
         scopes=[s for s in scopes if s in allowed],
         ttl=int(resource["access_token_ttl"] or tokens.DEFAULT_ACCESS_TOKEN_TTL),
         extra={"organization_id": organization_id},
+        facts=_facts(user, organization_id),
     )
     return {
         "access_token": access.value,

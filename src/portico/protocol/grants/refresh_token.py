@@ -100,6 +100,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
             nonce=None,  # OIDC Core §12.2: no nonce in ID tokens from a refresh
             amr=stored.payload.get("amr"),
             acr=stored.payload.get("acr"),
+            gty=GRANT_TYPE,
         )
     response["refresh_token"] = refresh_value
     await user_tokens.unless_revoked_meanwhile(provider, grant_id)

@@ -24,6 +24,7 @@ from typing import Any
 from portico.ids import digest
 from portico.protocol import tokens
 from portico.protocol.claims import OIDC_SCOPES
+from portico.protocol.custom_claims import TokenFacts
 from portico.protocol.errors import OAuthError, invalid_grant, invalid_request, invalid_target
 from portico.protocol.grants import register
 from portico.protocol.params import Params, resources, scope_set, single
@@ -117,6 +118,9 @@ async def _issue(
     if len(indicators) > 1:
         raise invalid_target("only a single resource indicator value is allowed")
     organization_id = single(params, "organization_id")
+    facts = TokenFacts(
+        "AccessToken", account_id=user["id"], gty=TOKEN_EXCHANGE, organization_id=organization_id
+    )
     if organization_id:
         await _organization_access(provider, client, user, organization_id)
         extra = {**extra, "organization_id": organization_id} if indicators else extra
@@ -132,7 +136,7 @@ async def _issue(
             provider, subject=user["id"], client_id=client.id, audience=resource["indicator"],
             scopes=[s for s in requested if s in allowed],
             ttl=int(resource["access_token_ttl"] or tokens.DEFAULT_ACCESS_TOKEN_TTL),
-            extra=extra,
+            extra=extra, facts=facts,
         )  # fmt: skip
     elif organization_id:
         async with provider.engine.connect() as conn:
@@ -141,6 +145,7 @@ async def _issue(
             provider, subject=user["id"], client_id=client.id,
             audience=f"{org_service.TOKEN_AUDIENCE_PREFIX}{organization_id}",
             scopes=[s for s in requested if s in allowed], ttl=ORGANIZATION_TTL, extra=extra,
+            facts=facts,
         )  # fmt: skip
     else:
         token = await tokens.opaque_access_token(

@@ -12,6 +12,7 @@ from portico.protocol.claims import (
     user_claims,
     wants_account_claims,
 )
+from portico.protocol.custom_claims import TokenFacts
 from portico.protocol.errors import invalid_grant, invalid_target
 from portico.protocol.provider import Provider
 from portico.services import audit
@@ -51,10 +52,13 @@ async def issue(
     nonce: str | None,
     amr: list[str] | None = None,
     acr: str | None = None,
+    gty: str | None = None,
 ) -> dict[str, Any]:
-    """Token response members except ``refresh_token`` (each grant decides on that)."""
+    """Token response members except ``refresh_token`` (each grant decides on that);
+    ``gty``: the grant type a JWT customizer script is told."""
+    facts = TokenFacts("AccessToken", account_id=user["id"], grant_id=grant_id, gty=gty, sid=sid)
     access = await _access_token(
-        provider, client, user, scopes, authorized_resources, requested_resources, grant_id
+        provider, client, user, scopes, authorized_resources, requested_resources, facts
     )
     response: dict[str, Any] = {
         "access_token": access.value,
@@ -95,7 +99,7 @@ async def _access_token(
     scopes: list[str],
     authorized_resources: list[str],
     requested_resources: list[str],
-    grant_id: str,
+    facts: TokenFacts,
 ) -> tokens.IssuedToken:
     if len(requested_resources) > 1:
         raise invalid_target("only a single resource indicator value is allowed here")
@@ -115,7 +119,7 @@ async def _access_token(
             account_id=user["id"],
             client_id=client.id,
             scopes=[s for s in scopes if s in OIDC_SCOPES],
-            grant_id=grant_id,
+            grant_id=facts.grant_id,
         )
     through_organizations = await provider.organization_roles_grant_api_scopes()
     async with provider.engine.connect() as conn:
@@ -129,4 +133,5 @@ async def _access_token(
         audience=resource["indicator"],
         scopes=[s for s in scopes if s in allowed],
         ttl=int(resource["access_token_ttl"] or tokens.DEFAULT_ACCESS_TOKEN_TTL),
+        facts=facts,
     )

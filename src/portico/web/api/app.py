@@ -19,6 +19,7 @@ from portico.web.api import (
     configs,
     consents,
     hooks,
+    jwt_customizer,
     logs,
     organization_applications,
     organization_invitations,
@@ -89,6 +90,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         hooks,
     ):
         api.include_router(module.routes(context, authorized))
+    api.include_router(jwt_customizer.routes(context, authorized))
     api.include_router(connector_routes.routes(runtime, authorized))
     api.include_router(sign_in_exp.router(runtime, authorized))
     api.include_router(experience_api.router(runtime))  # the interaction cookie, no token

@@ -11,6 +11,7 @@ from portico.web.console import (
     auth,
     connectors,
     get_started,
+    jwt_customizer,
     keys,
     logs,
     organization_apps,
@@ -48,4 +49,5 @@ def routes(runtime: Runtime) -> list[Route]:
         *roles.routes(runtime),
         *logs.routes(runtime),
         *keys.routes(runtime),
+        *jwt_customizer.routes(runtime),
     ]
