@@ -45,6 +45,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "webhook_poll_interval": ("PORTICO_WEBHOOK_POLL_INTERVAL",),
     "webhook_retry_base": ("PORTICO_WEBHOOK_RETRY_BASE",),
     "webhook_max_attempts": ("PORTICO_WEBHOOK_MAX_ATTEMPTS",),
+    "jwt_customizer_time_limit": ("PORTICO_JWT_CUSTOMIZER_TIME_LIMIT",),
+    "jwt_customizer_heap_limit_mb": ("PORTICO_JWT_CUSTOMIZER_HEAP_LIMIT_MB",),
+    "jwt_customizer_process_limit_mb": ("PORTICO_JWT_CUSTOMIZER_PROCESS_LIMIT_MB",),
+    "jwt_customizer_helpers": ("PORTICO_JWT_CUSTOMIZER_HELPERS",),
 }
 ENCRYPTION_KEY_FILE = "encryption.key"
 
@@ -101,6 +105,13 @@ class Settings(BaseModel):
     webhook_poll_interval: float = Field(default=1.0, ge=0, le=3600)
     webhook_retry_base: float = Field(default=10.0, gt=0, le=3600)
     webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    # Custom token claims (jwt_customizer/sandbox.py): seconds a script may run, its V8 heap
+    # and its helper process's resident memory (MB), and how many scripts run at once per
+    # server process (more wait their turn).
+    jwt_customizer_time_limit: float = Field(default=1.0, gt=0, le=10)
+    jwt_customizer_heap_limit_mb: int = Field(default=64, ge=8, le=1024)
+    jwt_customizer_process_limit_mb: int = Field(default=512, ge=64, le=4096)
+    jwt_customizer_helpers: int = Field(default=2, ge=1, le=32)
 
     @field_validator("webauthn_related_origins", mode="before")
     @classmethod

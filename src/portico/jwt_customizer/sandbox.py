@@ -25,12 +25,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 GRACE = 0.5  # seconds the helper has past the limit to report it before it is killed
 POLL = 0.02  # how often a waiting call looks at the helper's memory
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+if TYPE_CHECKING:
+    from portico.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -41,16 +45,14 @@ class Limits:
     helpers: int = 2  # calls that run at once; more wait their turn
 
     @classmethod
-    def from_environment(cls) -> Limits:
-        """``PORTICO_JWT_CUSTOMIZER_TIME_LIMIT`` (seconds), ``..._HEAP_LIMIT_MB``,
-        ``..._PROCESS_LIMIT_MB``, ``..._HELPERS``."""
-        env, base = os.environ, cls()
-        prefix = "PORTICO_JWT_CUSTOMIZER_"
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The server's settings (``PORTICO_JWT_CUSTOMIZER_TIME_LIMIT``, ``..._HEAP_LIMIT_MB``,
+        ``..._PROCESS_LIMIT_MB``, ``..._HELPERS``)."""
         return cls(
-            time=float(env.get(f"{prefix}TIME_LIMIT", base.time)),
-            heap=int(env.get(f"{prefix}HEAP_LIMIT_MB", base.heap >> 20)) << 20,
-            process=int(env.get(f"{prefix}PROCESS_LIMIT_MB", base.process >> 20)) << 20,
-            helpers=max(1, int(env.get(f"{prefix}HELPERS", base.helpers))),
+            time=settings.jwt_customizer_time_limit,
+            heap=settings.jwt_customizer_heap_limit_mb << 20,
+            process=settings.jwt_customizer_process_limit_mb << 20,
+            helpers=settings.jwt_customizer_helpers,
         )
 
 
@@ -148,7 +150,7 @@ class Sandbox:
     loop (each call waits in the pool's thread, never on the loop)."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits.from_environment()
+        self.limits = limits or Limits()
         self._pool = ThreadPoolExecutor(self.limits.helpers, thread_name_prefix="jwt-sandbox")
         self._local = threading.local()
         self._helpers: set[_Helper] = set()
@@ -188,6 +190,15 @@ class Sandbox:
 
 _shared: Sandbox | None = None
 _shared_lock = threading.Lock()
+
+
+def configure(limits: Limits) -> None:
+    """The limits of the process's sandbox (the server calls this at start, from its
+    settings); a sandbox already made keeps running with its own until replaced here."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.limits != limits:
+            _shared = Sandbox(limits)
 
 
 def shared() -> Sandbox:

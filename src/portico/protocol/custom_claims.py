@@ -64,7 +64,7 @@ async def configured(provider: Provider, kind: Kind) -> dict[str, Any] | None:
     async def load(_: str) -> dict[str, Any]:
         if provider.secret_sealer is None:
             return {"value": None}
-        sealer = provider.secret_sealer._sealer  # the server's key, as connector secrets
+        sealer = provider.secret_sealer.sealer  # the server's key, as connector secrets
         async with provider.engine.connect() as conn:
             try:
                 found = await config.read(conn, sealer, provider.tenant_id, token_type)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from joserfc.jwk import KeySet
@@ -21,6 +21,9 @@ from portico.services.errors import NotFound, ServiceError
 from portico.services.urls import check_public_url
 from portico.storage import applications as repo
 from portico.storage.database import now_ms
+
+if TYPE_CHECKING:
+    from portico.connectors.secrets import Sealer
 
 DEFAULT_SECRET_NAME = "Default secret"
 
@@ -555,6 +558,12 @@ class SecretSealer:
         from portico.connectors.secrets import Sealer  # AES-256-GCM, as connector secrets
 
         self._sealer = Sealer(encryption_key)
+
+    @property
+    def sealer(self) -> Sealer:
+        """The server's key as connector secrets use it (for other values sealed the same
+        way: custom-claims environment variables)."""
+        return self._sealer
 
     def seal(self, app_id: str, value_digest: str, value: str) -> dict[str, Any]:
         context = f"app-secret:{app_id}:{value_digest}"

@@ -26,6 +26,7 @@ from portico.connectors import Connectors
 from portico.experience.codes import VerificationCodes
 from portico.experience.conclusion import SignedIn
 from portico.experience.sentinel import Sentinel
+from portico.jwt_customizer import sandbox
 from portico.net import outbound
 from portico.protocol.provider import Provider
 from portico.protocol.sessions import SESSION_TTL
@@ -107,6 +108,7 @@ class Runtime:
         # client_secret_jwt secrets, sealed when made (API, console), opened by the provider
         self.secret_sealer = SecretSealer(encryption_key)
         self.provider.secret_sealer = self.secret_sealer
+        sandbox.configure(sandbox.Limits.from_settings(self.settings))  # custom token claims
         self.cors_origins = self.coherence.cache(APPLICATIONS, max_entries=1)
         self.audit = AuditBuffer(self.engine)
         self.audit.start()

@@ -105,7 +105,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
 
     def sealer() -> Sealer:
         assert api.runtime.secret_sealer is not None
-        return api.runtime.secret_sealer._sealer  # the server's key, as connector secrets
+        return api.runtime.secret_sealer.sealer  # the server's key, as connector secrets
 
     @router.put("/configs/jwt-customizer/{tokenTypePath}", response_model=CustomizerOut)
     async def upsert_jwt_customizer(tokenTypePath: TokenTypeParam, body: AnyBody) -> Response:

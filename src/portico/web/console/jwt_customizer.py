@@ -88,7 +88,7 @@ def _kind(ctx: Console) -> config.TokenType:
 
 def _sealer(ctx: Console) -> Any:
     assert ctx.runtime.secret_sealer is not None
-    return ctx.runtime.secret_sealer._sealer  # the server's key, as connector secrets
+    return ctx.runtime.secret_sealer.sealer  # the server's key, as connector secrets
 
 
 def _environment_text(values: dict[str, str] | None) -> str:
