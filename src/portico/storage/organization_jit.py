@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, exists, func, insert, select
+from sqlalchemy import Select, and_, bindparam, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from portico.storage.database import insert_ignore
+from portico.storage import relations
 from portico.storage.tables import (
     organization_jit_email_domains,
     organization_jit_roles,
@@ -37,11 +37,8 @@ async def email_domains(
 ) -> tuple[int, list[dict[str, Any]]]:
     """``(total, rows)`` by domain; ``limit=None`` returns every row."""
     where = (domains.c.tenant_id == tenant_id, domains.c.organization_id == organization_id)
-    total = (await conn.execute(select(func.count()).select_from(domains).where(*where))).scalar()
     query = select(domains).where(*where).order_by(domains.c.email_domain)
-    if limit is not None:
-        query = query.offset(offset or 0).limit(limit)
-    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+    return await relations.page(conn, query, offset=offset, limit=limit)
 
 
 async def add_email_domains(
@@ -63,12 +60,8 @@ async def delete_email_domains(
     email_domains: list[str] | None = None,
 ) -> int:
     """``email_domains=None``: all of the organization's domains."""
-    statement = delete(domains).where(
-        domains.c.tenant_id == tenant_id, domains.c.organization_id == organization_id
-    )
-    if email_domains is not None:
-        statement = statement.where(domains.c.email_domain.in_(email_domains))
-    return int((await conn.execute(statement)).rowcount)
+    fixed = {"tenant_id": tenant_id, "organization_id": organization_id}
+    return await relations.unlink(conn, domains, fixed, "email_domain", email_domains)
 
 
 # Default roles ------------------------------------------------------------------------------
@@ -83,41 +76,29 @@ async def roles(
     joined = organization_roles.join(
         jit_roles, jit_roles.c.organization_role_id == organization_roles.c.id
     )
-    where = jit_roles.c.organization_id == organization_id
-    total = (await conn.execute(select(func.count()).select_from(joined).where(where))).scalar()
     query = (
         select(organization_roles)
         .select_from(joined)
-        .where(where)
+        .where(jit_roles.c.organization_id == organization_id)
         .order_by(organization_roles.c.name, organization_roles.c.id)
     )
-    if limit is not None:
-        query = query.offset(offset or 0).limit(limit)
-    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+    return await relations.page(conn, query, offset=offset, limit=limit)
 
 
 async def add_roles(
     conn: AsyncConnection, tenant_id: str, organization_id: str, role_ids: list[str]
 ) -> None:
     """Roles already there are skipped."""
-    rows = [
-        {"tenant_id": tenant_id, "organization_id": organization_id, "organization_role_id": r}
-        for r in role_ids
-    ]
-    if rows:
-        await insert_ignore(conn, jit_roles, rows)
+    fixed = {"tenant_id": tenant_id, "organization_id": organization_id}
+    await relations.link(conn, jit_roles, fixed, "organization_role_id", role_ids)
 
 
 async def delete_roles(
     conn: AsyncConnection, tenant_id: str, organization_id: str, role_ids: list[str] | None = None
 ) -> int:
     """``role_ids=None``: all of the organization's default roles."""
-    statement = delete(jit_roles).where(
-        jit_roles.c.tenant_id == tenant_id, jit_roles.c.organization_id == organization_id
-    )
-    if role_ids is not None:
-        statement = statement.where(jit_roles.c.organization_role_id.in_(role_ids))
-    return int((await conn.execute(statement)).rowcount)
+    fixed = {"tenant_id": tenant_id, "organization_id": organization_id}
+    return await relations.unlink(conn, jit_roles, fixed, "organization_role_id", role_ids)
 
 
 # Provisioning -------------------------------------------------------------------------------
@@ -181,28 +162,21 @@ async def sso_connectors_of(
     """``(total, sso_connectors rows)`` by name; ``limit=None`` returns every row."""
     joined = sso_connectors.join(jit_sso, jit_sso.c.sso_connector_id == sso_connectors.c.id)
     where = (jit_sso.c.tenant_id == tenant_id, jit_sso.c.organization_id == organization_id)
-    total = (await conn.execute(select(func.count()).select_from(joined).where(*where))).scalar()
     query = (
         select(sso_connectors)
         .select_from(joined)
         .where(*where)
         .order_by(sso_connectors.c.connector_name, sso_connectors.c.id)
     )
-    if limit is not None:
-        query = query.offset(offset or 0).limit(limit)
-    return int(total or 0), [dict(r._mapping) for r in await conn.execute(query)]
+    return await relations.page(conn, query, offset=offset, limit=limit)
 
 
 async def add_sso_connectors(
     conn: AsyncConnection, tenant_id: str, organization_id: str, connector_ids: list[str]
 ) -> None:
     """Connectors already there are skipped."""
-    rows = [
-        {"tenant_id": tenant_id, "organization_id": organization_id, "sso_connector_id": c}
-        for c in connector_ids
-    ]
-    if rows:
-        await insert_ignore(conn, jit_sso, rows)
+    fixed = {"tenant_id": tenant_id, "organization_id": organization_id}
+    await relations.link(conn, jit_sso, fixed, "sso_connector_id", connector_ids)
 
 
 async def delete_sso_connectors(
@@ -212,12 +186,8 @@ async def delete_sso_connectors(
     connector_ids: list[str] | None = None,
 ) -> int:
     """``connector_ids=None``: all of the organization's connectors."""
-    statement = delete(jit_sso).where(
-        jit_sso.c.tenant_id == tenant_id, jit_sso.c.organization_id == organization_id
-    )
-    if connector_ids is not None:
-        statement = statement.where(jit_sso.c.sso_connector_id.in_(connector_ids))
-    return int((await conn.execute(statement)).rowcount)
+    fixed = {"tenant_id": tenant_id, "organization_id": organization_id}
+    return await relations.unlink(conn, jit_sso, fixed, "sso_connector_id", connector_ids)
 
 
 async def existing_sso_connectors(

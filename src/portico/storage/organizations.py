@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from portico.storage import relations
 from portico.storage import search as search_sql
 from portico.storage.database import insert_ignore
 from portico.storage.tables import (
@@ -334,21 +335,15 @@ async def role_scope_ids(conn: AsyncConnection, role_id: str) -> set[str]:
 async def link_role_scopes(
     conn: AsyncConnection, tenant_id: str, role_id: str, scope_ids: list[str]
 ) -> None:
-    rows = [
-        {"tenant_id": tenant_id, "organization_role_id": role_id, "organization_scope_id": s}
-        for s in scope_ids
-    ]
-    if rows:
-        await insert_ignore(conn, role_scopes, rows)
+    fixed = {"tenant_id": tenant_id, "organization_role_id": role_id}
+    await relations.link(conn, role_scopes, fixed, "organization_scope_id", scope_ids)
 
 
 async def unlink_role_scopes(
     conn: AsyncConnection, role_id: str, scope_ids: list[str] | None = None
 ) -> int:
-    statement = delete(role_scopes).where(role_scopes.c.organization_role_id == role_id)
-    if scope_ids is not None:
-        statement = statement.where(role_scopes.c.organization_scope_id.in_(scope_ids))
-    return int((await conn.execute(statement)).rowcount)
+    fixed = {"organization_role_id": role_id}
+    return await relations.unlink(conn, role_scopes, fixed, "organization_scope_id", scope_ids)
 
 
 # API-resource scopes of roles --------------------------------------------------------------
@@ -373,22 +368,15 @@ async def existing_resource_scope_ids(
 async def link_role_resource_scopes(
     conn: AsyncConnection, tenant_id: str, role_id: str, scope_ids: list[str]
 ) -> None:
-    rows = [
-        {"tenant_id": tenant_id, "organization_role_id": role_id, "scope_id": s} for s in scope_ids
-    ]
-    if rows:
-        await insert_ignore(conn, role_resource_scopes, rows)
+    fixed = {"tenant_id": tenant_id, "organization_role_id": role_id}
+    await relations.link(conn, role_resource_scopes, fixed, "scope_id", scope_ids)
 
 
 async def unlink_role_resource_scopes(
     conn: AsyncConnection, role_id: str, scope_ids: list[str] | None = None
 ) -> int:
-    statement = delete(role_resource_scopes).where(
-        role_resource_scopes.c.organization_role_id == role_id
-    )
-    if scope_ids is not None:
-        statement = statement.where(role_resource_scopes.c.scope_id.in_(scope_ids))
-    return int((await conn.execute(statement)).rowcount)
+    fixed = {"organization_role_id": role_id}
+    return await relations.unlink(conn, role_resource_scopes, fixed, "scope_id", scope_ids)
 
 
 async def find_role_resource_scopes(
