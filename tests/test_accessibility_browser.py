@@ -7,6 +7,7 @@ the pages themselves are served exactly as users get them."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,7 +40,8 @@ CONSOLE_PAGES = ("get-started", "applications", "applications/new", "api-resourc
                  "sign-in-experience", "connectors", "connectors/new?type=Email",
                  "enterprise-sso", "enterprise-sso/new", "enterprise-sso/new/OIDC", "users",
                  "organizations", "organizations/new", "organization-template",
-                 "roles", "audit-logs", "signing-keys", "admins")  # fmt: skip
+                 "roles", "audit-logs", "signing-keys", "admins", "webhooks",
+                 "webhooks/new")  # fmt: skip
 SERIOUS = ("serious", "critical")
 
 
@@ -174,11 +176,40 @@ def sso_connector_pages(server: Server) -> list[str]:
     ]
 
 
+def webhook_pages(server: Server) -> list[str]:
+    """A hook with headers (made through /api) that delivered one event to a receiver on
+    loopback and failed a second: each tab of its page, both attempts' details and the list
+    with a row (the pages above saw it empty)."""
+    from tests.test_console_applications import management_of
+    from tests.webhook_receiver import receiver
+
+    with management_of(server) as api, receiver() as inbox:
+        hook = api.post("/hooks", json={
+            "name": "Orders", "events": ["User.Created", "PostSignIn"],
+            "config": {"url": inbox.url, "headers": {"x-tenant": "acme"}},
+        }).json()  # fmt: skip
+        inbox.statuses.append(400)
+        api.post("/users", json={"username": "webhook_reader"})
+        api.post("/users", json={"username": "webhook_writer"})
+        inbox.wait_for(2)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            attempts = api.get(f"/hooks/{hook['id']}/recent-logs").json()
+            if len(attempts) == 2:
+                break
+            time.sleep(0.1)
+    tabs = ("wh-settings", "wh-signing-key", "wh-deliveries", "wh-test", "wh-delete")
+    one = f"webhooks/{hook['id']}"
+    return ["webhooks", *(f"{one}#{tab}" for tab in tabs),
+            *(f"{one}/deliveries/{a['id']}" for a in attempts)]  # fmt: skip
+
+
 def console_pages(server: Server) -> Iterator[str]:
     yield from CONSOLE_PAGES
     yield from organization_pages(server)  # once the lists were seen empty
     yield from saml_application_pages(server)
     yield from sso_connector_pages(server)
+    yield from webhook_pages(server)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from portico.web.console import (
     sign_in_experience,
     sso_connectors,
     users,
+    webhooks,
 )
 from portico.web.runtime import Runtime
 
@@ -50,4 +51,5 @@ def routes(runtime: Runtime) -> list[Route]:
         *logs.routes(runtime),
         *keys.routes(runtime),
         *jwt_customizer.routes(runtime),
+        *webhooks.routes(runtime),
     ]
