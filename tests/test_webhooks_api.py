@@ -240,6 +240,15 @@ def test_organization_membership_updated_for_every_way_members_change(
     admin.delete(f"/hooks/{hook['id']}")
 
 
+def test_a_path_of_any_character_pages_without_a_500(admin: httpx.Client) -> None:
+    """The pagination's Link headers carry the path percent-encoded (a header is Latin-1):
+    schemathesis found ``/hooks/Ā/recent-logs`` answering 500."""
+    answer = admin.get("/hooks/%C4%80/recent-logs", params={"page": 1, "page_size": 5})
+    assert answer.status_code < 500, answer.text
+    for link in answer.headers.get_list("link"):
+        assert link.isascii() and "%C4%80" in link
+
+
 def test_a_refused_change_sends_nothing(
     admin: httpx.Client, server: Server, inbox: Receiver
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Query, Request, Response
 
@@ -69,6 +70,10 @@ def pagination(*, optional: bool = False) -> Callable[..., Page]:
     return dependency
 
 
+# What stays as it is in a Link URL: RFC 3986's reserved and unreserved characters and "%".
+URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
+
+
 def paginate(request: Request, response: Response, page: Page, total: int) -> None:
     """Set ``Total-Number`` and the ``Link`` headers for one page of ``total`` entries."""
     if page.disabled:
@@ -77,7 +82,9 @@ def paginate(request: Request, response: Response, page: Page, total: int) -> No
     response.headers["Total-Number"] = str(total)
 
     def link(number: int, rel: str) -> None:
-        url = request.url.include_query_params(page=number)
+        # The path as the client sent it may hold any character (``/hooks/Ā/...``): percent-
+        # encoded here, since a header carries Latin-1 only (a raw one was a 500).
+        url = quote(str(request.url.include_query_params(page=number)), safe=URL_SAFE)
         response.headers.append("Link", f'<{url}>; rel="{rel}"')
 
     link(1, "first")
