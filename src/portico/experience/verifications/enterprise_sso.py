@@ -11,13 +11,13 @@ automatically: the email's domain is the organization's); else nobody (a new acc
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from portico.experience import accounts
 from portico.experience.answers import StepError
+from portico.experience.verifications.callback_state import spend_state
 from portico.experience.verifications.kinds import VerificationType
 from portico.services import emails
 from portico.services import sso_connectors as sso
@@ -97,15 +97,8 @@ class EnterpriseSsoVerification:
         return record, authorization.url
 
     def take_state(self, connector_id: str, state: str) -> None:
-        """Accept the callback's ``state`` once (constant-time comparison): the expected
-        state is spent whatever the outcome; the caller saves before calling the provider."""
-        expected, self.state = self.state, None
-        if (
-            expected is None
-            or self.connector_id != connector_id
-            or not hmac.compare_digest(state.encode(), expected.encode())
-        ):
-            raise StepError("error.sso_state", 400)
+        """The callback's ``state``, spent once (``callback_state.spend_state``)."""
+        spend_state(self, connector_id, state, "error.sso_state")
 
     async def verify(self, turn: Turn, data: dict[str, str]) -> None:
         """The provider's callback (after :meth:`take_state`): the identity, checked."""

@@ -8,7 +8,6 @@ user who owns the provider's (verified) email or phone (a link candidate), else 
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +17,7 @@ from portico.connectors.kit import SocialUserInfo
 from portico.connectors.social import SocialErrorCode
 from portico.experience import accounts
 from portico.experience.answers import StepError
+from portico.experience.verifications.callback_state import spend_state
 from portico.experience.verifications.kinds import VerificationType
 from portico.services import emails, identities, phones
 
@@ -78,16 +78,8 @@ class SocialVerification:
         return record, url
 
     def take_state(self, connector_id: str, state: str) -> None:
-        """Accept the callback's ``state`` once (constant-time comparison): the expected
-        state is spent whatever the outcome, so a replayed callback is refused. The caller
-        saves the interaction before calling the provider."""
-        expected, self.state = self.state, None
-        if (
-            expected is None
-            or self.connector_id != connector_id
-            or not hmac.compare_digest(state.encode(), expected.encode())
-        ):
-            raise StepError("error.social_state", 400)
+        """The callback's ``state``, spent once (``callback_state.spend_state``)."""
+        spend_state(self, connector_id, state, "error.social_state")
 
     async def verify(self, turn: Turn, params: dict[str, str]) -> None:
         """The provider's callback parameters (after :meth:`take_state`): the provider's
