@@ -60,6 +60,7 @@ def test_saves_email_code_sign_in_with_an_audit_entry(console: ConsoleClient) ->
 
     async def audit(conn):  # type: ignore[no-untyped-def]
         query = select(logs.c.payload).where(logs.c.key == "ManagementApi.PatchSignInExp")
+        query = query.order_by(logs.c.created_at)  # oldest first: the last is this test's
         return [r.payload for r in await conn.execute(query)]
 
     assert console.server.db(audit)[-1]["actor"]["type"] == "console"
