@@ -6,6 +6,7 @@ Without ``node`` or ``npm`` these tests skip locally and fail when ``CI`` is set
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -39,24 +40,31 @@ def node_binary() -> str:
     if node is None:
         unavailable("node is not installed")
     assert node is not None
-    if _missing_packages():
-        npm = shutil.which("npm")
-        if npm is None:
-            unavailable("npm is not installed")
-        assert npm is not None
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
-        assert not _missing_packages(), _missing_packages()
+    # pytest-xdist workers share tests/node: one installs while the others wait on the lock.
+    with open(NODE_DIR / ".npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _missing_packages():
+            _npm_ci()
     version = subprocess.run(
         [node, "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
     major = int(version.lstrip("v").split(".")[0])
     assert major >= MIN_NODE_MAJOR, f"the npm clients need Node {MIN_NODE_MAJOR}+, not {version}"
     return node
+
+
+def _npm_ci() -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        unavailable("npm is not installed")
+    assert npm is not None
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    assert not _missing_packages(), _missing_packages()

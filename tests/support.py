@@ -66,9 +66,15 @@ def create_database(tmp_dir: str) -> tuple[str, Callable[[], None]]:
 class Server:
     """``uvicorn`` serving ``create_app`` in a background thread on a free port."""
 
-    def __init__(self, database_url: str, data_dir: str, **settings: Any) -> None:
+    def __init__(
+        self, database_url: str, data_dir: str, host: str = "localhost", **settings: Any
+    ) -> None:
+        """``host``: how the server is named; a second Portico playing an identity provider
+        is ``127.0.0.1``, another site than ``localhost`` for the browser, which would
+        otherwise let the two servers' cookies (same names, ports ignored) overwrite each
+        other's."""
         self.port = free_port()
-        self.endpoint = f"http://localhost:{self.port}"
+        self.endpoint = f"http://{host}:{self.port}"
         self.database_url = database_url
         self.settings = load_settings(
             {
@@ -167,6 +173,22 @@ def browser_client(**kwargs: Any) -> httpx.Client:
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 META_REFRESH = re.compile(r'<meta http-equiv="refresh" content="0; url=(/[^"]*)">')
+
+
+def onward(response: httpx.Response) -> str:
+    """Where the server sends the browser next: a redirect's location, or the target of a
+    page that goes on by itself (after an identity provider's callback); "" for neither."""
+    if response.status_code in (302, 303):
+        return response.headers["location"]
+    found = META_REFRESH.search(response.text) if response.status_code == 200 else None
+    return html.unescape(found.group(1)) if found else ""
+
+
+def as_redirect(response: httpx.Response) -> httpx.Response:
+    """A page that goes on by itself, as the 303 it stands for (other answers unchanged)."""
+    if response.status_code == 200 and (target := onward(response)):
+        return httpx.Response(303, headers={"location": target}, request=response.request)
+    return response
 
 
 def csrf_of(html: str) -> str:

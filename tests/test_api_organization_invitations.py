@@ -228,6 +228,30 @@ def test_invitation_email_carries_the_payload(admin: httpx.Client, mailbox: Mail
     assert len(mailbox.handler.messages) == 2
 
 
+def test_sends_to_one_recipient_are_limited(
+    admin: httpx.Client, server: Server, mailbox: Mailbox
+) -> None:
+    """Invitations share the recipient's send limit (10 in 10 minutes) with codes: resends
+    beyond it are refused with Logto's 429, and a refused invitation is not stored."""
+    org = _org(admin)
+    address = _email()
+    invitation = _invite(admin, org["id"], address, messagePayload={})
+    resend = f"/organization-invitations/{invitation['id']}/message"
+    for _ in range(9):
+        assert admin.post(resend, json={}).status_code == 204
+    assert len(mailbox.handler.messages) == 10
+    error(admin.post(resend, json={}), 429, "request.message_rate_limited")
+    other = _org(admin)
+    body = {"organizationId": other["id"], "invitee": address.upper(), "expiresAt": _later(),
+            "messagePayload": {}}  # fmt: skip
+    error(admin.post("/organization-invitations", json=body), 429, "request.message_rate_limited")
+    assert _stored(server, other["id"]) == ([], [])
+    assert len(mailbox.handler.messages) == 10
+    # Without an email, nothing is sent and nothing is limited.
+    quiet = admin.post("/organization-invitations", json={**body, "messagePayload": False})
+    assert quiet.status_code == 201
+
+
 def test_failed_send_keeps_no_invitation(
     admin: httpx.Client, server: Server, mailbox: Mailbox
 ) -> None:

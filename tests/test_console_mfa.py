@@ -57,7 +57,9 @@ def sie_with_mfa(csrf: str, factors: list[str], policy: str, org: str = "NoPromp
             "mfa_org_policy": org, "mfa_factor": factors}  # fmt: skip
 
 
-def audit_payloads(console: ConsoleClient, key: str, user_id: str | None = None) -> list[dict[str, Any]]:
+def audit_payloads(
+    console: ConsoleClient, key: str, user_id: str | None = None
+) -> list[dict[str, Any]]:
     """The audit entries under ``key`` (of one user's, if given), oldest first."""
 
     async def work(conn):  # type: ignore[no-untyped-def]

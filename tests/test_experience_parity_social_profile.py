@@ -15,7 +15,7 @@ import pytest
 
 from tests.fake_kakao import FakeKakao, kakao_user
 from tests.lab import EMAIL_WITH_PASSWORD, Lab, submit
-from tests.support import Browser, unique
+from tests.support import Browser, as_redirect, unique
 from tests.test_experience_api import Spa, social_verified
 from tests.test_experience_flows import finish, start
 from tests.test_social_kakao import EMAIL_REQUIRED, SCOPES, SOCIAL_ONLY, consent, new_id, to_kakao
@@ -120,7 +120,7 @@ def page_social(lab: Lab, kakao: FakeKakao, provide: dict[str, str] | None = Non
     """The Kakao button -> Kakao's consent -> /callback/<id> -> whatever comes next."""
     browser = lab.browser()
     authorize, verifier = to_kakao(lab, kakao, browser)
-    back = browser.client.get(consent(kakao, authorize))
+    back = as_redirect(browser.client.get(consent(kakao, authorize)))
     return page_onward(lab, browser, back, verifier, provide or {})
 
 

@@ -157,7 +157,14 @@ def test_sp_initiated_redirect_binding_signed_request_verified_by_the_sp(
     assert assertion.conditions.audience_restriction[0].audience[0].text == sp.entity_id
     confirmation = assertion.subject.subject_confirmation[0].subject_confirmation_data
     assert confirmation.recipient == ACS and confirmation.in_response_to == request_id
-    assert assertion.authn_statement[0].session_index
+    statement = assertion.authn_statement[0]
+    assert statement.session_index
+    # Signed in just now (prompt=login), for no longer than the sign-in session lasts.
+    signed_in = datetime.datetime.fromisoformat(statement.authn_instant)
+    now = datetime.datetime.now(datetime.UTC)
+    assert now - datetime.timedelta(minutes=2) < signed_in <= now + datetime.timedelta(seconds=5)
+    session_end = datetime.datetime.fromisoformat(statement.session_not_on_or_after)
+    assert session_end - signed_in == datetime.timedelta(days=14)
     assert response.name_id.format == PERSISTENT and response.name_id.text == user.id
     attributes = {a.name: [v.text for v in a.attribute_value]
                   for a in assertion.attribute_statement[0].attribute}  # fmt: skip

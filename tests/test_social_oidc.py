@@ -23,7 +23,7 @@ from tests.test_experience_flows import finish, start
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = str(tmp_path_factory.mktemp("portico-upstream"))
     url, drop = create_database(data_dir)
-    server = Server(url, data_dir).start()
+    server = Server(url, data_dir, host="127.0.0.1").start()  # another site: its own cookies
     try:
         yield server
     finally:
@@ -219,3 +219,29 @@ def test_generic_oauth2_connector_with_a_field_map(lab: Lab, upstream: Server) -
         assert claims["identities"]["plain-oauth"]["userId"] == person.id
     finally:
         lab.api.delete(f"/api/connectors/{cid}")
+
+
+def test_chromium_signs_up_through_the_upstream_provider(
+    lab: Lab, upstream: Server, federation: tuple[str, App]
+) -> None:
+    """A real browser, CSP enforced: the upstream's sign-in page (Portico's) lets its form's
+    redirects end only at its own client, this lab's callback, and Chromium applies that
+    ``form-action`` to every redirect of the submission. The callback therefore answers with
+    a page that goes on by itself (Ctx.in_a_new_navigation), or the trip stops there."""
+    from tests.support import authorize_url, query_of
+    from tests.test_pages_browser import chromium_context, submit_and_wait_for_client
+
+    lab.configure(
+        socialSignInConnectorTargets=["upstream"],
+        signUp={"identifiers": [], "password": False, "verify": False},
+    )
+    person = make_user(upstream, name="Browser Upstream")
+    with chromium_context() as context:
+        page = context.new_page()
+        page.goto(authorize_url(lab.server, lab.app_id, lab.redirect_uri))
+        page.get_by_text("Continue with Upstream").click()
+        page.wait_for_url(f"{upstream.endpoint}/**")
+        page.fill("#identifier", person.username)
+        page.fill("input[name=password]", PASSWORD)
+        landed = submit_and_wait_for_client(page, lambda: page.click("button[type=submit]"))
+        assert "code" in query_of(landed), landed

@@ -30,7 +30,6 @@ from tests.support import (
     browser_client,
     create_database,
     csrf_of,
-    free_port,
     unique,
 )
 from tests.test_experience_flows import finish, start
@@ -42,11 +41,7 @@ DOMAIN = "corp-sso.example"
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = str(tmp_path_factory.mktemp("portico-idp"))
     url, drop = create_database(data_dir)
-    port = free_port()
-    with mock.patch("tests.support.free_port", return_value=port):
-        server = Server(url, data_dir, endpoint=f"http://127.0.0.1:{port}")
-    server.endpoint = f"http://127.0.0.1:{port}"
-    server.start()
+    server = Server(url, data_dir, host="127.0.0.1").start()
     try:
         yield server
     finally:

@@ -218,12 +218,15 @@ def login_response(
     name_id: tuple[str, str],
     attributes: dict[str, list[str]],
     in_response_to: str | None,
+    authn_instant: int | None = None,
     session_not_on_or_after: datetime.datetime | None = None,
 ) -> str:
     """The base64 ``SAMLResponse`` for the HTTP-POST binding (Profiles §4.1.4.2): Response
     and Assertion signed with RSA-SHA256, the Assertion encrypted with the SP's certificate
     when asked (signed first, so the SP verifies it after decrypting), Audience the SP's
-    entity ID, Recipient and Destination the ACS URL, InResponseTo the request's ID."""
+    entity ID, Recipient and Destination the ACS URL, InResponseTo the request's ID; the
+    AuthnStatement says when the user signed in (``authn_instant``, epoch seconds) and when
+    the SP's session must end (``session_not_on_or_after``: the sign-in session's end)."""
     name_format, value = name_id
     with _server(idp, sp) as server:
         response = server.create_authn_response(
@@ -232,7 +235,7 @@ def login_response(
             sp.acs_url,
             sp.entity_id,
             name_id=NameID(format=name_format, text=value),
-            authn={"class_ref": PASSWORD_PROTECTED},
+            authn={"class_ref": PASSWORD_PROTECTED, "authn_instant": authn_instant or 0},
             sign_response=True,
             sign_assertion=True,
             encrypt_assertion=sp.encrypt_assertion,

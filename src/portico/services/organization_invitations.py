@@ -67,6 +67,13 @@ class Sender(Protocol):
     ) -> None: ...
 
 
+class SendLimit(Protocol):
+    """The per-recipient send limit every message shares (``experience.sentinel.Sentinel``):
+    the seconds until a send to ``recipient`` may go, 0 when it may go now."""
+
+    async def send_wait(self, tenant_id: str, recipient: str) -> int: ...
+
+
 @dataclass(frozen=True)
 class Draft:
     """A new invitation as asked; ``invitee`` is an email address in canonical form."""
@@ -166,6 +173,7 @@ async def landing(conn: AsyncConnection, tenant_id: str, invitation_id: str) -> 
 async def create_invitation(
     db: Database,
     sender: Sender,
+    limit: SendLimit,
     tenant_id: str,
     draft: Draft,
     message: dict[str, Any] | None,
@@ -183,7 +191,7 @@ async def create_invitation(
         context = await _template_context(conn, tenant_id, draft.organization_id, draft.inviter_id)
     if message is not None:
         payload = with_link({**context, **message}, endpoint, invitation_id)
-        await send_invitation(sender, tenant_id, draft.invitee, payload)
+        await send_invitation(sender, limit, tenant_id, draft.invitee, payload)
     async with db.write() as conn:
         await _check(conn, tenant_id, draft)  # again: things may have changed meanwhile
         await _insert(conn, tenant_id, draft, invitation_id)
@@ -249,6 +257,7 @@ async def _insert(conn: AsyncConnection, tenant_id: str, draft: Draft, invitatio
 async def resend(
     db: Database,
     sender: Sender,
+    limit: SendLimit,
     tenant_id: str,
     invitation_id: str,
     message: dict[str, Any],
@@ -261,7 +270,7 @@ async def resend(
             conn, tenant_id, invitation["organization_id"], invitation["inviter_id"]
         )
     payload = with_link({**context, **message}, endpoint, invitation_id)
-    await send_invitation(sender, tenant_id, invitation["invitee"], payload)
+    await send_invitation(sender, limit, tenant_id, invitation["invitee"], payload)
 
 
 def with_link(payload: dict[str, Any], endpoint: str | None, invitation_id: str) -> dict[str, Any]:
@@ -298,9 +307,19 @@ async def _template_context(
     return context
 
 
-async def send_invitation(sender: Sender, tenant_id: str, to: str, payload: dict[str, Any]) -> None:
+async def send_invitation(
+    sender: Sender, limit: SendLimit, tenant_id: str, to: str, payload: dict[str, Any]
+) -> None:
     """Through the tenant's Email connector; its failure becomes Logto's answer (501 when
-    there is no Email connector, 400 when the send failed)."""
+    there is no Email connector, 400 when the send failed). Invitations count towards the
+    recipient's send limit with verification codes (as Logto's message rate guard): an
+    admin's script cannot flood one mailbox, and a refused send stores nothing."""
+    if await limit.send_wait(tenant_id, to):
+        raise ServiceError(
+            "Too many messages sent to this recipient. Please try again later.",
+            code="request.message_rate_limited",
+            status=429,
+        )
     try:
         await sender.send_message(
             tenant_id, ConnectorType.Email, to, TemplateType.OrganizationInvitation, payload

@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import functools
 import hashlib
 import hmac
+import json
 import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from joserfc import jws
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -38,6 +41,7 @@ from starlette.routing import Route
 from portico.ids import digest
 from portico.protocol import grants
 from portico.protocol.errors import OAuthError
+from portico.protocol.sessions import SESSION_TTL as SIGN_IN_SESSION_TTL
 from portico.protocol.userinfo import userinfo
 from portico.saml_idp import entity, subject
 from portico.saml_idp.formats import Binding
@@ -208,12 +212,17 @@ def routes(runtime: Runtime) -> list[Route]:
             sp = require_sp(app)
             if app.redirect_uri != service.callback_url(endpoint, app_id):
                 raise Refusal("oidc.invalid_redirect_uri", "The redirect URI does not match.")
-            claims = await redeem(app, request.query_params, session["verifier"])
+            claims, auth_time = await redeem(app, request.query_params, session["verifier"])
             name_id = subject.name_id(claims, app.idp.name_id_format)
             values = subject.attributes(claims, app.attribute_mapping)
+            # The SP's session should end no later than the sign-in session it came from.
+            session_end = datetime.datetime.fromtimestamp(
+                auth_time + SIGN_IN_SESSION_TTL, datetime.UTC
+            )
             saml_response = await asyncio.to_thread(
                 entity.login_response, app.idp, sp, name_id=name_id, attributes=values,
-                in_response_to=session.get("samlRequestId"),
+                in_response_to=session.get("samlRequestId"), authn_instant=auth_time,
+                session_not_on_or_after=session_end,
             )  # fmt: skip
         except entity.SamlRequestError as problem:
             refusal = Refusal(problem.code, problem.message)
@@ -251,9 +260,10 @@ def routes(runtime: Runtime) -> list[Route]:
             raise Refusal("application.saml.state_mismatch", "`state` mismatch.")
         return payload
 
-    async def redeem(app: service.SamlApp, query: Any, verifier: str) -> dict[str, Any]:
+    async def redeem(app: service.SamlApp, query: Any, verifier: str) -> tuple[dict[str, Any], int]:
         """The code redeemed as the token endpoint would (single use, redirect URI, PKCE),
-        then the user's claims as userinfo gives them for the scopes granted."""
+        then the user's claims as userinfo gives them for the scopes granted, and when the
+        user signed in (the ID token's ``auth_time``, minted here a moment ago)."""
         assert runtime.provider is not None
         code = query.get("code")
         if not code:
@@ -268,9 +278,11 @@ def routes(runtime: Runtime) -> list[Route]:
         params = {"code": [code], "redirect_uri": [app.redirect_uri], "code_verifier": [verifier]}
         try:
             issued = await handler(provider, client, params)
-            return await userinfo(provider, str(issued["access_token"]))
+            claims = await userinfo(provider, str(issued["access_token"]))
         except OAuthError as problem:
             raise Refusal(f"oidc.{problem.error}", problem.description) from None
+        id_token = json.loads(jws.extract_compact(str(issued["id_token"]).encode()).payload)
+        return claims, int(id_token["auth_time"])
 
     async def finish(response: Response) -> Response:
         response.delete_cookie(COOKIE, path="/")

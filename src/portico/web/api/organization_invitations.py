@@ -14,6 +14,7 @@ from portico.web.api.audit import AuditedRoute
 from portico.web.api.connectors import connectors_of
 from portico.web.api.context import ApiContext
 from portico.web.api.schemas import Body, Id, NamedRef
+from portico.web.runtime import Runtime
 
 LATEST_DATE = 8_640_000_000_000_000  # epoch ms of the last date JavaScript can represent
 
@@ -122,7 +123,7 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
         )
         message = None if body.messagePayload is False else _payload(body.messagePayload)
         row = await invitations.create_invitation(
-            api, connectors_of(api.runtime), api.tenant, draft, message,
+            api, connectors_of(api.runtime), _send_limit(api.runtime), api.tenant, draft, message,
             api.runtime.settings.endpoint,
         )  # fmt: skip
         return invitation_out(row)
@@ -141,8 +142,10 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
     @router.post("/{id}/message", status_code=204, response_class=Response)
     async def create_organization_invitation_message(id: str, body: MessagePayload) -> Response:
         """Send the invitation email again, with this payload."""
-        await invitations.resend(api, connectors_of(api.runtime), api.tenant, id, _payload(body),
-                                 api.runtime.settings.endpoint)  # fmt: skip
+        await invitations.resend(
+            api, connectors_of(api.runtime), _send_limit(api.runtime), api.tenant, id,
+            _payload(body), api.runtime.settings.endpoint,
+        )  # fmt: skip
         return Response(status_code=204)
 
     @router.put("/{id}/status", response_model=InvitationOut)
@@ -156,3 +159,9 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
         return invitation_out(row)
 
     return router
+
+
+def _send_limit(runtime: Runtime) -> invitations.SendLimit:
+    """The sentinel's per-recipient send limit, shared with verification codes."""
+    assert runtime.sentinel is not None
+    return runtime.sentinel

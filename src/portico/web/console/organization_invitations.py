@@ -91,10 +91,11 @@ async def invite(ctx: Console) -> Response:
         try:
             async with ctx.read() as conn:
                 await orgs.get(conn, KIND, ctx.tenant, org_id)
-            assert ctx.runtime.connectors is not None
+            assert ctx.runtime.connectors is not None and ctx.runtime.sentinel is not None
             await invitations.create_invitation(
-                _Audited(ctx, draft), ctx.runtime.connectors, ctx.tenant, draft, {}, ctx.endpoint
-            )
+                _Audited(ctx, draft), ctx.runtime.connectors, ctx.runtime.sentinel, ctx.tenant,
+                draft, {}, ctx.endpoint,
+            )  # fmt: skip
         except ServiceError as error:
             if gone(error):
                 raise
@@ -118,11 +119,12 @@ async def _of_organization(ctx: Console) -> tuple[str, str]:
 async def resend(ctx: Console) -> Response:
     """The email again, whatever the status (as /api's ``/message``)."""
     org_id, invitation_id = await _of_organization(ctx)
-    assert ctx.runtime.connectors is not None
+    assert ctx.runtime.connectors is not None and ctx.runtime.sentinel is not None
     try:
         await invitations.resend(
-            ctx, ctx.runtime.connectors, ctx.tenant, invitation_id, {}, ctx.endpoint
-        )
+            ctx, ctx.runtime.connectors, ctx.runtime.sentinel, ctx.tenant, invitation_id, {},
+            ctx.endpoint,
+        )  # fmt: skip
     except ServiceError as error:
         return await render(ctx, org_id, 400, errors={"invitations": error.message}, tab=TAB)
     async with ctx.write() as conn:

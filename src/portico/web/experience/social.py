@@ -175,7 +175,9 @@ async def _callback(ctx: Ctx, connector_id: str) -> Response:
     try:
         record.take_state(connector_id, query.get("state", ""))
         await record.verify(ctx.turn, query)
-        return await _decide(ctx, record)
+        # The provider's page (a form it submitted) may forbid the onward trip: go on in a
+        # navigation of our own, as after enterprise SSO (Ctx.in_a_new_navigation).
+        return ctx.in_a_new_navigation(await _decide(ctx, record))
     except StepError as error:
         params = {"provider": record.provider, **error.params}
         return _failed(ctx, error.key, error.status, **params)
