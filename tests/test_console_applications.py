@@ -273,9 +273,10 @@ def test_settings_are_validated_and_stored(console: ConsoleClient) -> None:
         "refresh_days": "14",
         "rotate_refresh": "on",
     }
-    bad = console.post(f"/console/applications/{app_id}", form)
+    bad = console.post(f"/console/applications/{app_id}", {**form, "max_grants": "0"})
     assert bad.status_code == 400
     assert "is not an origin" in bad.text and "from 1 to 86400" in bad.text
+    assert "A whole number from 1 to 1000, or empty for no limit." in bad.text
     insecure = console.post(
         f"/console/applications/{app_id}",
         {
@@ -288,9 +289,12 @@ def test_settings_are_validated_and_stored(console: ConsoleClient) -> None:
     assert insecure.status_code == 400 and "loopback" in insecure.text
     good = console.post(
         f"/console/applications/{app_id}",
-        {**form, "cors_origins": "https://app.example.com", "id_token_ttl": "600"},
-    )
+        {**form, "cors_origins": "https://app.example.com", "id_token_ttl": "600",
+         "max_grants": "3"},
+    )  # fmt: skip
     assert good.status_code == 303
+    shown = console.get(f"/console/applications/{app_id}").text
+    assert 'id="max_grants" name="max_grants" inputmode="numeric" value="3"' in shown
 
     async def stored(conn):  # type: ignore[no-untyped-def]
         return (await conn.execute(select(applications).where(applications.c.id == app_id))).one()
@@ -300,7 +304,13 @@ def test_settings_are_validated_and_stored(console: ConsoleClient) -> None:
     assert row.oidc_client_metadata["redirectUris"][1] == "https://app.example.com/callback"
     assert row.custom_client_metadata["corsAllowedOrigins"] == ["https://app.example.com"]
     assert row.custom_client_metadata["idTokenTtl"] == 600
+    assert row.custom_client_metadata["maxAllowedGrants"] == 3
     assert "ManagementApi.UpdateApplication" in dict(audit_entries(console, app_id))
+    page = console.get(f"/console/applications/{app_id}")
+    unlimited = {**form, "csrf_token": csrf_of(page.text), "cors_origins": "",
+                 "id_token_ttl": "600", "max_grants": ""}  # fmt: skip
+    assert console.post(f"/console/applications/{app_id}", unlimited).status_code == 303
+    assert "maxAllowedGrants" not in console.server.db(stored).custom_client_metadata
 
 
 def age_reauth(console: ConsoleClient) -> None:

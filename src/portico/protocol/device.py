@@ -19,13 +19,14 @@ import secrets
 import time
 from typing import Any
 
-from portico.ids import digest, opaque_token, standard_id
+from portico.ids import digest, opaque_token
 from portico.protocol import tokens
 from portico.protocol.errors import OAuthError, invalid_grant, invalid_request, invalid_target
 from portico.protocol.grants import register, user_tokens
 from portico.protocol.params import Params, required, resources, scope_set, single
 from portico.protocol.provider import Provider
 from portico.protocol.sessions import Session
+from portico.services import user_grants
 from portico.services.applications import DEVICE_CODE, Client
 from portico.storage import users as users_repo
 
@@ -106,22 +107,40 @@ async def pending(provider: Provider, typed: str) -> tuple[str, dict[str, Any]] 
     return key, record.payload
 
 
-async def decide(provider: Provider, key: str, session: Session | None) -> bool:
+async def decide(
+    provider: Provider,
+    key: str,
+    session: Session | None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> bool:
     """The user approved (``session``: the sign-in that approved) or denied (None) the
-    device's request; False when it is no longer pending. Its user code is spent."""
+    device's request; False when it is no longer pending. Its user code is spent. An
+    approval starts a grant of the device's own, which counts towards the application's
+    grant limit (``services.user_grants``)."""
     record = await provider.artifacts.find(DEVICE, key)
     if record is None or record.payload.get("status") != "pending":
         return False
     payload = dict(record.payload)
+    grant = None
     if session is None:
         payload["status"] = "denied"
     else:
+        grant = user_grants.new_grant(payload["clientId"], session.account_id)
         payload.update(
-            status="approved", accountId=session.account_id, grantId=standard_id(),
-            authTime=session.auth_time, sid=session.sid, amr=list(session.amr),
+            status="approved", accountId=session.account_id, grantId=grant.grant_id,
+            grantExp=grant.expires_at, authTime=session.auth_time, sid=session.sid,
+            amr=list(session.amr),
         )  # fmt: skip
+        await provider.artifacts.save_all(grant.rows)
     await provider.artifacts.replace(DEVICE, key, payload)
     await provider.artifacts.destroy(USER_CODE, digest(payload["userCode"]))
+    client = await provider.client(payload["clientId"]) if grant else None
+    if session is not None and client is not None and client.max_allowed_grants is not None:
+        await user_grants.enforce_limit(
+            provider.engine, provider.artifacts, provider.tenant_id, client, session.account_id,
+            ip=ip, user_agent=user_agent,
+        )  # fmt: skip
     return True
 
 
@@ -177,8 +196,10 @@ async def _tokens(
             {"accountId": user["id"], "clientId": client.id, "scope": payload["scope"],
              "resources": payload["resources"], "authTime": payload.get("authTime"),
              "sid": payload.get("sid"), "amr": payload.get("amr"), "iat": now_ms,
-             "familyStart": now_ms, "ttl": client.refresh_token_ttl},
+             "familyStart": now_ms, "ttl": client.refresh_token_ttl,
+             "grantExp": payload.get("grantExp")},
             payload["grantId"], client.refresh_token_ttl,
+            expires_at=tokens.within_grant(now_ms + client.refresh_token_ttl * 1000, payload),
         )  # fmt: skip
     await user_tokens.unless_revoked_meanwhile(provider, payload["grantId"])
     return response

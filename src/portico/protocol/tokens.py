@@ -21,7 +21,6 @@ from portico.services.rbac import MAX_ACCESS_TOKEN_TTL
 ACCESS_TOKEN = "AccessToken"
 REFRESH_TOKEN = "RefreshToken"
 AUTHORIZATION_CODE = "AuthorizationCode"
-GRANT = "Grant"
 DEFAULT_ACCESS_TOKEN_TTL = 3600
 JWT_ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §4, either spelling
 CLOCK_SKEW = 60  # seconds another machine's clock may be ahead or behind
@@ -178,6 +177,13 @@ async def opaque_access_token(
                "iat": int(time.time()), **({"extra": extra} if extra else {})}  # fmt: skip
     await provider.artifacts.save(ACCESS_TOKEN, digest(value), payload, ttl, grant_id)
     return IssuedToken(value, ttl, scope)
+
+
+def within_grant(expires_at: int, payload: dict[str, Any]) -> int:
+    """``expires_at`` (epoch ms), or the end of the grant a token is issued under
+    (``grantExp``, see ``services.user_grants``) when that comes first."""
+    grant_end = payload.get("grantExp")
+    return min(expires_at, int(grant_end)) if grant_end else expires_at
 
 
 async def refresh_token(

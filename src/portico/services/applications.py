@@ -134,6 +134,9 @@ class Client:
     # Not registered: described by the document at its id, an https URL
     # (``services/client_metadata_documents``).
     metadata_document: bool = False
+    # Logto's ``customClientMetadata.maxAllowedGrants`` (the console's "concurrent device
+    # limit"): a user's grants to this application beyond it are revoked, oldest first.
+    max_allowed_grants: int | None = None
 
     @property
     def is_public(self) -> bool:
@@ -217,7 +220,12 @@ def client_from_rows(app: dict[str, Any], secrets: list[dict[str, Any]]) -> Clie
         require_signed_request_object=oidc.get("requireSignedRequestObject") is True,
         dpop_bound_access_tokens=oidc.get("dpopBoundAccessTokens") is True,
         id_token_signed_response_alg=oidc.get("idTokenSignedResponseAlg") or None,
+        max_allowed_grants=_positive_or_none(custom.get("maxAllowedGrants")),
     )
+
+
+def _positive_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _https_or_none(url: Any) -> str | None:

@@ -48,8 +48,9 @@ DATA_EVENTS = (
 )  # fmt: skip
 EXCEPTION_EVENTS = ("Identifier.Lockout", "Message.RateLimited", "Grant.LimitExceeded")
 # Logto's ``hookEvents`` (its development-only TrustedDevice events aside): what a hook may
-# subscribe to. Of the exception events Portico emits ``Identifier.Lockout`` and
-# ``Message.RateLimited`` (the sign-in engine's); ``Grant.LimitExceeded`` has no cause here.
+# subscribe to. The exception events come from the sign-in engine (``Identifier.Lockout``,
+# ``Message.RateLimited``) and from grant limits (``Grant.LimitExceeded``,
+# ``services/user_grants.py``).
 HOOK_EVENTS = (*INTERACTION_EVENTS, *DATA_EVENTS, *EXCEPTION_EVENTS)
 
 # The interaction's event -> the hook event its conclusion emits.

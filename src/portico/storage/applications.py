@@ -38,6 +38,20 @@ async def get_application(
     return dict(row._mapping) if row else None
 
 
+async def names_of(
+    conn: AsyncConnection, tenant_id: str, app_ids: list[str]
+) -> dict[str, tuple[str, bool]]:
+    """Each existing application's name and whether it is third-party, by id."""
+    if not app_ids:
+        return {}
+    rows = await conn.execute(
+        select(applications.c.id, applications.c.name, applications.c.is_third_party).where(
+            applications.c.tenant_id == tenant_id, applications.c.id.in_(app_ids)
+        )
+    )
+    return {row.id: (row.name, bool(row.is_third_party)) for row in rows}
+
+
 async def applications_of_type(
     conn: AsyncConnection, tenant_id: str, app_type: str
 ) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ read-then-write in Python, so two processes racing on one code cannot both win.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,10 @@ from portico.storage.tables import oidc_model_instances as t
 from portico.storage.tables import users
 
 REVOKED_GRANT = "RevokedGrant"
+# A user's grant to an application (what one sign-in to it left behind): ``id`` the grant id,
+# kept in ``grant_id`` under the user's group (:func:`account_group`) so that the user's
+# grants are one indexed read; :meth:`ArtifactStore.revoke_grant` deletes it by ``id``.
+GRANT = "Grant"
 # Long enough to outlive any issuance in flight when the grant was revoked.
 REVOKED_GRANT_TTL = 3600
 
@@ -94,6 +99,22 @@ _CONSUME = (
 _HOT_CONSUME = hot_path.HotStatement(_CONSUME)
 
 
+def account_group(account_id: str) -> str:
+    """The ``grant_id`` value that groups one user's :data:`GRANT` rows."""
+    return f"account:{account_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewArtifact:
+    """One row for :meth:`ArtifactStore.save_all`; ``expires_at`` in epoch milliseconds."""
+
+    kind: str
+    id: str
+    payload: dict[str, Any]
+    expires_at: int
+    grant_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Artifact:
     id: str
@@ -135,6 +156,45 @@ class ArtifactStore:
         hot = self._hot if conn is None else None  # in a caller's transaction: its connection
         if hot is None or await hot.write(_HOT_INSERT, values) is None:
             await self._write(conn, _INSERT, values)
+
+    async def save_all(self, rows: Sequence[NewArtifact]) -> None:
+        """Store several artifacts all or none (a code and the grant it starts)."""
+        if len(rows) == 1:  # one statement is atomic by itself: the cheaper way
+            row = rows[0]
+            await self.save(row.kind, row.id, row.payload, 0, row.grant_id,
+                            expires_at=row.expires_at)  # fmt: skip
+            return
+        values = [
+            {
+                "tenant_id": self._tenant_id,
+                "model_name": row.kind,
+                "id": row.id,
+                "payload": row.payload,
+                "expires_at": row.expires_at,
+                "grant_id": row.grant_id,
+            }
+            for row in rows
+        ]
+        if self._hot is not None and await self._hot.write_many(_HOT_INSERT, values) is not None:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(_INSERT, values)
+
+    async def grants_of(self, account_id: str) -> list[Artifact]:
+        """The user's unexpired :data:`GRANT` rows, oldest first."""
+        query = (
+            select(t.c.id, t.c.payload, t.c.expires_at, t.c.consumed_at, t.c.grant_id)
+            .where(
+                t.c.model_name == GRANT,
+                t.c.grant_id == account_group(account_id),
+                t.c.tenant_id == self._tenant_id,
+                t.c.expires_at > now_ms(),
+            )
+            .order_by(t.c.expires_at, t.c.id)  # one TTL for all: the order they began in
+        )
+        async with self._autocommit.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_artifact(row.id, row._mapping) for row in rows]
 
     async def save_once(
         self,
@@ -252,7 +312,8 @@ class ArtifactStore:
         return [_artifact(row.id, row._mapping) for row in rows if row.expires_at > now]
 
     async def revoke_grant(self, grant_id: str) -> int:
-        """Delete everything issued under a grant (code replay, refresh reuse, revocation).
+        """Delete everything issued under a grant (code replay, refresh reuse, revocation),
+        and its :data:`GRANT` row.
 
         A marker is committed first, then the rows deleted, so that an issuance racing with
         the revocation (the winner of a replayed code) is never left standing: it either
@@ -275,8 +336,12 @@ class ArtifactStore:
                     ],
                 )
         async with self._engine.begin() as conn:
+            issued = t.c.grant_id == grant_id
             result = await conn.execute(
-                delete(t).where(t.c.grant_id == grant_id, t.c.tenant_id == self._tenant_id)
+                delete(t).where(
+                    or_(issued, and_(t.c.model_name == GRANT, t.c.id == grant_id)),
+                    t.c.tenant_id == self._tenant_id,
+                )
             )
         return result.rowcount
 

@@ -35,6 +35,7 @@ from portico.web.http import (
     NO_STORE,
     authorization_response,
     body_params,
+    client_address,
     error_page,
     form_target_csp,
     frontchannel_csp,
@@ -73,7 +74,7 @@ async def begin(
     provider = runtime.provider
     assert provider is not None
     session = await sessions_mod.find_session(provider, request.cookies.get(runtime.session_cookie))
-    decision = await authz.decide(provider, client, auth_request, session)
+    decision = await authz.decide(provider, client, auth_request, session, asker=asker(request))
     if isinstance(decision, authz.AuthorizationResponse):
         return authorization_response(decision)
     uid = await sessions_mod.start_interaction(
@@ -85,6 +86,10 @@ async def begin(
     )
     runtime.set_cookie(response, runtime.interaction_cookie, uid, sessions_mod.INTERACTION_TTL)
     return response
+
+
+def asker(request: Request) -> authz.Asker:
+    return authz.Asker(client_address(request), request.headers.get("user-agent"))
 
 
 def routes(runtime: Runtime) -> list[Route]:
@@ -280,7 +285,9 @@ def routes(runtime: Runtime) -> list[Route]:
             provider(), request.cookies.get(runtime.session_cookie)
         )
         resumed = authz.Resumed(interaction.get("sidAtStart"), bool(interaction.get("consented")))
-        decision = await authz.decide(provider(), client, auth_request, session, resumed)
+        decision = await authz.decide(
+            provider(), client, auth_request, session, resumed, asker(request)
+        )
         if isinstance(decision, authz.NeedsLogin):
             return redirect("/sign-in")
         if isinstance(decision, authz.NeedsConsent):

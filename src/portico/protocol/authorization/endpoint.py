@@ -6,15 +6,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from portico.ids import digest, opaque_token, standard_id
+from portico.ids import digest, opaque_token
 from portico.protocol import acr, device, logout_propagation, tokens
 from portico.protocol.authorization.request import AuthorizationRequest
 from portico.protocol.authorization.response import AuthorizationResponse, build
 from portico.protocol.errors import OAuthError
 from portico.protocol.provider import Provider
-from portico.protocol.sessions import Session
-from portico.services import consents
+from portico.protocol.sessions import SESSION_TTL, Session
+from portico.services import consents, user_grants
 from portico.services.applications import Client
+from portico.storage.artifacts import NewArtifact
+from portico.storage.database import now_ms
 
 CODE_TTL = 60
 
@@ -57,12 +59,22 @@ def login_required(
     return request.max_age is not None and time.time() - session.auth_time > request.max_age
 
 
+@dataclass(frozen=True)
+class Asker:
+    """Where the request came from, for the audit entry and webhook event of a grant
+    limit (``services.user_grants``)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
 async def decide(
     provider: Provider,
     client: Client,
     request: AuthorizationRequest,
     session: Session | None,
     resumed: Resumed | None = None,
+    asker: Asker | None = None,
 ) -> Decision:
     if login_required(request, session, resumed):
         if "none" in request.prompt:
@@ -75,7 +87,7 @@ async def decide(
             error = OAuthError("consent_required", "end-user consent is required")
             return error_response(provider, request, error)
         return NeedsConsent()
-    return await issue_code(provider, client, request, session)
+    return await issue_code(provider, client, request, session, asker or Asker())
 
 
 async def consent_required(
@@ -103,17 +115,27 @@ def consent_request(request: AuthorizationRequest) -> consents.Request:
 
 
 async def issue_code(
-    provider: Provider, client: Client, request: AuthorizationRequest, session: Session
+    provider: Provider,
+    client: Client,
+    request: AuthorizationRequest,
+    session: Session,
+    asker: Asker,
 ) -> AuthorizationResponse:
     """A code (or a device's approval); ``session`` remembered for the client's logout
-    notices (``logout_propagation``)."""
+    notices (``logout_propagation``). The code belongs to the session's grant to the
+    client, or starts one, which may take the user past the client's grant limit."""
     await logout_propagation.remember(provider, session, client)
     if request.response_mode == device.DEVICE_MODE:  # a device's sign-in: no code, no client
-        approved = await device.decide(provider, request.extra.get("device", ""), session)
+        approved = await device.decide(
+            provider, request.extra.get("device", ""), session, asker.ip, asker.user_agent
+        )
         outcome = "approved" if approved else "expired"
         return AuthorizationResponse(request.redirect_uri, "query", {"result": outcome})
+    grant = await user_grants.for_authorization(
+        provider.artifacts, client.id, session.account_id, session.sid, SESSION_TTL
+    )
     code = opaque_token()
-    await provider.artifacts.save(
+    code_row = NewArtifact(
         tokens.AUTHORIZATION_CODE,
         digest(code),
         {
@@ -129,10 +151,17 @@ async def issue_code(
             "amr": list(session.amr),
             "acr": acr.acr_for(request.acr_values, session.amr),
             "dpopJkt": request.dpop_jkt,
+            "grantExp": grant.expires_at,
         },
-        CODE_TTL,
-        grant_id=standard_id(),
+        now_ms() + CODE_TTL * 1000,
+        grant.grant_id,
     )
+    await provider.artifacts.save_all((code_row, *grant.rows))
+    if grant.is_new and client.max_allowed_grants is not None:
+        await user_grants.enforce_limit(
+            provider.engine, provider.artifacts, provider.tenant_id, client, session.account_id,
+            ip=asker.ip, user_agent=asker.user_agent,
+        )  # fmt: skip
     values = {"code": code}
     return build(
         request.redirect_uri, request.response_mode, provider.issuer, request.state, values

@@ -76,9 +76,11 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
                 "iat": now_ms,
                 "familyStart": now_ms,
                 "ttl": client.refresh_token_ttl,
+                "grantExp": payload.get("grantExp"),
             },
             grant_id,
             client.refresh_token_ttl,
+            expires_at=tokens.within_grant(now_ms + client.refresh_token_ttl * 1000, payload),
         )
     await user_tokens.unless_revoked_meanwhile(provider, grant_id)
     return response

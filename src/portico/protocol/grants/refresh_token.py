@@ -70,7 +70,11 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
             {**stored.payload, "iat": now_ms},
             grant_id,
             ttl,
-            expires_at=stored.expires_at if client.is_public else None,
+            expires_at=(
+                stored.expires_at
+                if client.is_public
+                else tokens.within_grant(now_ms + ttl * 1000, stored.payload)
+            ),
         )
     if organization_id and not resources(params):
         response = await organization_tokens.issue(

@@ -33,6 +33,7 @@ from portico.web.api import (
     sign_in_exp,
     sso_connectors,
     token_exchange,
+    user_grants,
     user_mfa,
     users,
 )
@@ -73,6 +74,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         applications,
         users,
         user_mfa,
+        user_grants,
         token_exchange,
         roles,
         resources,

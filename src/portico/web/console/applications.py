@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 SECTION = "applications"
 MAX_ID_TOKEN_TTL = 86_400
 MAX_REFRESH_DAYS = 180
+MAX_GRANTS = 1000  # concurrent devices per user (Logto sets no upper bound; inputs have one)
 MAX_URI = 2048
 NEW_SECRET = "ConsoleNewSecret"
 NEW_SECRET_TTL = 10 * 60
@@ -229,6 +230,7 @@ async def _details(
         "refresh_days": str(custom.get("refreshTokenTtlInDays") or 14),
         "rotate_refresh": "on" if custom.get("rotateRefreshToken", True) is not False else "",
         "always_refresh": "on" if custom.get("alwaysIssueRefreshToken") else "",
+        "max_grants": str(custom.get("maxAllowedGrants") or ""),
         **{name: oidc.get(member) or "" for name, member in ADVANCED_URIS.items()},
         **{
             name: "on" if oidc.get(member) is True else ""
@@ -295,7 +297,7 @@ async def update(ctx: Console) -> Response:
         name: ctx.field(name, 20_000)
         for name in ("name", "description", "redirect_uris", "post_logout_redirect_uris",
                      "cors_origins", "id_token_ttl", "refresh_days", "rotate_refresh",
-                     "always_refresh")
+                     "always_refresh", "max_grants")
     }  # fmt: skip
     for name in ADVANCED_FIELDS:
         draft[name] = ctx.field(name, MAX_URI + 1)
@@ -313,6 +315,9 @@ async def update(ctx: Console) -> Response:
     days = _bounded(draft["refresh_days"], 1, MAX_REFRESH_DAYS)
     if days is None:
         errors["refresh_days"] = ctx.t("application.days_range", most=MAX_REFRESH_DAYS)
+    max_grants = _bounded(draft["max_grants"], 1, MAX_GRANTS) if draft["max_grants"] else None
+    if draft["max_grants"] and max_grants is None:
+        errors["max_grants"] = ctx.t("application.max_grants_range", most=MAX_GRANTS)
     if errors:
         return await _details(ctx, app_id, status=400, errors=errors, draft=draft)
     try:
@@ -326,7 +331,10 @@ async def update(ctx: Console) -> Response:
                 "refreshTokenTtlInDays": days,
                 "rotateRefreshToken": bool(draft["rotate_refresh"]),
                 "alwaysIssueRefreshToken": bool(draft["always_refresh"]),
+                "maxAllowedGrants": max_grants,
             }
+            if max_grants is None:  # no limit: the member is left out, as Logto's console does
+                custom.pop("maxAllowedGrants")
             stored = current["oidc_client_metadata"] or {}
             shown = _advanced_shown(AppType(current["type"]), stored)
             oidc = {
