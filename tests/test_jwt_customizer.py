@@ -21,7 +21,7 @@ from portico.storage.tables import logs, logto_configs
 from tests.conftest import Api, App, User, make_app, make_user
 from tests.flows import get_code, redeem
 from tests.management import error
-from tests.support import Browser, Server
+from tests.support import Browser, Server, csrf_of
 
 # Logto's integration-test scripts (packages/integration-tests/src/__mocks__/jwt-customizer.ts)
 ACCESS_TOKEN_SAMPLE = """const getCustomJwtClaims = async ({ token, context, environmentVariables }) => {
@@ -415,3 +415,59 @@ def test_variables_sealed_with_another_key_neither_open_nor_stop_tokens(
     )
     response = m2m_token(server, m2m, api_resource)
     assert response.status_code == 200 and "foo" not in _payload(response.json()["access_token"])
+
+
+def test_token_exchange_and_device_tokens_tell_the_script_where_they_came_from(
+    server: Server, customizers: httpx.Client, api_resource: Api, device_app: str
+) -> None:
+    """As Logto: a token traded for a subject token carries ``context.grant`` (its type and
+    the subject token's ``context``); other grants have none. A device's token says
+    ``gty: device_code``."""
+    from tests.test_rfc8628_device_flow import _confirm_on_the_page
+
+    script = """const getCustomJwtClaims = ({ token, context }) => ({
+      gty: token.gty, grantType: context.grant ? context.grant.type : 'none',
+      why: context.grant ? context.grant.subjectTokenContext.why : 'none',
+    })"""
+    put(customizers, "access-token", script)
+    user = make_user(server, roles=(api_resource.role,))
+    exchanger = make_app(server, "Traditional")
+    allowed = customizers.patch(f"/applications/{exchanger.id}",
+                                json={"customClientMetadata": {"allowTokenExchange": True}})  # fmt: skip
+    assert allowed.status_code == 200, allowed.text
+    created = customizers.post(
+        "/subject-tokens", json={"userId": user.id, "context": {"why": "support ticket 42"}}
+    )
+    assert created.status_code == 201, created.text
+    with httpx.Client(base_url=server.endpoint, timeout=30) as http:
+        traded = http.post("/oidc/token", headers=exchanger.basic(), data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": created.json()["subjectToken"],
+            "subject_token_type": "urn:logto:token-type:impersonation_token",
+            "resource": api_resource.indicator, "scope": "read"})  # fmt: skip
+        assert traded.status_code == 200, traded.text
+        claims = _payload(traded.json()["access_token"])
+        assert claims["grantType"] == "urn:ietf:params:oauth:grant-type:token-exchange"
+        assert claims["why"] == "support ticket 42"
+
+        started = http.post("/oidc/device/auth", data={
+            "client_id": device_app, "scope": "openid read", "resource": api_resource.indicator})  # fmt: skip
+        assert started.status_code == 200, started.text
+        body = started.json()
+        with browser_session(server) as device_browser:
+            assert _confirm_on_the_page(device_browser, body["user_code"]).status_code == 303
+            page = device_browser.get("/sign-in")
+            device_browser.follow_until_external(device_browser.client.post(
+                f"{server.endpoint}/sign-in", data={"csrf_token": csrf_of(page.text),
+                "identifier": user.username, "password": user.password}))  # fmt: skip
+        polled = http.post("/oidc/token", data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "client_id": device_app, "device_code": body["device_code"],
+            "resource": api_resource.indicator})  # fmt: skip
+        assert polled.status_code == 200, polled.text
+        claims = _payload(polled.json()["access_token"])
+        assert (claims["gty"], claims["grantType"], claims["why"]) == (
+            "device_code",
+            "none",
+            "none",
+        )

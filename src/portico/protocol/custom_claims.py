@@ -26,6 +26,7 @@ from portico.jwt_customizer.sandbox import shared
 from portico.protocol.errors import OAuthError, invalid_request
 from portico.protocol.provider import Provider
 from portico.services import audit
+from portico.services.applications import TOKEN_EXCHANGE
 from portico.services.errors import ServiceError
 
 log = logging.getLogger("portico.jwt_customizer")
@@ -47,6 +48,9 @@ class TokenFacts:
     gty: str | None = None
     sid: str | None = None
     organization_id: str | None = None
+    # Token exchange of a subject token: the context it was created with (Logto's
+    # ``context.grant``; other grants have none).
+    subject_token_context: dict[str, Any] | None = None
 
 
 def _token_type(kind: Kind) -> config.TokenType:
@@ -130,6 +134,9 @@ async def _context(provider: Provider, claims: dict[str, Any], facts: TokenFacts
         application = await context.application_context(conn, tenant, claims["client_id"])
         if application is not None:
             found["application"] = application
+        if facts.subject_token_context is not None:
+            found["grant"] = {"type": TOKEN_EXCHANGE,
+                              "subjectTokenContext": facts.subject_token_context}  # fmt: skip
         if facts.kind == "AccessToken" and facts.organization_id:
             organization = await context.organization_context(conn, tenant, facts.organization_id)
             if organization is not None:

@@ -144,6 +144,10 @@ async def decide(
     return True
 
 
+# The grant a device's tokens come from, as oidc-provider names it in a token's ``gty``.
+DEVICE_GTY = "device_code"
+
+
 @register(DEVICE_CODE)
 async def handle(provider: Provider, client: Client, params: Params) -> dict[str, Any]:
     """RFC 8628 §3.4-3.5: the device polls until the user decided."""
@@ -187,7 +191,7 @@ async def _tokens(
         provider, client, user, scopes=scopes, authorized_resources=payload["resources"],
         requested_resources=resources(params), grant_id=payload["grantId"],
         auth_time=payload.get("authTime"), sid=payload.get("sid"), nonce=payload.get("nonce"),
-        amr=payload.get("amr"),
+        amr=payload.get("amr"), gty=DEVICE_GTY,
     )  # fmt: skip
     if "offline_access" in scopes:
         now_ms = int(time.time() * 1000)

@@ -49,7 +49,7 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
         missing = [n for n, v in (("subject_token", subject_token),
                                   ("subject_token_type", subject_type)) if not v]  # fmt: skip
         raise invalid_request(f"missing required parameter(s) {', '.join(missing)}")
-    account_id = await _subject(provider, subject_token, subject_type)
+    account_id, subject_context = await _subject(provider, subject_token, subject_type)
     audit.note(user_id=account_id)
     user = await users_repo.read_user(provider.engine, provider.tenant_id, account_id)
     if user is None or user["is_suspended"]:
@@ -58,28 +58,30 @@ async def handle(provider: Provider, client: Client, params: Params) -> dict[str
     actor = single(params, "actor_token")
     if actor is not None:
         extra["act"] = {"sub": await _actor(provider, actor, single(params, "actor_token_type"))}
-    return await _issue(provider, client, user, params, extra)
+    return await _issue(provider, client, user, params, extra, subject_context)
 
 
-async def _subject(provider: Provider, value: str, kind: str) -> str:
-    """The account a subject token names (``invalid_grant`` for any bad token)."""
+async def _subject(provider: Provider, value: str, kind: str) -> tuple[str, dict[str, Any] | None]:
+    """The account a subject token names (``invalid_grant`` for any bad token), and the
+    ``context`` a subject token was created with (``POST /api/subject-tokens``), which JWT
+    customizer scripts see as ``context.grant.subjectTokenContext``."""
     if kind == PERSONAL:
         found = await personal_access_tokens.owner(provider.engine, provider.tenant_id, value)
         if found is None:
             raise invalid_grant("personal access token not found or expired")
-        return found
+        return found, None
     if kind == IMPERSONATION or (kind == ACCESS_TOKEN_TYPE and value.startswith("sub_")):
         payload = await subject_tokens.take(provider.artifacts, value)
         if payload is None:
             raise invalid_grant("subject token not found, expired or already used")
-        return str(payload["accountId"])
+        return str(payload["accountId"]), dict(payload.get("context") or {})
     if kind != ACCESS_TOKEN_TYPE:
         raise invalid_grant("unsupported subject token type")
     account, client_id = await _access_token(provider, value)
     issuer = await provider.client(client_id)
     if issuer is None or issuer.is_third_party:
         raise invalid_grant("subject token was not issued to a first-party application")
-    return account
+    return account, None
 
 
 async def _access_token(provider: Provider, value: str) -> tuple[str, str]:
@@ -112,6 +114,7 @@ async def _issue(
     user: dict[str, Any],
     params: Params,
     extra: dict[str, Any],
+    subject_context: dict[str, Any] | None,
 ) -> dict[str, Any]:
     requested = scope_set(single(params, "scope"))
     indicators = resources(params)
@@ -119,8 +122,9 @@ async def _issue(
         raise invalid_target("only a single resource indicator value is allowed")
     organization_id = single(params, "organization_id")
     facts = TokenFacts(
-        "AccessToken", account_id=user["id"], gty=TOKEN_EXCHANGE, organization_id=organization_id
-    )
+        "AccessToken", account_id=user["id"], gty=TOKEN_EXCHANGE, organization_id=organization_id,
+        subject_token_context=subject_context,
+    )  # fmt: skip
     if organization_id:
         await _organization_access(provider, client, user, organization_id)
         extra = {**extra, "organization_id": organization_id} if indicators else extra
