@@ -586,3 +586,192 @@ def test_chromium_signs_in_through_saml(sso_lab: Lab, idp: SamlIdp, corp: str) -
         assert "code" in query_of(landed), landed
     users = sso_lab.api.get("/api/users", params={"search": email}).json()
     assert [u["name"] for u in users] == ["Browser Saml"]
+
+
+# Signed AuthnRequests ---------------------------------------------------------------------------
+def test_signing_keys_api_rules(sso_lab: Lab, corp: str) -> None:
+    """Logto's ``/sso-connectors/:id/signing-keys``: SAML connectors only, one active key,
+    the key in use neither deleted nor deactivated, never a private key in an answer."""
+    api = sso_lab.api
+    keys = f"/api/sso-connectors/{corp}/signing-keys"
+    config = api.get(f"/api/sso-connectors/{corp}").json()["config"]
+    refused = api.patch(
+        f"/api/sso-connectors/{corp}", json={"config": {**config, "signAuthnRequest": True}}
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "single_sign_on.active_signing_key_required"
+    new = api.post("/api/sso-connectors", json={
+        "providerName": "SAML", "connectorName": unique("signed"),
+        "config": {**config, "signAuthnRequest": True}})  # fmt: skip
+    assert new.status_code == 400
+    assert new.json()["code"] == "single_sign_on.active_signing_key_required"
+
+    first = api.post(keys, json={})
+    assert first.status_code == 201, first.text
+    key = first.json()
+    assert set(key) == {"id", "certificate", "createdAt", "expiresAt", "active", "fingerprints"}
+    assert key["active"] is False and "PRIVATE" not in first.text
+    assert len(key["fingerprints"]["sha256"]["unformatted"]) == 64
+    lifetime = datetime.timedelta(milliseconds=key["expiresAt"] - key["createdAt"])
+    assert datetime.timedelta(days=3 * 365) <= lifetime <= datetime.timedelta(days=3 * 366 + 1)
+    cert = x509.load_pem_x509_certificate(key["certificate"].encode())
+    assert cert.subject.rfc4514_string() == "O=Portico,CN=Portico SAML SP"
+    activated = api.patch(f"{keys}/{key['id']}", json={"active": True})
+    assert activated.status_code == 200 and activated.json()["active"] is True
+    second = api.post(keys, json={"active": True}).json()  # rotation: the new one takes over
+    listed = {k["id"]: k["active"] for k in api.get(keys).json()}
+    assert listed == {key["id"]: False, second["id"]: True}
+
+    enabled = api.patch(
+        f"/api/sso-connectors/{corp}", json={"config": {**config, "signAuthnRequest": True}}
+    )
+    assert enabled.status_code == 200, enabled.text
+    try:
+        in_use = api.patch(f"{keys}/{second['id']}", json={"active": False})
+        assert in_use.status_code == 400
+        assert in_use.json()["code"] == "single_sign_on.can_not_deactivate_signing_key_in_use"
+        active_delete = api.delete(f"{keys}/{second['id']}")
+        assert active_delete.status_code == 400
+        assert active_delete.json()["code"] == "single_sign_on.can_not_delete_active_signing_key"
+    finally:
+        api.patch(f"/api/sso-connectors/{corp}", json={"config": config})
+    assert api.delete(f"{keys}/{key['id']}").status_code == 204
+    assert api.delete(f"{keys}/{key['id']}").status_code == 404
+    assert api.patch(f"{keys}/{second['id']}", json={"active": False}).status_code == 200
+    assert api.delete(f"{keys}/{second['id']}").status_code == 204
+    assert api.get(keys).json() == []
+    oidc = api.post("/api/sso-connectors", json={"providerName": "OIDC",
+                                                  "connectorName": unique("oidc")})  # fmt: skip
+    assert oidc.status_code == 200, oidc.text
+    try:
+        not_saml = api.get(f"/api/sso-connectors/{oidc.json()['id']}/signing-keys")
+        assert not_saml.status_code == 404 and not_saml.json()["code"] == "connector.not_found"
+    finally:
+        api.delete(f"/api/sso-connectors/{oidc.json()['id']}")
+
+
+@pytest.mark.parametrize("algorithm", ["rsa-sha256", "rsa-sha512"])
+def test_signed_authn_requests_are_verified_by_the_idp(
+    sso_lab: Lab, idp: SamlIdp, corp: str, algorithm: str
+) -> None:
+    """With ``signAuthnRequest`` the AuthnRequest carries ``SigAlg`` and ``Signature``
+    (HTTP-Redirect binding); pysaml2 on the IdP's side verifies them against the certificate
+    of the connector's active key, refuses a tampered one, and the sign-in completes."""
+    api = sso_lab.api
+    keys = f"/api/sso-connectors/{corp}/signing-keys"
+    key = api.post(keys, json={"active": True}).json()
+    config = api.get(f"/api/sso-connectors/{corp}").json()["config"]
+    uri = f"http://www.w3.org/2001/04/xmldsig-more#{algorithm}"
+    signed = {**config, "signAuthnRequest": True, "requestSignatureAlgorithm": uri}
+    assert api.patch(f"/api/sso-connectors/{corp}", json={"config": signed}).status_code == 200
+    try:
+        email = person(idp, "Signed Request Person")
+        here = sso_lab.browser()
+        page, verifier = start(sso_lab, here, scope="openid profile email")
+        typed = {"csrf_token": csrf_of(page.text), "identifier": email}
+        offered = here.client.post(f"{sso_lab.server.endpoint}/sign-in", data=typed)
+        location = here.get(f"/sso/{corp}").headers["location"]
+        query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        assert offered.status_code == 200 and query["SigAlg"] == uri and query["Signature"]
+        assert list(query) == ["SAMLRequest", "RelayState", "SigAlg", "Signature"]
+        assert idp.sp is not None
+        sp = entity.ServiceProvider(
+            idp.sp.entity_id, idp.sp.acs_url, certificate=key["certificate"]
+        )
+
+        def parse(signature: str) -> entity.AuthnRequest:
+            return entity.parse_request(
+                idp.idp, sp, Binding.REDIRECT, query["SAMLRequest"],
+                relay_state=query["RelayState"], sig_alg=query["SigAlg"], signature=signature,
+            )  # fmt: skip
+
+        request = parse(query["Signature"])
+        forged = base64.b64encode(b"\0" * 384).decode()
+        with pytest.raises(entity.SamlRequestError):
+            parse(forged)
+        posted = post_acs(here, idp, idp.response_xml(request.id), query["RelayState"])
+        assert posted.status_code == 303, posted.text
+        claims = finish(sso_lab, here, here.get(posted.headers["location"]), verifier)
+        assert claims["email"] == email
+    finally:
+        api.patch(f"/api/sso-connectors/{corp}", json={"config": config})
+        api.patch(f"{keys}/{key['id']}", json={"active": False})
+        api.delete(f"{keys}/{key['id']}")
+
+
+def test_export_and_import_carry_signing_keys(sso_lab: Lab, corp: str, tmp_path: Any) -> None:
+    """A connector's signing keys travel sealed; under another encryption key the private
+    key is re-sealed and opens there to the same key."""
+    import asyncio
+    import io
+    import json
+    import os
+
+    from sqlalchemy import select
+
+    from portico.connectors.secrets import Sealer
+    from portico.services import sso_signing_keys
+    from portico.services.bootstrap import ensure_ready
+    from portico.storage.database import create_engine
+    from portico.storage.tables import saml_sso_connector_signing_keys as keys
+    from portico.transfer.exporter import export
+    from portico.transfer.importer import ImportOptions, import_stream
+    from tests.support import create_database
+
+    made = sso_lab.api.post(f"/api/sso-connectors/{corp}/signing-keys", json={}).json()
+    source_key = sso_lab.server.settings.encryption_key_bytes()
+
+    async def stored(url: str) -> dict[str, Any]:
+        engine = create_engine(url, pool=False)
+        try:
+            async with engine.connect() as conn:
+                row = (await conn.execute(select(keys).where(keys.c.id == made["id"]))).one()
+            return dict(row._mapping)
+        finally:
+            await engine.dispose()
+
+    async def dump() -> str:
+        engine = create_engine(sso_lab.server.database_url, pool=False)
+        out = io.StringIO()
+        try:
+            await export(engine, "default", out, encryption_key=lambda: source_key)
+        finally:
+            await engine.dispose()
+        return out.getvalue()
+
+    try:
+        text = asyncio.run(dump())
+        assert "PRIVATE KEY" not in text
+        records = [json.loads(line) for line in text.splitlines()]
+        [record] = [r for r in records if r.get("data", {}).get("id") == made["id"]]
+        assert record["type"] == "samlSsoConnectorSigningKey"
+        source = asyncio.run(stored(sso_lab.server.database_url))
+        pem = sso_signing_keys.open_key(Sealer(source_key), corp, made["id"], source["private_key"])
+        assert pem and "PRIVATE KEY" in pem
+        url, drop = create_database(str(tmp_path))
+        target_key = os.urandom(32)
+
+        async def load() -> None:
+            engine = create_engine(url, pool=False)
+            try:
+                await ensure_ready(engine)
+                options = ImportOptions(
+                    encryption_key=lambda: target_key, reencrypt_from=source_key
+                )
+                await import_stream(engine, "default", io.BytesIO(text.encode()), options)
+            finally:
+                await engine.dispose()
+
+        try:
+            asyncio.run(load())
+            moved = asyncio.run(stored(url))
+            assert moved["certificate"] == made["certificate"] and moved["active"] is False
+            opened = sso_signing_keys.open_key(Sealer(target_key), corp, made["id"],
+                                               moved["private_key"])  # fmt: skip
+            assert opened == pem
+            assert sso_signing_keys.open_key(Sealer(source_key), corp, made["id"],
+                                             moved["private_key"]) is None  # fmt: skip
+        finally:
+            drop()
+    finally:
+        sso_lab.api.delete(f"/api/sso-connectors/{corp}/signing-keys/{made['id']}")

@@ -26,7 +26,9 @@ class InvalidCertificate(ValueError):
 
 
 def new_signing_pair(
-    lifetime_years: int, now: datetime.datetime | None = None
+    lifetime_years: int,
+    now: datetime.datetime | None = None,
+    common_name: str = "Portico SAML IdP",
 ) -> tuple[str, str, datetime.datetime]:
     """(private key PEM, certificate PEM, not after): a fresh key, self-signed."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
@@ -37,7 +39,7 @@ def new_signing_pair(
         not_after = not_before.replace(year=not_before.year + lifetime_years, day=28)
     name = x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, "Portico SAML IdP"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Portico"),
         ]
     )

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from portico import ids
 from portico.connectors import secrets
+from portico.services import sso_signing_keys as signing_keys
 from portico.services.errors import NotFound, ServiceError
 from portico.sso import PROVIDERS, Provider, SsoError, provider_class
 from portico.storage import sso_connectors as repo
@@ -275,6 +276,8 @@ async def create(
     config = body.get("config")
     if config:
         config = await _checked_config(cls, connector_id, config, endpoint)
+        if signing_keys.signs_requests(config):  # a new connector has no key yet
+            await signing_keys.require_active_key(conn, tenant_id, None)
     await _unique_name(conn, tenant_id, body["connectorName"])
     _no_token_storage(body.get("enableTokenStorage"))
     stored = {
@@ -323,6 +326,8 @@ async def update(
         current = opened(sealer, stored)["config"]
         config = secrets.keep_masked(body["config"], current, paths)
         config = await _checked_config(cls, connector_id, config, endpoint)
+        if signing_keys.signs_requests(config):
+            await signing_keys.require_active_key(conn, tenant_id, connector_id)
         values["config"] = sealer.seal(config, paths, context)
     if body.get("branding") is not None:
         values["branding"] = body["branding"]

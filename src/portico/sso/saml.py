@@ -15,8 +15,11 @@
   :meth:`SamlProvider.verify` turns into the identity (Logto: the ACS stores the user info
   in the connector session, ``getUserInfo`` reads it).
 
-Signed AuthnRequests (Logto's ``signAuthnRequest``) need an SP signing key Portico does not
-keep yet: such a config is refused rather than silently sending unsigned requests.
+Signed AuthnRequests (Logto's ``signAuthnRequest``): the HTTP-Redirect binding's signature
+(Bindings §3.4.4.1: ``SigAlg`` and ``Signature`` over the query string, RSA-SHA256 or, with
+``requestSignatureAlgorithm``, RSA-SHA512) made with the connector's active signing key
+(``services/sso_signing_keys.py``), which the caller sets as :attr:`SamlProvider.request_key`.
+Without it such a connector refuses to start a sign-in rather than send an unsigned request.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import base64
 import datetime
 import secrets
 import zlib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portico.cache import TTLCache
@@ -42,6 +47,10 @@ from portico.sso.saml_metadata import IdpMetadata, MetadataError
 from portico.sso.saml_response import Assertion, Expected, Refused
 
 METADATA_TTL = 300.0
+# The request signature algorithms Logto offers (XML-DSig names; SHA-1 left out on purpose).
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+_DIGESTS = {RSA_SHA256: hashes.SHA256, RSA_SHA512: hashes.SHA512}
 DEFAULT_ATTRIBUTE_MAPPING = {"id": "nameID", "email": "email", "name": "name"}
 SSO_PATH = "single-sign-on"  # Logto's ``ssoPath``
 
@@ -76,7 +85,7 @@ class SamlConfig(BaseModel):
     x509Certificate: str | None = Field(default=None, min_length=1, max_length=16 * 1024)
     attributeMapping: AttributeMapping | None = None
     signAuthnRequest: bool | None = None
-    requestSignatureAlgorithm: str | None = Field(default=None, max_length=256)
+    requestSignatureAlgorithm: Literal[RSA_SHA256, RSA_SHA512] | None = None
 
     @model_validator(mode="after")
     def one_form(self) -> SamlConfig:
@@ -85,8 +94,6 @@ class SamlConfig(BaseModel):
             raise ValueError(
                 "give metadataUrl, metadata, or entityId, signInEndpoint and x509Certificate"
             )
-        if self.signAuthnRequest:
-            raise ValueError("signed AuthnRequests are not supported by this server")
         return self
 
     def mapping(self) -> dict[str, str]:
@@ -105,6 +112,9 @@ class SamlProvider(Provider[Any]):
     }
     logo: ClassVar[str] = SAML
     logo_dark: ClassVar[str] = SAML
+    # The connector's active signing key (PEM), set by the sign-in when the config asks for
+    # signed requests (``services/sso_signing_keys.credential``).
+    request_key: str | None = None
 
     # Portico's side ---------------------------------------------------------------------------
     @property
@@ -184,12 +194,36 @@ class SamlProvider(Provider[Any]):
         )
         deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
         packed = deflater.compress(xml.encode()) + deflater.flush()
-        query = urlencode(
-            {"SAMLRequest": base64.b64encode(packed).decode(), "RelayState": relay_state}
+        query = self._signed(
+            urlencode({"SAMLRequest": base64.b64encode(packed).decode(), "RelayState": relay_state})
         )
         url = str(idp["signInEndpoint"])
         session = {"requestId": request_id, "relayState": relay_state, "redirectUri": redirect_uri}
         return Authorization(f"{url}{'&' if '?' in url else '?'}{query}", session)
+
+    def _signed(self, query: str) -> str:
+        """``query`` with ``SigAlg`` and ``Signature`` when the config asks for signed
+        requests (the signature covers the query exactly as sent, SigAlg included); refused
+        without a usable key, never sent unsigned."""
+        config: SamlConfig = self.config
+        if not config.signAuthnRequest:
+            return query
+        if not self.request_key:
+            raise SsoError(
+                SsoErrorCode.INVALID_CONFIG,
+                "Signed authentication requests are on, but the connector has no active key.",
+                reason="sp_signing_key_missing",
+            )
+        algorithm = config.requestSignatureAlgorithm or RSA_SHA256
+        signed = f"{query}&{urlencode({'SigAlg': algorithm})}"
+        key = serialization.load_pem_private_key(self.request_key.encode(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise SsoError(
+                SsoErrorCode.INVALID_CONFIG, "The signing key is not an RSA key.",
+                reason="sp_signing_key_missing",
+            )  # fmt: skip
+        signature = key.sign(signed.encode(), padding.PKCS1v15(), _DIGESTS[algorithm]())
+        return f"{signed}&{urlencode({'Signature': base64.b64encode(signature).decode()})}"
 
     # Assertion consumer service ---------------------------------------------------------------
     async def consume(self, posted: str, *, solicited: bool) -> Assertion:

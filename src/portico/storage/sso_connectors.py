@@ -1,5 +1,6 @@
 """SQL for enterprise SSO: the connectors (``sso_connectors``, config as stored, secrets
-sealed) and users' identities at their providers (``user_sso_identities``)."""
+sealed), users' identities at their providers (``user_sso_identities``) and the keys SAML
+connectors sign their requests with (``saml_sso_connector_signing_keys``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from portico.storage.tables import sso_connectors, user_sso_identities
+from portico.storage.tables import (
+    saml_sso_connector_signing_keys,
+    sso_connectors,
+    user_sso_identities,
+)
 
 connectors = sso_connectors
 identities = user_sso_identities
+keys = saml_sso_connector_signing_keys
 
 
 # Connectors ---------------------------------------------------------------------------------
@@ -116,3 +122,57 @@ async def user_identities(
         .order_by(identities.c.created_at, identities.c.id)
     )
     return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+# Signing keys (signed AuthnRequests) -----------------------------------------------------------
+async def insert_signing_key(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(keys).values(row))
+
+
+async def signing_keys(
+    conn: AsyncConnection, tenant_id: str, connector_id: str
+) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(keys)
+        .where(keys.c.tenant_id == tenant_id, keys.c.sso_connector_id == connector_id)
+        .order_by(keys.c.created_at, keys.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def signing_key(
+    conn: AsyncConnection, tenant_id: str, connector_id: str, key_id: str, *, active: bool = False
+) -> dict[str, Any] | None:
+    """One of the connector's keys (``key_id``), or with ``active`` its active key."""
+    query = select(keys).where(
+        keys.c.tenant_id == tenant_id, keys.c.sso_connector_id == connector_id
+    )
+    query = query.where(keys.c.active.is_(True)) if active else query.where(keys.c.id == key_id)
+    row = (await conn.execute(query)).first()
+    return dict(row._mapping) if row else None
+
+
+async def set_signing_key_active(
+    conn: AsyncConnection, tenant_id: str, connector_id: str, key_id: str, active: bool
+) -> None:
+    """``active``: this key becomes the one active key (the others deactivated first, in the
+    same transaction, so the unique partial index never sees two)."""
+    mine = (keys.c.tenant_id == tenant_id) & (keys.c.sso_connector_id == connector_id)
+    if active:
+        await conn.execute(update(keys).where(mine, keys.c.active.is_(True)).values(active=False))
+    await conn.execute(update(keys).where(mine, keys.c.id == key_id).values(active=active))
+
+
+async def delete_inactive_signing_key(
+    conn: AsyncConnection, tenant_id: str, connector_id: str, key_id: str
+) -> bool:
+    """Deleted unless active (checked by the statement itself: no race with an activation)."""
+    result = await conn.execute(
+        delete(keys).where(
+            keys.c.tenant_id == tenant_id,
+            keys.c.sso_connector_id == connector_id,
+            keys.c.id == key_id,
+            keys.c.active.is_(False),
+        )
+    )
+    return result.rowcount == 1

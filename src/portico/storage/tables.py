@@ -681,6 +681,31 @@ organization_jit_sso_connectors = Table(
     Index(None, "sso_connector_id"),
 )
 
+# The keys Portico signs a SAML connector's AuthnRequests with (``signAuthnRequest``): one
+# active at a time, the private key sealed with the encryption key.
+saml_sso_connector_signing_keys = Table(
+    "saml_sso_connector_signing_keys",
+    metadata,
+    _tenant(),
+    Column("id", String(21), primary_key=True),
+    Column("sso_connector_id", String(128), nullable=False),
+    Column("private_key", Json, nullable=False),  # sealed
+    Column("certificate", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    ForeignKeyConstraint(["sso_connector_id"], ["sso_connectors.id"], ondelete="CASCADE"),
+    Index(None, "sso_connector_id"),
+    Index(
+        "saml_sso_connector_signing_keys__unique_active",
+        "tenant_id",
+        "sso_connector_id",
+        unique=True,
+        sqlite_where=text("active"),
+        postgresql_where=text("active"),
+    ),
+)
+
 # SAML applications (Portico as the identity provider): their SP settings and signing
 # certificates (one active at a time; the private key sealed with the encryption key).
 saml_application_configs = Table(

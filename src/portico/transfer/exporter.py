@@ -70,6 +70,7 @@ SEALED_KINDS = (
     "ssoConnector",
     "applicationSecret",
     "samlApplicationSecret",
+    "samlSsoConnectorSigningKey",
     "hook",
 )
 

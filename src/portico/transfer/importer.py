@@ -38,6 +38,7 @@ from portico.connectors import ConnectorError
 from portico.connectors import secrets as sealing
 from portico.connectors.registry import registry
 from portico.services import sign_in_experience as sie_service
+from portico.services import sso_signing_keys
 from portico.services.applications import SecretSealer
 from portico.services.errors import ServiceError
 from portico.services.mfa import MfaKeys
@@ -57,6 +58,7 @@ from portico.transfer.records import (
     MfaBackupCode,
     Record,
     SamlApplicationSecret,
+    SamlSsoConnectorSigningKey,
     SsoConnector,
     UserMfaFactor,
     encryption_key_check,
@@ -328,6 +330,8 @@ class _Run:
             kept = self.sealed_secret(number, record)
         elif isinstance(record, SamlApplicationSecret):
             kept = self.saml_key(number, record)
+        elif isinstance(record, SamlSsoConnectorSigningKey):
+            kept = self.sso_signing_key(number, record)
         elif isinstance(record, Hook):
             kept = self.hook_key(number, record)
         elif isinstance(record, MfaBackupCode) and not self.keeps_codes():
@@ -476,6 +480,34 @@ class _Run:
         if source_key == target_key:
             return record
         sealed = KeySealer(target_key).seal(app, secret, key_pem)
+        return record.model_copy(update={"privateKey": sealed})
+
+    def sso_signing_key(
+        self, number: int, record: SamlSsoConnectorSigningKey
+    ) -> SamlSsoConnectorSigningKey | None:
+        """A SAML connector's request-signing key usable here, as SAML applications' keys."""
+        assert self.header is not None
+        target_key = self.options.encryption_key()
+        source_key = self.options.reencrypt_from or target_key
+        name = f"samlSsoConnectorSigningKey {record.id!r}"
+        if self.header.get("encryptionKeyCheck") != encryption_key_check(source_key):
+            self.error(
+                number,
+                f"{name}: its key is sealed with another encryption key than this instance's; "
+                "import with the same key, or give the source's key with "
+                "--reencrypt-from-key-file",
+            )
+            return None
+        connector, key_id = record.ssoConnectorId, record.id
+        key_pem = sso_signing_keys.open_key(
+            sealing.Sealer(source_key), connector, key_id, record.privateKey
+        )
+        if key_pem is None:
+            self.error(number, f"{name}: its key does not open")
+            return None
+        if source_key == target_key:
+            return record
+        sealed = sso_signing_keys.seal(sealing.Sealer(target_key), connector, key_id, key_pem)
         return record.model_copy(update={"privateKey": sealed})
 
     def hook_key(self, number: int, record: Hook) -> Hook | None:

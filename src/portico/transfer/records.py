@@ -433,6 +433,19 @@ class SamlApplicationSecret(Record):
     active: bool
 
 
+class SamlSsoConnectorSigningKey(Record):
+    """A key a SAML connector signs its requests with; its private key stays sealed."""
+
+    references: ClassVar[dict[str, str]] = {"ssoConnectorId": "ssoConnector"}
+    id: Id
+    ssoConnectorId: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    privateKey: Json
+    certificate: str = Field(min_length=1, max_length=16_384)
+    createdAt: Millis
+    expiresAt: Millis
+    active: bool
+
+
 class UserSsoIdentity(Record):
     references: ClassVar[dict[str, str]] = {"userId": "user", "ssoConnectorId": "ssoConnector"}
     id: Id
@@ -611,6 +624,11 @@ KINDS: dict[str, Kind] = {
             "ssoConnectorIdpInitiatedAuthConfig",
             SsoConnectorIdpInitiatedAuthConfig,
             tables.sso_connector_idp_initiated_auth_configs,
+        ),
+        Kind(
+            "samlSsoConnectorSigningKey",
+            SamlSsoConnectorSigningKey,
+            tables.saml_sso_connector_signing_keys,
         ),
         Kind("samlApplicationConfig", SamlApplicationConfig, tables.saml_application_configs),
         Kind("samlApplicationSecret", SamlApplicationSecret, tables.saml_application_secrets),

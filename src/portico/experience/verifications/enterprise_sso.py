@@ -21,7 +21,9 @@ from portico.experience.verifications.callback_state import spend_state
 from portico.experience.verifications.kinds import VerificationType
 from portico.services import emails
 from portico.services import sso_connectors as sso
+from portico.services import sso_signing_keys as signing_keys
 from portico.sso import Provider, SsoError
+from portico.sso.saml import SamlProvider
 
 if TYPE_CHECKING:
     from portico.experience.turn import Turn
@@ -46,12 +48,20 @@ async def connector(turn: Turn, connector_id: str) -> tuple[dict[str, Any], Prov
     when its config is broken."""
     async with turn.engine.connect() as conn:
         found = await sso.for_connector(conn, turn.tenant, connector_id)
+        signing = None
+        if found is not None and signing_keys.signs_requests(found["config"] or {}):
+            signing = await signing_keys.credential(
+                conn, turn.tenant, turn.mfa_keys.sealer, connector_id
+            )
     if found is None or not turn.sie.singleSignOnEnabled:
         raise StepError("error.sso_not_found", 404)
     name = display_name(found)
     try:
         endpoint = turn.provider.issuer.removesuffix("/oidc")
-        return found, sso.instance(turn.mfa_keys.sealer, found, endpoint)
+        provider = sso.instance(turn.mfa_keys.sealer, found, endpoint)
+        if signing is not None and isinstance(provider, SamlProvider):
+            provider.request_key = signing.key_pem  # signed AuthnRequests
+        return found, provider
     except SsoError as error:
         log.warning("SSO connector %s is misconfigured: %s", connector_id, error.message)
         raise StepError("error.sso_failed", 500, provider=name, code=error.code) from None

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from portico.services import sso_connectors as sso
 from portico.services import sso_idp_initiated as idp_initiated
+from portico.services import sso_signing_keys as signing_keys
 from portico.services import users as user_service
 from portico.services.errors import ServiceError
 from portico.services.urls import check_public_url
@@ -41,6 +42,32 @@ class CreateSsoConnector(Body):
     branding: Branding | None = None
     syncProfile: bool | None = None
     enableTokenStorage: bool | None = None
+
+
+class NewSigningKey(Body):
+    active: bool | None = False
+
+
+class SigningKeyStatus(Body):
+    active: bool
+
+
+class Fingerprint(BaseModel):
+    formatted: str
+    unformatted: str
+
+
+class Fingerprints(BaseModel):
+    sha256: Fingerprint
+
+
+class SigningKeyOut(BaseModel):
+    id: str
+    certificate: str
+    createdAt: int
+    expiresAt: int
+    active: bool
+    fingerprints: Fingerprints
 
 
 class PatchSsoConnector(Body):
@@ -245,5 +272,38 @@ def routes(api: ApiContext, authorized: Any) -> APIRouter:
             code="user.enterprise_sso_identity_not_exists",
             status=404,
         )
+
+    keys_path = "/sso-connectors/{id}/signing-keys"
+
+    @router.get(keys_path, response_model=list[SigningKeyOut])
+    async def list_sso_connector_signing_keys(id: str) -> list[dict[str, Any]]:
+        """A SAML connector's signing keys (their certificates, never the private keys)."""
+        async with api.read() as conn:
+            return await signing_keys.list_keys(conn, api.tenant, id)
+
+    @router.post(keys_path, status_code=201, response_model=SigningKeyOut)
+    async def create_sso_connector_signing_key(
+        id: str, body: NewSigningKey | None = None
+    ) -> dict[str, Any]:
+        """A new key; inactive unless ``active`` (rotation: give the IdP its certificate,
+        then activate it), which deactivates the current one."""
+        async with api.write() as conn:
+            return await signing_keys.create_key(
+                conn, api.tenant, sealer(), id, active=bool(body and body.active)
+            )
+
+    @router.patch(keys_path + "/{keyId}", response_model=SigningKeyOut)
+    async def update_sso_connector_signing_key(
+        id: str, keyId: str, body: SigningKeyStatus
+    ) -> dict[str, Any]:
+        async with api.write() as conn:
+            return await signing_keys.set_active(conn, api.tenant, id, keyId, body.active)
+
+    @router.delete(keys_path + "/{keyId}", status_code=204, response_class=Response)
+    async def delete_sso_connector_signing_key(id: str, keyId: str) -> Response:
+        """Only an inactive key (the active one may be what the IdP trusts now)."""
+        async with api.write() as conn:
+            await signing_keys.delete_key(conn, api.tenant, id, keyId)
+        return Response(status_code=204)
 
     return router
