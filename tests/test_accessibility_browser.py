@@ -169,10 +169,22 @@ def sso_connector_pages(server: Server) -> list[str]:
         blank = api.post("/sso-connectors", json={
             "providerName": "AzureAdOidc", "connectorName": "Contoso",
         }).json()  # fmt: skip
+        from portico.saml_idp import certificates
+
+        _, idp_certificate, _ = certificates.new_signing_pair(1, None, "Test IdP")
+        saml = api.post("/sso-connectors", json={
+            "providerName": "SAML", "connectorName": "Fabrikam",
+            "config": {"entityId": "https://idp.example/saml", "x509Certificate": idp_certificate,
+                       "signInEndpoint": "https://idp.example/saml/sso"},
+        }).json()  # fmt: skip
+        keys = f"/sso-connectors/{saml['id']}/signing-keys"
+        api.post(keys, json={"active": True})
+        api.post(keys, json={})  # a second, inactive: both rows' actions
     tabs = ("sso-settings", "sso-connection", "sso-experience", "sso-delete")
     return [
         "enterprise-sso",
         *(f"enterprise-sso/{c['id']}#{tab}" for c in (working, blank) for tab in tabs),
+        f"enterprise-sso/{saml['id']}#sso-signing",
     ]
 
 

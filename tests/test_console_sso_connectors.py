@@ -9,6 +9,7 @@ console must agree with."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -256,3 +257,148 @@ def test_a_saml_provider_needs_no_console_code(console: ConsoleClient) -> None:
     assert 'name="metadataUrl"' in page and '<textarea id="cfg-metadata"' in page
     refused = connect(console, connector_id, metadataUrl="http://127.0.0.1:9/metadata")
     assert refused.status_code == 400
+
+
+# Request signing (SAML) --------------------------------------------------------------------------
+RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+IDP_ENTITY = "https://idp.example/adfs/services/trust"
+IDP_SIGN_IN = "https://idp.example/adfs/ls"
+
+
+def saml_connector(console: ConsoleClient) -> tuple[str, dict[str, str]]:
+    """A SAML connector configured on its Connection tab with the IdP's fields (nothing is
+    fetched), and those fields."""
+    from portico.saml_idp import certificates
+
+    _, idp_certificate, _ = certificates.new_signing_pair(1, None, "Test IdP")
+    fields = {"entityId": IDP_ENTITY, "signInEndpoint": IDP_SIGN_IN,
+              "x509Certificate": idp_certificate.strip()}  # fmt: skip
+    connector_id = created(console, unique("Adfs"), "SAML")
+    saved = connect(console, connector_id, **fields)
+    assert saved.status_code == 303, saved.text[:2000]
+    return connector_id, fields
+
+
+def test_request_signing_keys_and_the_switch(
+    console: ConsoleClient, management: httpx.Client
+) -> None:
+    """Create a key (inactive), activate it, sign with RSA-SHA512 (the config as /api shows
+    it), the key in use refused deactivation and deletion, its certificate downloaded, then
+    signing off, the key deactivated and deleted; each change with /api's entry."""
+    connector_id, fields = saml_connector(console)
+    page = f"{BASE}/{connector_id}"
+    keys = f"/sso-connectors/{connector_id}/signing-keys"
+    shown = console.get(page).text
+    assert 'href="#sso-signing"' in shown and "No signing key yet." in shown
+    assert 'name="signAuthnRequest"' not in shown  # the Connection form leaves it to the section
+    assert '<label for="request_signature_algorithm">' in shown
+
+    made = console.submit(page, f"{page}/signing-keys")
+    assert made.status_code == 303 and made.headers["location"] == f"{page}#sso-signing"
+    (key,) = management.get(keys).json()
+    assert key["active"] is False
+    shown = console.get(page).text
+    assert "Signing key created (inactive)" in flash_of(shown)[0]
+    assert key["fingerprints"]["sha256"]["formatted"] in shown and "PRIVATE KEY" not in shown
+    assert f"{page}/signing-keys/{key['id']}/activate" in shown
+    assert f"{page}/signing-keys/{key['id']}/deactivate" not in shown
+
+    activated = console.submit(page, f"{page}/signing-keys/{key['id']}/activate")
+    assert activated.status_code == 303, activated.text[:2000]
+    assert [k["active"] for k in management.get(keys).json()] == [True]
+    assert f"{page}/signing-keys/{key['id']}/deactivate" in console.get(page).text
+
+    enabled = console.submit(page, f"{page}/signing", {
+        "sign_authn_request": "on", "request_signature_algorithm": RSA_SHA512,
+    })  # fmt: skip
+    assert enabled.status_code == 303, enabled.text[:2000]
+    assert enabled.headers["location"] == f"{page}#sso-signing"
+    signing = {"signAuthnRequest": True, "requestSignatureAlgorithm": RSA_SHA512}
+    stored = management.get(f"/sso-connectors/{connector_id}").json()
+    assert stored["config"] == {**fields, **signing}
+    shown = console.get(page).text
+    assert "Request signing saved." in flash_of(shown)[0]
+    assert re.search(r'name="sign_authn_request"[^>]* checked', shown)
+    assert f'<option value="{RSA_SHA512}" selected>' in shown
+    # Saving the Connection form again keeps what the Request signing form set.
+    assert connect(console, connector_id, **fields).status_code == 303
+    stored = management.get(f"/sso-connectors/{connector_id}").json()
+    assert stored["config"] == {**fields, **signing}
+
+    in_use = console.submit(page, f"{page}/signing-keys/{key['id']}/deactivate")
+    assert in_use.status_code == 400
+    assert "turn off “Sign authentication requests” before deactivating it" in in_use.text
+    active_delete = console.submit(page, f"{page}/signing-keys/{key['id']}/delete")
+    assert active_delete.status_code == 400
+    assert "The active key cannot be deleted" in active_delete.text
+    assert [k["active"] for k in management.get(keys).json()] == [True]
+
+    pem = console.get(f"{page}/signing-keys/{key['id']}/certificate.pem")
+    assert pem.status_code == 200 and pem.text == key["certificate"]
+    assert pem.text.startswith("-----BEGIN CERTIFICATE-----") and "PRIVATE" not in pem.text
+    assert pem.headers["content-disposition"].startswith("attachment;")
+    assert pem.headers["content-type"].startswith("application/x-pem-file")
+    assert console.get(f"{page}/signing-keys/nope/certificate.pem").status_code == 404
+
+    disabled = console.submit(page, f"{page}/signing", {"request_signature_algorithm": RSA_SHA512})
+    assert disabled.status_code == 303
+    assert management.get(f"/sso-connectors/{connector_id}").json()["config"] == {
+        **fields, **signing, "signAuthnRequest": False,
+    }  # fmt: skip
+    deactivated = console.submit(page, f"{page}/signing-keys/{key['id']}/deactivate")
+    assert deactivated.status_code == 303
+    assert [k["active"] for k in management.get(keys).json()] == [False]
+    deleted = console.submit(page, f"{page}/signing-keys/{key['id']}/delete")
+    assert deleted.status_code == 303
+    assert management.get(keys).json() == []
+    assert "Signing key deleted." in flash_of(console.get(page).text)[0]
+
+    assert len(audited(console, "CreateSsoConnectorSigningKey", connector_id)) == 1
+    for operation, count in (("UpdateSsoConnectorSigningKey", 2),
+                             ("DeleteSsoConnectorSigningKey", 1)):  # fmt: skip
+        entries = audited(console, operation, connector_id)
+        assert len(entries) == count and {e["params"]["keyId"] for e in entries} == {key["id"]}
+    # Connection, signing on, Connection again, signing off.
+    assert len(audited(console, "UpdateSsoConnector", connector_id)) == 4
+
+
+def test_signed_requests_need_an_active_key(
+    console: ConsoleClient, management: httpx.Client
+) -> None:
+    """Turning signing on without an active key is refused on the page (the draft kept) and
+    stores nothing; so are an unknown algorithm and a connector without a connection yet."""
+    connector_id, fields = saml_connector(console)
+    page = f"{BASE}/{connector_id}"
+    keys = f"/sso-connectors/{connector_id}/signing-keys"
+    on = {"sign_authn_request": "on", "request_signature_algorithm": RSA_SHA512}
+
+    refused = console.submit(page, f"{page}/signing", on)
+    assert refused.status_code == 400
+    assert "Create and activate a signing key before turning on" in refused.text
+    assert re.search(r'name="sign_authn_request"[^>]* checked', refused.text)  # the draft
+    assert management.get(f"/sso-connectors/{connector_id}").json()["config"] == fields
+    assert console.submit(page, f"{page}/signing-keys").status_code == 303  # inactive: still no
+    again = console.submit(page, f"{page}/signing", on)
+    assert again.status_code == 400 and "Create and activate a signing key" in again.text
+    wrong = console.submit(page, f"{page}/signing", {**on, "request_signature_algorithm": "sha1"})
+    assert wrong.status_code == 400 and "Choose one of the algorithms offered." in wrong.text
+    assert management.get(f"/sso-connectors/{connector_id}").json()["config"] == fields
+    assert len(audited(console, "UpdateSsoConnector", connector_id)) == 1  # the Connection's
+
+    # Activating asks for the password, as the SAML applications' certificates do.
+    (key,) = management.get(keys).json()
+    age_reauth(console)
+    asked = console.submit(page, f"{page}/signing-keys/{key['id']}/activate")
+    assert asked.status_code == 200 and "Confirm it is you" in asked.text
+    assert [k["active"] for k in management.get(keys).json()] == [False]
+
+    blank = created(console, unique("Blank"), "SAML")
+    blank_page = f"{BASE}/{blank}"
+    unset = console.submit(blank_page, f"{blank_page}/signing", on)
+    assert unset.status_code == 400 and "Save a working connection first" in unset.text
+    assert management.get(f"/sso-connectors/{blank}").json()["config"] == {}
+
+    oidc = created(console, unique("Oidc"))
+    assert 'href="#sso-signing"' not in console.get(f"{BASE}/{oidc}").text
+    not_saml = console.submit(f"{BASE}/{oidc}", f"{BASE}/{oidc}/signing-keys")
+    assert not_saml.status_code == 404

@@ -12,7 +12,6 @@ of it is stored.
 
 from __future__ import annotations
 
-import datetime
 from itertools import zip_longest
 from typing import Any
 
@@ -23,6 +22,8 @@ from portico.saml_idp.formats import MAPPABLE_CLAIMS, Binding, NameIdFormat
 from portico.services import saml_applications as service
 from portico.services.errors import NotFound, ServiceError
 from portico.storage.database import now_ms
+from portico.web.console.certificates import pem_download
+from portico.web.console.certificates import rows as certificate_rows
 from portico.web.console.context import Console, form, page
 from portico.web.runtime import Runtime
 from portico.web.saml_idp_routes import key_sealer
@@ -42,10 +43,6 @@ BLANK_MAPPING_ROWS = 3  # empty rows to add claims without JavaScript
 NAME_ID_FORMATS = tuple(NameIdFormat)
 
 
-def _day(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).date().isoformat()
-
-
 def _urls(endpoint: str, app_id: str) -> dict[str, str]:
     """What the SP needs from Portico (Logto's paths; the IdP-initiated one is Portico's)."""
     return {
@@ -54,19 +51,6 @@ def _urls(endpoint: str, app_id: str) -> dict[str, str]:
         "entity_id": endpoint + service.ENTITY_PATH.format(id=app_id),
         "idp_initiated": endpoint + IDP_INITIATED_PATH.format(id=app_id),
     }
-
-
-def _certificate_rows(secrets: list[dict[str, Any]], now: int) -> list[dict[str, Any]]:
-    return [
-        {
-            **s,
-            "fingerprint": s["fingerprints"]["sha256"]["formatted"],
-            "created": _day(s["createdAt"]),
-            "expires": _day(s["expiresAt"]),
-            "expired": s["expiresAt"] <= now,
-        }
-        for s in secrets
-    ]
 
 
 def _values(app: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +80,7 @@ async def _page(
     async with ctx.read() as conn:
         app = await service.get(conn, ctx.tenant, app_id)
         secrets = await service.list_secrets(conn, ctx.tenant, app_id)
-    certificates = _certificate_rows(secrets, now_ms())
+    certificates = certificate_rows(secrets, now_ms())
     values = draft or _values(app)
     return await ctx.render(
         "saml_application.html",
@@ -303,13 +287,7 @@ async def download_certificate(ctx: Console) -> Response:
     found = next((s for s in secrets if s["id"] == secret_id), None)
     if found is None:
         raise NotFound("SAML application secret", secret_id)
-    filename = f"{app_id}-saml-certificate-{secret_id}.pem"
-    return Response(
-        found["certificate"],
-        media_type="application/x-pem-file",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                 "Cache-Control": "no-store"},
-    )  # fmt: skip
+    return pem_download(found["certificate"], f"{app_id}-saml-certificate-{secret_id}.pem")
 
 
 # Delete --------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Enterprise SSO connectors in the console (Logto's "Enterprise SSO"): the list, "Add
 enterprise connector" (a provider card, then a name), and a page per connector with Settings
 (name, email domains, profile sync, branding), Connection (the provider's config form, what
-the IdP needs from Portico, an integration guide), Experience (how users reach it) and
-delete with the typed name.
+the IdP needs from Portico, an integration guide), Request signing (SAML connectors only:
+the keys AuthnRequests are signed with and the config's ``signAuthnRequest``), Experience
+(how users reach it) and delete with the typed name.
 
 The pages know no provider: the cards are ``portico.sso.PROVIDERS``, the connection form is
 each provider's config model's JSON schema (``schema_form``), and what the IdP needs is the
@@ -25,10 +26,15 @@ from starlette.routing import Route
 from portico.services import organization_jit as jit
 from portico.services import sign_in_experience as sie_service
 from portico.services import sso_connectors as service
-from portico.services.errors import ServiceError
+from portico.services import sso_signing_keys as signing_keys
+from portico.services.errors import NotFound, ServiceError
 from portico.services.urls import check_public_url
 from portico.sso import PROVIDERS, Provider, ProviderType, SsoError
+from portico.sso.saml import RSA_SHA256, RSA_SHA512
+from portico.storage.database import now_ms
 from portico.web.console import schema_form
+from portico.web.console.certificates import pem_download
+from portico.web.console.certificates import rows as certificate_rows
 from portico.web.console.context import Console, form, page
 from portico.web.runtime import Runtime
 
@@ -48,6 +54,16 @@ GUIDES: dict[str, tuple[str, ...]] = {
     "AzureAD": ("sso.guide_azure_saml_1", "sso.guide_azure_saml_2", "sso.guide_saml_3"),
     ProviderType.OIDC.value: ("sso.guide_oidc_1", "sso.guide_oidc_2", "sso.guide_oidc_3"),
     ProviderType.SAML.value: ("sso.guide_saml_1", "sso.guide_saml_2", "sso.guide_saml_3"),
+}
+# Request signing (SAML): the config members its own form owns (not the Connection form's),
+# and the algorithms offered, the default first (phrase keys of their labels).
+SIGNING_MEMBERS = ("signAuthnRequest", "requestSignatureAlgorithm")
+ALGORITHMS = ((RSA_SHA256, "sso.algorithm_rsa_sha256"), (RSA_SHA512, "sso.algorithm_rsa_sha512"))
+# Refusals of signing keys and signed requests, in the admin's language.
+SIGNING_REFUSALS = {
+    "single_sign_on.active_signing_key_required": "sso.signing_needs_active_key",
+    "single_sign_on.can_not_deactivate_signing_key_in_use": "sso.signing_key_in_use",
+    "single_sign_on.can_not_delete_active_signing_key": "sso.signing_key_delete_active",
 }
 
 
@@ -162,11 +178,19 @@ def _max_length(prop: dict[str, Any]) -> int:
     return max(lengths)
 
 
+def _signs(cls: type[Provider]) -> bool:  # type: ignore[type-arg]
+    """Whether the connector's requests can be signed (a SAML provider: SAML, AzureAD)."""
+    return cls.provider_type is ProviderType.SAML
+
+
 def _config_form(cls: type[Provider]) -> dict[str, Any]:  # type: ignore[type-arg]
     """The provider's config form: its fields (required ones first; everything shows when
-    none is required, as for SAML's three alternative forms) and which take long text."""
+    none is required, as for SAML's three alternative forms) and which take long text.
+    Request signing has a form of its own (next to the keys it needs)."""
     schema = cls.config_model.model_json_schema()
     fields = schema_form.fields_of(schema)
+    if _signs(cls):
+        fields = [f for f in fields if f.name not in SIGNING_MEMBERS]
     main = [f for f in fields if not f.advanced] or fields
     long = {
         name for name, p in (schema.get("properties") or {}).items() if _max_length(p) > LONG_TEXT
@@ -211,6 +235,31 @@ async def _connection(
     return details.get("providerConfig") or {}, problem
 
 
+def _signing_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The request-signing form filled in from the (masked) stored config."""
+    algorithm = config.get("requestSignatureAlgorithm")
+    return {
+        "enabled": signing_keys.signs_requests(config),
+        "algorithm": algorithm if algorithm in dict(ALGORITHMS) else RSA_SHA256,
+    }
+
+
+async def _signing(
+    ctx: Console,
+    cls: type[Provider],  # type: ignore[type-arg]
+    stored: dict[str, Any],
+    draft: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The Request signing section of a SAML connector (None for others): its keys and the
+    form (the refused draft, else the stored config)."""
+    if not _signs(cls):
+        return None
+    async with ctx.read() as conn:
+        keys = await signing_keys.list_keys(conn, ctx.tenant, stored["id"])
+    values = draft or _signing_of(service.masked(stored)["config"])
+    return {"keys": certificate_rows(keys, now_ms()), "algorithms": ALGORITHMS, **values}
+
+
 async def _page(
     ctx: Console,
     connector_id: str,
@@ -220,6 +269,7 @@ async def _page(
     settings: dict[str, Any] | None = None,
     config_values: dict[str, str] | None = None,
     typed_domain: str = "",
+    signing_draft: dict[str, Any] | None = None,
 ) -> Response:
     """The page with every tab; a refused form's draft and errors in place (console.js opens
     the tab holding the error)."""
@@ -228,6 +278,7 @@ async def _page(
         sie = await sie_service.read(conn, ctx.tenant)
     cls = _provider(stored["provider_name"])
     shown = service.masked(stored)["config"]
+    signing = await _signing(ctx, cls, stored, signing_draft)
     config_form = _config_form(cls)
     provider_config, problem = await _connection(ctx, cls, stored)
     kind = cls.provider_type.value
@@ -243,6 +294,7 @@ async def _page(
         guide=GUIDES.get(cls.provider_name) or GUIDES[kind],
         available=bool(service.available([stored])), sso_enabled=sie.singleSignOnEnabled,
         direct=f"sso:{connector_id}", typed_domain=typed_domain, max_domains=MAX_DOMAINS,
+        signing=signing,
     )  # fmt: skip
 
 
@@ -368,6 +420,8 @@ async def update_connection(ctx: Console) -> Response:
     typed = {f.name: ctx.field(f.name, MAX_CONFIG) for f in fields}
     masked = service.masked(stored)["config"]
     config, errors = schema_form.parse(fields, lambda name: typed[name], ctx.t, masked)
+    # What the Request signing form set stays as it is (this form does not show it).
+    config.update({k: masked[k] for k in SIGNING_MEMBERS if k in masked})
     if not errors:
         try:
             await _update(ctx, connector_id, {"config": config})
@@ -379,6 +433,112 @@ async def update_connection(ctx: Console) -> Response:
             return await _saved(ctx, connector_id, "sso-connection", ctx.t("sso.connection_saved"))
     errors.setdefault("connection", ctx.t("connector.needs_attention"))
     return await _page(ctx, connector_id, status=400, errors=errors, config_values=typed)
+
+
+# Request signing (SAML) -----------------------------------------------------------------------
+def _signing_refusal(ctx: Console, error: ServiceError) -> str:
+    key = SIGNING_REFUSALS.get(error.code or "")
+    return ctx.t(key) if key else error.message
+
+
+async def _signing_saved(ctx: Console, connector_id: str, message: str) -> Response:
+    return await _saved(ctx, connector_id, "sso-signing", message)
+
+
+async def update_signing(ctx: Console) -> Response:
+    """``signAuthnRequest`` and ``requestSignatureAlgorithm`` into the stored config (every
+    other member kept, secrets included), by the same PATCH as the Connection form: the
+    service refuses signed requests without an active key, and nothing is stored then."""
+    connector_id = ctx.request.path_params["id"]
+    draft = {"enabled": ctx.checked("sign_authn_request"),
+             "algorithm": ctx.field("request_signature_algorithm", 128)}  # fmt: skip
+    async with ctx.read() as conn:
+        stored = await service.row(conn, ctx.tenant, connector_id)
+    if not _signs(_provider(stored["provider_name"])):
+        raise NotFound("SAML SSO connector", connector_id)
+    config = service.masked(stored)["config"]
+    problem = None
+    if draft["algorithm"] not in dict(ALGORITHMS):
+        problem = ctx.t("sso.signing_algorithm_invalid")
+    elif not config:
+        problem = ctx.t("sso.signing_needs_connection")
+    else:
+        changed = {**config, "signAuthnRequest": draft["enabled"],
+                   "requestSignatureAlgorithm": draft["algorithm"]}  # fmt: skip
+        try:
+            await _update(ctx, connector_id, {"config": changed})
+        except ServiceError as error:
+            if error.status == 404:
+                raise
+            problem = _signing_refusal(ctx, error)
+    if problem is not None:
+        return await _page(ctx, connector_id, status=400, errors={"signing": problem},
+                           signing_draft=draft)  # fmt: skip
+    return await _signing_saved(ctx, connector_id, ctx.t("sso.signing_saved"))
+
+
+async def create_signing_key(ctx: Console) -> Response:
+    """Inactive, as /api makes it by default: the IdP gets its certificate before it signs."""
+    connector_id = ctx.request.path_params["id"]
+    async with ctx.write() as conn:
+        await signing_keys.create_key(conn, ctx.tenant, _sealer(ctx), connector_id, active=False)
+        await ctx.audit(conn, "CreateSsoConnectorSigningKey", params={"id": connector_id},
+                        status=201)  # fmt: skip
+    return await _signing_saved(ctx, connector_id, ctx.t("sso.signing_key_created"))
+
+
+async def _set_key_active(ctx: Console, active: bool) -> Response:
+    connector_id, key_id = ctx.request.path_params["id"], ctx.request.path_params["key"]
+    try:
+        async with ctx.write() as conn:
+            await signing_keys.set_active(conn, ctx.tenant, connector_id, key_id, active)
+            await ctx.audit(conn, "UpdateSsoConnectorSigningKey",
+                            params={"id": connector_id, "keyId": key_id}, status=200)  # fmt: skip
+    except ServiceError as error:
+        if error.status == 404:
+            raise
+        refused = {"signing_keys": _signing_refusal(ctx, error)}
+        return await _page(ctx, connector_id, status=400, errors=refused)
+    message = "sso.signing_key_activated" if active else "sso.signing_key_deactivated"
+    return await _signing_saved(ctx, connector_id, ctx.t(message))
+
+
+async def activate_signing_key(ctx: Console) -> Response:
+    """The chosen key signs from now on (the other is deactivated in the same transaction): an
+    IdP that does not know its certificate yet refuses the requests, hence the password."""
+    return await _set_key_active(ctx, True)
+
+
+async def deactivate_signing_key(ctx: Console) -> Response:
+    """Refused for the key in use while the config asks for signed requests."""
+    return await _set_key_active(ctx, False)
+
+
+async def delete_signing_key(ctx: Console) -> Response:
+    """Inactive keys only (the active one may be what the IdP trusts now)."""
+    connector_id, key_id = ctx.request.path_params["id"], ctx.request.path_params["key"]
+    try:
+        async with ctx.write() as conn:
+            await signing_keys.delete_key(conn, ctx.tenant, connector_id, key_id)
+            await ctx.audit(conn, "DeleteSsoConnectorSigningKey",
+                            params={"id": connector_id, "keyId": key_id}, status=204)  # fmt: skip
+    except ServiceError as error:
+        if error.status == 404:
+            raise
+        refused = {"signing_keys": _signing_refusal(ctx, error)}
+        return await _page(ctx, connector_id, status=400, errors=refused)
+    return await _signing_saved(ctx, connector_id, ctx.t("sso.signing_key_deleted"))
+
+
+async def download_signing_certificate(ctx: Console) -> Response:
+    """The key's certificate (PEM), for the IdP; never the private key."""
+    connector_id, key_id = ctx.request.path_params["id"], ctx.request.path_params["key"]
+    async with ctx.read() as conn:
+        keys = await signing_keys.list_keys(conn, ctx.tenant, connector_id)
+    found = next((k for k in keys if k["id"] == key_id), None)
+    if found is None:
+        raise NotFound("SAML SSO connector signing key", key_id)
+    return pem_download(found["certificate"], f"{connector_id}-sp-signing-certificate-{key_id}.pem")
 
 
 # Experience -----------------------------------------------------------------------------------
@@ -413,6 +573,7 @@ async def delete(ctx: Console) -> Response:
 
 def routes(runtime: Runtime) -> list[Route]:
     one = BASE + "/{id}"
+    key = one + "/signing-keys/{key}"
     return [
         Route(BASE, page(runtime, index), methods=["GET"]),
         Route(f"{BASE}/new", page(runtime, pick), methods=["GET"]),
@@ -423,6 +584,15 @@ def routes(runtime: Runtime) -> list[Route]:
         Route(one + "/domains", form(runtime, add_domain), methods=["POST"]),
         Route(one + "/domains/{domain}/delete", form(runtime, remove_domain), methods=["POST"]),
         Route(one + "/connection", form(runtime, update_connection), methods=["POST"]),
+        Route(one + "/signing", form(runtime, update_signing), methods=["POST"]),
+        Route(one + "/signing-keys", form(runtime, create_signing_key), methods=["POST"]),
+        Route(key + "/activate", form(runtime, activate_signing_key, destructive=True),
+              methods=["POST"]),
+        Route(key + "/deactivate", form(runtime, deactivate_signing_key), methods=["POST"]),
+        Route(key + "/delete", form(runtime, delete_signing_key, destructive=True),
+              methods=["POST"]),
+        Route(key + "/certificate.pem", page(runtime, download_signing_certificate),
+              methods=["GET"]),
         Route(one + "/single-sign-on", form(runtime, single_sign_on), methods=["POST"]),
         Route(one + "/delete", form(runtime, delete, destructive=True), methods=["POST"]),
     ]  # fmt: skip
