@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -85,3 +86,16 @@ def body(pem: str) -> str:
     """The base64 of a PEM certificate without its armour (metadata's ``X509Certificate``)."""
     lines = [line.strip() for line in pem.strip().splitlines()]
     return "".join(line for line in lines if line and not line.startswith("-----"))
+
+
+def answer(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored key's certificate as Logto answers it (a SAML application's secret, a SAML
+    connector's signing key): never the private key."""
+    return {
+        "id": row["id"],
+        "certificate": row["certificate"],
+        "createdAt": row["created_at"],
+        "expiresAt": row["expires_at"],
+        "active": bool(row["active"]),
+        "fingerprints": fingerprints(row["certificate"]),
+    }

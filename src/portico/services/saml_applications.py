@@ -153,14 +153,7 @@ def application_out(app: dict[str, Any], config: dict[str, Any]) -> dict[str, An
 
 def secret_out(row: dict[str, Any]) -> dict[str, Any]:
     """Logto's ``samlApplicationSecretResponseGuard``: never the private key."""
-    return {
-        "id": row["id"],
-        "certificate": row["certificate"],
-        "createdAt": row["created_at"],
-        "expiresAt": row["expires_at"],
-        "active": bool(row["active"]),
-        "fingerprints": certificates.fingerprints(row["certificate"]),
-    }
+    return certificates.answer(row)
 
 
 # Applications ------------------------------------------------------------------------------

@@ -64,14 +64,7 @@ def open_key(
 
 def key_out(row: dict[str, Any]) -> dict[str, Any]:
     """Logto's ``samlSsoConnectorSigningKeyResponseGuard``: never the private key."""
-    return {
-        "id": row["id"],
-        "certificate": row["certificate"],
-        "createdAt": row["created_at"],
-        "expiresAt": row["expires_at"],
-        "active": bool(row["active"]),
-        "fingerprints": certificates.fingerprints(row["certificate"]),
-    }
+    return certificates.answer(row)
 
 
 async def _saml_connector(
