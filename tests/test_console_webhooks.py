@@ -240,12 +240,15 @@ def test_disabled_hook_gets_nothing_until_reactivated(
 
 
 def recent(console: ConsoleClient, hook_id: str, query: str = "") -> str:
-    """The hook's page once its Recent deliveries tab lists an attempt (the worker logs each
-    one just after the receiver answers)."""
+    """The hook's page once its Recent deliveries tab lists an attempt and its statistics
+    count it (the worker logs each one just after the receiver answers; the page reads the
+    statistics and the list one after the other, so a page can fall between the two)."""
     deadline = time.time() + 10
     while True:
         page = console.get(f"{BASE}/{hook_id}{query}").text
-        if f"{BASE}/{hook_id}/deliveries/" in page or time.time() > deadline:
+        listed = f"{BASE}/{hook_id}/deliveries/" in page
+        counted = "Attempts in the last 24 hours: 0" not in text_of(page)
+        if (listed and counted) or time.time() > deadline:
             return page
         time.sleep(0.1)
 
