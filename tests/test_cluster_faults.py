@@ -284,6 +284,8 @@ def test_redis_unreachable_fails_closed_then_recovers(defaults: Cluster) -> None
     while cluster.subscribers() != 2:  # a subscribed again, by itself
         assert time.monotonic() < deadline, cluster.a.tail()
         time.sleep(0.05)
-    # Pushed again: each change is seen at once, not after the cache lifetime.
-    delays = [propagation(cluster, cluster.a, cluster.b) for _ in range(4)]
-    assert max(delays) < 0.25, delays
+    # Pushed again: changes are seen at once, not after the cache lifetime (0.5 s). Without
+    # the push a delay falls anywhere in that lifetime, so 7 of 8 under half of it would be
+    # luck of 1 in 28; one slow sample (a busy machine) is tolerated.
+    delays = [propagation(cluster, cluster.a, cluster.b) for _ in range(8)]
+    assert sorted(delays)[-2] < 0.25, delays
